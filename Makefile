@@ -1,0 +1,50 @@
+# The two commands: `make run` and `make test`. Both set up everything they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+INDEX  ?= index
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test install install-test browser lint bench clean
+
+run: $(VENV)/.installed
+	@if [ ! -d "$(INDEX)/whoosh" ]; then $(BIN)/newsdesk ingest seeds/articles --index "$(INDEX)"; fi
+	$(BIN)/newsdesk serve --index "$(INDEX)" --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-test browser
+	$(BIN)/python -m pytest
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(VENV)/.installed $@
+
+# Debian's Chromium and ChromeDriver for the browser tests (we are root here;
+# elsewhere install them yourself or the browser tests skip with the reason).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else echo "chromium/chromedriver missing: browser tests will skip"; fi; \
+	fi
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check search web tests bench
+	$(BIN)/mypy
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/ingest_search.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,59 @@
+"""The one exception hierarchy of Newsdesk, shared by the engine and the web.
+
+Every error a user can cause or meet carries a message meant for them and the
+HTTP status the web layer answers with, so views never translate exceptions.
+"""
+
+from __future__ import annotations
+
+
+class NewsdeskError(Exception):
+    """Base of every error Newsdesk raises on purpose."""
+
+    status = 500
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class QueryError(NewsdeskError):
+    """A query or filter the engine cannot use (bad syntax, too costly)."""
+
+    status = 400
+
+
+class NotFound(NewsdeskError):
+    status = 404
+
+
+class IndexUnavailable(NewsdeskError):
+    """Base for problems with the index as a whole."""
+
+    status = 503
+
+
+class IndexMissing(IndexUnavailable):
+    """No index in the instance directory yet."""
+
+
+class SchemaMismatch(IndexUnavailable):
+    """The index was built by another schema version: rebuild it."""
+
+
+class IndexBusy(IndexUnavailable):
+    """Another process holds the write lock longer than we may wait."""
+
+
+class ExtractionError(NewsdeskError):
+    """A source document could not be turned into an article."""
+
+    status = 422
+
+
+class SettingsError(NewsdeskError):
+    """A settings file or variable that cannot be used."""

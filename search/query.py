@@ -1,0 +1,319 @@
+"""Query: a ``SearchQuery`` in, a ``SearchPage`` out. The read side of the
+index, used by the web app, the JSON API, Atom and ``newsdesk search``.
+
+Query text uses Whoosh syntax (phrases, AND/OR/NOT, ``field:term``,
+wildcards, ``published:[2018 to 2019]``) with AND between bare words. Facet
+filters combine as OR within a facet and AND across facets. Facet counts are
+"multi-select": each facet is counted under the query and every *other*
+facet's filters, so picking one outlet still shows how many articles the
+other outlets have.
+
+Unusable input raises ``QueryError`` (HTTP 400) with a hint; a costly query
+is bounded by a cap on wildcard expansion and a time limit on collection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from markupsafe import escape
+from whoosh import query as wq
+from whoosh import sorting
+from whoosh.collectors import TimeLimit, TimeLimitCollector
+from whoosh.highlight import ContextFragmenter, Formatter
+from whoosh.qparser import MultifieldParser
+from whoosh.qparser.dateparse import DateParserPlugin
+from whoosh.searching import Results, Searcher
+
+from search.actors import Gazetteer
+from search.clean import parse_date
+from search.errors import NotFound, QueryError
+from search.records import FACETS, UNKNOWN, ActorRef, FacetValue, Hit, SearchPage, SearchQuery
+from search.settings import Settings
+
+#: Fields a user may name in the query text, e.g. ``title:kosovo``.
+QUERY_FIELDS = ("title", "body", "author", "outlet", "actor", "year", "language", "published", "url", "id")
+MAX_PER_PAGE = 100
+MAX_FACET_LIMIT = 1000
+MAX_PAGE = 1000
+SORTS = ("relevance", "date")
+_SNIPPET_CHARS = 240
+_FACET_FIELD = {"outlet": "outlet", "actor": "actor", "year": "year", "language": "language"}
+
+LANGUAGE_NAMES = {
+    "en": "English", "sr": "Serbian", "hr": "Croatian", "bs": "Bosnian", "mk": "Macedonian",
+    "ru": "Russian", "sq": "Albanian", "de": "German", "fr": "French", "uk": "Ukrainian",
+    "bg": "Bulgarian", "sl": "Slovenian", "it": "Italian", "es": "Spanish", "tr": "Turkish",
+    UNKNOWN: "Unknown",
+}
+
+
+def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazetteer: Gazetteer) -> SearchPage:
+    """Run one search: the page of hits and the four facets' counts."""
+    parsed = parse_query(request.q, searcher, settings)
+    filters = {name: _filter(name, values) for name, values in request.filters().items() if values}
+    unfiltered = [name for name in FACETS if name not in filters]
+    results = _collect(
+        searcher, _require(parsed, filters.values()), settings,
+        limit=request.page * request.per_page,
+        sortedby=_sort(request, parsed),
+        groupedby=_facets(unfiltered),
+        terms=True,
+    )
+    results.fragmenter, results.formatter = _FRAGMENTER, _MarkFormatter()
+    counts = {name: results.groups(name) for name in unfiltered}
+    for name in filters:  # each filtered facet: counted under the other facets' filters
+        others = _require(parsed, (f for other, f in filters.items() if other != name))
+        counts[name] = _collect(
+            searcher, others, settings, limit=1, scored=False, groupedby=_facets([name])
+        ).groups(name)
+    start = (request.page - 1) * request.per_page
+    hits = tuple(_hit(hit, gazetteer, request.q) for hit in _page(results, start, request.per_page))
+    facets = {name: _facet_values(name, counts[name], request, gazetteer) for name in FACETS}
+    return SearchPage(query=request, total=len(results), hits=hits, facets=facets)
+
+
+def get_article(searcher: Searcher, article_id: str, gazetteer: Gazetteer) -> Hit:
+    """One article by id, with its full text, or ``NotFound``."""
+    stored = searcher.document(id=article_id)
+    if stored is None:
+        raise NotFound(f"no article with id {article_id!r}")
+    return _to_hit(stored, gazetteer, _lead(stored.get("body", "")), full=True)
+
+
+def make_query(
+    q: str = "",
+    outlet: Iterable[str] = (),
+    actor: Iterable[str] = (),
+    year: Iterable[str] = (),
+    language: Iterable[str] = (),
+    sort: str = "relevance",
+    page: str | int | None = None,
+    per_page: str | int | None = None,
+    facet_limit: str | int | None = None,
+    settings: Settings | None = None,
+) -> SearchQuery:
+    """Build a validated ``SearchQuery`` from loosely typed input (URL or CLI)."""
+    if sort not in SORTS:
+        raise QueryError(f"unknown sort {sort!r}", hint="use sort=relevance or sort=date")
+    default_per_page = settings.per_page if settings else 10
+    return SearchQuery(
+        q=(q or "").strip(),
+        outlet=_values(outlet), actor=_values(actor), year=_values(year), language=_values(language),
+        sort=sort,
+        page=_bounded_int("page", page, 1, 1, MAX_PAGE),
+        per_page=_bounded_int("per_page", per_page, default_per_page, 1, MAX_PER_PAGE),
+        facet_limit=_bounded_int("facet_limit", facet_limit, 10, 1, MAX_FACET_LIMIT),
+    )
+
+
+def parse_query(text: str, searcher: Searcher, settings: Settings) -> wq.Query:
+    """Parse query text, or raise ``QueryError`` saying what to change."""
+    if not text:
+        return wq.Every()
+    _check_syntax(text, settings)
+    parser = MultifieldParser(["title", "body"], searcher.schema)
+    parser.add_plugin(DateParserPlugin(free=False))
+    parsed = parser.parse(text)
+    if parsed is wq.NullQuery:
+        raise QueryError(f"nothing to search for in {text!r}", hint="type one or more words")
+    _check_expansions(parsed, searcher, settings)
+    return parsed
+
+
+# --- checks before and after parsing ---------------------------------------
+
+_FIELD_PREFIX = re.compile(r"(?:^|[\s(])(\w+):(\S?)")
+_OPERATOR_AT_EDGE = re.compile(r"^(AND|OR)\b|\b(AND|OR|NOT)$")
+
+
+def _check_syntax(text: str, settings: Settings) -> None:
+    if len(text) > settings.max_query_length:
+        raise QueryError(
+            f"query is {len(text)} characters long", hint=f"keep it under {settings.max_query_length}"
+        )
+    if text.count('"') % 2:
+        raise QueryError("a phrase is not closed", hint='close it with a second ": "like this"')
+    _check_balanced(re.sub(r'"[^"]*"', "", text))
+    for match in _FIELD_PREFIX.finditer(re.sub(r'"[^"]*"', '""', text)):
+        field, following = match.groups()
+        if field not in QUERY_FIELDS:
+            raise QueryError(
+                f"unknown field {field!r}",
+                hint=f"fields are {', '.join(QUERY_FIELDS)}; put text with a colon in quotes",
+            )
+        if not following:
+            raise QueryError(f"nothing after {field}:", hint=f"write {field}:word")
+    if _OPERATOR_AT_EDGE.search(text.strip()):
+        raise QueryError("an operator has nothing on one side", hint="write: kosovo AND serbia, NOT may not end the query")
+
+
+def _check_balanced(text: str) -> None:
+    depth = {"(": 0, "[": 0, "{": 0}
+    closing = {")": "(", "]": "[", "}": "{"}
+    for ch in text:
+        if ch in depth:
+            depth[ch] += 1
+        elif ch in closing:
+            depth[closing[ch]] -= 1
+            if depth[closing[ch]] < 0:
+                raise QueryError(f"unexpected {ch!r}", hint="remove it or open it first")
+    for opener, count in depth.items():
+        if count:
+            raise QueryError(f"{opener!r} is not closed", hint="close every bracket you open")
+
+
+def _check_expansions(parsed: wq.Query, searcher: Searcher, settings: Settings) -> None:
+    """Refuse wildcards and prefixes that would expand to too many words."""
+    reader = searcher.reader()
+    for sub in parsed.leaves():
+        if isinstance(sub, (wq.Wildcard, wq.Prefix, wq.FuzzyTerm, wq.Regex)):
+            count = 0
+            for _ in sub.expanded_terms(reader):  # a generator: stops at the cap
+                count += 1
+                if count > settings.max_wildcard_terms:
+                    raise QueryError(
+                        f"{sub.text!r} matches too many words",
+                        hint="use more letters before the * or ?",
+                    )
+
+
+# --- collecting -------------------------------------------------------------
+
+
+def _collect(searcher: Searcher, q: wq.Query, settings: Settings, **kwargs: Any) -> Results:
+    collector = TimeLimitCollector(
+        searcher.collector(**kwargs), timelimit=settings.search_time_limit, use_alarm=False
+    )
+    try:
+        searcher.search_with_collector(q, collector)
+    except TimeLimit:
+        raise QueryError(
+            f"the search took longer than {settings.search_time_limit:g} s", hint="use fewer wildcards or more specific words"
+        ) from None
+    return collector.results()
+
+
+def _sort(request: SearchQuery, parsed: wq.Query) -> sorting.FacetType | None:
+    if request.sort == "date" or isinstance(parsed, wq.Every):
+        # Newest first; undated (date_key 0) last; ties in id order, so pages are stable.
+        return sorting.MultiFacet([sorting.FieldFacet("date_key", reverse=True), sorting.FieldFacet("id")])
+    return None
+
+
+def _facets(names: Iterable[str]) -> sorting.Facets:
+    facets = sorting.Facets()
+    for name in names:
+        facets.add_facet(name, sorting.FieldFacet(_FACET_FIELD[name], allow_overlap=(name == "actor"), maptype=sorting.Count))
+    return facets
+
+
+def _filter(name: str, values: tuple[str, ...]) -> wq.Query:
+    return wq.Or([wq.Term(_FACET_FIELD[name], value) for value in values])
+
+
+def _require(parsed: wq.Query, filters: Iterable[wq.Query]) -> wq.Query:
+    """The query restricted by filters that take no part in scoring.
+
+    A query rather than ``filter=``: Whoosh's time-limit collector bypasses
+    the filter collector, and intersecting postings is cheaper anyway.
+    """
+    filters = list(filters)
+    return wq.Require(parsed, wq.And(filters)) if filters else parsed
+
+
+def _page(results: Results, start: int, size: int) -> list[Any]:
+    return [results[i] for i in range(start, min(start + size, results.scored_length()))]
+
+
+# --- building the page ------------------------------------------------------
+
+
+def _hit(hit: Any, gazetteer: Gazetteer, q: str) -> Hit:
+    stored = hit.fields()
+    snippet = hit.highlights("body", top=2) if q else ""
+    return _to_hit(stored, gazetteer, snippet or _lead(stored.get("body", "")))
+
+
+def _to_hit(stored: Mapping[str, Any], gazetteer: Gazetteer, snippet: str, full: bool = False) -> Hit:
+    actors = [a for a in stored.get("actor", "").split(",") if a]
+    return Hit(
+        id=stored["id"],
+        url=stored.get("url"),
+        title=stored.get("title", ""),
+        outlet=stored.get("outlet", UNKNOWN),
+        author=stored.get("author"),
+        published=parse_date(stored.get("published_iso")),
+        year=stored.get("year", UNKNOWN),
+        language=stored.get("language", UNKNOWN),
+        actors=tuple(ActorRef(a, gazetteer.label(a)) for a in actors),
+        snippet=snippet,
+        text=stored.get("body") if full else None,
+        published_source=stored.get("published_source") if full else None,
+    )
+
+
+def _lead(body: str) -> str:
+    """The opening of the text as a snippet, cut at a word, escaped."""
+    if len(body) <= _SNIPPET_CHARS:
+        return str(escape(body))
+    cut = body[:_SNIPPET_CHARS].rsplit(" ", 1)[0]
+    return str(escape(cut)) + "…"
+
+
+def _facet_values(
+    name: str, counts: Mapping[str, int], request: SearchQuery, gazetteer: Gazetteer
+) -> tuple[FacetValue, ...]:
+    """Largest counts first (ties by label), capped; selected values always shown."""
+    selected = set(getattr(request, name))
+    labelled = [(value, _label(name, value, gazetteer), count) for value, count in counts.items() if value]
+    labelled.sort(key=lambda item: (-item[2], item[1].casefold(), item[0]))
+    shown = labelled[: request.facet_limit]
+    shown_values = {value for value, _, _ in shown}
+    shown += [(v, _label(name, v, gazetteer), counts.get(v, 0)) for v in sorted(selected - shown_values)]
+    return tuple(FacetValue(value, label, count, value in selected) for value, label, count in shown)
+
+
+def _label(name: str, value: str, gazetteer: Gazetteer) -> str:
+    if name == "actor":
+        return gazetteer.label(value)
+    if name == "language":
+        return LANGUAGE_NAMES.get(value, value)
+    return "Unknown" if value == UNKNOWN else value
+
+
+def _values(values: Iterable[str] | str) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = [values]
+    seen = dict.fromkeys(v.strip() for v in values if v and v.strip())
+    return tuple(seen)
+
+
+def _bounded_int(name: str, value: str | int | None, default: int, low: int, high: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise QueryError(f"{name} must be a whole number, not {value!r}", hint=f"use {name}={default}") from None
+    if not low <= number <= high:
+        raise QueryError(f"{name} must be between {low} and {high}", hint=f"use {name}={default}")
+    return number
+
+
+class _MarkFormatter(Formatter):
+    """Highlights as ``<mark>``, everything else HTML-escaped."""
+
+    between = " … "
+
+    def _text(self, text: str) -> str:
+        return str(escape(text))
+
+    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
+        return f"<mark>{escape(text[token.startchar:token.endchar])}</mark>"
+
+
+_FRAGMENTER = ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=80)
+

@@ -1,0 +1,167 @@
+"""The typed records that flow between pipeline stages.
+
+sources → ``RawPage`` → clean → ``Article`` → enrich → ``Article`` → index;
+query: ``SearchQuery`` → search → ``SearchPage`` (→ HTML, JSON, Atom).
+
+Records are plain dataclasses so every stage can be tested on its own and
+nothing passes loose dicts across a stage boundary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+#: Facet bucket for a value the article does not state (outlet, year,
+#: language). Counted like any other value, never dropped.
+UNKNOWN = "unknown"
+
+#: The facets, in the order the UI and the API list them.
+FACETS: tuple[str, ...] = ("outlet", "actor", "year", "language")
+
+Published = dt.date | dt.datetime
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """A source document exactly as received, before any cleaning.
+
+    ``data`` is the raw bytes (the article id is derived from them when no
+    canonical URL is known). ``hints`` carries metadata stated outside the
+    document itself, e.g. by a manifest or, later, a feed entry.
+    """
+
+    data: bytes
+    origin: str  # where it came from: a file path or a fetched URL
+    content_type: str  # "text/plain" or "text/html"
+    url: str | None = None
+    hints: "PageHints" = field(default_factory=lambda: PageHints())
+
+
+@dataclass(frozen=True)
+class PageHints:
+    """Metadata about a page known from outside its text (manifest, feed)."""
+
+    outlet: str | None = None
+    author: str | None = None
+    published: Published | None = None
+    published_source: str | None = None
+    url: str | None = None
+
+
+@dataclass
+class Article:
+    """One news article: the cleaner fills the text fields, enrich the rest."""
+
+    id: str
+    title: str
+    text: str  # paragraphs separated by blank lines
+    origin: str
+    url: str | None = None
+    outlet: str | None = None
+    author: str | None = None
+    published: Published | None = None
+    published_source: str | None = None  # e.g. "manifest", "htmldate"
+    language: str | None = None
+    actors: list[str] = field(default_factory=list)  # actor ids, first mention first
+
+    @property
+    def year(self) -> str:
+        return str(self.published.year) if self.published else UNKNOWN
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What a user asked for: parsed from a URL, a form or the command line."""
+
+    q: str = ""
+    outlet: tuple[str, ...] = ()
+    actor: tuple[str, ...] = ()  # actor ids
+    year: tuple[str, ...] = ()
+    language: tuple[str, ...] = ()
+    sort: str = "relevance"  # or "date"
+    page: int = 1
+    per_page: int = 10
+    facet_limit: int = 10
+
+    def filters(self) -> dict[str, tuple[str, ...]]:
+        return {name: getattr(self, name) for name in FACETS}
+
+
+@dataclass(frozen=True)
+class ActorRef:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result: the article's metadata and a snippet (safe HTML)."""
+
+    id: str
+    url: str | None
+    title: str
+    outlet: str
+    author: str | None
+    published: Published | None
+    year: str
+    language: str
+    actors: tuple[ActorRef, ...]
+    snippet: str  # article text escaped, matches wrapped in <mark>
+    text: str | None = None  # full text, only when one article is asked for
+    published_source: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        """The API's hit object; with ``text`` and ``published_source`` for one article."""
+        data: dict[str, object] = {
+            "id": self.id,
+            "url": self.url,
+            "title": self.title,
+            "outlet": self.outlet,
+            "author": self.author,
+            "published": self.published.isoformat() if self.published else None,
+            "year": self.year,
+            "language": self.language,
+            "actors": [{"id": a.id, "name": a.name} for a in self.actors],
+            "snippet": self.snippet,
+        }
+        if self.text is not None:
+            data["text"] = self.text
+            data["published_source"] = self.published_source
+        return data
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of results: what every renderer (HTML, JSON, Atom) reads."""
+
+    query: SearchQuery
+    total: int
+    hits: tuple[Hit, ...]
+    facets: dict[str, tuple[FacetValue, ...]]
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.query.per_page))
+
+    def as_json(self) -> dict[str, object]:
+        """The ``/api/search`` contract (documented in the README)."""
+        return {
+            "query": self.query.q,
+            "total": self.total,
+            "page": self.query.page,
+            "per_page": self.query.per_page,
+            "hits": [hit.as_json() for hit in self.hits],
+            "facets": {
+                name: [{"value": f.value, "label": f.label, "count": f.count, "selected": f.selected} for f in values]
+                for name, values in self.facets.items()
+            },
+        }

@@ -1,0 +1,96 @@
+"""Settings: loaded once (defaults ← file ← environment) and passed explicitly.
+
+Every stage receives the ``Settings`` it needs as an argument; nothing reads
+the environment behind the caller's back. The settings file is TOML, by
+default ``newsdesk.toml`` in the instance directory, or the file named by
+``NEWSDESK_CONFIG``. Each variable is ``NEWSDESK_`` + the upper-case name.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from search.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: The instance directory: Whoosh index, later SQLite state and the
+    #: page archive. One directory to back up. (``--index DIR``)
+    index: Path = Path("index")
+    #: Address ``newsdesk serve`` listens on.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Worker threads of the WSGI server (one process: a searcher holds
+    #: about 0.75× the index size in memory, so threads, not processes).
+    threads: int = 8
+    #: Seconds an ingest waits for another writer to release the index.
+    write_timeout: float = 30.0
+    #: Articles per commit during ingest: a killed ingest loses at most this many.
+    batch_size: int = 500
+    #: Seconds one search may spend collecting hits before it gives up.
+    search_time_limit: float = 5.0
+    #: Longest query text accepted, in characters.
+    max_query_length: int = 1000
+    #: Most index terms one wildcard or prefix may expand to.
+    max_wildcard_terms: int = 2000
+    #: Results per page when the request does not say (API caps it at 100).
+    per_page: int = 10
+    #: Seed for langdetect, so the same text always gets the same language.
+    langdetect_seed: int = 0
+
+    @property
+    def index_dir(self) -> Path:
+        """Where the Whoosh files live inside the instance directory."""
+        return self.index / "whoosh"
+
+
+def load_settings(
+    index: str | Path | None = None,
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Defaults ← settings file ← environment ← ``index`` given by the caller."""
+    env = os.environ if environ is None else environ
+    instance = Path(index or env.get("NEWSDESK_INDEX") or Settings.index)
+    path = Path(config_file or env.get("NEWSDESK_CONFIG") or instance / "newsdesk.toml")
+    values: dict[str, Any] = _read_file(path)
+    values.update(_read_environ(env))
+    values["index"] = instance
+    return _coerce(values)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as f:
+            return dict(tomllib.load(f))
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError(f"cannot read settings file {path}: {e}") from e
+
+
+def _read_environ(env: Mapping[str, str]) -> dict[str, str]:
+    names = {f.name for f in fields(Settings)}
+    return {name: env[f"NEWSDESK_{name.upper()}"] for name in names if f"NEWSDESK_{name.upper()}" in env}
+
+
+def _coerce(values: dict[str, Any]) -> Settings:
+    known = {f.name: f for f in fields(Settings)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise SettingsError(f"unknown setting(s): {', '.join(unknown)}")
+    defaults = Settings()
+    typed = {}
+    for name, value in values.items():
+        kind = type(getattr(defaults, name))
+        try:
+            typed[name] = value if isinstance(value, kind) else kind(value)
+        except (TypeError, ValueError) as e:
+            raise SettingsError(f"setting {name}={value!r} is not a valid {kind.__name__}") from e
+    return replace(defaults, **typed)

@@ -1,0 +1,126 @@
+"""Sources: where documents come from. First stage of the pipeline.
+
+For ``newsdesk ingest`` a source is a file or a folder of files: plain-text
+page dumps (``.txt``) and saved pages (``.html``, ``.htm``, ``.html.gz``).
+Each becomes a ``RawPage`` holding the bytes exactly as read; metadata stated
+outside the document (a manifest such as ``seeds/manifest.toml``) rides along
+as ``PageHints``, matched by the SHA-256 of the bytes so it follows the file
+wherever it is ingested from.
+
+Reference data in ``seeds/`` is located from the package, so commands work
+from any working directory (``NEWSDESK_SEEDS`` points elsewhere).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import logging
+import os
+import tomllib
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from search.clean import parse_date
+from search.errors import SettingsError
+from search.records import PageHints, RawPage
+
+log = logging.getLogger(__name__)
+
+_TYPES = {".txt": "text/plain", ".text": "text/plain", ".html": "text/html", ".htm": "text/html"}
+#: Files larger than this are not news articles; reading them would only hurt.
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+Manifest = dict[str, PageHints]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A source that yields no page, and why (reported by ingest, never fatal)."""
+
+    origin: str
+    reason: str
+
+
+def seeds_dir() -> Path:
+    """The ``seeds/`` directory: ``NEWSDESK_SEEDS`` or beside the package."""
+    override = os.environ.get("NEWSDESK_SEEDS")
+    return Path(override) if override else Path(__file__).resolve().parents[1] / "seeds"
+
+
+def read_files(paths: Iterable[str | Path], manifest: Manifest | None = None) -> Iterator[RawPage | Skipped]:
+    """Yield a ``RawPage`` for each readable file under ``paths`` (sorted, so
+    runs are repeatable), or a ``Skipped`` saying why a file was not read."""
+    manifest = load_manifest() if manifest is None else manifest
+    for path in _walk(paths):
+        yield _read(path, manifest)
+
+
+def count_files(paths: Iterable[str | Path]) -> int:
+    return sum(1 for _ in _walk(paths))
+
+
+def _walk(paths: Iterable[str | Path]) -> Iterator[Path]:
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        else:
+            yield path
+
+
+def _read(path: Path, manifest: Manifest) -> RawPage | Skipped:
+    content_type = _content_type(path)
+    if content_type is None:
+        return Skipped(str(path), "not a .txt, .html or .html.gz file")
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return Skipped(str(path), f"larger than {MAX_FILE_BYTES // 2**20} MiB")
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = _gunzip(data)
+    except (OSError, EOFError, zlib.error) as e:
+        return Skipped(str(path), f"cannot read: {e}")
+    hints = manifest.get(hashlib.sha256(data).hexdigest(), PageHints())
+    return RawPage(data=data, origin=str(path), content_type=content_type, url=hints.url, hints=hints)
+
+
+def _gunzip(data: bytes) -> bytes:
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+        out = f.read(MAX_FILE_BYTES + 1)
+    if len(out) > MAX_FILE_BYTES:
+        raise OSError(f"decompresses to more than {MAX_FILE_BYTES // 2**20} MiB")
+    return out
+
+
+def _content_type(path: Path) -> str | None:
+    suffixes = path.suffixes
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return _TYPES.get(suffixes[-1].lower()) if suffixes else None
+
+
+def load_manifest(path: Path | None = None) -> Manifest:
+    """Read a manifest (default ``seeds/manifest.toml``): sha256 → hints."""
+    path = path or seeds_dir() / "manifest.toml"
+    if not path.is_file():
+        return {}
+    try:
+        entries = tomllib.loads(path.read_text(encoding="utf-8")).get("article", [])
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError(f"cannot read manifest {path}: {e}") from e
+    return {entry["sha256"]: _hints(entry) for entry in entries}
+
+
+def _hints(entry: dict[str, str]) -> PageHints:
+    published = parse_date(entry.get("published"))
+    return PageHints(
+        outlet=entry.get("outlet"),
+        author=entry.get("author"),
+        url=entry.get("url"),
+        published=published,
+        published_source=entry.get("published_source", "manifest") if published else None,
+    )

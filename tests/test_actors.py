@@ -1,0 +1,244 @@
+"""Actor matching (search/actors.py) against the real seeds/actors.toml.
+
+Each test states one rule of how an article's actors are found.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from search.actors import Actor, Gazetteer, default_path, load_gazetteer
+from search.errors import SettingsError
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+ARTICLES = SEEDS / "articles"
+
+LAVROV = "Q58217"
+RUSSIA, SERBIA, KOSOVO, ALBANIA, USA = "Q159", "Q403", "Q1246", "Q222", "Q30"
+EU, UN, NATO = "Q458", "Q1065", "Q7184"
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> Gazetteer:
+    return Gazetteer.from_file(SEEDS / "actors.toml")
+
+
+# ------------------------------------------------ one actor, many spellings
+
+
+@pytest.mark.parametrize("text", ["Sergey Lavrov", "Sergei Lavrov", "Лавров", "Сергей Лавров"])
+def test_every_spelling_of_lavrov_is_the_same_actor(gazetteer: Gazetteer, text: str) -> None:
+    assert gazetteer.find(text) == [LAVROV]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "OSCE",
+        "Organization for Security and Cooperation in Europe",
+        "Organisation for Security and Co-operation in Europe",
+        "ОБСЕ",
+    ],
+)
+def test_the_osce_acronym_and_its_long_forms_are_one_actor(gazetteer: Gazetteer, text: str) -> None:
+    assert gazetteer.find(text) == ["osce"]
+
+
+@pytest.mark.parametrize("text", ["Hashim Thaçi", "Hashim Thaci", "Хашим Тачи", "HASHIM THAÇI"])
+def test_case_diacritics_and_script_are_folded(gazetteer: Gazetteer, text: str) -> None:
+    assert gazetteer.find(text) == ["hashim-thaci"]
+
+
+def test_serbian_cyrillic_meets_latin(gazetteer: Gazetteer) -> None:
+    assert gazetteer.find("Вучић у Србији") == gazetteer.find("Vučić u Srbiji") == ["Q222031", SERBIA]
+
+
+def test_a_line_break_inside_a_name_still_matches(gazetteer: Gazetteer) -> None:
+    assert gazetteer.find("Sergey\nLavrov") == [LAVROV]
+
+
+# ------------------------------------------------------------ word boundaries
+
+
+@pytest.mark.parametrize("text", ["Kosovoland", "Serbian officials", "Russians", "Stalingrad"])
+def test_an_alias_inside_a_longer_word_is_not_a_match(gazetteer: Gazetteer, text: str) -> None:
+    assert gazetteer.find(text) == []
+
+
+def test_punctuation_is_a_word_boundary(gazetteer: Gazetteer) -> None:
+    assert gazetteer.find("the Kosovo-Serbia dialogue, Russia’s view") == [KOSOVO, SERBIA, RUSSIA]
+
+
+def test_demonyms_and_capitals_are_not_countries_yet(gazetteer: Gazetteer) -> None:
+    assert gazetteer.find("a Russian diplomat flew from Moscow to Belgrade") == []
+
+
+# ------------------------------------------------------------------ acronyms
+
+
+@pytest.mark.parametrize("text", ["US", "U.S.", "USA", "the EU-US line", "US-led"])
+def test_us_in_capitals_is_the_united_states(gazetteer: Gazetteer, text: str) -> None:
+    assert USA in gazetteer.find(text)
+
+
+@pytest.mark.parametrize("text", ["us", "Us", "use", "tell us", "focus", "bus", "Let us go"])
+def test_the_word_us_is_not_the_united_states(gazetteer: Gazetteer, text: str) -> None:
+    assert gazetteer.find(text) == []
+
+
+def test_acronyms_must_be_spelt_as_listed(gazetteer: Gazetteer) -> None:
+    assert gazetteer.find("NATO") == gazetteer.find("Nato") == [NATO]  # "Nato" is listed
+    assert gazetteer.find("nato") == []
+    assert gazetteer.find("UN") == [UN]
+    assert gazetteer.find("un") == []
+
+
+def test_mixed_case_acronyms_are_case_sensitive_too(gazetteer: Gazetteer) -> None:
+    assert gazetteer.find("BiH") == ["Q225"]
+    assert gazetteer.find("ja bih rekao") == []  # Serbian "I would"
+
+
+# ------------------------------------------------------------- short aliases
+
+
+def test_a_bare_surname_alone_is_not_enough(gazetteer: Gazetteer) -> None:
+    assert gazetteer.find("Rama said the talks went well.") == []
+    assert gazetteer.find("He played his trump card.") == []
+
+
+def test_a_bare_surname_counts_once_the_full_name_appears(gazetteer: Gazetteer) -> None:
+    assert gazetteer.find("Edi Rama arrived. Rama said the talks went well.") == ["Q316901"]
+
+
+def test_the_full_name_may_come_after_the_surname(gazetteer: Gazetteer) -> None:
+    # Headlines use the surname; the body names the person in full.
+    text = "Rama in Russia: Lavrov supports talks\n\nAlbanian Prime Minister Edi Rama ..."
+    assert gazetteer.find(text) == ["Q316901", RUSSIA, LAVROV]
+
+
+def test_unambiguous_surnames_stand_alone(gazetteer: Gazetteer) -> None:
+    assert gazetteer.find("Putin and Lavrov, since the time of Stalin") == ["Q7747", LAVROV, "Q855"]
+
+
+# ------------------------------------------------------- overlaps and order
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("UN Security Council", ["unsc"]),
+        ("UNSC Resolution 1244", ["unsc"]),
+        ("the Council of Europe", ["council-of-europe"]),
+        ("Kosovo Security Force (KSF)", ["kosovo-security-force"]),
+        ("the Republic of Northern Macedonia", ["Q221"]),
+        ("Bosnia and Herzegovina", ["Q225"]),
+        ("Ministry of Foreign Affairs of the Russian Federation", ["russia-mfa"]),
+    ],
+)
+def test_the_longest_alias_at_a_position_wins(
+    gazetteer: Gazetteer, text: str, expected: list[str]
+) -> None:
+    assert gazetteer.find(text) == expected
+
+
+def test_actors_come_in_order_of_first_mention_each_once(gazetteer: Gazetteer) -> None:
+    text = "Vučić met Putin. Putin praised Serbia; Vučić thanked Putin and Russia."
+    assert gazetteer.find(text) == ["Q222031", "Q7747", SERBIA, RUSSIA]
+
+
+def test_empty_text_names_nobody(gazetteer: Gazetteer) -> None:
+    assert gazetteer.find("") == []
+
+
+# ---------------------------------------------------------- the seed articles
+
+SEED_ACTORS = {
+    "000": [
+        "Q316901", RUSSIA, LAVROV, SERBIA, KOSOVO, "osce", ALBANIA, EU, USA, NATO, "Q855",
+    ],
+    "001": [
+        RUSSIA, KOSOVO, "russia-mfa", "ria-novosti", "mikhail-kamynin", "vuk-jeremic", LAVROV,
+        EU, USA, UN, "hashim-thaci", NATO, "yugoslavia", "Q225", "osce", "council-of-europe",
+    ],
+    "002": [
+        KOSOVO, "Q7747", SERBIA, RUSSIA, "hashim-thaci", "council-on-foreign-relations", "unsc",
+        UN, NATO, EU, USA, "Q22686", "ramush-haradinaj", "Q41", "Q221",
+    ],
+    "003": [
+        LAVROV, RUSSIA, USA, EU, "Q225", "reuters", KOSOVO, "Q13047644", SERBIA, "Q441633",
+        "kremlin", "Q7747", "kosovo-security-force", "republika-srpska", "Q22686", ALBANIA,
+        "Q221", "Q236",
+    ],
+    "004": [SERBIA, "Q57843", RUSSIA, LAVROV, KOSOVO, "unsc", EU, "Q225", USA],
+}
+
+
+def _seed_text(prefix: str) -> str:
+    (path,) = ARTICLES.glob(f"{prefix}_*.txt")
+    return path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("prefix", sorted(SEED_ACTORS))
+def test_each_seed_article_names_the_expected_actors(gazetteer: Gazetteer, prefix: str) -> None:
+    assert gazetteer.find(_seed_text(prefix)) == SEED_ACTORS[prefix]
+
+
+def test_four_of_the_five_seed_articles_name_lavrov(gazetteer: Gazetteer) -> None:
+    # 002 names only Putin as Thaçi's "Russian counterpart".
+    naming = [p for p in ("000", "001", "002", "003", "004") if LAVROV in gazetteer.find(_seed_text(p))]
+    assert naming == ["000", "001", "003", "004"]
+
+
+# --------------------------------------------------------- the gazetteer API
+
+
+def test_get_and_label(gazetteer: Gazetteer) -> None:
+    lavrov = gazetteer.get(LAVROV)
+    assert lavrov is not None and lavrov.name == "Sergey Lavrov" and lavrov.type == "person"
+    assert gazetteer.label("osce") == "OSCE"
+    assert gazetteer.get("no-such-actor") is None
+    assert gazetteer.label("no-such-actor") == "no-such-actor"
+
+
+def test_every_seed_actor_is_typed_and_sourced() -> None:
+    tables = tomllib.loads((SEEDS / "actors.toml").read_text(encoding="utf-8"))["actor"]
+    assert len(Gazetteer.from_file(SEEDS / "actors.toml")) == len(tables) >= 40
+    for table in tables:
+        assert table["type"] in {"person", "organisation", "country"}, table["id"]
+        assert table.get("source"), table["id"]
+
+
+def test_the_name_is_always_an_alias() -> None:
+    gazetteer = Gazetteer([Actor(id="x", name="Example Union", type="organisation", aliases=())])
+    assert gazetteer.find("the Example Union said") == ["x"]
+
+
+def test_one_spelling_cannot_belong_to_two_actors() -> None:
+    actors = [
+        Actor(id="a", name="Alpha", type="person", aliases=("Thaçi",)),
+        Actor(id="b", name="Beta", type="person", aliases=("Thaci",)),  # same once folded
+    ]
+    with pytest.raises(SettingsError):
+        Gazetteer(actors)
+
+
+def test_a_mistyped_key_in_the_file_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "actors.toml"
+    path.write_text('[[actor]]\nid = "x"\nname = "X"\ntype = "country"\nalias = ["Ex"]\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match="unknown keys"):
+        Gazetteer.from_file(path)
+
+
+def test_default_path_follows_newsdesk_seeds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("NEWSDESK_SEEDS", raising=False)
+    assert default_path() == SEEDS / "actors.toml"
+    monkeypatch.setenv("NEWSDESK_SEEDS", str(tmp_path))
+    assert default_path() == tmp_path / "actors.toml"
+
+
+def test_load_gazetteer_reads_each_file_once() -> None:
+    path = SEEDS / "actors.toml"
+    assert load_gazetteer(path) is load_gazetteer(path)

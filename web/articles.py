@@ -1,0 +1,20 @@
+"""One article: the page at ``/articles/<id>`` and ``/api/articles/<id>``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, render_template
+
+from search.query import get_article
+from web.searcher import get_gazetteer, get_searcher
+
+bp = Blueprint("articles", __name__)
+
+
+@bp.route("/articles/<article_id>")
+def show(article_id: str) -> str:
+    return render_template("article.html", article=get_article(get_searcher(), article_id, get_gazetteer()))
+
+
+@bp.route("/api/articles/<article_id>")
+def api_show(article_id: str) -> Response:
+    return jsonify(get_article(get_searcher(), article_id, get_gazetteer()).as_json())

@@ -1,0 +1,107 @@
+"""Search results in every format: the HTML page, ``/api/search`` and Atom.
+
+Each view is the same three steps — parse the request, ``query.search``,
+render — and the formats differ only in the renderer picked from
+``RENDERERS``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
+
+from search.query import make_query, search
+from search.records import FACETS, SearchPage, SearchQuery
+from web.searcher import get_gazetteer, get_searcher, get_settings
+
+bp = Blueprint("results", __name__)
+
+
+def parse_request() -> SearchQuery:
+    """The ``SearchQuery`` a URL asks for (raises ``QueryError`` → 400)."""
+    args = request.args
+    return make_query(
+        q=args.get("q", ""),
+        **{name: args.getlist(name) for name in FACETS},
+        sort=args.get("sort", "relevance"),
+        page=args.get("page"),
+        per_page=args.get("per_page"),
+        facet_limit=args.get("facet_limit"),
+        settings=get_settings(),
+    )
+
+
+def _render_html(page: SearchPage) -> Response | str:
+    return render_template("search.html", page=page)
+
+
+def _render_json(page: SearchPage) -> Response | str:
+    return jsonify(page.as_json())
+
+
+def _render_atom(page: SearchPage) -> Response | str:
+    body = render_template("search.atom.xml", page=page, updated=_feed_updated(page), self_url=request.url)
+    return Response(body, mimetype="application/atom+xml")
+
+
+RENDERERS: dict[str, Callable[[SearchPage], Response | str]] = {
+    "html": _render_html,
+    "json": _render_json,
+    "atom": _render_atom,
+}
+
+
+def _respond(fmt: str) -> Response | str:
+    page = search(get_searcher(), parse_request(), get_settings(), get_gazetteer())
+    return RENDERERS[fmt](page)
+
+
+@bp.route("/")
+def index() -> Response | str:
+    return _respond("html")
+
+
+@bp.route("/api/search")
+def api_search() -> Response | str:
+    return _respond("json")
+
+
+@bp.route("/search.atom")
+def atom() -> Response | str:
+    return _respond("atom")
+
+
+@bp.app_template_global()
+def search_url(**changes: object) -> str:
+    """This page's URL with some parameters replaced (None removes one)."""
+    args = request.args.to_dict(flat=False)
+    args.pop("page", None)  # a changed search starts at page 1 unless told
+    for key, value in changes.items():
+        if value is None:
+            args.pop(key, None)
+        else:
+            args[key] = value if isinstance(value, list) else [str(value)]
+    return url_for("results.index", **args)
+
+
+@bp.app_template_global()
+def toggle_url(facet: str, value: str) -> str:
+    """The URL that adds ``value`` to a facet filter, or removes it if present."""
+    values = request.args.getlist(facet)
+    values = [v for v in values if v != value] if value in values else [*values, value]
+    return search_url(**{facet: values or None})
+
+
+def _feed_updated(page: SearchPage) -> str:
+    dates = [h.published for h in page.hits if h.published is not None]
+    newest = max((_as_datetime(d) for d in dates), default=dt.datetime.now(dt.timezone.utc))
+    return newest.isoformat()
+
+
+@bp.app_template_filter("atom_date")
+def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
