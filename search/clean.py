@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import re
 from dataclasses import replace
+from typing import Any
 
 from search.errors import ExtractionError
 from search.records import Article, PageHints, RawPage
@@ -94,13 +95,15 @@ def extract_html(data: bytes | str, url: str | None = None) -> Article:
     from htmldate import find_date
 
     html = data if isinstance(data, str) else _decode(data)
-    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False)
+    found = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False)
+    doc: dict[str, Any] = found.as_dict() if found is not None and not isinstance(found, dict) else (found or {})
     page = _page_metadata(html)
     date = find_date(html, original_date=True, url=url)
-    script = _dominant_script(doc.text or "") if doc else "latin"
-    paragraphs = [line.strip() for line in (doc.text or "").splitlines() if line.strip()] if doc else []
+    body = doc.get("text") or ""
+    script = _dominant_script(body)
+    paragraphs = [line.strip() for line in body.splitlines() if line.strip()]
     paragraphs = [line for line in paragraphs if not _is_furniture(line, script)]
-    title = (doc.title if doc else None) or page.get("title") or ""
+    title = doc.get("title") or page.get("title") or ""
     if paragraphs and _squash(paragraphs[0]) == _squash(title):
         paragraphs = paragraphs[1:]  # the headline repeated as the first line
     return Article(
@@ -109,8 +112,8 @@ def extract_html(data: bytes | str, url: str | None = None) -> Article:
         text="\n\n".join(_drop_repeats(paragraphs)),
         origin="",
         url=page.get("canonical") or url,
-        outlet=(doc.sitename if doc else None) or page.get("site_name"),
-        author=(doc.author if doc else None) or page.get("author"),
+        outlet=doc.get("sitename") or page.get("site_name"),
+        author=doc.get("author") or page.get("author"),
         published=parse_date(date),
         published_source="htmldate" if date else None,
     )
@@ -152,10 +155,10 @@ _PROMPT = re.compile(
     r"|updates|all rights reserved|copyright|loader|newsfeed|chats?)\b",
     re.IGNORECASE,
 )
-_AD_MARKER = re.compile(r"^\W*(advertisement|advertising|sponsored(?: content)?|ad|anzeige|reklama)\W*$", re.I)
+_AD_MARKER = re.compile(r"^\W*(advertisement|advertising|sponsored(?: content)?|ad|anzeige|reklama)\W*$", re.IGNORECASE)
 _READ_TIME = re.compile(r"\b\d+\s*min(?:ute)?s?\.?\s+read\b", re.IGNORECASE)
 _NO_LETTERS = re.compile(r"^[\W\d_]*$")
-_BYLINE = re.compile(r"^(?:from|by)\s*:?\s+(?P<name>[^\W\d_][^\W\d_.'’ -]*(?:[ .'’-]+[^\W\d_]+){0,5})\.?$", re.I)
+_BYLINE = re.compile(r"^(?:from|by)\s*:?\s+(?P<name>[^\W\d_][^\W\d_.'’ -]*(?:[ .'’-]+[^\W\d_]+){0,5})\.?$", re.IGNORECASE)
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 # A line ending ", 21 September 2018." is a caption or a related-story link.
 _CAPTION_DATE = re.compile(rf",\s*\d{{1,2}}\s+(?:{_MONTHS})\s+\d{{4}}\.?$", re.IGNORECASE)
@@ -283,4 +286,4 @@ def parse_date(value: str | None) -> dt.date | dt.datetime | None:
     if len(value) <= 10:  # a date without a time of day
         return parsed.date()
     # A time without an offset is taken as UTC, so every datetime we show has one.
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

@@ -151,7 +151,7 @@ def to_document(article: Article) -> dict[str, Any]:
     if published:
         document["published"] = _naive_utc(published)
     document["fingerprint"] = _fingerprint(document)
-    document["indexed_at"] = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    document["indexed_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     return document
 
 
@@ -167,7 +167,7 @@ def _naive_utc(published: dt.date | dt.datetime) -> dt.datetime:
     if not isinstance(published, dt.datetime):
         return dt.datetime(published.year, published.month, published.day)
     if published.tzinfo is not None:
-        published = published.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        published = published.astimezone(dt.UTC).replace(tzinfo=None)
     return published
 
 

@@ -170,14 +170,10 @@ def _check_expansions(parsed: wq.Query, searcher: Searcher, settings: Settings) 
     reader = searcher.reader()
     for sub in parsed.leaves():
         if isinstance(sub, (wq.Wildcard, wq.Prefix, wq.FuzzyTerm, wq.Regex)):
-            count = 0
-            for _ in sub.expanded_terms(reader):  # a generator: stops at the cap
-                count += 1
+            # expanded_terms is a generator: counting stops at the cap.
+            for count, _ in enumerate(sub.expanded_terms(reader), start=1):
                 if count > settings.max_wildcard_terms:
-                    raise QueryError(
-                        f"{sub.text!r} matches too many words",
-                        hint="use more letters before the * or ?",
-                    )
+                    raise QueryError(f"{sub.text!r} matches too many words", hint="use more letters before the * or ?")
 
 
 # --- collecting -------------------------------------------------------------
@@ -270,9 +266,12 @@ def _facet_values(
     selected = set(getattr(request, name))
     labelled = [(value, _label(name, value, gazetteer), count) for value, count in counts.items() if value]
     labelled.sort(key=lambda item: (-item[2], item[1].casefold(), item[0]))
-    shown = labelled[: request.facet_limit]
-    shown_values = {value for value, _, _ in shown}
-    shown += [(v, _label(name, v, gazetteer), counts.get(v, 0)) for v in sorted(selected - shown_values)]
+    top_values = {value for value, _, _ in labelled[: request.facet_limit]}
+    # A selected value must stay visible (to be removed): it takes the place
+    # of the smallest of the top values, so the cap still holds.
+    missing = sorted(selected - top_values)[: request.facet_limit]
+    shown = labelled[: request.facet_limit - len(missing)]
+    shown += [(v, _label(name, v, gazetteer), counts.get(v, 0)) for v in missing]
     return tuple(FacetValue(value, label, count, value in selected) for value, label, count in shown)
 
 
@@ -303,7 +302,7 @@ def _bounded_int(name: str, value: str | int | None, default: int, low: int, hig
     return number
 
 
-class _MarkFormatter(Formatter):
+class _MarkFormatter(Formatter):  # type: ignore[misc]  # whoosh ships no type hints
     """Highlights as ``<mark>``, everything else HTML-escaped."""
 
     between = " … "

@@ -35,7 +35,7 @@ class RawPage:
     origin: str  # where it came from: a file path or a fetched URL
     content_type: str  # "text/plain" or "text/html"
     url: str | None = None
-    hints: "PageHints" = field(default_factory=lambda: PageHints())
+    hints: PageHints = field(default_factory=lambda: PageHints())
 
 
 @dataclass(frozen=True)

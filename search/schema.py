@@ -30,7 +30,7 @@ _WORD = r"\w+(\.?\w+)*"
 TITLE_BOOST = 2.0
 
 
-class FoldingFilter(Filter):
+class FoldingFilter(Filter):  # type: ignore[misc]  # whoosh ships no type hints
     """Folds each token (case, diacritics, Cyrillic → Latin): Thaçi ≡ Thaci."""
 
     def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:

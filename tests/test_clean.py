@@ -6,8 +6,8 @@ import datetime as dt
 import gzip
 
 import pytest
-
 from conftest import FIXTURES, SEED_ARTICLES
+
 from search.clean import article_id, clean, extract_text
 from search.errors import ExtractionError
 from search.records import PageHints, RawPage
@@ -88,19 +88,19 @@ def test_a_leading_from_line_is_the_author() -> None:
 
 
 def test_furniture_rules_are_general_not_per_page() -> None:
-    page = "\n".join([
-        "Daily Balkan Digest",
-        "Serbia and Kosovo agree on energy roadmap in Brussels talks",
-        "By: John Smith",
-        "3 min read",
-        "Share on Facebook",
-        "Officials from Belgrade and Pristina agreed on Monday to a roadmap for implementing an energy deal, the EU said.",
-        "- Advertisement -",
-        "The deal covers electricity distribution in the north of Kosovo and had been stalled for years.",
-        "Sign up for our newsletter to get the latest updates in your inbox.",
-        "Comments",
-        "Читать далее",
-    ])
+    page = """\
+Daily Balkan Digest
+Serbia and Kosovo agree on energy roadmap in Brussels talks
+By: John Smith
+3 min read
+Share on Facebook
+Officials from Belgrade and Pristina agreed on Monday to a roadmap for implementing an energy deal, the EU said.
+- Advertisement -
+The deal covers electricity distribution in the north of Kosovo and had been stalled for years.
+Sign up for our newsletter to get the latest updates in your inbox.
+Comments
+Читать далее
+"""
     article = extract_text(page)
     assert article.title == "Serbia and Kosovo agree on energy roadmap in Brussels talks"
     assert article.text.split("\n\n") == [

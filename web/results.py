@@ -83,7 +83,7 @@ def search_url(**changes: object) -> str:
             args.pop(key, None)
         else:
             args[key] = value if isinstance(value, list) else [str(value)]
-    return url_for("results.index", **args)
+    return url_for("results.index", **args)  # type: ignore[arg-type]  # lists are repeated params
 
 
 @bp.app_template_global()
@@ -96,7 +96,7 @@ def toggle_url(facet: str, value: str) -> str:
 
 def _feed_updated(page: SearchPage) -> str:
     dates = [h.published for h in page.hits if h.published is not None]
-    newest = max((_as_datetime(d) for d in dates), default=dt.datetime.now(dt.timezone.utc))
+    newest = max((_as_datetime(d) for d in dates), default=dt.datetime.now(dt.UTC))
     return newest.isoformat()
 
 
@@ -104,4 +104,4 @@ def _feed_updated(page: SearchPage) -> str:
 def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value
-    return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+    return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)

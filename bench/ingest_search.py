@@ -1,0 +1,749 @@
+#!/usr/bin/env python3
+"""Benchmark: Newsdesk ingest and search against plain Whoosh, in one run.
+
+Corpus: the shared ``news-24k.jsonl.gz`` (24,097 real articles: Reuters-21578,
+Alo, Lajmi.net), found in ``$NEWSDESK_SHARED`` or ``../shared`` beside the
+checkout. What is measured, and why:
+
+1. **Newsdesk ingest** through the real path: corpus record → ``Article`` →
+   ``enrich`` (language + actors) → ``write_articles`` (update by id, commit
+   every ``batch_size``). Enrich and index are timed separately, so a slow
+   stage is visible; the index size on disk is what a searcher will hold in
+   memory (about 0.75× of it, see the Whoosh notes).
+2. **Raw Whoosh baseline** on the same texts: a three-field schema with Whoosh's
+   stemming analyzer, one writer, ``procs=1``, the same commit batch size.
+   The Newsdesk/raw ratio is the cost of Newsdesk's schema and bookkeeping.
+3. **Search latency** for ~100 keyword queries derived deterministically from
+   the corpus titles: (a) Newsdesk's ``search()`` with its four facet counts
+   and snippets, (b) the same parsed Newsdesk query without facets, (c) the
+   same text on the raw index. (b) and (c) include parsing and reading the
+   stored fields of the 10 hits, as (a) does. Ratios (a)/(c) and (b)/(c) tell
+   what faceting and the schema cost; the empty query (all articles, newest
+   first, with facets) is the front page.
+4. **Actor facet path**: the actor field counted by walking its postings (no
+   term vectors) or by reading per-document term vectors. Both indexes are
+   built and timed interleaved; the memory a fresh searcher process needs is
+   measured too, because one searcher process per index is how Newsdesk serves.
+
+Machines here are shared and noisy, so every figure is paired with a baseline
+measured in the same run, query by query, in rotating order: compare the
+ratios across runs, not the absolute milliseconds. Each query's latency is the
+median over ``--rounds`` after one warm-up pass (a long-running server keeps
+its searcher warm); p50/p95 are over the queries.
+
+Run: ``make bench`` or ``python bench/ingest_search.py [--quick | --limit N]
+[--scale K] [--rounds R] [--out bench/RESULTS.md]``. Prints a Markdown section
+and appends it to RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import datetime as dt
+import gzip
+import hashlib
+import itertools
+import json
+import logging
+import multiprocessing
+import os
+import platform
+import random
+import re
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import whoosh
+from tqdm import tqdm
+from whoosh import fields as whoosh_fields
+from whoosh import index as whoosh_index
+from whoosh.analysis import StemmingAnalyzer
+from whoosh.index import FileIndex
+from whoosh.qparser import MultifieldParser
+from whoosh.searching import Searcher
+
+from search.actors import Gazetteer, load_gazetteer
+from search.clean import article_id, parse_date
+from search.enrich import enrich
+from search.index import create_index, open_index, write_articles
+from search.query import make_query, parse_query, search
+from search.records import Article
+from search.settings import Settings
+
+log = logging.getLogger("bench")
+T = TypeVar("T")
+Record = dict[str, Any]
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = Path("data/corpus/news-24k.jsonl.gz")  # inside the shared directory
+DEFAULT_OUT = REPO / "bench" / "RESULTS.md"
+#: ``--quick`` size, and the small size of the actor-path comparison.
+QUICK_LIMIT = 2_000
+#: Years added per copy with ``--scale``: more than the corpus spans (1987–2020),
+#: so each copy's years are new facet values.
+YEAR_SHIFT = 40
+QUERY_COUNT = 100
+SEED = 1987
+#: The raw baseline's tokenizer, as the Whoosh notes advise (the fork keeps "*" in words).
+WORD_PATTERN = r"\w+(\.?\w+)*"
+#: Title words too common to make a useful query, in the corpus' three languages.
+_STOP_WORDS_TEXT = """
+    the and for with from that this its are was has have will not but over says said new after into
+    more than year years first vs pct mln dlrs billion two three sets plans unit inc corp ltd
+    je da na za se su od u i sa iz ne kao koji ali po ko sve kako što sta šta jer ili nije
+    të në dhe për me nga së një që ka se i e u ta ky kjo pas
+"""
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
+
+
+# --- the corpus ---------------------------------------------------------------
+
+
+def find_corpus() -> Path:
+    """The corpus in $NEWSDESK_SHARED, else in ../shared beside the checkout; exit if absent."""
+    shared = os.environ.get("NEWSDESK_SHARED")
+    base = Path(shared) if shared else REPO.parent / "shared"
+    path = base / CORPUS
+    if not path.is_file():
+        sys.exit(
+            f"bench: corpus not found at {path}\n"
+            f"  set NEWSDESK_SHARED to the shared/ directory that holds {CORPUS}"
+        )
+    return path
+
+
+def read_records(path: Path, limit: int | None) -> list[Record]:
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        return [json.loads(line) for line in itertools.islice(lines, limit) if line.strip()]
+
+
+def replicate(records: list[Record], scale: int) -> list[Record]:
+    """The records, then ``scale - 1`` copies with new ids, URLs and shifted years."""
+    copies = list(records)
+    for k in range(1, scale):
+        copies.extend(_copy(record, k) for record in records)
+    return copies
+
+
+def _copy(record: Record, k: int) -> Record:
+    copy = dict(record, id=f"{record['id']}~{k}")
+    if record.get("url"):
+        copy["url"] = f"{record['url']}#copy-{k}"
+    if record.get("date"):
+        copy["date"] = _shift_years(record["date"], k * YEAR_SHIFT)
+    return copy
+
+
+def _shift_years(iso: str, years: int) -> str:
+    year = int(iso[:4]) + years
+    month_day = iso[5:10]
+    if month_day == "02-29" and not calendar.isleap(year):
+        month_day = "02-28"
+    return f"{year:04d}-{month_day}{iso[10:]}"
+
+
+def to_article(record: Record) -> Article:
+    """The ``Article`` the cleaner would hand on for this record."""
+    data = json.dumps(record, ensure_ascii=False).encode()
+    return Article(
+        id=article_id(record.get("url"), data),
+        title=record.get("title") or "",
+        text=record.get("body") or "",
+        origin=f"news-24k:{record['id']}",
+        url=record.get("url"),
+        outlet=record.get("outlet"),
+        author=record.get("author"),
+        published=parse_date(record.get("date")),
+        published_source="corpus" if record.get("date") else None,
+    )
+
+
+# --- queries --------------------------------------------------------------------
+
+
+def derive_queries(records: Sequence[Record], count: int = QUERY_COUNT, seed: int = SEED) -> list[str]:
+    """Title words and word pairs, per language in proportion (min. 10% each).
+
+    Per language: half single words (half of them the most frequent, half
+    drawn with a seeded RNG from the next 1,000), a quarter two-word AND
+    queries and a quarter phrases, both from frequent adjacent title words.
+    """
+    by_lang: dict[str, list[str]] = {}
+    for record in records:
+        by_lang.setdefault(record.get("lang") or "unknown", []).append(record.get("title") or "")
+    shares = _language_shares({lang: len(titles) for lang, titles in by_lang.items()}, count)
+    rng = random.Random(seed)
+    queries: list[str] = []
+    for lang in sorted(shares):
+        queries += _queries_for(by_lang[lang], shares[lang], rng)
+    return list(dict.fromkeys(queries))
+
+
+def _language_shares(sizes: dict[str, int], count: int) -> dict[str, int]:
+    floor = max(1, count // 10)
+    shares = {lang: max(floor, round(count * n / sum(sizes.values()))) for lang, n in sizes.items()}
+    largest = max(shares, key=lambda lang: sizes[lang])
+    shares[largest] -= sum(shares.values()) - count
+    return shares
+
+
+def _queries_for(titles: list[str], count: int, rng: random.Random) -> list[str]:
+    words, pairs = Counter[str](), Counter[str]()
+    for title in titles:
+        tokens = [t for t in re.findall(r"[^\W\d_]+", title.casefold())]
+        words.update(t for t in tokens if _useful(t))
+        pairs.update(f"{a} {b}" for a, b in itertools.pairwise(tokens) if _useful(a) and _useful(b))
+    ranked_words = [w for w, _ in sorted(words.items(), key=lambda item: (-item[1], item[0]))]
+    ranked_pairs = [p for p, _ in sorted(pairs.items(), key=lambda item: (-item[1], item[0]))]
+    n_words, n_pairs = count // 2, count // 4
+    top, rest = ranked_words[: n_words // 2], ranked_words[n_words // 2 : n_words // 2 + 1000]
+    sampled = rng.sample(rest, min(len(rest), n_words - len(top)))
+    and_pairs = ranked_pairs[0 : 2 * n_pairs : 2]
+    phrases = [f'"{p}"' for p in ranked_pairs[1 : 2 * (count - n_words - n_pairs) : 2]]
+    return top + sampled + and_pairs + phrases
+
+
+def _useful(token: str) -> bool:
+    return len(token) >= 3 and token not in STOP_WORDS
+
+
+# --- progress -----------------------------------------------------------------------
+
+
+def track(items: Iterable[T], total: int, desc: str) -> Iterator[T]:
+    """A tqdm bar on a terminal; otherwise a log line every 10%."""
+    if sys.stderr.isatty():
+        yield from tqdm(items, total=total, desc=desc, unit="it", leave=False)
+        return
+    step = max(1, total // 10)
+    for done, item in enumerate(items, start=1):
+        yield item
+        if done % step == 0 or done == total:
+            log.info("%s: %d/%d", desc, done, total)
+
+
+# --- building indexes --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Build:
+    """One timed stage over ``docs`` articles; ``megabytes`` is the index on disk."""
+
+    docs: int
+    seconds: float
+    megabytes: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.docs / self.seconds if self.seconds else float("nan")
+
+
+def enrich_all(articles: list[Article], gazetteer: Gazetteer, seed: int) -> tuple[list[Article], Build]:
+    start = time.perf_counter()
+    enriched = [enrich(article, gazetteer, seed) for article in track(articles, len(articles), "enrich")]
+    return enriched, Build(len(enriched), time.perf_counter() - start)
+
+
+def build_newsdesk(articles: list[Article], root: Path, actor_vectors: bool) -> tuple[Settings, Build]:
+    """Index through ``write_articles`` into a fresh instance directory."""
+    settings = Settings(index=root)
+    create_index(settings, actor_vectors=actor_vectors)
+    label = "index (actor vectors)" if actor_vectors else "index (actor postings)"
+    start = time.perf_counter()
+    report = write_articles(track(articles, len(articles), label), settings)
+    seconds = time.perf_counter() - start
+    if report.added != len(articles):
+        log.warning("%s: %d articles given, %d added", label, len(articles), report.added)
+    return settings, Build(report.added, seconds, directory_mb(settings.index_dir))
+
+
+def raw_schema() -> whoosh_fields.Schema:
+    analyzer = StemmingAnalyzer(expression=WORD_PATTERN)
+    return whoosh_fields.Schema(
+        title=whoosh_fields.TEXT(stored=True, analyzer=analyzer),
+        body=whoosh_fields.TEXT(stored=True, analyzer=analyzer),
+        outlet=whoosh_fields.ID(stored=True, sortable=True),
+    )
+
+
+def build_raw(articles: list[Article], path: Path, batch_size: int) -> tuple[FileIndex, Build]:
+    """Plain Whoosh: one writer per batch, ``procs=1``, ``add_document`` only."""
+    path.mkdir(parents=True)
+    ix = whoosh_index.create_in(str(path), raw_schema())
+    start = time.perf_counter()
+    for batch in _chunks(track(articles, len(articles), "index (raw Whoosh)"), batch_size):
+        writer = ix.writer(procs=1)
+        for article in batch:
+            writer.add_document(title=article.title, body=article.text, outlet=article.outlet or "unknown")
+        writer.commit()
+    return ix, Build(len(articles), time.perf_counter() - start, directory_mb(path))
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def directory_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+# --- search latency ------------------------------------------------------------------
+
+Run = Callable[[str], object]
+
+
+def facet_page(searcher: Searcher, settings: Settings, gazetteer: Gazetteer) -> Callable[[str], int]:
+    """(a) Newsdesk's ``search()``: 10 hits with snippets and the four facet counts."""
+
+    def run(q: str) -> int:
+        return search(searcher, make_query(q, per_page=10), settings, gazetteer).total
+
+    return run
+
+
+def keyword_only(searcher: Searcher, settings: Settings) -> Run:
+    """(b) The same Newsdesk query, top 10 by relevance, no facets, no snippets."""
+
+    def run(q: str) -> list[dict[str, Any]]:
+        results = searcher.search(parse_query(q, searcher, settings), limit=10)
+        return [hit.fields() for hit in results]
+
+    return run
+
+
+def raw_keyword(searcher: Searcher) -> Run:
+    """(c) The same text on the raw index: Whoosh's parser over title and body."""
+    parser = MultifieldParser(["title", "body"], searcher.schema)
+
+    def run(q: str) -> list[dict[str, Any]]:
+        return [hit.fields() for hit in searcher.search(parser.parse(q), limit=10)]
+
+    return run
+
+
+def raw_total(searcher: Searcher) -> Callable[[str], int]:
+    parser = MultifieldParser(["title", "body"], searcher.schema)
+    return lambda q: len(searcher.search(parser.parse(q), limit=1))
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Milliseconds over queries (each query: its median over the rounds)."""
+
+    p50: float
+    p95: float
+
+    @classmethod
+    def of(cls, ms: Sequence[float]) -> Latency:
+        return cls(statistics.median(ms), percentile(ms, 95))
+
+
+def percentile(values: Sequence[float], pct: int) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+def time_paths(paths: Mapping[str, Run], queries: Sequence[str], rounds: int, desc: str) -> dict[str, list[float]]:
+    """Each query's median milliseconds per path over ``rounds``, after a warm-up pass.
+
+    The paths run interleaved query by query, in an order rotated on every
+    query and round, so machine noise and cache effects fall on all alike.
+    """
+    for q in queries:
+        for run in paths.values():
+            run(q)
+    names = list(paths)
+    samples: dict[str, list[list[float]]] = {name: [[] for _ in queries] for name in names}
+    for r in range(rounds):
+        for i, q in enumerate(track(queries, len(queries), f"{desc} {r + 1}/{rounds}")):
+            k = (i + r) % len(names)
+            for name in names[k:] + names[:k]:
+                samples[name][i].append(_time_ms(paths[name], q))
+    return {name: [statistics.median(s) for s in per_query] for name, per_query in samples.items()}
+
+
+def _time_ms(run: Run, q: str) -> float:
+    start = time.perf_counter()
+    run(q)
+    return (time.perf_counter() - start) * 1000
+
+
+# --- the actor facet path -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActorPath:
+    """Facet page (a) with the actor field counted from postings vs term vectors."""
+
+    size: int
+    postings: Latency
+    vectors: Latency
+    empty_postings: float
+    empty_vectors: float
+    mb_postings: float
+    mb_vectors: float
+    rss_postings: float | None = None
+    rss_vectors: float | None = None
+
+
+def compare_actor_paths(
+    postings: Settings, vectors: Settings, queries: Sequence[str], gazetteer: Gazetteer, rounds: int
+) -> tuple[ActorPath, dict[str, list[float]]]:
+    """Time (a) on both indexes interleaved; also return the per-query figures."""
+    with open_index(postings).searcher() as by_postings, open_index(vectors).searcher() as by_vectors:
+        paths = {
+            "postings": facet_page(by_postings, postings, gazetteer),
+            "vectors": facet_page(by_vectors, vectors, gazetteer),
+        }
+        ms = time_paths(paths, queries, rounds, "actor facet paths")
+        empty = time_paths(paths, [""], max(5, rounds), "empty query")
+    figures = ActorPath(
+        size=by_postings.doc_count(),
+        postings=Latency.of(ms["postings"]),
+        vectors=Latency.of(ms["vectors"]),
+        empty_postings=empty["postings"][0],
+        empty_vectors=empty["vectors"][0],
+        mb_postings=directory_mb(postings.index_dir),
+        mb_vectors=directory_mb(vectors.index_dir),
+    )
+    return figures, ms
+
+
+def searcher_rss_mb(index: str, queries: list[str]) -> float:
+    """In a fresh process: memory gained by opening a searcher and running (a) on every query."""
+    settings = Settings(index=Path(index))
+    gazetteer = load_gazetteer()
+    before = rss_mb()
+    with open_index(settings).searcher() as searcher:
+        run = facet_page(searcher, settings, gazetteer)
+        for q in ["", *queries]:
+            run(q)
+        return rss_mb() - before
+
+
+def rss_in_child(settings: Settings, queries: list[str]) -> float:
+    """``searcher_rss_mb`` in a new (spawned) process, so nothing is already cached."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(searcher_rss_mb, str(settings.index), list(queries)).result()
+
+
+def rss_mb() -> float:
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return float("nan")
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) / 1e3 if match else float("nan")
+
+
+# --- the whole run ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    enrich: Build
+    newsdesk: Build
+    vectors: Build
+    raw: Build
+    latency: dict[str, Latency]  # "a", "b", "c"
+    empty_ms: float  # (a) for the empty query, actor postings
+    mean_hits: dict[str, float]  # "newsdesk", "raw"
+    actor_paths: list[ActorPath]
+
+
+def run_benchmark(
+    articles: list[Article], queries: list[str], gazetteer: Gazetteer, tmp: Path, rounds: int, small: bool
+) -> Figures:
+    seed = Settings().langdetect_seed
+    log.info("enriching %d articles (language + actors)", len(articles))
+    enriched, enrich_build = enrich_all(articles, gazetteer, seed)
+    newsdesk, newsdesk_build = build_newsdesk(enriched, tmp / "postings", actor_vectors=False)
+    vectors, vectors_build = build_newsdesk(enriched, tmp / "vectors", actor_vectors=True)
+    raw_ix, raw_build = build_raw(enriched, tmp / "raw", newsdesk.batch_size)
+    latency, empty_ms, hits = measure_search(newsdesk, raw_ix, queries, gazetteer, rounds)
+    actor_paths = [full_size_actor_path(newsdesk, vectors, queries, gazetteer, rounds)]
+    if small:
+        actor_paths.insert(0, small_actor_path(enriched[:QUICK_LIMIT], tmp / "small", queries, gazetteer, rounds))
+    return Figures(enrich_build, newsdesk_build, vectors_build, raw_build, latency, empty_ms, hits, actor_paths)
+
+
+def measure_search(
+    settings: Settings, raw_ix: FileIndex, queries: list[str], gazetteer: Gazetteer, rounds: int
+) -> tuple[dict[str, Latency], float, dict[str, float]]:
+    """(a), (b), (c) interleaved; the empty query; mean hits per query on both indexes."""
+    with open_index(settings).searcher() as searcher, raw_ix.searcher() as raw:
+        paths = {"a": facet_page(searcher, settings, gazetteer), "b": keyword_only(searcher, settings),
+                 "c": raw_keyword(raw)}
+        ms = time_paths(paths, queries, rounds, "queries a/b/c")
+        empty = time_paths({"a": paths["a"]}, [""], max(5, rounds), "empty query")
+        count_newsdesk, count_raw = facet_page(searcher, settings, gazetteer), raw_total(raw)
+        hits = {
+            "newsdesk": statistics.mean(count_newsdesk(q) for q in queries),
+            "raw": statistics.mean(count_raw(q) for q in queries),
+        }
+    return {name: Latency.of(values) for name, values in ms.items()}, empty["a"][0], hits
+
+
+def full_size_actor_path(
+    postings: Settings, vectors: Settings, queries: list[str], gazetteer: Gazetteer, rounds: int
+) -> ActorPath:
+    figures, _ = compare_actor_paths(postings, vectors, queries, gazetteer, rounds)
+    log.info("measuring searcher memory in fresh processes")
+    rss = {"rss_postings": rss_in_child(postings, queries), "rss_vectors": rss_in_child(vectors, queries)}
+    return ActorPath(**{**figures.__dict__, **rss})
+
+
+def small_actor_path(
+    articles: list[Article], root: Path, queries: list[str], gazetteer: Gazetteer, rounds: int
+) -> ActorPath:
+    postings, _ = build_newsdesk(articles, root / "postings", actor_vectors=False)
+    vectors, _ = build_newsdesk(articles, root / "vectors", actor_vectors=True)
+    return compare_actor_paths(postings, vectors, queries, gazetteer, rounds)[0]
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    return {
+        "host": platform.node(),
+        "CPU": _cpu_model(),
+        "cores": str(os.cpu_count()),
+        "RAM": f"{_ram_gb():.1f} GB",
+        "OS": platform.platform(),
+        "Python": platform.python_version(),
+        "Whoosh": whoosh.versionstring(),
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    match = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    return match.group(1).strip() if match else platform.processor() or "unknown"
+
+
+def _ram_gb() -> float:
+    try:
+        meminfo = Path("/proc/meminfo").read_text()
+    except OSError:
+        return float("nan")
+    match = re.search(r"^MemTotal:\s+(\d+) kB", meminfo, re.MULTILINE)
+    return int(match.group(1)) / 1024**2 if match else float("nan")
+
+
+def md_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A Markdown table; every column after the first right-aligned."""
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render(figures: Figures, context: dict[str, Any]) -> str:
+    parts = [
+        f"## {context['started']:%Y-%m-%d %H:%M} UTC — `{context['command']}`",
+        _render_setup(context),
+        "### Ingest\n\n" + _render_ingest(figures),
+        "### Search latency\n\n" + _render_search(figures, context),
+        "### Actor facet path: postings vs term vectors\n\n" + _render_actor_paths(figures.actor_paths),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def _render_setup(context: dict[str, Any]) -> str:
+    lines = [f"- {key}: {value}" for key, value in context["machine"].items()]
+    lines += [
+        f"- corpus: {context['corpus']}",
+        (
+            f"- commit batch size: {context['batch_size']}; query rounds: {context['rounds']}; "
+            f"wall time: {context['wall_s'] / 60:.1f} min"
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def _render_ingest(f: Figures) -> str:
+    total = Build(f.newsdesk.docs, f.enrich.seconds + f.newsdesk.seconds, f.newsdesk.megabytes)
+    rows = [
+        ("Newsdesk enrich (language + actors)", f.enrich),
+        ("Newsdesk index, actor postings (default schema)", f.newsdesk),
+        ("Newsdesk ingest = enrich + index", total),
+        ("Newsdesk index, actor term vectors", f.vectors),
+        ("raw Whoosh index (baseline)", f.raw),
+    ]
+    table = md_table(
+        ("stage", "articles", "seconds", "articles/s", "index MB"),
+        [(name, f"{b.docs:,}", f"{b.seconds:.1f}", f"{b.rate:.1f}", f"{b.megabytes:.1f}" if b.megabytes else "")
+         for name, b in rows],
+    )
+    ratios = [
+        f"- Newsdesk index / raw, articles/s: **{f.newsdesk.rate / f.raw.rate:.2f}**",
+        f"- Newsdesk ingest (enrich + index) / raw, articles/s: **{total.rate / f.raw.rate:.2f}**",
+        f"- share of ingest time spent enriching: {f.enrich.seconds / total.seconds:.0%}",
+        (
+            f"- index size Newsdesk / raw: {f.newsdesk.megabytes / f.raw.megabytes:.2f}; "
+            f"term vectors / postings: {f.vectors.megabytes / f.newsdesk.megabytes:.2f}"
+        ),
+    ]
+    return table + "\n\n" + "\n".join(ratios)
+
+
+def _render_search(f: Figures, context: dict[str, Any]) -> str:
+    queries: list[str] = context["queries"]
+    lat = f.latency
+    table = md_table(
+        ("path", "p50 ms", "p95 ms"),
+        [
+            ("(a) Newsdesk `search()`: hits + snippets + 4 facet counts", f"{lat['a'].p50:.1f}", f"{lat['a'].p95:.1f}"),
+            ("(b) Newsdesk parsed query, top 10, no facets", f"{lat['b'].p50:.1f}", f"{lat['b'].p95:.1f}"),
+            ("(c) raw Whoosh keyword query, top 10", f"{lat['c'].p50:.1f}", f"{lat['c'].p95:.1f}"),
+            ("empty query (all articles, newest first) with facets", f"{f.empty_ms:.1f}", ""),
+        ],
+    )
+    digest = hashlib.sha256("\n".join(queries).encode()).hexdigest()[:12]
+    notes = [
+        f"- ratio (a)/(c): p50 **{lat['a'].p50 / lat['c'].p50:.2f}**, p95 **{lat['a'].p95 / lat['c'].p95:.2f}**",
+        f"- ratio (b)/(c): p50 **{lat['b'].p50 / lat['c'].p50:.2f}**, p95 **{lat['b'].p95 / lat['c'].p95:.2f}**",
+        (
+            f"- mean matches per query: Newsdesk {f.mean_hits['newsdesk']:,.0f}, raw {f.mean_hits['raw']:,.0f} "
+            "(raw drops English stop words; Newsdesk folds diacritics)"
+        ),
+        f"- {len(queries)} queries (sha256 {digest}), e.g. " + ", ".join(f"`{q}`" for q in queries[::10]),
+    ]
+    return table + "\n\n" + "\n".join(notes)
+
+
+def _render_actor_paths(paths: list[ActorPath]) -> str:
+    rows = []
+    for p in paths:
+        for name, lat, empty, mb, rss in (
+            ("postings", p.postings, p.empty_postings, p.mb_postings, p.rss_postings),
+            ("term vectors", p.vectors, p.empty_vectors, p.mb_vectors, p.rss_vectors),
+        ):
+            rss_text = f"{rss:.0f}" if rss is not None else ""
+            rows.append((f"{p.size:,}", name, f"{lat.p50:.1f}", f"{lat.p95:.1f}", f"{empty:.1f}", f"{mb:.1f}", rss_text))
+    table = md_table(
+        ("articles", "actor field", "(a) p50 ms", "(a) p95 ms", "empty query ms", "index MB", "searcher RSS MB"),
+        rows,
+    )
+    return table + "\n\n" + "\n".join(_actor_verdict(p) for p in paths) + "\n\n" + _recommend(paths[-1])
+
+
+def _actor_verdict(p: ActorPath) -> str:
+    faster = "term vectors" if p.vectors.p50 < p.postings.p50 else "postings"
+    return (
+        f"- {p.size:,} articles: **{faster}** faster at p50; vectors/postings p50 {p.vectors.p50 / p.postings.p50:.2f}, "
+        f"p95 {p.vectors.p95 / p.postings.p95:.2f}, empty query {p.empty_vectors / p.empty_postings:.2f}"
+    )
+
+
+def _recommend(p: ActorPath) -> str:
+    """Vectors cost disk and searcher memory: they must win clearly to be the default."""
+    wins = p.vectors.p50 < 0.9 * p.postings.p50 and p.vectors.p95 <= p.postings.p95
+    choice = "term vectors (`actor_vectors=True`)" if wins else "postings (`actor_vectors=False`)"
+    return (
+        f"Recommended default at {p.size:,} articles: **{choice}** "
+        "(rule: vectors only if ≥10% faster at p50 and no slower at p95, since they enlarge the index "
+        "and every searcher process holds ~0.75× the index in memory)."
+    )
+
+
+def corpus_summary(originals: list[Record], scale: int, path: Path) -> str:
+    outlets = Counter(r.get("outlet") or "unknown" for r in originals)
+    years = sorted({r["date"][:4] for r in originals if r.get("date")})
+    span = f"; years {years[0]}–{years[-1]}" if years else ""
+    by_outlet = ", ".join(f"{name} {n:,}" for name, n in outlets.most_common())
+    text = f"`{path.name}`, {len(originals):,} articles ({by_outlet}{span})"
+    if scale > 1:
+        text += (
+            f", **replicated {scale}×** → {len(originals) * scale:,} articles "
+            f"(copy k: new id and URL, years +{YEAR_SHIFT}·k)"
+        )
+    return text
+
+
+def append_results(path: Path, section: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists() or path.stat().st_size == 0
+    with path.open("a", encoding="utf-8") as out:
+        if new:
+            out.write(RESULTS_HEADER)
+        out.write("\n" + section)
+
+
+RESULTS_HEADER = """# Benchmark results
+
+Sections appended by `bench/ingest_search.py`, newest last; how to read them: bench/README.md.
+Compare ratios across runs, not absolute figures: every run measures its own baseline.
+"""
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--limit", type=_positive, metavar="N", help="first N corpus articles (default: all)")
+    size.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_LIMIT:,} articles, one size")
+    parser.add_argument("--scale", type=_positive, default=1, metavar="K",
+                        help=f"replicate the articles K times (new ids, years +{YEAR_SHIFT}·k)")
+    parser.add_argument("--rounds", type=_positive, default=3, metavar="R", help="timed rounds per query (default 3)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results file to append to")
+    return parser.parse_args(argv)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    started, clock = dt.datetime.now(dt.UTC), time.perf_counter()
+    corpus = find_corpus()
+    originals = read_records(corpus, QUICK_LIMIT if args.quick else args.limit)
+    articles = [to_article(record) for record in replicate(originals, args.scale)]
+    queries = derive_queries(originals)
+    context: dict[str, Any] = {
+        "started": started,
+        "command": "python " + shlex.join(["bench/ingest_search.py", *argv]),
+        "machine": machine(),
+        "corpus": corpus_summary(originals, args.scale, corpus),
+        "batch_size": Settings().batch_size,
+        "rounds": args.rounds,
+        "queries": queries,
+    }
+    small = len(articles) > 2 * QUICK_LIMIT  # --quick: one size only
+    with tempfile.TemporaryDirectory(prefix="newsdesk-bench-") as tmp:
+        figures = run_benchmark(articles, queries, load_gazetteer(), Path(tmp), args.rounds, small)
+    context["wall_s"] = time.perf_counter() - clock
+    section = render(figures, context)
+    print(section)
+    append_results(args.out, section)
+    log.info("appended to %s", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

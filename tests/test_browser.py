@@ -1,0 +1,321 @@
+"""The real UI in a real browser: headless Chromium against a live server.
+
+A module-scoped index is built from ``seeds/articles`` and served by waitress
+on a free port; Selenium drives Debian's Chromium through the search box, the
+facets, the filter chips and the article page, as a reader would. The whole
+module skips when Chromium or ChromeDriver is not installed (``make test``
+installs them through its ``browser`` target).
+
+Nothing here waits on a clock: every wait is for a page to be replaced or an
+element to appear, with 10 s as a safety net only.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import waitress
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from search.ingest import ingest
+from search.settings import Settings
+from web import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+    pytest.skip(
+        f"browser tests need {CHROMIUM} and {CHROMEDRIVER} "
+        "(apt-get install chromium chromium-driver, or `make browser`)",
+        allow_module_level=True,
+    )
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).parents[1]
+SEEDS = REPO / "seeds" / "articles"
+SCREENSHOT_COPY = Path("/tmp/newsdesk-results.png")
+WAIT = 10  # seconds; a safety net, never a pause
+
+LAVROV = "Sergey Lavrov"
+
+
+# --- fixtures ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A real index of the five seed articles, in a fresh directory."""
+    settings = Settings(index=tmp_path_factory.mktemp("browser-index"))
+    report = ingest([SEEDS], settings, progress=False)
+    assert report.added == 5, report
+    return settings
+
+
+@pytest.fixture(scope="module")
+def base_url(live_settings: Settings) -> Iterator[str]:
+    """The app served by waitress on a free port, in a daemon thread."""
+    app = create_app({"NEWSDESK_SETTINGS": live_settings})
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    server.task_dispatcher.shutdown()
+    thread.join(timeout=5)
+
+
+def _start_chromium(javascript: bool = True) -> tuple[WebDriver, Path]:
+    profile = Path(tempfile.mkdtemp(prefix="newsdesk-chromium-"))
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1000",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(arg)
+    # Leave any alert open, so a test can look for it instead of Selenium
+    # dismissing it behind our back.
+    options.unhandled_prompt_behavior = "ignore"
+    if not javascript:
+        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
+    # An explicit driver path: Selenium Manager never runs, nothing is downloaded.
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(WAIT)
+    return driver, profile
+
+
+@pytest.fixture(scope="module")
+def browser(base_url: str) -> Iterator[WebDriver]:
+    driver, profile = _start_chromium()
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser_without_js(base_url: str) -> Iterator[WebDriver]:
+    driver, profile = _start_chromium(javascript=False)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+# --- what a reader does -----------------------------------------------------
+
+
+def open_home(driver: WebDriver, base_url: str) -> None:
+    driver.get(base_url + "/")
+    WebDriverWait(driver, WAIT).until(EC.presence_of_element_located((By.CSS_SELECTOR, "input[name=q]")))
+
+
+def follow(driver: WebDriver, element: WebElement) -> None:
+    """Click a link and wait until the next page has replaced this one."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    _wait_for_new_page(driver, page)
+
+
+def search_for(driver: WebDriver, text: str) -> None:
+    """Type ``text`` into the search box, press Enter, wait for the answer."""
+    box = driver.find_element(By.CSS_SELECTOR, "input[name=q]")
+    box.clear()
+    box.send_keys(text)
+    page = driver.find_element(By.TAG_NAME, "html")
+    box.send_keys(Keys.ENTER)
+    _wait_for_new_page(driver, page)
+
+
+def _wait_for_new_page(driver: WebDriver, old_page: WebElement) -> None:
+    WebDriverWait(driver, WAIT).until(EC.staleness_of(old_page))
+    WebDriverWait(driver, WAIT).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def total_line(driver: WebDriver) -> str:
+    return driver.find_element(By.CSS_SELECTOR, ".summary .total").text
+
+
+def hit_titles(driver: WebDriver) -> list[str]:
+    return [a.text for a in driver.find_elements(By.CSS_SELECTOR, "ol.hits li.hit h3 a")]
+
+
+def facet_link(driver: WebDriver, facet: str, label: str) -> WebElement:
+    """The link for ``label`` in the ``facet`` sidebar section."""
+    for link in driver.find_elements(By.CSS_SELECTOR, f"#facet-{facet} li a"):
+        if link.find_element(By.CSS_SELECTOR, ".label").text == label:
+            return link
+    shown = [e.text for e in driver.find_elements(By.CSS_SELECTOR, f"#facet-{facet} .label")]
+    raise AssertionError(f"no {label!r} in the {facet} facet; it shows {shown}")
+
+
+def facet_count(driver: WebDriver, facet: str, label: str) -> int:
+    return int(facet_link(driver, facet, label).find_element(By.CSS_SELECTOR, ".count").text)
+
+
+def chips(driver: WebDriver) -> list[WebElement]:
+    return driver.find_elements(By.CSS_SELECTOR, "ul.chips a.chip")
+
+
+def assert_no_alert(driver: WebDriver) -> None:
+    with pytest.raises(NoAlertPresentException):
+        alert = driver.switch_to.alert
+        text = alert.text
+        alert.dismiss()
+        pytest.fail(f"an alert fired: {text!r}")
+
+
+# --- the tests --------------------------------------------------------------
+
+
+def test_searching_kosovo_shows_five_articles_and_lavrov_in_the_actor_facet(browser: WebDriver, base_url: str) -> None:
+    open_home(browser, base_url)
+    search_for(browser, "Kosovo")
+
+    assert total_line(browser).startswith("5 articles"), total_line(browser)
+    assert "Kosovo" in browser.find_element(By.CSS_SELECTOR, ".summary .total q").text
+    assert len(hit_titles(browser)) == 5
+    assert all(hit_titles(browser)), "every result has a visible title"
+    assert facet_count(browser, "actor", LAVROV) == 4
+
+
+def test_an_actor_facet_filters_and_its_chip_removes_the_filter(browser: WebDriver, base_url: str) -> None:
+    open_home(browser, base_url)
+    search_for(browser, "Kosovo")
+    assert chips(browser) == [], "no filter is active yet"
+
+    follow(browser, facet_link(browser, "actor", LAVROV))
+    assert total_line(browser).startswith("4 articles"), total_line(browser)
+    assert len(hit_titles(browser)) == 4
+    [chip] = chips(browser)
+    assert LAVROV in chip.text
+    selected = facet_link(browser, "actor", LAVROV)
+    assert selected.get_attribute("aria-current") == "true"
+    assert browser.find_element(By.CSS_SELECTOR, "input[name=q]").get_attribute("value") == "Kosovo"
+
+    follow(browser, chip)
+    assert total_line(browser).startswith("5 articles"), total_line(browser)
+    assert len(hit_titles(browser)) == 5
+    assert chips(browser) == []
+
+    # Clicking the selected facet again removes the filter too.
+    follow(browser, facet_link(browser, "actor", LAVROV))
+    assert len(hit_titles(browser)) == 4
+    follow(browser, facet_link(browser, "actor", LAVROV))
+    assert len(hit_titles(browser)) == 5
+    assert chips(browser) == []
+
+
+def test_a_result_title_opens_the_article_whose_actors_filter_the_search(browser: WebDriver, base_url: str) -> None:
+    open_home(browser, base_url)
+    search_for(browser, "Kosovo")
+    title = next(t for t in hit_titles(browser) if t.startswith("Lavrov:"))
+
+    follow(browser, browser.find_element(By.LINK_TEXT, title))
+    assert "/articles/" in browser.current_url
+    article_id = browser.current_url.rsplit("/articles/", 1)[1]
+    assert article_id
+    assert browser.find_element(By.CSS_SELECTOR, "article h1").text == title
+    assert browser.title.startswith(title)
+
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "ul.actors").find_element(By.LINK_TEXT, LAVROV))
+    assert total_line(browser).startswith("4 articles"), total_line(browser)
+    [chip] = chips(browser)
+    assert LAVROV in chip.text
+    assert title in hit_titles(browser), "the article we came from is among the filtered results"
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        '"><img src=x onerror=alert(document.domain)>',  # unbalanced quote: the error page echoes it too
+    ],
+)
+def test_hostile_query_text_is_echoed_as_text_and_never_runs(browser: WebDriver, base_url: str, hostile: str) -> None:
+    open_home(browser, base_url)
+    search_for(browser, hostile)
+
+    assert_no_alert(browser)
+    assert browser.find_element(By.CSS_SELECTOR, "input[name=q]").get_attribute("value") == hostile
+    if browser.find_elements(By.CSS_SELECTOR, ".summary .total q"):
+        assert browser.find_element(By.CSS_SELECTOR, ".summary .total q").text == hostile
+    # The markup became text, not elements: no script, no image, no handler.
+    assert browser.find_elements(By.TAG_NAME, "script") == []
+    assert browser.find_elements(By.CSS_SELECTOR, "img, [onerror]") == []
+    source = browser.page_source
+    assert "<script>alert(1)</script>" not in source
+    assert "<img src" not in source
+
+
+def test_a_malformed_query_shows_the_error_page_with_a_hint(browser: WebDriver, base_url: str) -> None:
+    open_home(browser, base_url)
+    search_for(browser, '"unclosed')
+
+    error = browser.find_element(By.CSS_SELECTOR, "section.error[role=alert]")
+    assert error.find_element(By.TAG_NAME, "h1").text == "Your search could not be run"
+    assert "phrase is not closed" in error.find_element(By.CSS_SELECTOR, ".message").text
+    assert error.find_element(By.CSS_SELECTOR, ".hint").text.startswith("Hint: ")
+    assert "Search syntax" in error.text
+    # The search box keeps the query, so it can be fixed in place.
+    assert browser.find_element(By.CSS_SELECTOR, "input[name=q]").get_attribute("value") == '"unclosed'
+    assert "Traceback" not in browser.page_source
+    # The same URL answers 400 Bad Request (Selenium cannot see status codes).
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(browser.current_url, timeout=WAIT)
+    assert answer.value.code == 400
+
+
+def test_search_and_facets_work_without_javascript(browser_without_js: WebDriver, base_url: str) -> None:
+    driver = browser_without_js
+    # First make sure JavaScript really is off in this browser.
+    driver.get("data:text/html,<title>off</title><script>document.title='on'</script>")
+    assert driver.title == "off"
+
+    open_home(driver, base_url)
+    search_for(driver, "Kosovo")
+    assert total_line(driver).startswith("5 articles"), total_line(driver)
+    assert len(hit_titles(driver)) == 5
+
+    follow(driver, facet_link(driver, "actor", LAVROV))
+    assert len(hit_titles(driver)) == 4
+    [chip] = chips(driver)
+    follow(driver, chip)
+    assert len(hit_titles(driver)) == 5
+
+
+def test_screenshot_of_the_results_page(browser: WebDriver, base_url: str, tmp_path: Path) -> None:
+    open_home(browser, base_url)
+    search_for(browser, "Kosovo")
+    shot = tmp_path / "results.png"
+
+    assert browser.save_screenshot(str(shot))
+    assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    try:  # a copy for humans to look at; not part of what is tested
+        shutil.copyfile(shot, SCREENSHOT_COPY)
+    except OSError:
+        pass
