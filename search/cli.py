@@ -16,6 +16,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from search.errors import NewsdeskError
 from search.settings import Settings, load_settings
@@ -48,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", parents=[common], help="add files and folders to the index")
     ingest.add_argument("paths", nargs="+", metavar="PATH", help=".txt, .html, .html.gz files or folders of them")
     ingest.add_argument("--rebuild", action="store_true", help="start from an empty index")
+    ingest.add_argument(
+        "--manifest", action="append", default=[], metavar="FILE",
+        help="metadata for the files, matched by SHA-256 (as seeds/manifest.toml; repeatable)",
+    )
     ingest.set_defaults(command=_ingest)
 
     find = commands.add_parser("search", parents=[common], help="search the index")
@@ -69,8 +74,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from search.ingest import ingest
+    from search.sources import load_manifest
 
-    report = ingest(args.paths, settings, rebuild=args.rebuild)
+    manifest = load_manifest()
+    for path in args.manifest:
+        manifest.update(load_manifest(Path(path), required=True))
+    report = ingest(args.paths, settings, rebuild=args.rebuild, manifest=manifest)
     for origin, reason in report.skipped:
         print(f"skipped {origin}: {reason}")
     print(

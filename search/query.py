@@ -23,7 +23,7 @@ from whoosh import query as wq
 from whoosh import sorting
 from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.highlight import ContextFragmenter, Formatter
-from whoosh.qparser import MultifieldParser
+from whoosh.qparser import GtLtPlugin, MultifieldParser
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.searching import Results, Searcher
 
@@ -116,6 +116,7 @@ def parse_query(text: str, searcher: Searcher, settings: Settings) -> wq.Query:
     _check_syntax(text, settings)
     parser = MultifieldParser(["title", "body"], searcher.schema)
     parser.add_plugin(DateParserPlugin(free=False))
+    parser.add_plugin(GtLtPlugin())  # published:>2017
     parsed = parser.parse(text)
     if parsed is wq.NullQuery:
         raise QueryError(f"nothing to search for in {text!r}", hint="type one or more words")

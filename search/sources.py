@@ -103,16 +103,18 @@ def _content_type(path: Path) -> str | None:
     return _TYPES.get(suffixes[-1].lower()) if suffixes else None
 
 
-def load_manifest(path: Path | None = None) -> Manifest:
+def load_manifest(path: Path | None = None, required: bool = False) -> Manifest:
     """Read a manifest (default ``seeds/manifest.toml``): sha256 → hints."""
     path = path or seeds_dir() / "manifest.toml"
     if not path.is_file():
+        if required:
+            raise SettingsError(f"no manifest at {path}")
         return {}
     try:
         entries = tomllib.loads(path.read_text(encoding="utf-8")).get("article", [])
-    except tomllib.TOMLDecodeError as e:
-        raise SettingsError(f"cannot read manifest {path}: {e}") from e
-    return {entry["sha256"]: _hints(entry) for entry in entries}
+        return {entry["sha256"]: _hints(entry) for entry in entries}
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as e:
+        raise SettingsError(f"cannot read manifest {path}: {e!r}") from e
 
 
 def _hints(entry: dict[str, str]) -> PageHints:

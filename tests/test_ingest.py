@@ -148,3 +148,20 @@ def test_progress_is_logged_when_not_on_a_terminal(fresh: Settings, caplog: pyte
     caplog.set_level("INFO", logger="search.ingest")
     ingest([SEED_ARTICLES], fresh, progress=False)
     assert "ingest: 5/5 files read" in caplog.text
+
+
+def test_a_manifest_given_on_the_command_line_adds_facts(fresh: Settings, tmp_path: Path) -> None:
+    seed = SEED_ARTICLES / "002_dca27ddd5f2f899a.txt"
+    manifest = tmp_path / "extra.toml"
+    digest = hashlib.sha256(seed.read_bytes()).hexdigest()
+    manifest.write_text(f'[[article]]\nsha256 = "{digest}"\npublished = "2019-02-12"\n')
+    assert main(["ingest", str(seed), "--manifest", str(manifest), "--index", str(fresh.index)]) == 0
+    [doc] = stored(fresh)
+    assert (doc["year"], doc["published_source"]) == ("2019", "manifest")
+
+
+def test_a_broken_manifest_is_a_clear_error(fresh: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "broken.toml"
+    manifest.write_text("[[article]]\noutlet = 'no sha256 here'\n")
+    assert main(["ingest", str(SEED_ARTICLES), "--manifest", str(manifest), "--index", str(fresh.index)]) == 1
+    assert "cannot read manifest" in capsys.readouterr().err

@@ -123,6 +123,9 @@ def test_pages_partition_the_results(searcher, seeded, gazetteer) -> None:
         ("negotiation", 3),  # stemming: negotiations
         ("outlet:RksNews", 1),
         ("published:[2018 to 2019]", 1),
+        ("published:2018-09", 1),
+        ("published:>2017", 1),
+        ("published:<2017", 0),
     ],
 )
 def test_query_syntax(searcher, seeded, gazetteer, q: str, expected: int) -> None:
