@@ -231,7 +231,8 @@ def _page(results: Results, start: int, size: int) -> list[Any]:
 def _hit(hit: Any, gazetteer: Gazetteer, q: str) -> Hit:
     stored = hit.fields()
     snippet = hit.highlights("body", top=2) if q else ""
-    return _to_hit(stored, gazetteer, snippet or _lead(stored.get("body", "")))
+    # A snippet is one run of text: paragraph breaks inside it become spaces.
+    return _to_hit(stored, gazetteer, _one_line(snippet) or _lead(stored.get("body", "")))
 
 
 def _to_hit(stored: Mapping[str, Any], gazetteer: Gazetteer, snippet: str, full: bool = False) -> Hit:
@@ -254,10 +255,15 @@ def _to_hit(stored: Mapping[str, Any], gazetteer: Gazetteer, snippet: str, full:
 
 def _lead(body: str) -> str:
     """The opening of the text as a snippet, cut at a word, escaped."""
+    body = _one_line(body)
     if len(body) <= _SNIPPET_CHARS:
         return str(escape(body))
     cut = body[:_SNIPPET_CHARS].rsplit(" ", 1)[0]
     return str(escape(cut)) + "…"
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s*\n\s*", " ", text).strip()
 
 
 def _facet_values(

@@ -55,7 +55,8 @@ def build_schema(actor_vectors: bool = False) -> fields.Schema:
     benchmark compares (term vectors vs postings); the default is its winner."""
     analyzer = text_analyzer()
     return fields.Schema(
-        id=fields.ID(stored=True, unique=True),
+        # Sortable: the tie-breaker that keeps date-sorted pages stable.
+        id=fields.ID(stored=True, unique=True, sortable=True),
         url=fields.ID(stored=True),
         title=fields.TEXT(stored=True, analyzer=analyzer, field_boost=TITLE_BOOST),
         body=fields.TEXT(stored=True, analyzer=analyzer),
