@@ -113,6 +113,7 @@ def parse_query(text: str, searcher: Searcher, settings: Settings) -> wq.Query:
     """Parse query text, or raise ``QueryError`` saying what to change."""
     if not text:
         return wq.Every()
+    text = _lowercase_fields(text)
     _check_syntax(text, settings)
     parser = MultifieldParser(["title", "body"], searcher.schema)
     parser.add_plugin(DateParserPlugin(free=False))
@@ -130,13 +131,18 @@ _FIELD_PREFIX = re.compile(r"(?:^|[\s(])(\w+):(\S?)")
 _OPERATOR_AT_EDGE = re.compile(r"^(AND|OR)\b|\b(AND|OR|NOT)$")
 
 
+def _lowercase_fields(text: str) -> str:
+    """``Title:kosovo`` means ``title:kosovo``: field names are lower case."""
+    return _FIELD_PREFIX.sub(lambda m: m.group(0).replace(m.group(1) + ":", m.group(1).lower() + ":"), text)
+
+
 def _check_syntax(text: str, settings: Settings) -> None:
     if len(text) > settings.max_query_length:
         raise QueryError(
             f"query is {len(text)} characters long", hint=f"keep it under {settings.max_query_length}"
         )
     if text.count('"') % 2:
-        raise QueryError("a phrase is not closed", hint='close it with a second ": "like this"')
+        raise QueryError("a phrase is not closed", hint='add the closing quote, as in "like this"')
     _check_balanced(re.sub(r'"[^"]*"', "", text))
     for match in _FIELD_PREFIX.finditer(re.sub(r'"[^"]*"', '""', text)):
         field, following = match.groups()
@@ -312,7 +318,7 @@ def _bounded_int(name: str, value: str | int | None, default: int, low: int, hig
 class _MarkFormatter(Formatter):  # type: ignore[misc]  # whoosh ships no type hints
     """Highlights as ``<mark>``, everything else HTML-escaped."""
 
-    between = " … "
+    between = " "
 
     def _text(self, text: str) -> str:
         return str(escape(text))
@@ -320,6 +326,13 @@ class _MarkFormatter(Formatter):  # type: ignore[misc]  # whoosh ships no type h
     def format_token(self, text: str, token: Any, replace: bool = False) -> str:
         return f"<mark>{escape(text[token.startchar:token.endchar])}</mark>"
 
+    def format_fragment(self, fragment: Any, replace: bool = False) -> str:
+        # An ellipsis where the fragment cuts into the text, as the lead snippet has.
+        inner = super().format_fragment(fragment, replace)
+        before = "…" if fragment.startchar > 0 else ""
+        after = "…" if fragment.endchar < len(fragment.text) else ""
+        return f"{before}{inner.strip()}{after}"
 
-_FRAGMENTER = ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=80)
+
+_FRAGMENTER = ContextFragmenter(maxchars=160, surround=60)
 

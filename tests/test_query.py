@@ -117,6 +117,7 @@ def test_pages_partition_the_results(searcher, seeded, gazetteer) -> None:
         ("Lavrov NOT Putin", 3),
         ('"Council of Europe"', 1),
         ("title:Lavrov", 2),
+        ("Title:lavrov", 2),  # field names in any case
         ("Thaçi", 2),  # accent folding: the seeds spell it Thaci
         ("THACI", 2),
         ("Kamyn*", 1),
@@ -184,3 +185,8 @@ def test_a_search_over_its_time_limit_is_refused(searcher, seeded, gazetteer) ->
     hurried = Settings(index=seeded.index, search_time_limit=0.0)
     with pytest.raises(QueryError, match="took longer"):
         search(searcher, make_query("kosovo OR serbia OR russia"), hurried, gazetteer)
+
+
+def test_highlighted_snippets_show_where_they_cut_into_the_text(searcher, seeded, gazetteer) -> None:
+    snippet = run(searcher, seeded, gazetteer, "Kamynin").hits[0].snippet
+    assert snippet.startswith("…") and snippet.endswith("…")

@@ -86,7 +86,12 @@ def test_unusable_requests_are_400_pages_with_a_hint(client: FlaskClient, url: s
     page = client.get(url)
     assert page.status_code == 400
     html = page.get_data(as_text=True)
-    assert "Hint:" in html and "Traceback" not in html
+    assert "Hint:" in html and "Error 400" in html and "Traceback" not in html
+
+
+def test_error_messages_keep_the_case_of_what_the_user_typed(client: FlaskClient) -> None:
+    html = client.get("/articles/ABCdef").get_data(as_text=True)
+    assert "No article with id &#39;ABCdef&#39;" in html
 
 
 @pytest.mark.parametrize("url", ["/api/search?q=%22unclosed", "/api/search?q=(a", "/api/search?per_page=101"])

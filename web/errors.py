@@ -18,9 +18,15 @@ log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
+    app.add_template_filter(_sentence, "sentence")
     app.register_error_handler(NewsdeskError, _newsdesk_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
+
+
+def _sentence(message: str) -> str:
+    """Capitalise the first letter only: the rest may quote what the user typed."""
+    return message[:1].upper() + message[1:]
 
 
 def _newsdesk_error(error: NewsdeskError) -> tuple[Response | str, int]:

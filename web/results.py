@@ -73,6 +73,11 @@ def atom() -> Response | str:
     return _respond("atom")
 
 
+@bp.app_context_processor
+def _facet_titles() -> dict[str, object]:
+    return {"facet_titles": {"outlet": "Outlet", "actor": "Actor", "year": "Year", "language": "Language"}}
+
+
 @bp.app_template_global()
 def search_url(**changes: object) -> str:
     """This page's URL with some parameters replaced (None removes one)."""
