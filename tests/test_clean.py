@@ -6,8 +6,8 @@ import datetime as dt
 import gzip
 
 import pytest
-from conftest import FIXTURES, SEED_ARTICLES
 
+from conftest import FIXTURES, SEED_ARTICLES
 from search.clean import article_id, clean, extract_text
 from search.errors import ExtractionError
 from search.records import PageHints, RawPage

@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
+from conftest import ROOT
 from search.cli import main
 from search.settings import Settings
 

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SEED_ARTICLES
 
+from conftest import ROOT, SEED_ARTICLES
 from search.cli import main
 from search.errors import IndexBusy, SchemaMismatch
 from search.index import open_index

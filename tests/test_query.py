@@ -8,8 +8,11 @@ from typing import Any
 import pytest
 from whoosh.searching import Searcher
 
+from conftest import SEED_ARTICLES
 from search.actors import Gazetteer
 from search.errors import QueryError
+from search.index import open_index
+from search.ingest import ingest
 from search.query import make_query, search
 from search.records import FACETS, SearchPage
 from search.settings import Settings
@@ -190,3 +193,25 @@ def test_a_search_over_its_time_limit_is_refused(searcher, seeded, gazetteer) ->
 def test_highlighted_snippets_show_where_they_cut_into_the_text(searcher, seeded, gazetteer) -> None:
     snippet = run(searcher, seeded, gazetteer, "Kamynin").hits[0].snippet
     assert snippet.startswith("…") and snippet.endswith("…")
+
+
+def test_actor_counts_stay_right_across_segments_updates_and_deletions(fresh: Settings, gazetteer) -> None:
+    seeds = sorted(SEED_ARTICLES.glob("*.txt"))
+    ingest(seeds[:2], fresh, progress=False)  # one segment...
+    ingest(seeds[2:], fresh, progress=False)  # ...and another
+    ix = open_index(fresh)
+    with ix.searcher() as s:
+        run(s, fresh, gazetteer)  # fills the per-segment cache
+    writer = ix.writer()
+    writer.delete_by_term("id", records_of(ix)[0]["id"])
+    writer.commit(merge=False)  # the deletion lands in an already cached segment
+    with ix.searcher() as s:
+        page = run(s, fresh, gazetteer, facet_limit=1000)
+        expected = Counter(a for r in records(s) for a in values(r, "actor"))
+        assert page.total == 4
+        assert {f.value: f.count for f in page.facets["actor"]} == expected
+
+
+def records_of(ix: Any) -> list[dict[str, Any]]:
+    with ix.searcher() as s:
+        return sorted(records(s), key=lambda r: r["id"])
