@@ -30,7 +30,6 @@ How a text is matched:
 from __future__ import annotations
 
 import functools
-import os
 import re
 import tomllib
 from collections.abc import Iterable
@@ -42,6 +41,7 @@ import ahocorasick  # untyped (no stubs): pyproject sets ignore_missing_imports
 
 from search.errors import SettingsError
 from search.folding import fold
+from search.settings import seeds_dir
 
 _TYPES = frozenset({"person", "organisation", "country"})
 _TOML_KEYS = frozenset({"id", "name", "type", "aliases", "short", "source"})
@@ -137,9 +137,7 @@ class Gazetteer:
 
 def default_path() -> Path:
     """seeds/actors.toml: in $NEWSDESK_SEEDS if set, else beside the package."""
-    seeds = os.environ.get("NEWSDESK_SEEDS")
-    base = Path(seeds) if seeds else Path(__file__).resolve().parents[1] / "seeds"
-    return base / "actors.toml"
+    return seeds_dir() / "actors.toml"
 
 
 def load_gazetteer(path: Path | None = None) -> Gazetteer:

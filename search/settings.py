@@ -50,6 +50,16 @@ class Settings:
         return self.index / "whoosh"
 
 
+def seeds_dir() -> Path:
+    """The reference data (``seeds/``): ``NEWSDESK_SEEDS``, else beside the package.
+
+    Located from the code, not the working directory, so every command finds
+    the gazetteer and the manifest wherever it is run from.
+    """
+    override = os.environ.get("NEWSDESK_SEEDS")
+    return Path(override) if override else Path(__file__).resolve().parents[1] / "seeds"
+
+
 def load_settings(
     index: str | Path | None = None,
     config_file: str | Path | None = None,

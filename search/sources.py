@@ -17,7 +17,6 @@ import gzip
 import hashlib
 import io
 import logging
-import os
 import tomllib
 import zlib
 from collections.abc import Iterable, Iterator
@@ -27,6 +26,7 @@ from pathlib import Path
 from search.clean import parse_date
 from search.errors import SettingsError
 from search.records import PageHints, RawPage
+from search.settings import seeds_dir
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +43,6 @@ class Skipped:
 
     origin: str
     reason: str
-
-
-def seeds_dir() -> Path:
-    """The ``seeds/`` directory: ``NEWSDESK_SEEDS`` or beside the package."""
-    override = os.environ.get("NEWSDESK_SEEDS")
-    return Path(override) if override else Path(__file__).resolve().parents[1] / "seeds"
 
 
 def read_files(paths: Iterable[str | Path], manifest: Manifest | None = None) -> Iterator[RawPage | Skipped]:
