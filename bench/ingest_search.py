@@ -13,6 +13,8 @@ checkout. What is measured, and why:
 2. **Raw Whoosh baseline** on the same texts: a three-field schema with Whoosh's
    stemming analyzer, one writer, ``procs=1``, the same commit batch size.
    The Newsdesk/raw ratio is the cost of Newsdesk's schema and bookkeeping.
+   The indexes (Newsdesk twice, see 4, and raw) are built batch by batch in
+   rotating order, so a burst of load on the machine hits all of them.
 3. **Search latency** for ~100 keyword queries derived deterministically from
    the corpus titles: (a) Newsdesk's ``search()`` with its four facet counts
    and snippets, (b) the same parsed Newsdesk query without facets, (c) the
@@ -20,10 +22,14 @@ checkout. What is measured, and why:
    stored fields of the 10 hits, as (a) does. Ratios (a)/(c) and (b)/(c) tell
    what faceting and the schema cost; the empty query (all articles, newest
    first, with facets) is the front page.
-4. **Actor facet path**: the actor field counted by walking its postings (no
-   term vectors) or by reading per-document term vectors. Both indexes are
-   built and timed interleaved; the memory a fresh searcher process needs is
-   measured too, because one searcher process per index is how Newsdesk serves.
+4. **Actor facet path**: (a) with the multi-valued actor facet counted three
+   ways, interleaved: the engine's ``search()`` as shipped, and Whoosh's own
+   overlap faceting (``FieldFacet(allow_overlap=True)``) walking the postings
+   on the default index or reading term vectors on an index built with
+   ``create_index(settings, actor_vectors=True)``. This decides the
+   ``actor_vectors`` default. Also per path, in a fresh process: the first
+   page (caches cold) and the memory searching adds, since every process that
+   opens a searcher holds the index in memory (see the Whoosh notes).
 
 Machines here are shared and noisy, so every figure is paired with a baseline
 measured in the same run, query by query, in rotating order: compare the
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import calendar
+import contextlib
 import datetime as dt
 import gzip
 import hashlib
@@ -52,6 +59,7 @@ import platform
 import random
 import re
 import shlex
+import signal
 import statistics
 import sys
 import tempfile
@@ -59,7 +67,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,12 +81,13 @@ from whoosh.index import FileIndex
 from whoosh.qparser import MultifieldParser
 from whoosh.searching import Searcher
 
+import search.query as search_query
 from search.actors import Gazetteer, load_gazetteer
 from search.clean import article_id, parse_date
 from search.enrich import enrich
 from search.index import create_index, open_index, write_articles
 from search.query import MAX_FACET_LIMIT, make_query, parse_query, search
-from search.records import Article
+from search.records import Article, SearchPage, SearchQuery
 from search.settings import Settings
 
 log = logging.getLogger("bench")
@@ -124,8 +133,21 @@ def find_corpus() -> Path:
 
 
 def read_records(path: Path, limit: int | None) -> list[Record]:
+    """All records, or ``limit`` of them spread evenly over the file.
+
+    Spread rather than the first N: the file is sorted by outlet, and a
+    subset should keep every outlet and language in proportion.
+    """
     with gzip.open(path, "rt", encoding="utf-8") as lines:
-        return [json.loads(line) for line in itertools.islice(lines, limit) if line.strip()]
+        records = [json.loads(line) for line in lines if line.strip()]
+    return records if limit is None else spread(records, limit)
+
+
+def spread(items: Sequence[T], n: int) -> list[T]:
+    """``n`` items evenly spaced over ``items`` (all of them if there are fewer)."""
+    if n >= len(items):
+        return list(items)
+    return [items[i * len(items) // n] for i in range(n)]
 
 
 def replicate(records: list[Record], scale: int) -> list[Record]:
@@ -249,23 +271,56 @@ class Build:
         return self.docs / self.seconds if self.seconds else float("nan")
 
 
+@dataclass(frozen=True)
+class Indexes:
+    """The three indexes of the run and how long each took to build."""
+
+    postings: Settings  # Newsdesk, default schema (actor counted from postings)
+    vectors: Settings  # Newsdesk, actor field with term vectors
+    raw: FileIndex  # the plain Whoosh baseline
+    builds: dict[str, Build]  # by "postings", "vectors", "raw"
+
+
 def enrich_all(articles: list[Article], gazetteer: Gazetteer, seed: int) -> tuple[list[Article], Build]:
     start = time.perf_counter()
     enriched = [enrich(article, gazetteer, seed) for article in track(articles, len(articles), "enrich")]
     return enriched, Build(len(enriched), time.perf_counter() - start)
 
 
-def build_newsdesk(articles: list[Article], root: Path, actor_vectors: bool) -> tuple[Settings, Build]:
-    """Index through ``write_articles`` into a fresh instance directory."""
+def build_indexes(articles: list[Article], root: Path) -> Indexes:
+    """Build the three indexes one commit batch at a time, in rotating order.
+
+    Each Newsdesk batch goes through ``write_articles`` (one commit per
+    call, as in one long ingest); interleaving puts machine noise on all three.
+    """
+    postings, vectors = Settings(index=root / "postings"), Settings(index=root / "vectors")
+    create_index(postings, actor_vectors=False)
+    create_index(vectors, actor_vectors=True)
+    raw = create_raw_index(root / "raw")
+    writers: dict[str, Callable[[list[Article]], int]] = {
+        "postings": lambda batch: write_articles(batch, postings).added,
+        "vectors": lambda batch: write_articles(batch, vectors).added,
+        "raw": lambda batch: add_raw(raw, batch),
+    }
+    docs, seconds = dict.fromkeys(writers, 0), dict.fromkeys(writers, 0.0)
+    names = list(writers)
+    batches = _chunks(track(articles, len(articles), "index (3 indexes)"), postings.batch_size)
+    for i, batch in enumerate(batches):
+        for name in names[i % 3 :] + names[: i % 3]:
+            start = time.perf_counter()
+            docs[name] += writers[name](batch)
+            seconds[name] += time.perf_counter() - start
+    dirs = {"postings": postings.index_dir, "vectors": vectors.index_dir, "raw": root / "raw"}
+    builds = {name: Build(docs[name], seconds[name], directory_mb(dirs[name])) for name in names}
+    return Indexes(postings, vectors, raw, builds)
+
+
+def build_newsdesk(articles: list[Article], root: Path, actor_vectors: bool) -> Settings:
+    """A Newsdesk index of ``articles`` in a fresh instance directory (untimed)."""
     settings = Settings(index=root)
     create_index(settings, actor_vectors=actor_vectors)
-    label = "index (actor vectors)" if actor_vectors else "index (actor postings)"
-    start = time.perf_counter()
-    report = write_articles(track(articles, len(articles), label), settings)
-    seconds = time.perf_counter() - start
-    if report.added != len(articles):
-        log.warning("%s: %d articles given, %d added", label, len(articles), report.added)
-    return settings, Build(report.added, seconds, directory_mb(settings.index_dir))
+    write_articles(articles, settings)
+    return settings
 
 
 def raw_schema() -> whoosh_fields.Schema:
@@ -277,17 +332,18 @@ def raw_schema() -> whoosh_fields.Schema:
     )
 
 
-def build_raw(articles: list[Article], path: Path, batch_size: int) -> tuple[FileIndex, Build]:
-    """Plain Whoosh: one writer per batch, ``procs=1``, ``add_document`` only."""
+def create_raw_index(path: Path) -> FileIndex:
     path.mkdir(parents=True)
-    ix = whoosh_index.create_in(str(path), raw_schema())
-    start = time.perf_counter()
-    for batch in _chunks(track(articles, len(articles), "index (raw Whoosh)"), batch_size):
-        writer = ix.writer(procs=1)
-        for article in batch:
-            writer.add_document(title=article.title, body=article.text, outlet=article.outlet or "unknown")
-        writer.commit()
-    return ix, Build(len(articles), time.perf_counter() - start, directory_mb(path))
+    return whoosh_index.create_in(str(path), raw_schema())
+
+
+def add_raw(ix: FileIndex, batch: list[Article]) -> int:
+    """Plain Whoosh: one writer, ``procs=1``, ``add_document``, one commit."""
+    writer = ix.writer(procs=1)
+    for article in batch:
+        writer.add_document(title=article.title, body=article.text, outlet=article.outlet or "unknown")
+    writer.commit()
+    return len(batch)
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -305,13 +361,23 @@ def directory_mb(path: Path) -> float:
 Run = Callable[[str], object]
 
 
-def facet_page(searcher: Searcher, settings: Settings, gazetteer: Gazetteer) -> Callable[[str], int]:
+def facet_page(
+    searcher: Searcher, settings: Settings, gazetteer: Gazetteer, whoosh_overlap: bool = False
+) -> Callable[[str], int]:
     """(a) Newsdesk's ``search()``: 10 hits with snippets and the four facet counts."""
 
     def run(q: str) -> int:
-        return search(searcher, make_query(q, per_page=10), settings, gazetteer).total
+        return run_search(searcher, settings, gazetteer, make_query(q, per_page=10), whoosh_overlap).total
 
     return run
+
+
+def run_search(
+    searcher: Searcher, settings: Settings, gazetteer: Gazetteer, request: SearchQuery, whoosh_overlap: bool
+) -> SearchPage:
+    """``search()`` as shipped, or with actors counted by Whoosh's overlap faceting (section 4)."""
+    with whoosh_overlap_facets() if whoosh_overlap else contextlib.nullcontext():
+        return search(searcher, request, settings, gazetteer)
 
 
 def keyword_only(searcher: Searcher, settings: Settings) -> Run:
@@ -384,61 +450,96 @@ def _time_ms(run: Run, q: str) -> float:
 
 # --- the actor facet path -------------------------------------------------------------
 
+#: The ways to count the multi-valued actor facet: path → (index, Whoosh overlap faceting?).
+ACTOR_PATHS: dict[str, tuple[str, bool]] = {
+    "engine `search()` as shipped": ("postings", False),
+    "Whoosh overlap, postings walk": ("postings", True),
+    "Whoosh overlap, term vectors": ("vectors", True),
+}
+ENGINE_PATH = next(iter(ACTOR_PATHS))
+
+
+@contextlib.contextmanager
+def whoosh_overlap_facets() -> Iterator[None]:
+    """Within: ``search()`` counts actors with Whoosh's ``FieldFacet(allow_overlap=True)``.
+
+    That is Whoosh's own multi-valued faceting: it walks the field's postings
+    on every search, or reads each matching document's term vector when the
+    field has them. Swaps the engine's (private) facet builder, nothing else.
+    """
+    original = search_query._facets
+    search_query._facets = _whoosh_facets
+    try:
+        yield
+    finally:
+        search_query._facets = original
+
+
+def _whoosh_facets(names: Iterable[str]) -> sorting.Facets:
+    facets = sorting.Facets()
+    for name in names:
+        facets.add_facet(name, sorting.FieldFacet(name, allow_overlap=name == "actor", maptype=sorting.Count))
+    return facets
+
 
 @dataclass(frozen=True)
-class ActorPath:
-    """Facet page (a) with the actor field counted from postings vs term vectors."""
+class PathFigures:
+    latency: Latency  # (a) over the queries
+    empty_ms: float  # (a) for the empty query
+    index_mb: float
+    cold_ms: float | None = None  # first empty-query page in a fresh process
+    rss_mb: float | None = None  # memory a fresh process gains by searching
 
+
+@dataclass(frozen=True)
+class ActorComparison:
     size: int
-    postings: Latency
-    vectors: Latency
-    empty_postings: float
-    empty_vectors: float
-    mb_postings: float
-    mb_vectors: float
-    same_counts: bool  # both paths give identical facets
-    rss_postings: float | None = None
-    rss_vectors: float | None = None
+    paths: dict[str, PathFigures]
+    same_counts: bool  # every path gives identical facets
 
 
 def compare_actor_paths(
-    postings: Settings, vectors: Settings, queries: Sequence[str], gazetteer: Gazetteer, rounds: int
-) -> ActorPath:
-    """Time (a) on both indexes, interleaved, and check that they count alike."""
-    with open_index(postings).searcher() as by_postings, open_index(vectors).searcher() as by_vectors:
-        paths = {
-            "postings": facet_page(by_postings, postings, gazetteer),
-            "vectors": facet_page(by_vectors, vectors, gazetteer),
+    indexes: dict[str, Settings], queries: Sequence[str], gazetteer: Gazetteer, rounds: int, fresh: bool, guard: bool
+) -> ActorComparison:
+    """Time (a) on every path, interleaved; check that they count alike; optionally a fresh process each."""
+    with contextlib.ExitStack() as stack:
+        searchers = {name: stack.enter_context(open_index(s).searcher()) for name, s in indexes.items()}
+        runs = {
+            path: facet_page(searchers[ix], indexes[ix], gazetteer, overlap)
+            for path, (ix, overlap) in ACTOR_PATHS.items()
         }
-        ms = time_paths(paths, queries, rounds, "actor facet paths")
-        empty = time_paths(paths, [""], max(5, rounds), "empty query")
-        same = all(
-            all_facets(by_postings, postings, gazetteer, q) == all_facets(by_vectors, vectors, gazetteer, q)
-            for q in ["", *queries[:: max(1, len(queries) // 10)]]
-        )
-        size = by_postings.doc_count()
-    return ActorPath(
-        size=size,
-        postings=Latency.of(ms["postings"]),
-        vectors=Latency.of(ms["vectors"]),
-        empty_postings=empty["postings"][0],
-        empty_vectors=empty["vectors"][0],
-        mb_postings=directory_mb(postings.index_dir),
-        mb_vectors=directory_mb(vectors.index_dir),
-        same_counts=same,
-    )
+        ms = time_paths(runs, queries, rounds, "actor facet paths")
+        empty = time_paths(runs, [""], max(5, rounds), "empty query")
+        same = _same_counts(searchers, indexes, gazetteer, queries)
+        size = searchers["postings"].doc_count()
+    figures = {}
+    for path, (ix, overlap) in ACTOR_PATHS.items():
+        cold, rss = fresh_process(indexes[ix], overlap, list(queries), guard) if fresh else (None, None)
+        size_mb = directory_mb(indexes[ix].index_dir)
+        figures[path] = PathFigures(Latency.of(ms[path]), empty[path][0], size_mb, cold, rss)
+    return ActorComparison(size, figures, same)
 
 
-def all_facets(searcher: Searcher, settings: Settings, gazetteer: Gazetteer, q: str) -> object:
-    return search(searcher, make_query(q, facet_limit=MAX_FACET_LIMIT), settings, gazetteer).facets
+def _same_counts(
+    searchers: dict[str, Searcher], indexes: dict[str, Settings], gazetteer: Gazetteer, queries: Sequence[str]
+) -> bool:
+    for q in ["", *queries[:: max(1, len(queries) // 10)]]:
+        request = make_query(q, facet_limit=MAX_FACET_LIMIT)
+        pages = [
+            run_search(searchers[ix], indexes[ix], gazetteer, request, overlap).facets
+            for ix, overlap in ACTOR_PATHS.values()
+        ]
+        if any(page != pages[0] for page in pages):
+            return False
+    return True
 
 
 def vector_path_error(settings: Settings, gazetteer: Gazetteer) -> str | None:
-    """None if (a) runs on a term-vector index as the engine ships, else the error."""
+    """None if Whoosh's term-vector faceting runs on the engine's vector index, else the error."""
     try:
         with open_index(settings).searcher() as searcher:
-            facet_page(searcher, settings, gazetteer)("")
-    except Exception as e:  # reported in the results, then worked around
+            run_search(searcher, settings, gazetteer, make_query(""), whoosh_overlap=True)
+    except Exception as e:  # noqa: BLE001 — any failure is reported in the results, then worked around
         return f"{type(e).__name__}: {e}"
     return None
 
@@ -448,9 +549,9 @@ def guard_missing_vectors() -> None:
 
     An article without actors has no actor term vector; the codec then raises
     a bare ``Exception`` where ``OverlappingCategorizer.keys_for`` expects
-    ``KeyError``, so every facet search crashes. This checks ``has_vector``
-    first and counts such a document under no actor, as the postings path
-    does. In this process only; the postings path is unaffected.
+    ``KeyError``, so every such facet search crashes. This checks
+    ``has_vector`` first and counts such a document under no actor, as the
+    other paths do. In this process only; the other paths are unaffected.
     """
     original = sorting.OverlappingCategorizer.keys_for
     if getattr(original, "guarded", False):
@@ -465,24 +566,25 @@ def guard_missing_vectors() -> None:
     sorting.OverlappingCategorizer.keys_for = keys_for
 
 
-def searcher_rss_mb(index: str, queries: list[str], guard: bool) -> float:
-    """In a fresh process: memory gained by opening a searcher and running (a) on every query."""
+def first_page_and_memory(index: str, whoosh_overlap: bool, queries: list[str], guard: bool) -> tuple[float, float]:
+    """In a fresh process: ms of the first (empty-query) page, and MB gained by then running every query."""
     if guard:
         guard_missing_vectors()
     settings = Settings(index=Path(index))
     gazetteer = load_gazetteer()
     before = rss_mb()
     with open_index(settings).searcher() as searcher:
-        run = facet_page(searcher, settings, gazetteer)
-        for q in ["", *queries]:
+        run = facet_page(searcher, settings, gazetteer, whoosh_overlap)
+        cold_ms = _time_ms(run, "")
+        for q in queries:
             run(q)
-        return rss_mb() - before
+        return cold_ms, rss_mb() - before
 
 
-def rss_in_child(settings: Settings, queries: list[str], guard: bool) -> float:
-    """``searcher_rss_mb`` in a new (spawned) process, so nothing is already cached."""
+def fresh_process(settings: Settings, whoosh_overlap: bool, queries: list[str], guard: bool) -> tuple[float, float]:
+    """``first_page_and_memory`` in a new (spawned) process, so nothing is cached yet."""
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(searcher_rss_mb, str(settings.index), list(queries), guard).result()
+        return pool.submit(first_page_and_memory, str(settings.index), whoosh_overlap, queries, guard).result()
 
 
 def rss_mb() -> float:
@@ -504,10 +606,10 @@ class Figures:
     vectors: Build
     raw: Build
     latency: dict[str, Latency]  # "a", "b", "c"
-    empty_ms: float  # (a) for the empty query, actor postings
+    empty_ms: float  # (a) for the empty query
     mean_hits: dict[str, float]  # "newsdesk", "raw"
-    actor_paths: list[ActorPath]
-    vector_error: str | None  # how the engine's term-vector path failed, if it did
+    actor: list[ActorComparison]  # by size, smallest first
+    vector_error: str | None  # how Whoosh's term-vector path failed, if it did
 
 
 def run_benchmark(
@@ -516,19 +618,23 @@ def run_benchmark(
     seed = Settings().langdetect_seed
     log.info("enriching %d articles (language + actors)", len(articles))
     enriched, enrich_build = enrich_all(articles, gazetteer, seed)
-    newsdesk, newsdesk_build = build_newsdesk(enriched, tmp / "postings", actor_vectors=False)
-    vectors, vectors_build = build_newsdesk(enriched, tmp / "vectors", actor_vectors=True)
-    raw_ix, raw_build = build_raw(enriched, tmp / "raw", newsdesk.batch_size)
-    latency, empty_ms, hits = measure_search(newsdesk, raw_ix, queries, gazetteer, rounds)
-    vector_error = vector_path_error(vectors, gazetteer)
+    ix = build_indexes(enriched, tmp)
+    if ix.builds["postings"].docs != len(enriched):
+        log.warning("%d articles enriched, %d indexed", len(enriched), ix.builds["postings"].docs)
+    latency, empty_ms, hits = measure_search(ix.postings, ix.raw, queries, gazetteer, rounds)
+    vector_error = vector_path_error(ix.vectors, gazetteer)
     if vector_error:
-        log.warning("term-vector facet path fails as shipped (%s); measuring it with a guard", vector_error)
+        log.warning("Whoosh's term-vector facet path fails (%s); measuring it with a guard", vector_error)
         guard_missing_vectors()
-    actor_paths = [full_size_actor_path(newsdesk, vectors, queries, gazetteer, rounds, bool(vector_error))]
+    indexes = {"postings": ix.postings, "vectors": ix.vectors}
+    log.info("comparing actor facet paths")
+    actor = [compare_actor_paths(indexes, queries, gazetteer, rounds, fresh=True, guard=bool(vector_error))]
     if small:
-        actor_paths.insert(0, small_actor_path(enriched[:QUICK_LIMIT], tmp / "small", queries, gazetteer, rounds))
+        actor.insert(0, small_comparison(spread(enriched, QUICK_LIMIT), tmp / "small", queries, gazetteer, rounds))
+    builds = ix.builds
     return Figures(
-        enrich_build, newsdesk_build, vectors_build, raw_build, latency, empty_ms, hits, actor_paths, vector_error
+        enrich_build, builds["postings"], builds["vectors"], builds["raw"],
+        latency, empty_ms, hits, actor, vector_error,
     )
 
 
@@ -552,24 +658,14 @@ def measure_search(
     return {name: Latency.of(values) for name, values in ms.items()}, empty["a"][0], hits
 
 
-def full_size_actor_path(
-    postings: Settings, vectors: Settings, queries: list[str], gazetteer: Gazetteer, rounds: int, guard: bool
-) -> ActorPath:
-    figures = compare_actor_paths(postings, vectors, queries, gazetteer, rounds)
-    log.info("measuring searcher memory in fresh processes")
-    return replace(
-        figures,
-        rss_postings=rss_in_child(postings, queries, guard),
-        rss_vectors=rss_in_child(vectors, queries, guard),
-    )
-
-
-def small_actor_path(
+def small_comparison(
     articles: list[Article], root: Path, queries: list[str], gazetteer: Gazetteer, rounds: int
-) -> ActorPath:
-    postings, _ = build_newsdesk(articles, root / "postings", actor_vectors=False)
-    vectors, _ = build_newsdesk(articles, root / "vectors", actor_vectors=True)
-    return compare_actor_paths(postings, vectors, queries, gazetteer, rounds)
+) -> ActorComparison:
+    indexes = {
+        "postings": build_newsdesk(articles, root / "postings", actor_vectors=False),
+        "vectors": build_newsdesk(articles, root / "vectors", actor_vectors=True),
+    }
+    return compare_actor_paths(indexes, queries, gazetteer, rounds, fresh=False, guard=False)
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -619,7 +715,7 @@ def render(figures: Figures, context: dict[str, Any]) -> str:
         _render_setup(context),
         "### Ingest\n\n" + _render_ingest(figures),
         "### Search latency\n\n" + _render_search(figures, context),
-        "### Actor facet path: postings vs term vectors\n\n" + _render_actor_paths(figures),
+        "### Actor facet path\n\n" + _render_actor_paths(figures),
     ]
     return "\n\n".join(parts) + "\n"
 
@@ -688,44 +784,65 @@ def _render_search(f: Figures, context: dict[str, Any]) -> str:
 
 
 def _render_actor_paths(f: Figures) -> str:
-    paths, rows = f.actor_paths, []
-    for p in paths:
-        for name, lat, empty, mb, rss in (
-            ("postings", p.postings, p.empty_postings, p.mb_postings, p.rss_postings),
-            ("term vectors", p.vectors, p.empty_vectors, p.mb_vectors, p.rss_vectors),
-        ):
-            rss_text = f"{rss:.0f}" if rss is not None else ""
-            rows.append((f"{p.size:,}", name, f"{lat.p50:.1f}", f"{lat.p95:.1f}", f"{empty:.1f}", f"{mb:.1f}", rss_text))
+    rows = [_actor_row(c.size, path, figures) for c in f.actor for path, figures in c.paths.items()]
     table = md_table(
-        ("articles", "actor field", "(a) p50 ms", "(a) p95 ms", "empty query ms", "index MB", "searcher RSS MB"),
+        ("articles", "actor facet counted by", "(a) p50 ms", "(a) p95 ms", "empty query ms", "index MB",
+         "first page, fresh process ms", "searcher RSS MB"),
         rows,
     )
-    notes = [_actor_verdict(p) for p in paths]
+    notes = [_actor_verdict(c) for c in f.actor]
     if f.vector_error:
         notes.append(
-            f"- **the term-vector path crashes as shipped** (`{f.vector_error}`: an article without actors "
-            "has no vector); measured with a `has_vector` guard (`guard_missing_vectors`)"
+            f"- **Whoosh's term-vector path crashes** on the engine's vector index (`{f.vector_error}`: an article "
+            "without actors has no vector); measured with a `has_vector` guard (`guard_missing_vectors`)"
         )
-    return table + "\n\n" + "\n".join(notes) + "\n\n" + _recommend(paths[-1])
+    return table + "\n\n" + "\n".join(notes) + "\n\n" + _recommend(f.actor[-1], f.vectors, f.newsdesk)
 
 
-def _actor_verdict(p: ActorPath) -> str:
-    faster = "term vectors" if p.vectors.p50 < p.postings.p50 else "postings"
-    return (
-        f"- {p.size:,} articles: **{faster}** faster at p50; vectors/postings p50 {p.vectors.p50 / p.postings.p50:.2f}, "
-        f"p95 {p.vectors.p95 / p.postings.p95:.2f}, empty query {p.empty_vectors / p.empty_postings:.2f}; "
-        f"facet counts {'identical' if p.same_counts else '**differ**'} on both paths"
+def _actor_row(size: int, path: str, p: PathFigures) -> tuple[str, ...]:
+    optional = [f"{value:.0f}" if value is not None else "" for value in (p.cold_ms, p.rss_mb)]
+    return (f"{size:,}", path, f"{p.latency.p50:.1f}", f"{p.latency.p95:.1f}", f"{p.empty_ms:.1f}",
+            f"{p.index_mb:.1f}", *optional)
+
+
+_METRICS: dict[str, Callable[[PathFigures], float]] = {
+    "p50": lambda p: p.latency.p50,
+    "p95": lambda p: p.latency.p95,
+    "empty query": lambda p: p.empty_ms,
+}
+
+
+def _fastest(c: ActorComparison, metric: str) -> str:
+    return min(c.paths, key=lambda path: _METRICS[metric](c.paths[path]))
+
+
+def _actor_verdict(c: ActorComparison) -> str:
+    engine = c.paths[ENGINE_PATH]
+    ratios = "; ".join(
+        f"{path}: " + ", ".join(f"{m} {get(p) / get(engine):.2f}" for m, get in _METRICS.items())
+        for path, p in c.paths.items() if path != ENGINE_PATH
     )
+    fastest = ", ".join(f"{metric}: **{_fastest(c, metric)}**" for metric in _METRICS)
+    agree = "identical" if c.same_counts else "**differ**"
+    return f"- {c.size:,} articles — fastest at {fastest}. Against the engine: {ratios}. Facet counts {agree}."
 
 
-def _recommend(p: ActorPath) -> str:
-    """Vectors cost disk and searcher memory: they must win clearly to be the default."""
-    wins = p.vectors.p50 < 0.9 * p.postings.p50 and p.vectors.p95 <= p.postings.p95
-    choice = "term vectors (`actor_vectors=True`)" if wins else "postings (`actor_vectors=False`)"
+def _recommend(c: ActorComparison, vectors: Build, postings: Build) -> str:
+    """Term vectors only pay when the path that reads them wins on every metric."""
+    vector_path = "Whoosh overlap, term vectors"
+    wins = all(_fastest(c, metric) == vector_path for metric in _METRICS)
+    growth = vectors.megabytes / postings.megabytes - 1
+    if wins:
+        choice = f"`actor_vectors=True` with Whoosh's overlap faceting (index {growth:+.1%})"
+    else:
+        choice = (
+            f"`actor_vectors=False`: the fastest path does not read term vectors, which add {growth:+.1%} "
+            "to the index"
+        )
     return (
-        f"Recommended default at {p.size:,} articles: **{choice}** "
-        "(rule: vectors only if ≥10% faster at p50 and no slower at p95, since they enlarge the index "
-        "and every searcher process holds ~0.75× the index in memory)."
+        f"Recommended default at {c.size:,} articles: **{choice}**. Rule: term vectors only if the path that "
+        "reads them is fastest at p50, p95 and on the empty query (the front page, the most requested page); "
+        "every searcher process holds the index in memory."
     )
 
 
@@ -765,7 +882,9 @@ Compare ratios across runs, not absolute figures: every run measures its own bas
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--limit", type=_positive, metavar="N", help="first N corpus articles (default: all)")
+    size.add_argument(
+        "--limit", type=_positive, metavar="N", help="N articles spread evenly over the corpus (default: all)"
+    )
     size.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_LIMIT:,} articles, one size")
     parser.add_argument("--scale", type=_positive, default=1, metavar="K",
                         help=f"replicate the articles K times (new ids, years +{YEAR_SHIFT}·k)")
@@ -785,6 +904,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still remove the temporary indexes
     started, clock = dt.datetime.now(dt.UTC), time.perf_counter()
     corpus = find_corpus()
     originals = read_records(corpus, QUICK_LIMIT if args.quick else args.limit)

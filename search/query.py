@@ -173,14 +173,19 @@ def _check_balanced(text: str) -> None:
 
 
 def _check_expansions(parsed: wq.Query, searcher: Searcher, settings: Settings) -> None:
-    """Refuse wildcards and prefixes that would expand to too many words."""
+    """Refuse wildcards and prefixes that expand to too many words, together."""
     reader = searcher.reader()
+    expanded = 0
     for sub in parsed.leaves():
         if isinstance(sub, (wq.Wildcard, wq.Prefix, wq.FuzzyTerm, wq.Regex)):
             # expanded_terms is a generator: counting stops at the cap.
-            for count, _ in enumerate(sub.expanded_terms(reader), start=1):
-                if count > settings.max_wildcard_terms:
-                    raise QueryError(f"{sub.text!r} matches too many words", hint="use more letters before the * or ?")
+            for _ in sub.expanded_terms(reader):
+                expanded += 1
+                if expanded > settings.max_wildcard_terms:
+                    raise QueryError(
+                        f"{sub.text!r} takes the query over {settings.max_wildcard_terms} words",
+                        hint="use fewer wildcards, or more letters before each * or ?",
+                    )
 
 
 # --- collecting -------------------------------------------------------------

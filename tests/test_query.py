@@ -179,9 +179,16 @@ def test_bad_paging_and_sorting_are_query_errors(kwargs: dict[str, str]) -> None
 
 
 def test_a_wildcard_that_expands_too_far_is_refused(searcher, seeded, gazetteer) -> None:
-    tight = Settings(index=seeded.index, max_wildcard_terms=3)
-    with pytest.raises(QueryError, match="too many words"):
+    tight = Settings(index=seeded.index, max_wildcard_terms=20)
+    with pytest.raises(QueryError, match="over 20 words"):
         search(searcher, make_query("s*"), tight, gazetteer)
+
+
+def test_many_small_wildcards_count_together(searcher, seeded, gazetteer) -> None:
+    tight = Settings(index=seeded.index, max_wildcard_terms=20)
+    assert search(searcher, make_query("kos*"), tight, gazetteer).total == 5
+    with pytest.raises(QueryError, match="over 20 words"):
+        search(searcher, make_query("a* OR b* OR c* OR d* OR e* OR f*"), tight, gazetteer)
 
 
 def test_a_search_over_its_time_limit_is_refused(searcher, seeded, gazetteer) -> None:
