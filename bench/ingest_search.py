@@ -8,8 +8,8 @@ checkout. What is measured, and why:
 1. **Newsdesk ingest** through the real path: corpus record → ``Article`` →
    ``enrich`` (language + actors) → ``write_articles`` (update by id, commit
    every ``batch_size``). Enrich and index are timed separately, so a slow
-   stage is visible; the index size on disk is what a searcher will hold in
-   memory (about 0.75× of it, see the Whoosh notes).
+   stage is visible; the index size on disk also bounds what a searcher
+   holds in memory (measured in 4).
 2. **Raw Whoosh baseline** on the same texts: a three-field schema with Whoosh's
    stemming analyzer, one writer, ``procs=1``, the same commit batch size.
    The Newsdesk/raw ratio is the cost of Newsdesk's schema and bookkeeping.
@@ -487,8 +487,7 @@ class PathFigures:
     latency: Latency  # (a) over the queries
     empty_ms: float  # (a) for the empty query
     index_mb: float
-    cold_ms: float | None = None  # first empty-query page in a fresh process
-    rss_mb: float | None = None  # memory a fresh process gains by searching
+    fresh: FreshProcess | None = None  # first page and memory of a new searcher process
 
 
 @dataclass(frozen=True)
@@ -514,9 +513,9 @@ def compare_actor_paths(
         size = searchers["postings"].doc_count()
     figures = {}
     for path, (ix, overlap) in ACTOR_PATHS.items():
-        cold, rss = fresh_process(indexes[ix], overlap, list(queries), guard) if fresh else (None, None)
+        process = fresh_process(indexes[ix], overlap, list(queries), guard) if fresh else None
         size_mb = directory_mb(indexes[ix].index_dir)
-        figures[path] = PathFigures(Latency.of(ms[path]), empty[path][0], size_mb, cold, rss)
+        figures[path] = PathFigures(Latency.of(ms[path]), empty[path][0], size_mb, process)
     return ActorComparison(size, figures, same)
 
 
@@ -566,34 +565,46 @@ def guard_missing_vectors() -> None:
     sorting.OverlappingCategorizer.keys_for = keys_for
 
 
-def first_page_and_memory(index: str, whoosh_overlap: bool, queries: list[str], guard: bool) -> tuple[float, float]:
-    """In a fresh process: ms of the first (empty-query) page, and MB gained by then running every query."""
+@dataclass(frozen=True)
+class FreshProcess:
+    """A new process opening a searcher: its first page, then the memory it gained."""
+
+    first_page_ms: float  # the empty-query page, nothing cached yet
+    private_mb: float  # anonymous memory: paid again by every process
+    mapped_mb: float  # index file pages: page cache, shared between processes
+
+
+def first_page_and_memory(index: str, whoosh_overlap: bool, queries: list[str], guard: bool) -> FreshProcess:
+    """In this (fresh) process: open a searcher, time the front page, run every query, read the memory gained."""
     if guard:
         guard_missing_vectors()
     settings = Settings(index=Path(index))
     gazetteer = load_gazetteer()
-    before = rss_mb()
+    before = memory_mb()
     with open_index(settings).searcher() as searcher:
         run = facet_page(searcher, settings, gazetteer, whoosh_overlap)
-        cold_ms = _time_ms(run, "")
+        first_page_ms = _time_ms(run, "")
         for q in queries:
             run(q)
-        return cold_ms, rss_mb() - before
+        after = memory_mb()
+    return FreshProcess(first_page_ms, after[0] - before[0], after[1] - before[1])
 
 
-def fresh_process(settings: Settings, whoosh_overlap: bool, queries: list[str], guard: bool) -> tuple[float, float]:
+def fresh_process(settings: Settings, whoosh_overlap: bool, queries: list[str], guard: bool) -> FreshProcess:
     """``first_page_and_memory`` in a new (spawned) process, so nothing is cached yet."""
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(first_page_and_memory, str(settings.index), whoosh_overlap, queries, guard).result()
 
 
-def rss_mb() -> float:
+def memory_mb() -> tuple[float, float]:
+    """This process's resident memory: (anonymous, file-backed) MB; NaN off Linux."""
     try:
         status = Path("/proc/self/status").read_text()
     except OSError:
-        return float("nan")
-    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-    return int(match.group(1)) / 1e3 if match else float("nan")
+        return float("nan"), float("nan")
+    values = [re.search(rf"^{key}:\s+(\d+) kB", status, re.MULTILINE) for key in ("RssAnon", "RssFile")]
+    anon, mapped = (int(m.group(1)) / 1e3 if m else float("nan") for m in values)
+    return anon, mapped
 
 
 # --- the whole run ---------------------------------------------------------------------
@@ -787,7 +798,7 @@ def _render_actor_paths(f: Figures) -> str:
     rows = [_actor_row(c.size, path, figures) for c in f.actor for path, figures in c.paths.items()]
     table = md_table(
         ("articles", "actor facet counted by", "(a) p50 ms", "(a) p95 ms", "empty query ms", "index MB",
-         "first page, fresh process ms", "searcher RSS MB"),
+         "fresh process: first page ms", "private MB", "mapped MB"),
         rows,
     )
     notes = [_actor_verdict(c) for c in f.actor]
@@ -800,7 +811,10 @@ def _render_actor_paths(f: Figures) -> str:
 
 
 def _actor_row(size: int, path: str, p: PathFigures) -> tuple[str, ...]:
-    optional = [f"{value:.0f}" if value is not None else "" for value in (p.cold_ms, p.rss_mb)]
+    fresh = p.fresh
+    optional = [""] * 3
+    if fresh:
+        optional = [f"{fresh.first_page_ms:.0f}", f"{fresh.private_mb:.0f}", f"{fresh.mapped_mb:.0f}"]
     return (f"{size:,}", path, f"{p.latency.p50:.1f}", f"{p.latency.p95:.1f}", f"{p.empty_ms:.1f}",
             f"{p.index_mb:.1f}", *optional)
 
