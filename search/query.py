@@ -254,6 +254,8 @@ _SEGMENT_CACHE_SIZE = 256
 
 def _segment_actors(reader: Any) -> list[tuple[str, ...]]:
     """Every document's actor ids in one segment, built once and kept (LRU)."""
+    if reader.segment() is None:  # an empty index has no segment
+        return []
     key = f"{reader.segment().segment_id()}:{reader.doc_count_all()}"
     cached = _SEGMENT_CACHE.get(key)
     if cached is None:

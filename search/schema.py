@@ -51,8 +51,13 @@ def text_analyzer() -> Analyzer:
 
 
 def build_schema(actor_vectors: bool = False) -> fields.Schema:
-    """The article schema. ``actor_vectors`` is the faceting path the
-    benchmark compares (term vectors vs postings); the default is its winner."""
+    """The article schema.
+
+    ``actor_vectors`` stores term vectors on the actor field: only the
+    benchmark builds such an index, to compare Whoosh's vector-reading facet
+    path with the engine's per-segment cache (the cache won; see
+    bench/RESULTS.md), so the engine never reads them.
+    """
     analyzer = text_analyzer()
     return fields.Schema(
         # Sortable: the tie-breaker that keeps date-sorted pages stable.

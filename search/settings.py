@@ -26,8 +26,9 @@ class Settings:
     #: Address ``newsdesk serve`` listens on.
     host: str = "127.0.0.1"
     port: int = 8000
-    #: Worker threads of the WSGI server (one process: a searcher holds
-    #: about 0.75× the index size in memory, so threads, not processes).
+    #: Worker threads of the WSGI server (one process: each process holding
+    #: a searcher takes about the index size in private memory, plus the
+    #: index files mapped, so threads, not processes).
     threads: int = 8
     #: Seconds an ingest waits for another writer to release the index.
     write_timeout: float = 30.0

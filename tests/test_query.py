@@ -222,3 +222,13 @@ def test_actor_counts_stay_right_across_segments_updates_and_deletions(fresh: Se
 def records_of(ix: Any) -> list[dict[str, Any]]:
     with ix.searcher() as s:
         return sorted(records(s), key=lambda r: r["id"])
+
+
+def test_an_empty_index_answers_with_no_hits_and_empty_facets(fresh: Settings, gazetteer) -> None:
+    from search.index import create_index
+
+    with create_index(fresh).searcher() as s:
+        page = run(s, fresh, gazetteer, "kosovo")
+        assert (page.total, page.hits) == (0, ())
+        assert all(values == () for values in page.facets.values())
+        assert run(s, fresh, gazetteer).total == 0
