@@ -54,25 +54,62 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     """Run one search: the page of hits and the four facets' counts."""
     parsed = parse_query(request.q, searcher, settings)
     filters = {name: _filter(name, values) for name, values in request.filters().items() if values}
-    unfiltered = [name for name in FACETS if name not in filters]
+    cache_key = _counts_key(searcher, parsed, request)
+    counts = _COUNTS_CACHE.get(cache_key) if settings.facet_cache_size else None
+    unfiltered = [name for name in FACETS if name not in filters] if counts is None else []
     results = _collect(
         searcher, _require(parsed, filters.values()), settings,
         limit=request.page * request.per_page,
         sortedby=_sort(request, parsed),
-        groupedby=_facets(unfiltered),
+        groupedby=_facets(unfiltered) if unfiltered else None,
         terms=True,
+        # Whoosh's block-quality skipping trips an assertion inside Require.
+        optimize=not filters,
     )
     results.fragmenter, results.formatter = _FRAGMENTER, _MarkFormatter()
-    counts = {name: results.groups(name) for name in unfiltered}
-    for name in filters:  # each filtered facet: counted under the other facets' filters
-        others = _require(parsed, (f for other, f in filters.items() if other != name))
-        counts[name] = _collect(
-            searcher, others, settings, limit=1, scored=False, groupedby=_facets([name])
-        ).groups(name)
+    if counts is None:
+        counts = {name: results.groups(name) for name in unfiltered}
+        counts.update(_filtered_counts(searcher, parsed, filters, settings))
+        _remember(cache_key, counts, settings.facet_cache_size)
     start = (request.page - 1) * request.per_page
     hits = tuple(_hit(hit, gazetteer, request.q) for hit in _page(results, start, request.per_page))
     facets = {name: _facet_values(name, counts[name], request, gazetteer) for name in FACETS}
     return SearchPage(query=request, total=len(results), hits=hits, facets=facets)
+
+
+def _filtered_counts(
+    searcher: Searcher, parsed: wq.Query, filters: dict[str, wq.Query], settings: Settings
+) -> dict[str, dict[str, int]]:
+    """Each filtered facet counted under the query and the *other* facets' filters."""
+    counts = {}
+    for name in filters:
+        others = _require(parsed, (f for other, f in filters.items() if other != name))
+        results = _collect(searcher, others, settings, limit=1, scored=False, groupedby=_facets([name]))
+        counts[name] = results.groups(name)
+    return counts
+
+
+# Facet counts for a (query, filters) pair only change when the index does,
+# and paging through results or reloading the front page asks for the same
+# counts again: keep them, keyed by the exact segments they were counted on.
+_COUNTS_CACHE: OrderedDict[tuple[object, ...], dict[str, dict[str, int]]] = OrderedDict()
+
+
+def _counts_key(searcher: Searcher, parsed: wq.Query, request: SearchQuery) -> tuple[object, ...]:
+    segments = tuple(
+        (sub.reader().segment().segment_id(), sub.reader().segment().deleted_count())
+        for sub, _ in searcher.leaf_searchers()
+        if sub.reader().segment() is not None
+    )
+    return (segments, repr(parsed), tuple(sorted(request.filters().items())))
+
+
+def _remember(key: tuple[object, ...], counts: dict[str, dict[str, int]], size: int) -> None:
+    if size <= 0:
+        return
+    _COUNTS_CACHE[key] = counts
+    while len(_COUNTS_CACHE) > size:
+        _COUNTS_CACHE.popitem(last=False)
 
 
 def get_article(searcher: Searcher, article_id: str, gazetteer: Gazetteer) -> Hit:

@@ -40,6 +40,9 @@ class Settings:
     max_query_length: int = 1000
     #: Most index terms one wildcard or prefix may expand to.
     max_wildcard_terms: int = 2000
+    #: How many searches' facet counts are kept for reuse (paging, the front
+    #: page) until the index changes; 0 counts every time.
+    facet_cache_size: int = 256
     #: Results per page when the request does not say (API caps it at 100).
     per_page: int = 10
     #: Seed for langdetect, so the same text always gets the same language.

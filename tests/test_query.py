@@ -232,3 +232,19 @@ def test_an_empty_index_answers_with_no_hits_and_empty_facets(fresh: Settings, g
         assert (page.total, page.hits) == (0, ())
         assert all(values == () for values in page.facets.values())
         assert run(s, fresh, gazetteer).total == 0
+
+
+def test_kept_facet_counts_are_reused_until_the_index_changes(fresh: Settings, gazetteer) -> None:
+    seeds = sorted(SEED_ARTICLES.glob("*.txt"))
+    ingest(seeds[:3], fresh, progress=False)
+    with open_index(fresh).searcher() as s:
+        first = run(s, fresh, gazetteer, "Kosovo", actor=[LAVROV])
+        again = run(s, fresh, gazetteer, "Kosovo", actor=[LAVROV], page=2, per_page=1)  # served from the cache
+        assert again.facets == first.facets and again.total == first.total
+    ingest(seeds[3:], fresh, progress=False)
+    with open_index(fresh).searcher() as s:
+        after = run(s, fresh, gazetteer, "Kosovo", actor=[LAVROV], facet_limit=1000)
+        # The actor facet is counted without its own filter: over every "Kosovo" article.
+        expected = Counter(a for r in records(s) for a in values(r, "actor"))
+    assert after.total == 4
+    assert {f.value: f.count for f in after.facets["actor"]} == expected
