@@ -57,7 +57,7 @@ def article_id(url: str | None, data: bytes) -> str:
 
 def _finish(article: Article, page: RawPage) -> Article:
     hints: PageHints = page.hints
-    url = hints.url or page.url or article.url
+    url = hints.url or article.url or page.url  # the canonical URL the page declares wins
     article = replace(
         article,
         id=article_id(url, page.data),
