@@ -62,7 +62,7 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
         limit=request.page * request.per_page,
         sortedby=_sort(request, parsed),
         groupedby=_facets(unfiltered) if unfiltered else None,
-        terms=True,
+        terms=bool(request.q),  # matched terms are only needed for highlighting
         # Whoosh's block-quality skipping trips an assertion inside Require.
         optimize=not filters,
     )
@@ -229,9 +229,14 @@ def _check_expansions(parsed: wq.Query, searcher: Searcher, settings: Settings) 
 
 
 def _collect(searcher: Searcher, q: wq.Query, settings: Settings, **kwargs: Any) -> Results:
-    collector = TimeLimitCollector(
-        searcher.collector(**kwargs), timelimit=settings.search_time_limit, use_alarm=False
-    )
+    collector = searcher.collector(**kwargs)
+    if isinstance(q, wq.Every):
+        # Listing everything costs one pass over the index and nothing a user
+        # types can make it worse; the time limit's per-document check would
+        # only slow the front page down.
+        searcher.search_with_collector(q, collector)
+        return collector.results()
+    collector = TimeLimitCollector(collector, timelimit=settings.search_time_limit, use_alarm=False)
     try:
         searcher.search_with_collector(q, collector)
     except TimeLimit:
@@ -243,8 +248,9 @@ def _collect(searcher: Searcher, q: wq.Query, settings: Settings, **kwargs: Any)
 
 def _sort(request: SearchQuery, parsed: wq.Query) -> sorting.FacetType | None:
     if request.sort == "date" or isinstance(parsed, wq.Every):
-        # Newest first; undated (date_key 0) last; ties in id order, so pages are stable.
-        return sorting.MultiFacet([sorting.FieldFacet("date_key", reverse=True), sorting.FieldFacet("id")])
+        # Newest first; undated (date_key 0) last; ties in index order, which
+        # the same input reproduces. (An id tie-breaker doubled the sort cost.)
+        return sorting.FieldFacet("date_key", reverse=True)
     return None
 
 
