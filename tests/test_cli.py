@@ -73,3 +73,21 @@ def _get_when_up(url: str) -> bytes:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_reference_data_is_found_from_any_working_directory(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NEWSDESK_SEEDS"}
+    env["PYTHONPATH"] = str(ROOT)
+    command = [sys.executable, "-m", "search.cli", "ingest", str(ROOT / "seeds" / "articles"), "--index", "here"]
+    subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True)
+    command = [sys.executable, "-m", "search.cli", "search", "--json", "--outlet", "RksNews", "--index", "here"]
+    found = json.loads(subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True).stdout)
+    assert found["total"] == 1  # the manifest was found: the outlet is known
+    assert any(a["name"] == "Sergey Lavrov" for a in found["hits"][0]["actors"])  # and the gazetteer
+
+
+def test_ingest_draws_a_progress_bar_on_a_terminal(fresh: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    from search.ingest import ingest
+
+    ingest([ROOT / "seeds" / "articles"], fresh, progress=True)
+    assert "5/5" in capsys.readouterr().err
