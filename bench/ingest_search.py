@@ -159,9 +159,12 @@ def replicate(records: list[Record], scale: int) -> list[Record]:
 
 
 def _copy(record: Record, k: int) -> Record:
-    copy = dict(record, id=f"{record['id']}~{k}")
+    # A copy under the same outlet would be dropped as a duplicate (same text,
+    # same outlet); under an outlet of its own it is kept, like a wire story
+    # republished elsewhere, and joins the original's syndication cluster.
+    copy = dict(record, id=f"{record['id']}~{k}", outlet=f"{record['outlet']} (copy {k})")
     if record.get("url"):
-        copy["url"] = f"{record['url']}#copy-{k}"
+        copy["url"] = f"{record['url']}?copy={k}"
     if record.get("date"):
         copy["date"] = _shift_years(record["date"], k * YEAR_SHIFT)
     return copy

@@ -27,6 +27,7 @@ from typing import Any
 
 from search.errors import ExtractionError
 from search.records import Article, PageHints, RawPage
+from search.urls import canonical_url, normalize_url
 
 #: Bytes of a document hashed into its id when no canonical URL is known.
 _ID_CHARS = 20
@@ -48,16 +49,18 @@ def clean(page: RawPage) -> Article:
 def article_id(url: str | None, data: bytes) -> str:
     """Stable, URL-safe id: from the canonical URL when known, else the raw bytes.
 
-    The raw bytes, not the cleaned text, so a better cleaner later updates
-    the same article instead of adding a second one.
+    The URL is normalised first, so every spelling of it gives one id. The
+    raw bytes, not the cleaned text, so a better cleaner later updates the
+    same article instead of adding a second one.
     """
-    key = url.strip().encode() if url else data
+    key = normalize_url(url).encode() if url else data
     return hashlib.sha256(key).hexdigest()[:_ID_CHARS]
 
 
 def _finish(article: Article, page: RawPage) -> Article:
     hints: PageHints = page.hints
     url = hints.url or article.url or page.url  # the canonical URL the page declares wins
+    url = normalize_url(url) if url else None
     article = replace(
         article,
         id=article_id(url, page.data),
@@ -111,7 +114,7 @@ def extract_html(data: bytes | str, url: str | None = None) -> Article:
         title=title,
         text="\n\n".join(_drop_repeats(paragraphs)),
         origin="",
-        url=page.get("canonical") or url,
+        url=canonical_url(page.get("canonical"), url),
         outlet=doc.get("sitename") or page.get("site_name"),
         author=doc.get("author") or page.get("author"),
         published=parse_date(date),

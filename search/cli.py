@@ -3,6 +3,10 @@
     newsdesk ingest PATH... [--index DIR] [--rebuild]
     newsdesk search QUERY [--outlet O] [--actor ID] [--year Y] [--language L] [--sort date] [--json]
     newsdesk serve [--index DIR] [--host H] [--port P]
+    newsdesk reindex [--index DIR]
+    newsdesk delete URL|ID [--index DIR]
+    newsdesk crawl [--sources FILE] [--index DIR]
+    newsdesk sources [--index DIR]
 
 Every command takes ``--index DIR`` (the instance directory; default
 ``index/`` or ``NEWSDESK_INDEX``). Errors print one line and exit 1; no
@@ -69,6 +73,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.set_defaults(command=_serve)
+
+    rebuild = commands.add_parser("reindex", parents=[common], help="rebuild the index from the archive (no network)")
+    rebuild.set_defaults(command=_reindex)
+    delete = commands.add_parser("delete", parents=[common], help="remove an article from the index and the archive")
+    delete.add_argument("key", metavar="URL|ID", help="the article's id or URL")
+    delete.set_defaults(command=_delete)
+
+    crawl = commands.add_parser("crawl", parents=[common], help="fetch new articles from the outlets of a sources file")
+    crawl.add_argument("--sources", metavar="FILE", help="sources file (default: seeds/sources.toml)")
+    crawl.set_defaults(command=_crawl)
+    health = commands.add_parser("sources", parents=[common], help="show each crawled source's and host's health")
+    health.set_defaults(command=_sources)
     return parser
 
 
@@ -82,9 +98,11 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     report = ingest(args.paths, settings, rebuild=args.rebuild, manifest=manifest)
     for origin, reason in report.skipped:
         print(f"skipped {origin}: {reason}")
+    for origin, original in report.duplicates:
+        print(f"duplicate {origin}: same text as article {original}")
     print(
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-        f"skipped {len(report.skipped)} — index: {settings.index}"
+        f"skipped {len(report.skipped)}, duplicate {report.duplicate} — index: {settings.index}"
     )
     return 0
 
@@ -108,6 +126,80 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
         date = hit.published.isoformat() if hit.published else "undated"
         print(f"\n{hit.title}\n  {hit.outlet} · {date} · {hit.id}")
     return 0
+
+
+def _reindex(args: argparse.Namespace, settings: Settings) -> int:
+    from search.ingest import reindex
+
+    report = reindex(settings)
+    for origin, reason in report.skipped:
+        print(f"skipped {origin}: {reason}")
+    for origin, original in report.duplicates:
+        print(f"duplicate {origin}: same text as article {original}")
+    print(
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"skipped {len(report.skipped)}, duplicate {report.duplicate}, removed {report.removed} "
+        f"— index: {settings.index}"
+    )
+    return 0
+
+
+def _delete(args: argparse.Namespace, settings: Settings) -> int:
+    from search.takedown import take_down
+
+    done = take_down(settings, args.key)
+    for article_id, title in done.articles:
+        print(f"removed from the index: {article_id} {title}")
+    print(f"removed from the archive: {done.archived} page(s)")
+    return 0
+
+
+def _crawl(args: argparse.Namespace, settings: Settings) -> int:
+    from search.crawl import crawl
+    from search.sources import load_sources
+
+    sources = load_sources(Path(args.sources) if args.sources else None)
+    report = crawl(sources, settings)
+    for url, reason in report.failures:
+        print(f"failed {url}: {reason}")
+    print(
+        f"sources {report.sources}, discovered {report.discovered}, fetched {report.fetched}, "
+        f"not modified {report.not_modified}, skipped by robots.txt {report.robots}, failed {report.failed}, "
+        f"noindex {report.noindex}, no article found {report.unextractable}; "
+        f"articles added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"duplicate {report.duplicate} — index: {settings.index}"
+    )
+    return 0  # URLs that failed are reported above; the crawl itself ran
+
+
+def _sources(args: argparse.Namespace, settings: Settings) -> int:
+    from search.frontier import crawl_health
+
+    sources, hosts = crawl_health(settings)
+    if not sources:
+        print(f"no crawl has run in {settings.index} yet: newsdesk crawl --index {settings.index}")
+        return 0
+    print("source\tarticles\tundated\tpending\tfailed\tno article\trobots\tlast success\tlast new article\t"
+          "latest failure")
+    for s in sources:
+        failure = f"{_when(s.last_failure)}: {s.last_error}" if s.last_error else "-"
+        print(
+            f"{s.name}\t{s.articles}\t{s.undated}\t{s.pending}\t{s.failed}\t{s.unextractable}\t{s.robots}\t"
+            f"{_when(s.last_success)}\t{_when(s.last_new_article)}\t{failure}"
+        )
+    print("\nhost\trequests\tfailing now\tlast success\tlast failure\tlast error")
+    for h in hosts:
+        print(
+            f"{h.host}\t{h.requests}\t{h.failures}\t{_when(h.last_success)}\t{_when(h.last_failure)}\t"
+            f"{h.last_error or '-'}"
+        )
+    return 0
+
+
+def _when(moment: float | None) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -57,3 +57,26 @@ class ExtractionError(NewsdeskError):
 
 class SettingsError(NewsdeskError):
     """A settings file or variable that cannot be used."""
+
+
+class CrawlError(NewsdeskError):
+    """A crawl that cannot run at all (no sources, unusable sources file).
+
+    Single URLs that fail never raise it: they are counted and reported.
+    """
+
+
+class FetchError(NewsdeskError):
+    """One URL could not be fetched (network, status, size, type, redirects).
+
+    Raised and caught inside the crawler: the URL is logged, counted and
+    backed off; the crawl goes on.
+    """
+
+    status = 502
+
+
+class RobotsDenied(FetchError):
+    """robots.txt does not let Newsdesk fetch this URL (or is unreachable)."""
+
+    status = 403

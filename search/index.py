@@ -5,22 +5,32 @@ of the instance directory, its schema version and the single-writer rule:
 an ingest waits for the write lock (up to ``write_timeout``) and commits in
 batches, each commit atomic, so a process killed mid-ingest leaves the last
 committed index intact; the server only opens searchers, which never lock.
+Takedowns delete by id (``delete_articles``); a rebuilt index is swapped in
+whole (``replace_index``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime as dt
+import errno
 import hashlib
 import json
+import os
+import shutil
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
 from whoosh.index import FileIndex, LockError
 from whoosh.writing import SegmentWriter
 
+from search.duplicates import Copy, CopyFinder, band_terms, duplicate_of, nearest, sketch_hex, text_key
 from search.errors import IndexBusy, IndexMissing, SchemaMismatch
 from search.records import Article
 from search.schema import SCHEMA_VERSION, build_schema
@@ -37,11 +47,16 @@ class IndexReport:
     updated: int = 0
     unchanged: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # Same text as an article of the same outlet already stored under another
+    # id: not stored again. ``duplicates`` pairs the origin with that id.
+    duplicate: int = 0
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    removed: int = 0  # reindex: articles of the old index the archive no longer gives
 
 
-def open_index(settings: Settings) -> FileIndex:
-    """Open the index for reading or writing, checking its schema version."""
-    path = settings.index_dir
+def open_index(settings: Settings, directory: Path | None = None) -> FileIndex:
+    """Open the index (``directory``, default the live one) for reading or writing, checking its schema version."""
+    path = directory or settings.index_dir
     if not whoosh_index.exists_in(str(path)):
         raise IndexMissing(
             f"no index in {settings.index}",
@@ -56,9 +71,9 @@ def open_index(settings: Settings) -> FileIndex:
     return whoosh_index.open_dir(str(path))
 
 
-def create_index(settings: Settings, actor_vectors: bool = False) -> FileIndex:
+def create_index(settings: Settings, actor_vectors: bool = False, directory: Path | None = None) -> FileIndex:
     """Create an empty index (replacing any there) and record its schema version."""
-    path = settings.index_dir
+    path = directory or settings.index_dir
     path.mkdir(parents=True, exist_ok=True)
     ix = whoosh_index.create_in(str(path), build_schema(actor_vectors=actor_vectors))
     (path / _VERSION_FILE).write_text(json.dumps({"schema_version": SCHEMA_VERSION}) + "\n")
@@ -69,14 +84,21 @@ def write_articles(
     articles: Iterable[Article],
     settings: Settings,
     report: IndexReport | None = None,
+    directory: Path | None = None,
 ) -> IndexReport:
     """Add or update articles by id, committing every ``batch_size`` articles.
 
     An article whose stored fingerprint is unchanged is counted and left as
-    it is, so re-ingesting the same files rewrites nothing.
+    it is, so re-ingesting the same files rewrites nothing. A new article
+    with the text of one its outlet already has is a duplicate, not stored;
+    copies across outlets are stored and share a cluster id
+    (``search.duplicates``). ``directory``
+    writes elsewhere than the live index (reindex builds ``whoosh.new/``).
     """
     report = report or IndexReport()
-    ix = open_index(settings) if whoosh_index.exists_in(str(settings.index_dir)) else create_index(settings)
+    path = directory or settings.index_dir
+    exists = whoosh_index.exists_in(str(path))
+    ix = open_index(settings, path) if exists else create_index(settings, directory=path)
     for batch in _batches(articles, settings.batch_size):
         writer = _writer(ix, settings)
         try:
@@ -100,17 +122,33 @@ def _writer(ix: FileIndex, settings: Settings) -> SegmentWriter:
 
 def _write_batch(writer: SegmentWriter, batch: list[Article], report: IndexReport) -> None:
     with writer.searcher() as searcher:
+        finder = CopyFinder(searcher)
         for article in batch:
             document = to_document(article)
             stored = searcher.document(id=article.id)
-            if stored is None:
-                report.added += 1
-            elif stored.get("fingerprint") == document["fingerprint"]:
+            if stored is not None and stored.get("fingerprint") == document["fingerprint"]:
                 report.unchanged += 1
                 continue
+            copies = finder.copies(document)
+            if stored is None and _is_duplicate(article, copies, report):
+                continue
+            if stored is None:
+                report.added += 1
             else:
                 report.updated += 1
+            closest = nearest(copies)  # a changed text may leave or join a cluster
+            document["cluster"] = closest.cluster if closest else article.id
             writer.update_document(**document)
+            finder.add(document)
+
+
+def _is_duplicate(article: Article, copies: list[Copy], report: IndexReport) -> bool:
+    """A new article with the text of one its outlet already has is counted, not stored."""
+    original = duplicate_of(copies)
+    if original is not None:
+        report.duplicate += 1
+        report.duplicates.append((article.origin, original.id))
+    return original is not None
 
 
 def _batches(articles: Iterable[Article], size: int) -> Iterator[list[Article]]:
@@ -150,6 +188,12 @@ def to_document(article: Article) -> dict[str, Any]:
         document["author"] = article.author
     if published:
         document["published"] = _naive_utc(published)
+    document["text_key"] = text_key(article.text, article.title)
+    if article.minhash is not None:
+        document["minhash"] = sketch_hex(article.minhash)
+        document["minhash_bands"] = " ".join(band_terms(article.minhash))
+    # The cluster is not part of the document's content: it is assigned at
+    # write time, after the fingerprint, so an unchanged article stays unchanged.
     document["fingerprint"] = _fingerprint(document)
     document["indexed_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     return document
@@ -181,3 +225,74 @@ def _read_version(path: Path) -> int | None:
         return int(json.loads((path / _VERSION_FILE).read_text())["schema_version"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def delete_articles(settings: Settings, ids: Iterable[str]) -> int:
+    """Delete articles by id in one commit; returns how many were in the index.
+
+    The commit merges every segment, because Whoosh only marks a deleted
+    document and keeps its stored text until a merge: a takedown must not.
+    """
+    writer = _writer(open_index(settings), settings)
+    try:
+        removed = sum(writer.delete_by_term("id", article_id) for article_id in set(ids))
+    except BaseException:
+        writer.cancel()
+        raise
+    if not removed:
+        writer.cancel()
+        return 0
+    writer.commit(optimize=True)
+    return int(removed)
+
+
+def replace_index(settings: Settings, staging: Path) -> None:
+    """Put a fully built index (``staging``) in place of the live one, in one step.
+
+    A server reopening ``whoosh/`` sees the old index or the new one, never a
+    mix: on Linux the directories are exchanged atomically (``renameat2``);
+    elsewhere the old one is moved aside first, leaving an instant without
+    an index (answered with 503). The old index is then removed.
+    """
+    live = settings.index_dir
+    if not live.exists():
+        staging.rename(live)
+        return
+    with _held_write_lock(settings, live):
+        if not _exchange(staging, live):
+            aside = live.with_name("whoosh.old")
+            shutil.rmtree(aside, ignore_errors=True)
+            live.rename(aside)
+            staging.rename(live)
+            staging = aside
+    shutil.rmtree(staging)
+
+
+@contextlib.contextmanager
+def _held_write_lock(settings: Settings, path: Path) -> Iterator[None]:
+    """Keep other writers out of the live index while it is swapped (they wait, as for any commit)."""
+    lock = FileStorage(str(path)).lock("MAIN_WRITELOCK")
+    deadline = time.monotonic() + settings.write_timeout
+    while not lock.acquire(blocking=False):
+        if time.monotonic() >= deadline:
+            raise IndexBusy(f"another process is writing to {settings.index} (waited {settings.write_timeout:g} s)")
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two directories atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(first))

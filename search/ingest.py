@@ -4,11 +4,16 @@ The one place the stages are wired together for ``newsdesk ingest``. A page
 that cannot be cleaned is skipped with its reason logged and counted; it
 never stops the run. Progress is a bar on a terminal and counts in the log
 otherwise.
+
+Every file read is kept in the archive (``search.archive``) before it is
+cleaned; ``reindex`` is the second runner: archive → clean → enrich → a new
+index swapped in whole, without the network.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -17,10 +22,11 @@ from typing import TypeVar
 from tqdm import tqdm
 
 from search.actors import Gazetteer, load_gazetteer
+from search.archive import Archive, open_archive
 from search.clean import clean
 from search.enrich import enrich
-from search.errors import ExtractionError
-from search.index import IndexReport, create_index, write_articles
+from search.errors import ExtractionError, IndexUnavailable, NewsdeskError
+from search.index import IndexReport, create_index, open_index, replace_index, write_articles
 from search.records import Article, RawPage
 from search.settings import Settings
 from search.sources import Manifest, Skipped, count_files, read_files
@@ -47,13 +53,26 @@ def ingest(
         create_index(settings)
     report = IndexReport()
     gazetteer = gazetteer or load_gazetteer()
-    pages = _track(read_files(paths, manifest), count_files(paths), progress)
-    articles = _articles(pages, gazetteer, settings, report)
-    return write_articles(articles, settings, report)
+    with open_archive(settings) as archive:
+        pages = _track(_archived(read_files(paths, manifest), archive), count_files(paths), progress)
+        articles = _articles(pages, gazetteer, settings, report, archive)
+        return write_articles(articles, settings, report)
+
+
+def _archived(pages: Iterable[RawPage | Skipped], archive: Archive) -> Iterator[RawPage | Skipped]:
+    """Archive each page before it is cleaned, so a better cleaner can reindex even the rejected ones."""
+    for page in pages:
+        if isinstance(page, RawPage):
+            archive.add_file(page)
+        yield page
 
 
 def _articles(
-    pages: Iterable[RawPage | Skipped], gazetteer: Gazetteer, settings: Settings, report: IndexReport
+    pages: Iterable[RawPage | Skipped],
+    gazetteer: Gazetteer,
+    settings: Settings,
+    report: IndexReport,
+    archive: Archive | None = None,
 ) -> Iterator[Article]:
     for page in pages:
         if isinstance(page, Skipped):
@@ -64,6 +83,8 @@ def _articles(
         except ExtractionError as e:
             _skip(report, page.origin, e.message)
             continue
+        if archive is not None:
+            archive.link(page, article)  # a takedown by the article's id or URL then finds the page
         yield enrich(article, gazetteer, settings.langdetect_seed)
 
 
@@ -72,14 +93,57 @@ def _skip(report: IndexReport, origin: str, reason: str) -> None:
     report.skipped.append((origin, reason))
 
 
-def _track(pages: Iterable[T], total: int, progress: bool | None) -> Iterator[T]:
+def _track(pages: Iterable[T], total: int, progress: bool | None, label: str = "ingest") -> Iterator[T]:
     """A progress bar on a terminal; otherwise a log line every ``_LOG_EVERY`` files."""
     if progress is None:
         progress = sys.stderr.isatty()
     if progress:
-        yield from tqdm(pages, total=total, unit="file", desc="ingest")
+        yield from tqdm(pages, total=total, unit="file", desc=label)
         return
     for done, page in enumerate(pages, start=1):
         if done % _LOG_EVERY == 0 or done == total:
-            log.info("ingest: %d/%d files read", done, total)
+            log.info("%s: %d/%d files read", label, done, total)
         yield page
+
+
+def reindex(
+    settings: Settings, *, gazetteer: Gazetteer | None = None, progress: bool | None = None
+) -> IndexReport:
+    """Rebuild the whole index from the archive alone (never the network), then swap it in.
+
+    The new index is built in ``whoosh.new/`` beside the live one, which
+    serves until the swap. The counts compare the two: ``unchanged`` means
+    the replay gave the very same document; ``removed`` counts articles of
+    the old index that no archived page gives any more.
+    """
+    staging = settings.index / "whoosh.new"
+    report = IndexReport()
+    gazetteer = gazetteer or load_gazetteer()
+    with open_archive(settings) as archive:  # held throughout: no ingest or crawl meanwhile
+        if not len(archive):
+            raise NewsdeskError(f"nothing is archived in {settings.index}", hint="ingest or crawl first")
+        shutil.rmtree(staging, ignore_errors=True)  # left by a reindex that was killed
+        create_index(settings, directory=staging)
+        pages = _track(archive.pages(), len(archive), progress, "reindex")
+        write_articles(_articles(pages, gazetteer, settings, report, archive), settings, report, directory=staging)
+        _compare(settings, staging, report)
+        replace_index(settings, staging)
+    return report
+
+
+def _compare(settings: Settings, staging: Path, report: IndexReport) -> None:
+    new, old = _fingerprints(settings, staging), _fingerprints(settings, settings.index_dir)
+    report.added = len(new.keys() - old.keys())
+    report.unchanged = sum(1 for article_id, print_ in new.items() if old.get(article_id) == print_)
+    report.updated = len(new) - report.added - report.unchanged
+    report.removed = len(old.keys() - new.keys())
+
+
+def _fingerprints(settings: Settings, directory: Path) -> dict[str, str]:
+    """Article id → fingerprint; empty when there is no usable index there."""
+    try:
+        ix = open_index(settings, directory)
+    except IndexUnavailable:
+        return {}
+    with ix.searcher() as searcher:
+        return {fields["id"]: fields.get("fingerprint", "") for fields in searcher.all_stored_fields()}

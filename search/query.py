@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from markupsafe import escape
@@ -35,7 +36,7 @@ from search.records import FACETS, UNKNOWN, ActorRef, FacetValue, Hit, SearchPag
 from search.settings import Settings
 
 #: Fields a user may name in the query text, e.g. ``title:kosovo``.
-QUERY_FIELDS = ("title", "body", "author", "outlet", "actor", "year", "language", "published", "url", "id")
+QUERY_FIELDS = ("title", "body", "author", "outlet", "actor", "year", "language", "published", "url", "id", "cluster")
 MAX_PER_PAGE = 100
 MAX_FACET_LIMIT = 1000
 MAX_PAGE = 1000
@@ -73,6 +74,7 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
         _remember(cache_key, counts, settings.facet_cache_size)
     start = (request.page - 1) * request.per_page
     hits = tuple(_hit(hit, gazetteer, request.q) for hit in _page(results, start, request.per_page))
+    hits = _with_copies(searcher, hits)
     facets = {name: _facet_values(name, counts[name], request, gazetteer) for name in FACETS}
     return SearchPage(query=request, total=len(results), hits=hits, facets=facets)
 
@@ -117,7 +119,36 @@ def get_article(searcher: Searcher, article_id: str, gazetteer: Gazetteer) -> Hi
     stored = searcher.document(id=article_id)
     if stored is None:
         raise NotFound(f"no article with id {article_id!r}")
-    return _to_hit(stored, gazetteer, _lead(stored.get("body", "")), full=True)
+    return _with_copies(searcher, (_to_hit(stored, gazetteer, _lead(stored.get("body", "")), full=True),))[0]
+
+
+def get_copies(searcher: Searcher, article: Hit, gazetteer: Gazetteer, limit: int = 100) -> tuple[Hit, ...]:
+    """The other articles of ``article``'s cluster (the copies of its text), newest first."""
+    if article.copies <= 1:
+        return ()
+    newest = sorting.FieldFacet("date_key", reverse=True)
+    results = searcher.search(wq.Term("cluster", article.cluster), limit=limit + 1, sortedby=newest)
+    others = (_to_hit(hit.fields(), gazetteer, "") for hit in results if hit["id"] != article.id)
+    return tuple(others)[:limit]
+
+
+def _with_copies(searcher: Searcher, hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
+    """The hits with their clusters' sizes and other outlets, counted by one
+    grouped search over the clusters on the page — a search, not the term's
+    document frequency, because that still counts deleted articles."""
+    if not hits:
+        return hits
+    clusters = wq.Or([wq.Term("cluster", cluster) for cluster in sorted({hit.cluster for hit in hits})])
+    by_outlet = sorting.MultiFacet([sorting.FieldFacet("cluster"), sorting.FieldFacet("outlet")], maptype=sorting.Count)
+    results = searcher.search(clusters, limit=1, scored=False, groupedby={"copies": by_outlet})
+    counts: dict[tuple[str, str], int] = results.groups("copies")
+    return tuple(_counted(hit, counts) for hit in hits)
+
+
+def _counted(hit: Hit, counts: Mapping[tuple[str, str], int]) -> Hit:
+    outlets = {outlet: n for (cluster, outlet), n in counts.items() if cluster == hit.cluster}
+    also = tuple(sorted((o for o in outlets if o != hit.outlet), key=str.casefold))
+    return replace(hit, copies=max(1, sum(outlets.values())), also=also)
 
 
 def make_query(
@@ -359,6 +390,7 @@ def _to_hit(stored: Mapping[str, Any], gazetteer: Gazetteer, snippet: str, full:
         snippet=snippet,
         text=stored.get("body") if full else None,
         published_source=stored.get("published_source") if full else None,
+        cluster=stored.get("cluster") or stored["id"],
     )
 
 

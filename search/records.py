@@ -10,6 +10,7 @@ nothing passes loose dicts across a stage boundary.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 #: Facet bucket for a value the article does not state (outlet, year,
@@ -39,6 +40,32 @@ class RawPage:
 
 
 @dataclass(frozen=True)
+class Source:
+    """One outlet to crawl, as a ``[[source]]`` table of a sources file.
+
+    ``name`` becomes the outlet of every article found through it. ``allow``
+    and ``deny`` are regular expressions searched (``re.search``) in each
+    discovered absolute URL: a URL is crawled when it matches no ``deny``
+    pattern and, if ``allow`` is given, at least one ``allow`` pattern.
+    """
+
+    name: str
+    url: str  # the homepage: feeds are discovered from it when none are listed
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    language: str | None = None
+    country: str | None = None
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+
+    def admits(self, url: str) -> bool:
+        """Whether the allow / deny patterns let ``url`` be crawled."""
+        if any(re.search(pattern, url) for pattern in self.deny):
+            return False
+        return not self.allow or any(re.search(pattern, url) for pattern in self.allow)
+
+
+@dataclass(frozen=True)
 class PageHints:
     """Metadata about a page known from outside its text (manifest, feed)."""
 
@@ -64,6 +91,9 @@ class Article:
     published_source: str | None = None  # e.g. "manifest", "htmldate"
     language: str | None = None
     actors: list[str] = field(default_factory=list)  # actor ids, first mention first
+    # MinHash sketch of the text (enrich); None for a text too short to
+    # compare by anything but equality.
+    minhash: tuple[int, ...] | None = None
 
     @property
     def year(self) -> str:
@@ -110,6 +140,12 @@ class Hit:
     snippet: str  # article text escaped, matches wrapped in <mark>
     text: str | None = None  # full text, only when one article is asked for
     published_source: str | None = None
+    # Syndication: the copies of one text (a wire story in several outlets)
+    # share a cluster id; ``copies`` counts them (1 when alone); ``also``
+    # names the other outlets among them, for "also published by".
+    cluster: str = ""
+    copies: int = 1
+    also: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         """The API's hit object; with ``text`` and ``published_source`` for one article."""
@@ -124,6 +160,8 @@ class Hit:
             "language": self.language,
             "actors": [{"id": a.id, "name": a.name} for a in self.actors],
             "snippet": self.snippet,
+            "cluster": self.cluster,
+            "copies": self.copies,
         }
         if self.text is not None:
             data["text"] = self.text

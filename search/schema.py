@@ -20,7 +20,7 @@ from search.folding import fold
 
 #: Bump when a field changes: an index built with another version must be
 #: rebuilt, and Newsdesk says so instead of failing on a missing field.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: text_key, minhash, minhash_bands, cluster (syndication)
 
 # Whoosh-Reloaded's default tokenizer keeps "*" inside words (see the Whoosh
 # notes), so the pattern is explicit: words, with inner dots ("U.S.") kept.
@@ -79,4 +79,12 @@ def build_schema(actor_vectors: bool = False) -> fields.Schema:
         origin=fields.STORED,
         fingerprint=fields.STORED,
         indexed_at=fields.DATETIME(stored=True),
+        # Copies of one text (search/duplicates.py): the hash of its folded
+        # words finds exact copies; the MinHash sketch (64 × 8 hex digits)
+        # and its band terms find near copies; copies share a cluster id,
+        # sortable so the copies on a results page are counted from a column.
+        text_key=fields.ID(stored=True),
+        minhash=fields.STORED,
+        minhash_bands=fields.KEYWORD(scorable=False),
+        cluster=fields.ID(stored=True, sortable=True),
     )

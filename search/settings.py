@@ -47,6 +47,26 @@ class Settings:
     per_page: int = 10
     #: Seed for langdetect, so the same text always gets the same language.
     langdetect_seed: int = 0
+    #: Crawler: least seconds between two requests to one host (robots.txt
+    #: ``Crawl-delay`` wins when larger).
+    crawl_min_gap: float = 1.0
+    #: Crawler: hosts fetched at once (one worker per host, so each host
+    #: still sees one request at a time).
+    crawl_concurrency: int = 4
+    #: Crawler: seconds to connect, and between bytes read, before a request fails.
+    crawl_timeout: float = 30.0
+    #: Crawler: largest page read, in bytes; a larger page is dropped, not cut.
+    crawl_max_bytes: int = 5 * 1024 * 1024
+    #: Crawler: redirects followed for one URL before it counts as a loop.
+    crawl_max_redirects: int = 5
+    #: Crawler: retries of one request answered 5xx or 429 (with growing waits).
+    crawl_retries: int = 3
+    #: Crawler: seconds before a URL that failed or redirected is asked for
+    #: again (doubled for each further failure, at most 30 days).
+    crawl_backoff: float = 21600.0
+    #: Crawler: a URL or e-mail address put in the User-Agent, so site
+    #: operators can reach whoever runs this instance.
+    user_agent_contact: str = ""
 
     @property
     def index_dir(self) -> Path:

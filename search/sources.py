@@ -7,6 +7,10 @@ outside the document (a manifest such as ``seeds/manifest.toml``) rides along
 as ``PageHints``, matched by the SHA-256 of the bytes so it follows the file
 wherever it is ingested from.
 
+For ``newsdesk crawl`` a source is an outlet listed in a sources file
+(``seeds/sources.toml`` by default): ``load_sources`` reads it into
+``Source`` records for ``search.crawl``.
+
 Reference data in ``seeds/`` is located from the package, so commands work
 from any working directory (``NEWSDESK_SEEDS`` points elsewhere).
 """
@@ -17,6 +21,7 @@ import gzip
 import hashlib
 import io
 import logging
+import re
 import tomllib
 import zlib
 from collections.abc import Iterable, Iterator
@@ -25,7 +30,7 @@ from pathlib import Path
 
 from search.clean import parse_date
 from search.errors import SettingsError
-from search.records import PageHints, RawPage
+from search.records import PageHints, RawPage, Source
 from search.settings import seeds_dir
 
 log = logging.getLogger(__name__)
@@ -109,6 +114,55 @@ def load_manifest(path: Path | None = None, required: bool = False) -> Manifest:
         return {entry["sha256"]: _hints(entry) for entry in entries}
     except (tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as e:
         raise SettingsError(f"cannot read manifest {path}: {e!r}") from e
+
+
+def load_sources(path: Path | None = None) -> list[Source]:
+    """The outlets to crawl: ``[[source]]`` tables of a TOML file.
+
+    Default ``seeds/sources.toml``. Each table has ``name`` and ``url``
+    (homepage), optional ``feeds`` and ``sitemaps`` (lists of URLs),
+    ``language``, ``country``, and ``allow`` / ``deny`` (lists of regular
+    expressions searched in each discovered URL). Raises ``SettingsError``
+    for a missing or unusable file, naming the table at fault.
+    """
+    path = path or seeds_dir() / "sources.toml"
+    try:
+        tables = tomllib.loads(path.read_text(encoding="utf-8")).get("source", [])
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise SettingsError(f"cannot read sources file {path}: {e}") from e
+    if not isinstance(tables, list):
+        raise SettingsError(f"sources file {path}: [[source]] must be an array of tables")
+    return [_source(table, path, number) for number, table in enumerate(tables, start=1)]
+
+
+_SOURCE_LISTS = ("feeds", "sitemaps", "allow", "deny")
+_SOURCE_KEYS = {"name", "url", "language", "country", *_SOURCE_LISTS}
+
+
+def _source(table: object, path: Path, number: int) -> Source:
+    where = f"sources file {path}, source #{number}"
+    if not isinstance(table, dict) or not isinstance(table.get("name"), str) or not isinstance(table.get("url"), str):
+        raise SettingsError(f"{where}: needs a name and a url (strings)")
+    unknown = sorted(set(table) - _SOURCE_KEYS)
+    if unknown:
+        raise SettingsError(f"{where} ({table['name']}): unknown key(s) {', '.join(unknown)}")
+    lists = {key: _strings(table.get(key, []), f"{where} ({table['name']}), {key}") for key in _SOURCE_LISTS}
+    for pattern in lists["allow"] + lists["deny"]:
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise SettingsError(f"{where} ({table['name']}): bad pattern {pattern!r}: {e}") from e
+    language, country = table.get("language"), table.get("country")
+    return Source(
+        name=table["name"], url=table["url"], language=language if isinstance(language, str) else None,
+        country=country if isinstance(country, str) else None, **lists,
+    )
+
+
+def _strings(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise SettingsError(f"{where}: must be a list of strings")
+    return tuple(value)
 
 
 def _hints(entry: dict[str, str]) -> PageHints:

@@ -14,7 +14,8 @@ from search.settings import Settings
 from web import create_app
 
 LAVROV = "Q58217"
-HIT_KEYS = {"id", "url", "title", "outlet", "author", "published", "year", "language", "actors", "snippet"}
+HIT_KEYS = {"id", "url", "title", "outlet", "author", "published", "year", "language", "actors", "snippet",
+            "cluster", "copies"}
 FACET_KEYS = {"value", "label", "count", "selected"}
 
 

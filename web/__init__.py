@@ -3,8 +3,8 @@
 ``create_app(test_config=None)`` is the factory (flaskr style). Settings load
 once here and live in ``app.config["NEWSDESK_SETTINGS"]``; the searcher is
 opened per request on ``g`` and closed on teardown (see ``web.searcher``).
-One blueprint per area: ``results`` (search in every format) and
-``articles`` (one article).
+One blueprint per area: ``results`` (search in every format),
+``articles`` (one article) and ``sources`` (crawl health).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(results.bp)
     app.register_blueprint(articles.bp)
+    from web import sources
+
+    app.register_blueprint(sources.bp)
     app.after_request(_security_headers)
     return app
 

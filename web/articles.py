@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, render_template
 
-from search.query import LANGUAGE_NAMES, get_article
+from search.query import LANGUAGE_NAMES, get_article, get_copies
 from web.searcher import get_gazetteer, get_searcher
 
 bp = Blueprint("articles", __name__)
@@ -12,8 +12,10 @@ bp = Blueprint("articles", __name__)
 
 @bp.route("/articles/<article_id>")
 def show(article_id: str) -> str:
-    article = get_article(get_searcher(), article_id, get_gazetteer())
-    return render_template("article.html", article=article, language_names=LANGUAGE_NAMES)
+    searcher, gazetteer = get_searcher(), get_gazetteer()
+    article = get_article(searcher, article_id, gazetteer)
+    copies = get_copies(searcher, article, gazetteer)
+    return render_template("article.html", article=article, copies=copies, language_names=LANGUAGE_NAMES)
 
 
 @bp.route("/api/articles/<article_id>")
