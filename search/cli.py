@@ -21,9 +21,13 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from search.errors import NewsdeskError
 from search.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # the commands import their stages lazily: start-up stays quick
+    from search.index import IndexReport
 
 log = logging.getLogger("newsdesk")
 
@@ -96,15 +100,21 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     for path in args.manifest:
         manifest.update(load_manifest(Path(path), required=True))
     report = ingest(args.paths, settings, rebuild=args.rebuild, manifest=manifest)
+    _print_report(report, settings)
+    return 0
+
+
+def _print_report(report: IndexReport, settings: Settings, removed: bool = False) -> None:
+    """What an ingest or a reindex did: each skipped or duplicate source, then the counts."""
     for origin, reason in report.skipped:
         print(f"skipped {origin}: {reason}")
     for origin, original in report.duplicates:
         print(f"duplicate {origin}: same text as article {original}")
-    print(
+    counts = (
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-        f"skipped {len(report.skipped)}, duplicate {report.duplicate} — index: {settings.index}"
+        f"skipped {len(report.skipped)}, duplicate {report.duplicate}"
     )
-    return 0
+    print(f"{counts}{f', removed {report.removed}' if removed else ''} — index: {settings.index}")
 
 
 def _search(args: argparse.Namespace, settings: Settings) -> int:
@@ -131,16 +141,7 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
 def _reindex(args: argparse.Namespace, settings: Settings) -> int:
     from search.ingest import reindex
 
-    report = reindex(settings)
-    for origin, reason in report.skipped:
-        print(f"skipped {origin}: {reason}")
-    for origin, original in report.duplicates:
-        print(f"duplicate {origin}: same text as article {original}")
-    print(
-        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-        f"skipped {len(report.skipped)}, duplicate {report.duplicate}, removed {report.removed} "
-        f"— index: {settings.index}"
-    )
+    _print_report(reindex(settings), settings, removed=True)
     return 0
 
 

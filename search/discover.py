@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import gzip
-import io
 import json
 import time
 import zlib
@@ -31,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 
 from search.clean import parse_date
 from search.records import Published
+from search.sources import gunzip
 
 #: The sitemap protocol caps a sitemap at 50 MB uncompressed.
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
@@ -127,7 +126,7 @@ def _json_item(item: object, base_url: str) -> Link | None:
 def parse_sitemap(data: bytes, base_url: str) -> Listing:
     """Pages of a ``urlset`` or child sitemaps of a ``sitemapindex``."""
     try:
-        data = _gunzip(data) if data[:2] == b"\x1f\x8b" else data
+        data = gunzip(data, MAX_SITEMAP_BYTES) if data[:2] == b"\x1f\x8b" else data
     except (OSError, EOFError, zlib.error) as e:
         return Listing(problem=f"cannot decompress sitemap: {e}")
     if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
@@ -168,14 +167,6 @@ def _text_sitemap(data: bytes, base_url: str) -> Listing:
     lines = data.decode("utf-8", errors="replace").splitlines()
     urls = [url for line in lines if (url := _absolute(line.strip(), base_url)) and line.strip().startswith("http")]
     return Listing(tuple(Link(url) for url in urls)) if urls else Listing(problem="not a sitemap")
-
-
-def _gunzip(data: bytes) -> bytes:
-    with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
-        out = f.read(MAX_SITEMAP_BYTES + 1)
-    if len(out) > MAX_SITEMAP_BYTES:
-        raise OSError(f"decompresses to more than {MAX_SITEMAP_BYTES // 2**20} MiB")
-    return out
 
 
 def _local(tag: object) -> str:

@@ -80,18 +80,19 @@ def _read(path: Path, manifest: Manifest) -> RawPage | Skipped:
             return Skipped(str(path), f"larger than {MAX_FILE_BYTES // 2**20} MiB")
         data = path.read_bytes()
         if path.suffix == ".gz":
-            data = _gunzip(data)
+            data = gunzip(data, MAX_FILE_BYTES)
     except (OSError, EOFError, zlib.error) as e:
         return Skipped(str(path), f"cannot read: {e}")
     hints = manifest.get(hashlib.sha256(data).hexdigest(), PageHints())
     return RawPage(data=data, origin=str(path), content_type=content_type, url=hints.url, hints=hints)
 
 
-def _gunzip(data: bytes) -> bytes:
+def gunzip(data: bytes, limit: int) -> bytes:
+    """Decompress at most ``limit`` bytes: a small gzip bomb must not fill memory."""
     with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
-        out = f.read(MAX_FILE_BYTES + 1)
-    if len(out) > MAX_FILE_BYTES:
-        raise OSError(f"decompresses to more than {MAX_FILE_BYTES // 2**20} MiB")
+        out = f.read(limit + 1)
+    if len(out) > limit:
+        raise OSError(f"decompresses to more than {limit // 2**20} MiB")
     return out
 
 
