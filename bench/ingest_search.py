@@ -81,7 +81,7 @@ from whoosh.index import FileIndex
 from whoosh.qparser import MultifieldParser
 from whoosh.searching import Searcher
 
-import search.query as search_query
+import search.facets as search_facets
 from search.actors import Gazetteer, load_gazetteer
 from search.clean import article_id, parse_date
 from search.enrich import enrich
@@ -474,14 +474,14 @@ def whoosh_overlap_facets() -> Iterator[None]:
 
     That is Whoosh's own multi-valued faceting: it walks the field's postings
     on every search, or reads each matching document's term vector when the
-    field has them. Swaps the engine's (private) facet builder, nothing else.
+    field has them. Swaps the facet builder the query stage uses, nothing else.
     """
-    original = search_query._facets
-    search_query._facets = _whoosh_facets
+    original = search_facets.facet_types
+    search_facets.facet_types = _whoosh_facets
     try:
         yield
     finally:
-        search_query._facets = original
+        search_facets.facet_types = original
 
 
 def _whoosh_facets(names: Iterable[str]) -> sorting.Facets:

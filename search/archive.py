@@ -74,6 +74,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from search.clean import article_id
+from search.decode import decode_html
 from search.errors import IndexBusy
 from search.records import Article, PageHints, RawPage
 from search.settings import Settings
@@ -559,7 +560,6 @@ def _replayed(record: _Record, meta: dict[str, Any]) -> RawPage:
     page = _page(record, meta)
     if record.kind != "response":
         return page
-    from search.fetch import decode_html  # imported here: only fetched pages need it (and httpx)
 
     return replace(page, data=decode_html(page.data, record.content_type).encode("utf-8"))
 

@@ -25,6 +25,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from search.decode import decode_html, detect, looks_binary
 from search.errors import ExtractionError
 from search.records import Article, PageHints, RawPage
 from search.urls import canonical_url, normalize_url
@@ -35,7 +36,7 @@ _ID_CHARS = 20
 
 def clean(page: RawPage) -> Article:
     """Turn one raw page into an article, or raise ``ExtractionError``."""
-    if b"\x00" in page.data[:4096]:
+    if looks_binary(page.data):
         raise ExtractionError("binary data, not a text or HTML page")
     if page.content_type == "text/html":
         article = extract_html(page.data, page.url or page.hints.url)
@@ -75,16 +76,21 @@ def _finish(article: Article, page: RawPage) -> Article:
     return article
 
 
-def _decode(data: bytes) -> str:
+def _decode_html(data: bytes) -> str:
+    # Valid UTF-8 is almost never an accident, and the crawler hands pages on
+    # re-encoded as UTF-8 with their original <meta charset> still in them;
+    # other bytes (a saved page) follow their <meta charset>, then detection.
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
+        return decode_html(data, None)
 
-        best = from_bytes(data).best()
-        if best is None:
-            raise ExtractionError("cannot tell the text encoding") from None
-        return str(best)
+
+def _decode(data: bytes) -> str:
+    text = detect(data)
+    if text is None:
+        raise ExtractionError("cannot tell the text encoding")
+    return text
 
 
 # --- saved HTML pages ------------------------------------------------------
@@ -97,7 +103,7 @@ def extract_html(data: bytes | str, url: str | None = None) -> Article:
     import trafilatura
     from htmldate import find_date
 
-    html = data if isinstance(data, str) else _decode(data)
+    html = data if isinstance(data, str) else _decode_html(data)
     found = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False)
     doc: dict[str, Any] = found.as_dict() if found is not None and not isinstance(found, dict) else (found or {})
     page = _page_metadata(html)

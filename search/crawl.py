@@ -57,6 +57,7 @@ from tqdm import tqdm
 from search.actors import load_gazetteer
 from search.archive import open_archive
 from search.clean import clean, parse_date
+from search.decode import decode_html, looks_binary
 from search.discover import MAX_SITEMAP_BYTES, Link, Listing, discover_feeds, parse_feed, parse_sitemap
 from search.enrich import enrich
 from search.errors import CrawlError, ExtractionError, FetchError, RobotsDenied
@@ -67,9 +68,7 @@ from search.fetch import (
     Validators,
     accept_any,
     accept_html,
-    decode_html,
     host_of,
-    looks_binary,
     robots_directives,
 )
 from search.frontier import Entry, Frontier

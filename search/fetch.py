@@ -21,7 +21,6 @@ streamed and dropped at ``crawl_max_bytes``, never cut and kept.
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import email.utils
 import re
@@ -407,62 +406,7 @@ def _network_error(error: httpx.HTTPError) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-# --- bodies to text -----------------------------------------------------------
-
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-#: WHATWG: these labels mean windows-1252 in HTML.
-_LATIN1_LABELS = frozenset({"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "us-ascii", "ascii", "cp819"})
-
-
-def decode_html(body: bytes, content_type_header: str | None) -> str:
-    """Text of an HTML body: charset from the header, then ``<meta>``, then
-    detection (charset-normalizer); a label that fails to decode is skipped."""
-    for label in (_header_charset(content_type_header), _meta_charset(body)):
-        codec = _codec(label)
-        if codec:
-            try:
-                return body.decode(codec)
-            except UnicodeDecodeError:
-                continue
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(body).best()
-        return str(best) if best is not None else body.decode("utf-8", errors="replace")
-
-
-def _header_charset(header: str | None) -> str | None:
-    match = re.search(r"charset\s*=\s*[\"']?([^\s;\"']+)", header or "", re.IGNORECASE)
-    return match.group(1) if match else None
-
-
-def _meta_charset(body: bytes) -> str | None:
-    match = _META_CHARSET.search(body[:4096])
-    return match.group(1).decode("ascii", errors="replace") if match else None
-
-
-def _codec(label: str | None) -> str | None:
-    if not label:
-        return None
-    label = label.strip().lower()
-    if label in _LATIN1_LABELS:
-        return "cp1252"
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
-        return None
-
-
-def looks_binary(body: bytes) -> bool:
-    """NUL bytes or many control characters: not text, whatever the label says."""
-    head = body[:4096]
-    if b"\x00" in head:
-        return True
-    controls = sum(1 for byte in head if byte < 9 or 13 < byte < 32)
-    return bool(head) and controls / len(head) > 0.05
-
+# --- what a page says about us ------------------------------------------------
 
 _META_TAG = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
 _ATTRIBUTE = re.compile(r"""([\w:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")

@@ -15,7 +15,6 @@ is bounded by a cap on wildcard expansion and a time limit on collection.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -29,9 +28,11 @@ from whoosh.qparser import GtLtPlugin, MultifieldParser
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.searching import Results, Searcher
 
+from search import facets
 from search.actors import Gazetteer
 from search.clean import parse_date
 from search.errors import NotFound, QueryError
+from search.facets import Counts
 from search.records import FACETS, UNKNOWN, ActorRef, FacetValue, Hit, SearchPage, SearchQuery
 from search.settings import Settings
 
@@ -55,14 +56,14 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     """Run one search: the page of hits and the four facets' counts."""
     parsed = parse_query(request.q, searcher, settings)
     filters = {name: _filter(name, values) for name, values in request.filters().items() if values}
-    cache_key = _counts_key(searcher, parsed, request)
-    counts = _COUNTS_CACHE.get(cache_key) if settings.facet_cache_size else None
+    cache_key = facets.counts_key(searcher, parsed, request)
+    counts = facets.kept_counts(cache_key) if settings.facet_cache_size else None
     unfiltered = [name for name in FACETS if name not in filters] if counts is None else []
     results = _collect(
         searcher, _require(parsed, filters.values()), settings,
         limit=request.page * request.per_page,
         sortedby=_sort(request, parsed),
-        groupedby=_facets(unfiltered) if unfiltered else None,
+        groupedby=facets.facet_types(unfiltered) if unfiltered else None,
         terms=bool(request.q),  # matched terms are only needed for highlighting
         # Whoosh's block-quality skipping trips an assertion inside Require.
         optimize=not filters,
@@ -71,47 +72,24 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     if counts is None:
         counts = {name: results.groups(name) for name in unfiltered}
         counts.update(_filtered_counts(searcher, parsed, filters, settings))
-        _remember(cache_key, counts, settings.facet_cache_size)
+        facets.keep_counts(cache_key, counts, settings.facet_cache_size)
     start = (request.page - 1) * request.per_page
     hits = tuple(_hit(hit, gazetteer, request.q) for hit in _page(results, start, request.per_page))
     hits = _with_copies(searcher, hits)
-    facets = {name: _facet_values(name, counts[name], request, gazetteer) for name in FACETS}
-    return SearchPage(query=request, total=len(results), hits=hits, facets=facets)
+    values = {name: _facet_values(name, counts[name], request, gazetteer) for name in FACETS}
+    return SearchPage(query=request, total=len(results), hits=hits, facets=values)
 
 
 def _filtered_counts(
     searcher: Searcher, parsed: wq.Query, filters: dict[str, wq.Query], settings: Settings
-) -> dict[str, dict[str, int]]:
+) -> Counts:
     """Each filtered facet counted under the query and the *other* facets' filters."""
     counts = {}
     for name in filters:
         others = _require(parsed, (f for other, f in filters.items() if other != name))
-        results = _collect(searcher, others, settings, limit=1, scored=False, groupedby=_facets([name]))
+        results = _collect(searcher, others, settings, limit=1, scored=False, groupedby=facets.facet_types([name]))
         counts[name] = results.groups(name)
     return counts
-
-
-# Facet counts for a (query, filters) pair only change when the index does,
-# and paging through results or reloading the front page asks for the same
-# counts again: keep them, keyed by the exact segments they were counted on.
-_COUNTS_CACHE: OrderedDict[tuple[object, ...], dict[str, dict[str, int]]] = OrderedDict()
-
-
-def _counts_key(searcher: Searcher, parsed: wq.Query, request: SearchQuery) -> tuple[object, ...]:
-    segments = tuple(
-        (sub.reader().segment().segment_id(), sub.reader().segment().deleted_count())
-        for sub, _ in searcher.leaf_searchers()
-        if sub.reader().segment() is not None
-    )
-    return (segments, repr(parsed), tuple(sorted(request.filters().items())))
-
-
-def _remember(key: tuple[object, ...], counts: dict[str, dict[str, int]], size: int) -> None:
-    if size <= 0:
-        return
-    _COUNTS_CACHE[key] = counts
-    while len(_COUNTS_CACHE) > size:
-        _COUNTS_CACHE.popitem(last=False)
 
 
 def get_article(searcher: Searcher, article_id: str, gazetteer: Gazetteer) -> Hit:
@@ -283,68 +261,6 @@ def _sort(request: SearchQuery, parsed: wq.Query) -> sorting.FacetType | None:
         # the same input reproduces. (An id tie-breaker doubled the sort cost.)
         return sorting.FieldFacet("date_key", reverse=True)
     return None
-
-
-def _facets(names: Iterable[str]) -> sorting.Facets:
-    facets = sorting.Facets()
-    for name in names:
-        facet = _ActorFacet() if name == "actor" else sorting.FieldFacet(name, maptype=sorting.Count)
-        facets.add_facet(name, facet)
-    return facets
-
-
-class _ActorFacet(sorting.FacetType):  # type: ignore[misc]  # whoosh ships no type hints
-    """The multi-valued actor facet, counted from a per-segment cache.
-
-    Whoosh's own overlap faceting rebuilds every document's actor list from
-    the postings on each search (or reads one term vector per matching
-    document). Segments never change once written, so the lists are built
-    once per segment and kept: a search then costs one list lookup per
-    matching document. ``bench/ingest_search.py`` measures all three paths.
-    """
-
-    maptype = sorting.Count
-
-    def categorizer(self, global_searcher: Searcher) -> sorting.Categorizer:
-        return _ActorCategorizer()
-
-
-class _ActorCategorizer(sorting.Categorizer):  # type: ignore[misc]
-    allow_overlap = True
-
-    def __init__(self) -> None:
-        self._lists: list[tuple[str, ...]] = []
-
-    def set_searcher(self, segment_searcher: Searcher, docoffset: int) -> None:
-        self._lists = _segment_actors(segment_searcher.reader())
-
-    def keys_for(self, matcher: Any, docid: int) -> tuple[str, ...]:
-        return self._lists[docid]
-
-
-_SEGMENT_CACHE: OrderedDict[str, list[tuple[str, ...]]] = OrderedDict()
-_SEGMENT_CACHE_SIZE = 256
-
-
-def _segment_actors(reader: Any) -> list[tuple[str, ...]]:
-    """Every document's actor ids in one segment, built once and kept (LRU)."""
-    if reader.segment() is None:  # an empty index has no segment
-        return []
-    key = f"{reader.segment().segment_id()}:{reader.doc_count_all()}"
-    cached = _SEGMENT_CACHE.get(key)
-    if cached is None:
-        lists: list[list[str]] = [[] for _ in range(reader.doc_count_all())]
-        for btext in reader.lexicon("actor"):
-            actor = btext.decode("utf-8")
-            for docid in reader.postings("actor", btext).all_ids():
-                lists[docid].append(actor)
-        cached = [tuple(actors) for actors in lists]
-        _SEGMENT_CACHE[key] = cached
-        while len(_SEGMENT_CACHE) > _SEGMENT_CACHE_SIZE:
-            _SEGMENT_CACHE.popitem(last=False)
-    else:
-        _SEGMENT_CACHE.move_to_end(key)
-    return cached
 
 
 def _filter(name: str, values: tuple[str, ...]) -> wq.Query:

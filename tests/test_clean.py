@@ -172,3 +172,10 @@ def test_gzip_is_read_by_sources_not_the_cleaner(tmp_path) -> None:  # type: ign
     [page] = list(read_files([path], manifest={}))
     assert isinstance(page, RawPage) and page.content_type == "text/html"
     assert clean(page).outlet == "Balkan Wire"
+
+
+def test_a_saved_html_page_is_decoded_by_its_meta_charset() -> None:
+    text = "Министр иностранных дел России Сергей Лавров встретился с президентом Сербии в Белграде в пятницу."
+    html = f'<html><head><meta charset="windows-1251"><title>Лавров в Белграде</title></head><body><article><p>{text}</p><p>{text}</p></article></body></html>'
+    article = clean(RawPage(data=html.encode("cp1251"), origin="ru.html", content_type="text/html"))
+    assert "Сергей Лавров" in article.text

@@ -32,9 +32,10 @@ import pytest
 
 from conftest import ROOT, make_settings
 from search.crawl import CrawlReport, FetchContext, Outcome, crawl, fetch_article
+from search.decode import decode_html
 from search.discover import parse_feed, parse_sitemap
 from search.errors import CrawlError, SettingsError
-from search.fetch import decode_html, robots_directives
+from search.fetch import robots_directives
 from search.frontier import crawl_health
 from search.index import open_index
 from search.records import Source
