@@ -1,47 +1,64 @@
-"""The cleaner: a ``RawPage`` in, an ``Article`` (title, text, date, author,
-outlet, id) out. Second stage of the pipeline, after sources and before
-enrichment.
+"""The cleaner: a ``RawPage`` in, an ``Article`` (title, text, date with its
+source, authors, outlet, language, id) out. Second stage of the pipeline,
+after sources and before enrichment.
 
-Two paths share one set of leftover rules:
+Two paths end in one set of leftover rules (``search.leftovers``):
 
-* saved HTML goes through trafilatura for the body and metadata, htmldate
-  (``original_date=True``) for the date and BeautifulSoup for what both miss
-  (canonical URL, site name, ``<title>``);
+* HTML pages go through ``extract``: parsed once, the body by trafilatura
+  with precision or recall chosen per page and a fallback
+  (``search.body``), title, authors, outlet and canonical URL from the
+  page's metadata (``search.metadata``), the date from every signal with its
+  provenance (``search.dates``), the language with ``<html lang>`` as a
+  prior (``search.language``);
 * plain-text page dumps (a copy of what a browser showed) are split into
   lines; furniture is recognised by its shape and vocabulary — prompts to
   subscribe or log in, ad markers, "N min read", comment-widget strings,
   section blurbs, strings in another script — never by listing known pages.
 
 Metadata stated outside the document (``RawPage.hints``, e.g. the seeds
-manifest) wins over what the cleaner guesses, and says so in
-``published_source``.
+manifest) wins over what the cleaner finds, and says so in
+``published_source``; a feed's or sitemap's date competes with the page's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import hashlib
 import re
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
+from search.body import extract_body
+from search.dates import DateFound, find_published
 from search.decode import decode_html, detect, looks_binary
 from search.errors import ExtractionError
+from search.language import detect_language
+from search.leftovers import BYLINE, dominant_script, drop_leftovers, drop_trailing_furniture, is_furniture, is_prompt
+from search.metadata import read_metadata
 from search.records import Article, PageHints, RawPage
+from search.settings import Settings
 from search.urls import canonical_url, normalize_url
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
 
 #: Bytes of a document hashed into its id when no canonical URL is known.
 _ID_CHARS = 20
 
 
-def clean(page: RawPage) -> Article:
+def clean(page: RawPage, settings: Settings | None = None) -> Article:
     """Turn one raw page into an article, or raise ``ExtractionError``."""
     if looks_binary(page.data):
         raise ExtractionError("binary data, not a text or HTML page")
     if page.content_type == "text/html":
-        article = extract_html(page.data, page.url or page.hints.url)
+        article = extract(page.data, page.url or page.hints.url, hints=page.hints, settings=settings)
     else:
-        article = extract_text(_decode(page.data))
+        article = extract_text(_decode(page.data), settings)
     if not article.text.strip():
         raise ExtractionError("no article text found")
     return _finish(article, page)
@@ -70,7 +87,7 @@ def _finish(article: Article, page: RawPage) -> Article:
         outlet=hints.outlet or article.outlet,
         author=hints.author or article.author,
     )
-    if hints.published is not None:
+    if hints.published is not None and hints.published_source not in _LISTING_SOURCES:
         article.published = hints.published
         article.published_source = hints.published_source or "manifest"
     return article
@@ -96,98 +113,136 @@ def _decode(data: bytes) -> str:
 # --- saved HTML pages ------------------------------------------------------
 
 
-def extract_html(data: bytes | str, url: str | None = None) -> Article:
-    """Body and metadata by trafilatura, date by htmldate, gaps by BeautifulSoup."""
-    # Imported here: trafilatura takes a second to import, and the plain-text
-    # path (and every command that does not ingest HTML) never needs it.
-    import trafilatura
-    from htmldate import find_date
+def extract(
+    html: str | bytes,
+    url: str | None = None,
+    *,
+    hints: PageHints | None = None,
+    settings: Settings | None = None,
+) -> Article:
+    """One HTML page in, its article out: body, title, date (with its
+    source), authors, outlet, canonical URL and language.
 
-    html = data if isinstance(data, str) else _decode_html(data)
-    found = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False)
-    doc: dict[str, Any] = found.as_dict() if found is not None and not isinstance(found, dict) else (found or {})
-    page = _page_metadata(html)
-    date = find_date(html, original_date=True, url=url)
-    body = doc.get("text") or ""
-    script = _dominant_script(body)
-    paragraphs = [line.strip() for line in body.splitlines() if line.strip()]
-    paragraphs = [line for line in paragraphs if not _is_furniture(line, script)]
-    title = doc.get("title") or page.get("title") or ""
-    if paragraphs and _squash(paragraphs[0]) == _squash(title):
-        paragraphs = paragraphs[1:]  # the headline repeated as the first line
+    The page is parsed once; trafilatura, the metadata reader and the date
+    finder all read the same tree. Bounded in size (``clean_max_bytes``) and,
+    when called on the main thread, in time (``clean_time_limit``); a page
+    that breaks a bound or holds no article raises ``ExtractionError``.
+    """
+    settings = settings or Settings()
+    hints = hints or PageHints()
+    with _time_limit(settings.clean_time_limit):
+        tree = _parse(html, settings.clean_max_bytes)
+        meta = read_metadata(tree, url, outlets_by_host=_outlets_by_host())
+        text = extract_body(tree, url, meta.title or "", meta.authors)
+        _require_article(text)
+        found = find_published(tree, url, text, hint=_listed_date(hints), floor_year=settings.date_floor_year)
     return Article(
         id="",
-        title=title,
-        text="\n\n".join(_drop_repeats(paragraphs)),
+        title=meta.title or _title_from_sentence(text.split("\n\n", 1)[0]),
+        text=text,
         origin="",
-        url=canonical_url(page.get("canonical"), url),
-        outlet=doc.get("sitename") or page.get("site_name"),
-        author=doc.get("author") or page.get("author"),
-        published=parse_date(date),
-        published_source="htmldate" if date else None,
+        url=canonical_url(meta.canonical, url),
+        outlet=meta.outlet,
+        author=", ".join(meta.authors) or None,
+        published=found.value if found else None,
+        published_source=found.source if found else None,
+        language=detect_language(f"{meta.title or ''}\n\n{text}", meta.html_lang, settings.langdetect_seed),
     )
 
 
-def _page_metadata(html: str) -> dict[str, str]:
-    """What trafilatura may miss: canonical URL, site name, author, <title>."""
-    from bs4 import BeautifulSoup
+def _parse(html: str | bytes, max_bytes: int) -> HtmlElement:
+    import lxml.html
+    from lxml.etree import ParserError
 
-    soup = BeautifulSoup(html, "lxml")
-    found: dict[str, str] = {}
-    for key, selector, attribute in _PAGE_FIELDS:
-        tag = soup.select_one(selector)
-        value = tag.get(attribute) if tag and attribute else (tag.get_text(" ", strip=True) if tag else None)
-        if isinstance(value, str) and value.strip():
-            found.setdefault(key, value.strip())
-    return found
+    size = len(html) if isinstance(html, bytes) else len(html.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise ExtractionError(f"page of {size:,} bytes is over the {max_bytes:,}-byte limit")
+    if isinstance(html, bytes):
+        if looks_binary(html):
+            raise ExtractionError("binary data, not a text or HTML page")
+        html = _decode_html(html)
+    html = html.replace("\x00", "")
+    if not html.strip():
+        raise ExtractionError("empty page")
+    try:
+        # libxml2 caps nesting at 256 levels, so a deeply nested page parses
+        # flat rather than exhausting the stack of every later tree walk.
+        return lxml.html.document_fromstring(html)
+    except (ParserError, ValueError) as e:
+        raise ExtractionError(f"not parseable as HTML: {e}") from e
 
 
-_PAGE_FIELDS = (
-    ("canonical", "link[rel=canonical]", "href"),
-    ("canonical", "meta[property='og:url']", "content"),
-    ("site_name", "meta[property='og:site_name']", "content"),
-    ("author", "meta[name=author]", "content"),
-    ("title", "meta[property='og:title']", "content"),
-    ("title", "h1", None),
-    ("title", "title", None),
-)
+def _require_article(text: str) -> None:
+    """A page that is all navigation leaves no prose line behind."""
+    if not any(_is_paragraph(line) for line in text.split("\n\n")):
+        raise ExtractionError("no article text found (navigation or furniture only)")
+
+
+def _listed_date(hints: PageHints) -> DateFound | None:
+    """A feed's or sitemap's date competes with the page's own signals;
+    a corpus's own metadata (a manifest) is taken as it is, in ``_finish``."""
+    if hints.published is None or hints.published_source not in _LISTING_SOURCES:
+        return None
+    return DateFound(hints.published, hints.published_source)
+
+
+_LISTING_SOURCES = frozenset({"feed", "sitemap"})
+
+
+@functools.lru_cache(maxsize=1)
+def _outlets_by_host() -> dict[str, str]:
+    """Host → outlet name from the sources file, which outranks what a page says of itself."""
+    from search.sources import load_sources, outlets_by_host  # sources reads dates with this module
+
+    return outlets_by_host(load_sources())
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Abort an extraction that runs too long (a pathological page).
+
+    A timer signal only works on the main thread (ingest, reindex, the
+    command line); crawler workers rely on the size and depth bounds.
+    """
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _expired(signum: int, frame: object) -> None:
+        raise ExtractionError(f"extraction took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 # --- plain-text page dumps -------------------------------------------------
 
-# Words that belong to site furniture rather than to reporting. One such word
-# makes a short line furniture; two make any line of moderate length so.
-_PROMPT = re.compile(
-    r"\b(subscribe|subscription|newsletters?|sign (?:up|in)|log ?in|register|inbox|special offers"
-    r"|follow us|share (?:this|on)|read more|related (?:articles|stories|news)|comments?"
-    r"|discussion|cookies?|advertisement|sponsored|latest news|stay tuned|breaking news"
-    r"|updates|all rights reserved|copyright|loader|newsfeed|chats?)\b",
-    re.IGNORECASE,
-)
-_AD_MARKER = re.compile(r"^\W*(advertisement|advertising|sponsored(?: content)?|ad|anzeige|reklama)\W*$", re.IGNORECASE)
-_READ_TIME = re.compile(r"\b\d+\s*min(?:ute)?s?\.?\s+read\b", re.IGNORECASE)
-_NO_LETTERS = re.compile(r"^[\W\d_]*$")
-_BYLINE = re.compile(r"^(?:from|by)\s*:?\s+(?P<name>[^\W\d_][^\W\d_.'’ -]*(?:[ .'’-]+[^\W\d_]+){0,5})\.?$", re.IGNORECASE)
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-# A line ending ", 21 September 2018." is a caption or a related-story link.
-_CAPTION_DATE = re.compile(rf",\s*\d{{1,2}}\s+(?:{_MONTHS})\s+\d{{4}}\.?$", re.IGNORECASE)
-_CREDIT = re.compile(r"^\W*(?:photo|image|foto|picture|credit)s?\s*(?:credit)?\s*:", re.IGNORECASE)
-_TERMINAL = ".!?…\"”’»)"
 
-
-def extract_text(text: str) -> Article:
-    """Clean a plain-text page dump into title, author and body."""
+def extract_text(text: str, settings: Settings | None = None) -> Article:
+    """Clean a plain-text page dump into title, author, body, date and language."""
+    settings = settings or Settings()
     lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
-    script = _dominant_script(" ".join(lines))
+    script = dominant_script(" ".join(lines))
     header, body = _split_header(lines)
     title = _pick_title(header, script)
-    author = next((m.group("name").strip() for line in header if (m := _BYLINE.match(line))), None)
-    body = [line for line in body if not _is_furniture(line, script)]
-    body = _drop_trailing_furniture(_drop_repeats(body))
+    author = next((m.group("name").strip() for line in header if (m := BYLINE.match(line))), None)
+    body = drop_trailing_furniture(drop_leftovers(body))
     if title is None and body:
         title = _title_from_sentence(body[0])
-    return Article(id="", title=title or "", text="\n\n".join(body), origin="", author=author)
+    text = "\n\n".join(body)
+    found = find_published(None, None, text, floor_year=settings.date_floor_year)
+    return Article(
+        id="", title=title or "", text=text, origin="", author=author,
+        published=found.value if found else None,
+        published_source=found.source if found else None,
+        language=detect_language(f"{title or ''}\n\n{text}", None, settings.langdetect_seed),
+    )
 
 
 def _split_header(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -202,14 +257,14 @@ def _pick_title(header: list[str], script: str) -> str | None:
     """The longest headline-shaped header line: site and section names are shorter."""
     candidates = [
         line for line in header
-        if _is_headline(line) and not _is_furniture(line, script) and not _BYLINE.match(line)
+        if _is_headline(line) and not is_furniture(line, script) and not BYLINE.match(line)
     ]
     return max(candidates, key=lambda line: len(line.split()), default=None)
 
 
 def _is_paragraph(line: str) -> bool:
     words = len(line.split())
-    return not _is_prompt(line) and (words >= 15 or (words >= 8 and line[-1] in _TERMINAL))
+    return not is_prompt(line) and (words >= 15 or (words >= 8 and line[-1] in _TERMINAL))
 
 
 def _is_headline(line: str) -> bool:
@@ -217,64 +272,7 @@ def _is_headline(line: str) -> bool:
     return 3 <= len(words) <= 30 and line[-1] not in ".!…" and not line.startswith(("-", "–", "—", "•"))
 
 
-def _is_furniture(line: str, script: str) -> bool:
-    return bool(
-        _NO_LETTERS.match(line)
-        or _AD_MARKER.match(line)
-        or _READ_TIME.search(line) and len(line.split()) <= 8
-        or _CAPTION_DATE.search(line) and not _has_two_sentences(line)
-        or _CREDIT.match(line)
-        or _is_prompt(line)
-        or _is_foreign_script(line, script)
-    )
-
-
-def _is_prompt(line: str) -> bool:
-    hits = {m.group(0).lower() for m in _PROMPT.finditer(line)}
-    words = len(line.split())
-    return (len(hits) >= 1 and words <= 8) or (len(hits) >= 2 and words <= 30)
-
-
-def _has_two_sentences(line: str) -> bool:
-    return bool(re.search(r"[.!?]\s+[A-Z]", line))
-
-
-def _dominant_script(text: str) -> str:
-    cyrillic = sum(1 for ch in text if "\u0400" <= ch <= "\u04ff")
-    letters = sum(1 for ch in text if ch.isalpha())
-    return "cyrillic" if letters and cyrillic / letters > 0.5 else "latin"
-
-
-def _is_foreign_script(line: str, script: str) -> bool:
-    """A short line in another script than the page is a stray UI string."""
-    return len(line.split()) <= 12 and _dominant_script(line) != script
-
-
-def _drop_repeats(lines: list[str]) -> list[str]:
-    """Drop repeated paragraphs, and a summary repeated by the next paragraph
-    (a standfirst followed by the same sentence after a dateline)."""
-    kept: list[str] = []
-    seen: set[str] = set()
-    for i, line in enumerate(lines):
-        key = _squash(line)
-        following = _squash(lines[i + 1]) if i + 1 < len(lines) else ""
-        if key in seen or (len(key) > 40 and key in following and key != following):
-            continue
-        seen.add(key)
-        kept.append(line)
-    return kept
-
-
-def _drop_trailing_furniture(lines: list[str]) -> list[str]:
-    """After the last sentence, short unpunctuated lines are page chrome."""
-    end = len(lines)
-    while end and len(lines[end - 1].split()) <= 6 and lines[end - 1][-1] not in _TERMINAL:
-        end -= 1
-    return lines[:end]
-
-
-def _squash(line: str) -> str:
-    return re.sub(r"\W+", " ", line.casefold()).strip()
+_TERMINAL = ".!?…\"”’»)"
 
 
 def _title_from_sentence(paragraph: str, max_words: int = 16) -> str:

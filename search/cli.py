@@ -7,6 +7,7 @@
     newsdesk delete URL|ID [--index DIR]
     newsdesk crawl [--sources FILE] [--index DIR]
     newsdesk sources [--index DIR]
+    newsdesk extract FILE [--url URL]
 
 Every command takes ``--index DIR`` (the instance directory; default
 ``index/`` or ``NEWSDESK_INDEX``). Errors print one line and exit 1; no
@@ -89,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     crawl.set_defaults(command=_crawl)
     health = commands.add_parser("sources", parents=[common], help="show each crawled source's and host's health")
     health.set_defaults(command=_sources)
+
+    extract = commands.add_parser("extract", parents=[common], help="print the article the cleaner finds in one page")
+    extract.add_argument("file", metavar="FILE", help="a .html, .html.gz or .txt page")
+    extract.add_argument("--url", help="the page's address (for its date, outlet and canonical URL)")
+    extract.set_defaults(command=_extract)
     return parser
 
 
@@ -135,6 +141,25 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
     for hit in page.hits:
         date = hit.published.isoformat() if hit.published else "undated"
         print(f"\n{hit.title}\n  {hit.outlet} · {date} · {hit.id}")
+    return 0
+
+
+def _extract(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    from search.clean import clean
+    from search.errors import ExtractionError
+    from search.sources import Skipped, read_files
+
+    page = next(read_files([args.file], manifest={}))
+    if isinstance(page, Skipped):
+        raise ExtractionError(f"{page.origin}: {page.reason}")
+    article = clean(replace(page, url=args.url or page.url), settings)
+    published = article.published.isoformat() if article.published else None
+    fields = {"url": article.url, "title": article.title, "text": article.text, "published": published,
+              "published_source": article.published_source, "author": article.author,
+              "outlet": article.outlet, "language": article.language}
+    print(json.dumps(fields, ensure_ascii=False, indent=2))
     return 0
 
 

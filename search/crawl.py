@@ -182,7 +182,7 @@ def _page(url: str, source: Source, context: FetchContext, response: Response) -
         return FetchResult(url, Outcome.NOINDEX, response, noarchive=True)
     page = _raw_page(text, response, replace(context.hints, outlet=source.name))
     try:
-        article = clean(page)
+        article = clean(page, context.settings)
     except ExtractionError as e:
         return FetchResult(url, Outcome.UNEXTRACTABLE, response, page, error=e.message, noarchive=noarchive)
     with _ENRICH_LOCK:

@@ -1,7 +1,7 @@
 """Enrichment: third stage, between the cleaner and the index.
 
-Adds what the text implies but does not state: its language (langdetect,
-seeded so the same text always gets the same answer), the actors it names
+Adds what the text implies but does not state: its language when the
+cleaner has not already found it (``search.language``), the actors it names
 (the gazetteer in ``seeds/actors.toml``) and a MinHash sketch of the text,
 by which the index recognises copies of one story (``search.duplicates``). The year facet is
 derived from the date on the ``Article`` itself.
@@ -14,17 +14,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from langdetect import DetectorFactory, detect_langs
-from langdetect.lang_detect_exception import LangDetectException
-
 from search.actors import Gazetteer
 from search.folding import fold
-from search.records import UNKNOWN, Article
-
-#: langdetect is unreliable below this share; the article is then "unknown".
-_MIN_LANGUAGE_PROBABILITY = 0.5
-#: Enough text to decide; more only costs time.
-_LANGUAGE_SAMPLE = 5000
+from search.language import detect_language
+from search.records import Article
 
 #: Texts shorter than this get no fingerprint: a few words leave too few
 #: shingles to tell a copy from a look-alike (templated briefs — market
@@ -40,25 +33,15 @@ _WORD = re.compile(r"\w+")
 
 
 def enrich(article: Article, gazetteer: Gazetteer, seed: int = 0) -> Article:
-    """Return the article with ``language``, ``actors`` and ``minhash`` filled in."""
+    """Return the article with ``language`` (unless the cleaner set it, with
+    the page's declared language to go by), ``actors`` and ``minhash`` filled in."""
     text = f"{article.title}\n\n{article.text}"
     return replace(
         article,
-        language=detect_language(text, seed),
+        language=article.language or detect_language(text, None, seed),
         actors=gazetteer.find(text),
         minhash=text_minhash(article.text),
     )
-
-
-def detect_language(text: str, seed: int = 0) -> str:
-    """ISO 639-1 code of the text's language, or "unknown"."""
-    # langdetect samples randomly; its global seed makes the answer repeatable.
-    DetectorFactory.seed = seed
-    try:
-        best = detect_langs(text[:_LANGUAGE_SAMPLE])[0]
-    except LangDetectException:
-        return UNKNOWN
-    return best.lang if best.prob >= _MIN_LANGUAGE_PROBABILITY else UNKNOWN
 
 
 def text_minhash(text: str) -> tuple[int, ...] | None:

@@ -79,7 +79,7 @@ def _articles(
             _skip(report, page.origin, page.reason)
             continue
         try:
-            article = clean(page)
+            article = clean(page, settings)
         except ExtractionError as e:
             _skip(report, page.origin, e.message)
             continue

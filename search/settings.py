@@ -47,6 +47,16 @@ class Settings:
     per_page: int = 10
     #: Seed for langdetect, so the same text always gets the same language.
     langdetect_seed: int = 0
+    #: Cleaner: largest page extracted, in bytes; a larger one is skipped
+    #: with the reason logged.
+    clean_max_bytes: int = 10 * 1024 * 1024
+    #: Cleaner: seconds one page may take to extract before it is skipped
+    #: (enforced on the main thread: ingest, reindex, ``newsdesk extract``).
+    clean_time_limit: float = 20.0
+    #: Cleaner: a date found in a page's content before this year is taken
+    #: for a mistake (a founding year, a copyright line) and dropped. Dates
+    #: a corpus's own metadata states are kept whatever their year.
+    date_floor_year: int = 1990
     #: Crawler: least seconds between two requests to one host (robots.txt
     #: ``Crawl-delay`` wins when larger).
     crawl_min_gap: float = 1.0

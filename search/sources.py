@@ -27,6 +27,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from search.clean import parse_date
 from search.errors import SettingsError
@@ -138,6 +139,17 @@ def load_sources(path: Path | None = None) -> list[Source]:
 
 _SOURCE_LISTS = ("feeds", "sitemaps", "allow", "deny")
 _SOURCE_KEYS = {"name", "url", "language", "country", *_SOURCE_LISTS}
+
+
+def outlets_by_host(sources: Iterable[Source]) -> dict[str, str]:
+    """Each source's host (without "www.") → its name: the outlet of a page
+    from that host, whatever the page calls itself."""
+    hosts: dict[str, str] = {}
+    for source in sources:
+        host = (urlsplit(source.url).hostname or "").removeprefix("www.")
+        if host:
+            hosts.setdefault(host, source.name)
+    return hosts
 
 
 def _source(table: object, path: Path, number: int) -> Source:

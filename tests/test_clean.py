@@ -117,15 +117,16 @@ def test_manifest_hints_override_guesses_and_say_where_the_date_came_from() -> N
     assert (article.outlet, article.published, article.published_source) == ("RksNews", dt.date(2024, 1, 23), "manifest")
 
 
-def test_html_pages_use_trafilatura_htmldate_and_page_metadata() -> None:
+def test_html_pages_take_body_date_and_metadata_from_the_page() -> None:
     data = (FIXTURES / "balkan-wire.html").read_bytes()
     article = clean(RawPage(data=data, origin="balkan-wire.html", content_type="text/html"))
     assert article.title == "Lavrov and Vučić discuss Kosovo talks"
     assert article.url == "https://balkanwire.example/news/2021/06/04/lavrov-vucic-kosovo"
     assert article.outlet == "Balkan Wire"
     assert article.author == "Jane Roe"
-    assert article.published == dt.date(2021, 6, 4)
-    assert article.published_source == "htmldate"
+    assert article.published == dt.datetime(2021, 6, 4, 10, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert article.published_source == "meta"
+    assert article.language == "en"
     assert article.text.startswith("BELGRADE — Russian Foreign Minister Sergey Lavrov met")
     assert "since 2008." in article.text
     for leftover in ("Subscribe", "cookies", "Advertisement", "Related stories", "Copyright", "football"):

@@ -1,0 +1,94 @@
+"""The body of an HTML news page: the article's paragraphs, nothing else.
+
+A helper of the cleaner (stage 2). trafilatura is at the core; around it,
+what measurably lifts it on real pages (``bench/extraction.py``):
+
+* **precision or recall per page.** trafilatura is run twice on the one
+  parsed tree. On a page whose recall extraction reads as prose, the
+  precision run's paragraphs are the core and the recall run only adds the
+  paragraphs that sit between core paragraphs (a body split across
+  containers); on a page made of lists, headings and short lines (a
+  listicle, a product round-up), precision throws away real content, so
+  the recall run is kept whole.
+* **a fallback** when both return nothing or a small part of what
+  trafilatura's own baseline (every ``<p>`` and article-ish block) finds.
+* **leftovers** (``search.leftovers``) removed from what comes back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from search.leftovers import drop_leftovers, squash
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
+
+#: Share of short or list lines above which a page is list-shaped and the
+#: recall extraction is kept whole.
+_LIST_SHAPED = 0.5
+#: Lines shorter than this (in words) count as short, not prose.
+_SHORT_LINE = 8
+#: Words that identify a paragraph across the two trafilatura runs.
+_OPENING_WORDS = 6
+#: The main extraction is "too little" below this share of the baseline's words.
+_TOO_LITTLE = 0.25
+
+
+def extract_body(tree: HtmlElement, url: str | None, title: str = "", authors: tuple[str, ...] = ()) -> str:
+    """The article's text, paragraphs separated by blank lines ("" if none)."""
+    recall = _trafilatura(tree, url, "recall")
+    lines = recall if _list_shaped(recall) else _merge(recall, _trafilatura(tree, url, "precision"))
+    lines = _fallback(tree, lines)
+    return "\n\n".join(drop_leftovers(lines, title, authors, keep_repeats=True))
+
+
+def _trafilatura(tree: HtmlElement, url: str | None, focus: str) -> list[str]:
+    # Imported here: trafilatura takes a second to import, and the
+    # plain-text path and most commands never need it.
+    import trafilatura
+
+    # trafilatura copies the tree it is given, so one parse serves every run.
+    found = trafilatura.bare_extraction(
+        tree, url=url, include_comments=False, favor_precision=focus == "precision", favor_recall=focus == "recall"
+    )
+    text = found.text if found is not None and not isinstance(found, dict) else (found or {}).get("text")
+    return _lines(text or "")
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _list_shaped(lines: list[str]) -> bool:
+    if not lines:
+        return False
+    listy = sum(1 for line in lines if line.startswith(("- ", "|")) or len(line.split()) < _SHORT_LINE)
+    return listy / len(lines) > _LIST_SHAPED
+
+
+def _merge(recall: list[str], precision: list[str]) -> list[str]:
+    """The precision paragraphs, plus the recall paragraphs between them."""
+    # Keyed by the opening words: the precision run sometimes stops a
+    # paragraph at an inline element the recall run reads through.
+    core = {_opening(line) for line in precision}
+    positions = [i for i, line in enumerate(recall) if _opening(line) in core]
+    if not positions:
+        return precision or recall
+    first, last = positions[0], positions[-1]
+    return [line for i, line in enumerate(recall) if first <= i <= last or _opening(line) in core]
+
+
+def _opening(line: str) -> str:
+    return " ".join(squash(line).split()[:_OPENING_WORDS])
+
+
+def _fallback(tree: HtmlElement, lines: list[str]) -> list[str]:
+    """trafilatura's baseline when the main extraction got (almost) nothing."""
+    from trafilatura import baseline
+
+    words = sum(len(line.split()) for line in lines)
+    _, text, _ = baseline(tree)
+    backup = _lines(text)
+    backup_words = sum(len(line.split()) for line in backup)
+    return backup if words < _TOO_LITTLE * backup_words else lines

@@ -1,0 +1,160 @@
+"""``search.clean.extract`` and ``newsdesk extract``: one HTML page in, its
+article out — body without furniture, title without the site's name, the
+date with where it came from, authors, outlet, language — and bad pages
+turned away with a reason, in bounded time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES
+from search.clean import clean, extract
+from search.cli import main
+from search.errors import ExtractionError
+from search.records import PageHints, RawPage
+from search.settings import Settings
+
+PAGES = FIXTURES / "pages"
+HERALD = "https://www.adriatic-herald.example/politics/eu-envoy-returns-to-pristina"
+
+
+def _page(name: str) -> bytes:
+    return (PAGES / name).read_bytes()
+
+
+def test_a_wire_story_keeps_its_paragraphs_and_loses_the_furniture() -> None:
+    article = extract(_page("wire-jsonld.html"), HERALD)
+    paragraphs = article.text.split("\n\n")
+    assert paragraphs[0].startswith("PRISTINA — The European Union's special envoy")
+    assert paragraphs[-1].endswith("within weeks.")
+    assert len(paragraphs) == 4
+    for leftover in ("cookies", "Share on", "Photo:", "Read more", "Sign up", "newsletter", "All rights reserved",
+                     "By Mira", "Related"):
+        assert leftover not in article.text, leftover
+
+
+def test_title_date_authors_and_outlet_come_from_the_page_metadata() -> None:
+    article = extract(_page("wire-jsonld.html"), HERALD)
+    assert article.title == "EU envoy returns to Pristina as dialogue stalls"  # no " | Adriatic Herald"
+    # datePublished, not the later dateModified
+    assert article.published == dt.datetime(2023, 2, 27, 9, 15, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert article.published_source == "json-ld"
+    assert article.author == "Mira Kovač, Tom Hale"  # no "By", each name once
+    assert article.outlet == "Adriatic Herald"
+    assert article.url == HERALD
+    assert article.language == "en"
+
+
+def test_serbian_cyrillic_page_is_serbian_and_its_date_stamp_is_not_body() -> None:
+    article = extract(_page("sr-cyrillic.html"), "https://dnevni.example/politika/ministar-ambasador")
+    assert article.language == "sr"
+    assert article.title == "Министар разговарао са амбасадором о сарадњи"
+    assert article.author == "Јована Петровић"
+    assert article.outlet == "Дневни преглед"
+    assert article.published is not None and article.published.timetuple()[:3] == (2022, 3, 14)
+    assert "Објављено" not in article.text
+    assert article.text.startswith("Министар спољних послова")
+
+
+def test_serbian_latin_page_without_lang_is_serbian_and_dated_by_its_url() -> None:
+    article = extract(_page("sr-latin-url-date.html"), "https://vesti.example/politika/2019/10/16/vucic-kosovo")
+    assert article.language == "sr"
+    assert (article.published, article.published_source) == (dt.date(2019, 10, 16), "url")
+    assert article.outlet == "vesti.example"  # nothing better than the host
+    assert "Podelite" not in article.text
+
+
+def test_a_page_without_a_date_stays_undated() -> None:
+    """"Founded in 1950" is no publication date: unknown stays unknown."""
+    article = extract(_page("undated.html"), "https://institute.example/explainers/brussels-agreement")
+    assert article.published is None and article.published_source is None
+    assert "Founded in 1950" in article.text
+
+
+def test_future_dates_are_rejected() -> None:
+    html = _page("undated.html").replace(
+        b"<head>", b'<head><meta property="article:published_time" content="2999-01-01T00:00:00Z">'
+    )
+    assert extract(html, "https://institute.example/x").published is None
+
+
+def test_a_feed_date_competes_and_a_manifest_date_wins() -> None:
+    url = "https://institute.example/explainers/brussels-agreement"
+    feed = PageHints(published=dt.date(2021, 5, 4), published_source="feed")
+    page = RawPage(_page("undated.html"), url, "text/html", url, feed)
+    assert (clean(page).published, clean(page).published_source) == (dt.date(2021, 5, 4), "feed")
+    manifest = PageHints(published=dt.date(1987, 3, 1), published_source="manifest")  # a corpus's own date, taken as is
+    article = clean(RawPage(_page("wire-jsonld.html"), HERALD, "text/html", HERALD, manifest))
+    assert (article.published, article.published_source) == (dt.date(1987, 3, 1), "manifest")
+
+
+def test_the_command_prints_the_article_as_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["extract", str(PAGES / "wire-jsonld.html"), "--url", HERALD, "--index", str(tmp_path)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed) == {"url", "title", "text", "published", "published_source", "author", "outlet", "language"}
+    assert printed["title"] == "EU envoy returns to Pristina as dialogue stalls"
+    assert (printed["published"], printed["published_source"]) == ("2023-02-27T09:15:00+01:00", "json-ld")
+    assert (printed["author"], printed["outlet"]) == ("Mira Kovač, Tom Hale", "Adriatic Herald")
+
+
+def test_the_command_reports_a_rejected_page_in_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["extract", str(PAGES / "navigation-only.html"), "--index", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("newsdesk: no article text found") and "Traceback" not in err
+
+
+# --- bad input: a clear reason, in bounded time, never a crash --------------
+
+NESTED = b"<html><body>" + b"<div>" * 10_000 + b"<p>" + b"Deep text. " * 40 + b"</p>" + b"</div>" * 10_000
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty"),
+        (b"   \n\t ", "empty"),
+        (bytes(range(256)) * 64, "binary"),
+        ((PAGES / "navigation-only.html").read_bytes(), "no article text"),
+        (b"<html><body><p>" + b"x" * (11 * 1024 * 1024) + b"</p></body></html>", "limit"),
+    ],
+    ids=["empty", "blank", "binary", "navigation-only", "over-the-size-limit"],
+)
+def test_bad_pages_are_rejected_with_a_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(ExtractionError, match=reason):
+        extract(data)
+
+
+def test_a_50_mb_page_is_turned_away_at_once() -> None:
+    data = b"<html><body>" + b"<p>Kosovo talks resume in Brussels today.</p>" * (50 * 1024 * 1024 // 45) + b"</body></html>"
+    started = time.monotonic()
+    with pytest.raises(ExtractionError, match="limit"):
+        extract(data)
+    assert time.monotonic() - started < 5  # a safety bound, not a benchmark
+
+
+def test_ten_thousand_levels_of_nesting_are_rejected_not_a_crash() -> None:
+    """libxml2 stops at 256 levels, so later tree walks cannot exhaust the
+    stack; what lies deeper is not read, and the page says so."""
+    started = time.monotonic()
+    with pytest.raises(ExtractionError, match="no article text"):
+        extract(NESTED)
+    assert time.monotonic() - started < 10
+
+
+def test_invalid_encodings_are_decoded_not_fatal() -> None:
+    html = _page("wire-jsonld.html").replace(b"Vu\xc4\x8di\xc4\x87", b"Vu\xff\xfei\xc4")  # broken UTF-8
+    article = extract(html, HERALD)
+    assert article.text.startswith("PRISTINA")
+
+
+def test_a_page_over_the_time_limit_is_abandoned() -> None:
+    settings = Settings(clean_time_limit=0.001)
+    big = b"<html><body>" + b"".join(b"<div><p>Paragraph %d about the Kosovo talks and the envoy.</p></div>" % i
+                                     for i in range(20_000)) + b"</body></html>"
+    with pytest.raises(ExtractionError, match="longer than"):
+        extract(big, settings=settings)
