@@ -8,10 +8,11 @@ Signals, most reliable first (``_RANK``; measured on the htmldate and WCXB evalu
 
 * ``url``       a full date in the URL path (``/2019/10/16/``, ``2019-10-16``, ``20191016``, ``/2019/oct/16/``);
 * ``feed``      the feed's ``pubDate`` for the item, passed in as ``hint``;
-* ``time``      a date stamp shown by the headline (``Published 3 May 2021``, ``Berlin, 28.10.2021``) — what
-                the outlet tells its readers, in its own calendar day — or, lower down, a ``<time>`` element;
+* ``page``      a date stamp shown by the headline (``Published 3 May 2021``, ``Berlin, 28.10.2021``) — what
+                the outlet tells its readers, in its own calendar day;
 * ``meta``      ``article:published_time`` and its kin, then microdata ``itemprop=datePublished``;
 * ``json-ld``   ``datePublished`` of the page's main Article/WebPage entity, then ``dateCreated``;
+* ``time``      a ``<time>`` element (one marked as the publication time, then one in the article, then any — that last one below htmldate);
 * ``dateline``  "MOSCOW, November 21 (RIA Novosti) –" at the start of the text; a dateline without a year
                 counts only when the URL or another signal of the same month and day gives the year;
 * ``sitemap``   the sitemap's ``lastmod``, passed in as ``hint`` (often a modification date, so weak);
@@ -269,6 +270,9 @@ def _from_meta(tree: lxml.html.HtmlElement) -> Iterator[_Candidate]:
             yield _Candidate(value, "meta", rank)
 
 
+_ITEMPROPS = etree.XPath("//@itemprop")
+
+
 def _from_microdata(tree: lxml.html.HtmlElement) -> Iterator[_Candidate]:
     for prop in _ITEMPROPS(tree):  # the attribute values: a quicker walk than testing every element
         el = prop.getparent()
@@ -279,7 +283,6 @@ def _from_microdata(tree: lxml.html.HtmlElement) -> Iterator[_Candidate]:
             yield _Candidate(value, "meta", _RANK["itemprop"])
 
 
-_ITEMPROPS = etree.XPath("//@itemprop")
 _CLASS_PUBLISHED = re.compile(r"publish|pubdate|posted|entry-date|post-date|created")
 _CLASS_UPDATED = re.compile(r"modif|updat")
 _CLASS_ELSEWHERE = re.compile(r"related|teaser|sidebar|comment|footer|widget|recommend")
@@ -366,7 +369,7 @@ def _from_shown(tree: lxml.html.HtmlElement, known: set[dt.date]) -> Iterator[_C
     if best is None:
         return
     value = best.alt if best.alt in known and best.value not in known else best.value
-    yield _Candidate(value, "time", _RANK["shown-published" if best.published else "shown"])
+    yield _Candidate(value, "page", _RANK["shown-published" if best.published else "shown"])
 
 
 def _headline(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:

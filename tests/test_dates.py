@@ -93,7 +93,7 @@ def test_url_beats_metadata_in_utc() -> None:
 def test_date_stamp_by_the_headline() -> None:
     tree = page(body='<p class="byline">By Ana Petrović</p><div class="meta">Published 28 October 2021</div>',
                 head=meta("article:published_time", "2021-10-27T20:35:36+01:00"))
-    assert found(tree) == DateFound(dt.date(2021, 10, 28), "time")
+    assert found(tree) == DateFound(dt.date(2021, 10, 28), "page")
 
 
 def test_updated_stamp_is_not_the_publication_date() -> None:
@@ -122,10 +122,10 @@ def test_dates_in_menus_and_quotes_are_not_stamps() -> None:
 
 def test_ambiguous_day_month_follows_the_page_language_and_other_signals() -> None:
     stamp = '<span class="date">03/04/2020</span>'
-    assert found(page(body=stamp, lang="en-US")) == DateFound(dt.date(2020, 3, 4), "time")
-    assert found(page(body=stamp, lang="fr")) == DateFound(dt.date(2020, 4, 3), "time")
+    assert found(page(body=stamp, lang="en-US")) == DateFound(dt.date(2020, 3, 4), "page")
+    assert found(page(body=stamp, lang="fr")) == DateFound(dt.date(2020, 4, 3), "page")
     other = page(meta("article:published_time", "2020-04-03T10:00:00+02:00"), stamp, lang="en")
-    assert found(other) == DateFound(dt.datetime(2020, 4, 3, 10, tzinfo=dt.timezone(dt.timedelta(hours=2))), "time")
+    assert found(other) == DateFound(dt.datetime(2020, 4, 3, 10, tzinfo=dt.timezone(dt.timedelta(hours=2))), "page")
 
 
 def test_utc_timestamp_restated_in_the_outlets_offset() -> None:
@@ -211,7 +211,7 @@ def test_tree_is_not_modified_even_by_the_htmldate_fallback() -> None:
 
 def test_posted_stamp_after_the_headline() -> None:
     tree = page(body="<p>Posted in <b>News</b> · 14.03.2017, 08:00</p>")
-    assert found(tree) == DateFound(dt.date(2017, 3, 14), "time")
+    assert found(tree) == DateFound(dt.date(2017, 3, 14), "page")
 
 
 @pytest.mark.parametrize("raw, expected", [
