@@ -263,8 +263,17 @@ def _pick_title(header: list[str], script: str) -> str | None:
 
 
 def _is_paragraph(line: str) -> bool:
-    words = len(line.split())
+    words = _words(line)
     return not is_prompt(line) and (words >= 15 or (words >= 8 and line[-1] in _TERMINAL))
+
+
+def _words(line: str) -> int:
+    """Words, counting two characters of a script written without spaces
+    (Chinese, Japanese) as one: their sentences are one "word" long."""
+    return len(line.split()) + len(_UNSPACED.findall(line)) // 2
+
+
+_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
 def _is_headline(line: str) -> bool:
@@ -272,7 +281,7 @@ def _is_headline(line: str) -> bool:
     return 3 <= len(words) <= 30 and line[-1] not in ".!…" and not line.startswith(("-", "–", "—", "•"))
 
 
-_TERMINAL = ".!?…\"”’»)"
+_TERMINAL = ".!?…\"”’»)。！？"
 
 
 def _title_from_sentence(paragraph: str, max_words: int = 16) -> str:

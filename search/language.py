@@ -12,7 +12,7 @@ How a text is labelled (``detect_language``):
    letters → the declared language if it fits the script, else unknown
    (langdetect gets a fifth to a half of such snippets wrong).
 2. **langdetect**, seeded: its best guess when its probability is at least
-   ``MIN_PROBABILITY``, else unknown. A text mostly in capitals (a wire
+   ``MIN_PROBABILITY``, else unknown. A text nearly all in capitals (a wire
    headline) is lower-cased first: langdetect skips words in capitals as
    acronyms and would decide on the few letters left.
 3. **The South Slavic rule.** langdetect has profiles for hr, sl, mk, bg and
@@ -61,7 +61,8 @@ How a text is labelled (``detect_language``):
    Russian text under ``lang="en"`` stays ``ru``) is a prior: it is the answer
    when the text is short (under ``SHORT_LETTERS`` letters), when langdetect
    is unsure, or when langdetect's answer is in the same confusable group
-   (``_CONFUSABLE``: hr/sr/bs/sl/mk/bg, cs/sk, ru/uk/be, da/no/sv, id/ms).
+   (``_CONFUSABLE``: hr/sr/bs/sl, mk/bg/sr, cs/sk, be/ru, be/uk, da/no,
+   id/ms, gl/pt, gl/es).
    Otherwise the text wins.
 
 Determinism: langdetect samples n-grams at random. Each call makes its own
@@ -110,14 +111,20 @@ _LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]+")
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]+")
 _UPPER = re.compile(r"[A-Z\u00C0-\u00DE\u0400-\u042F]+")
 
-#: Languages langdetect (or a page) cannot tell apart reliably: within a
-#: group, the page's declaration settles it.
+#: Languages langdetect cannot tell apart reliably, or that it has no profile
+#: for (sr, bs, be, ms, gl: it answers with a neighbour): within a group, the
+#: page's declaration settles it. Not ru/uk, da/sv and the like: langdetect
+#: separates those, and a site-wide declaration must not override the text.
 _CONFUSABLE: tuple[frozenset[str], ...] = (
-    frozenset({"hr", "sr", "bs", "sl", "mk", "bg"}),
+    frozenset({"hr", "sr", "bs", "sl"}),
+    frozenset({"mk", "bg", "sr"}),
     frozenset({"cs", "sk"}),
-    frozenset({"ru", "uk", "be"}),
-    frozenset({"da", "no", "sv"}),
+    frozenset({"be", "ru"}),
+    frozenset({"be", "uk"}),
+    frozenset({"da", "no"}),
     frozenset({"id", "ms"}),
+    frozenset({"gl", "pt"}),
+    frozenset({"gl", "es"}),
 )
 #: Written in Cyrillic (Serbian also in Latin).
 _CYRILLIC_LANGUAGES = frozenset(
@@ -218,6 +225,7 @@ _FUSED_FUTURE_ENDINGS = tuple(f"{v}će{p}" for v in "aie" for p in ("mo", "te", 
 _FUSED_FUTURE_MIN = 7
 #: Serbian constructions, counted in the lower-cased sample.
 _SERBIAN_PATTERNS = (
+    # The question "da li" (Croatian: "je li", or "li" after the verb).
     re.compile(r"\bda li\b"),
     # "da" and the present after a modal or phasal verb (može da kaže, počeo
     # da radi); Croatian takes the infinitive (može reći, počeo raditi).
@@ -349,10 +357,13 @@ def _langdetect(sample: str, letters: _Letters, seed: int) -> list[_Guess]:
 
 
 def _uncapitalised(sample: str, letters: _Letters) -> str:
-    """The sample in lower case when most of it is in capitals: langdetect
-    skips words in capitals (as acronyms), which leaves it a handful of
-    letters of a wire headline to decide on."""
-    return sample.lower() if _letters(_UPPER, sample) * 2 > letters.total else sample
+    """The sample in lower case when it is mostly capitals and has too few
+    other letters to go by: langdetect skips words in capitals (as acronyms),
+    which would leave it a handful of letters of a wire headline. A capitals
+    headline over a real body stays as it is: the body decides, and names
+    in capitals (a table of countries, of towns) would mislead."""
+    upper = _letters(_UPPER, sample)
+    return sample.lower() if upper * 2 > letters.total and letters.total - upper < SHORT_LETTERS else sample
 
 
 # --- the South Slavic rule ---

@@ -9,6 +9,7 @@ import gzip
 import json
 import os
 import random
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -144,7 +145,12 @@ def test_declared_bosnian_is_kept() -> None:
 
 def test_declared_language_within_a_confusable_group_wins() -> None:
     assert detect_language(BULGARIAN, html_lang="mk") == "mk"
-    assert detect_language(RUSSIAN, html_lang="uk") == "uk"
+    assert detect_language(RUSSIAN, html_lang="be") == "be"  # langdetect has no Belarusian
+
+
+def test_declared_language_langdetect_tells_apart_does_not_override() -> None:
+    assert detect_language(RUSSIAN, html_lang="uk") == "ru"
+    assert detect_language(ENGLISH, html_lang="de") == "en"
 
 
 def test_declared_language_of_another_script_is_ignored() -> None:
@@ -190,6 +196,14 @@ def test_same_text_same_answer() -> None:
 @pytest.mark.parametrize(("text", "expected"), FIXTURES)
 def test_seed_does_not_flip_a_clear_case(text: str, expected: str) -> None:
     assert {detect_language(text, seed=seed) for seed in range(5)} == {expected}
+
+
+def test_threads_do_not_disturb_each_other() -> None:
+    jobs = [(text, seed) for text in (SERBIAN_LATIN, CROATIAN, AMBIGUOUS_SOUTH_SLAVIC, ENGLISH) for seed in range(4)]
+    alone = [detect_language(text, seed=seed) for text, seed in jobs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda job: detect_language(job[0], seed=job[1]), jobs * 4))
+    assert together == alone * 4
 
 
 def test_global_random_state_is_untouched() -> None:
