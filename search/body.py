@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 _LIST_SHAPED = 0.5
 #: Lines shorter than this (in words) count as short, not prose.
 _SHORT_LINE = 8
+#: A paragraph at least this long, ending a sentence, is prose beyond doubt.
+_PROSE_WORDS = 15
+_SENTENCE_END = ".!?…\"”’»)"
 #: Words that identify a paragraph across the two trafilatura runs.
 _OPENING_WORDS = 6
 #: The main extraction is "too little" below this share of the baseline's words.
@@ -38,7 +41,8 @@ _TOO_LITTLE = 0.25
 def extract_body(tree: HtmlElement, url: str | None, title: str = "", authors: tuple[str, ...] = ()) -> str:
     """The article's text, paragraphs separated by blank lines ("" if none)."""
     recall = _trafilatura(tree, url, "recall")
-    lines = recall if _list_shaped(recall) else _merge(recall, _trafilatura(tree, url, "precision"))
+    settled = _list_shaped(recall) or _prose_edges(recall)
+    lines = recall if settled else _merge(recall, _trafilatura(tree, url, "precision"))
     lines = _fallback(tree, lines)
     return "\n\n".join(drop_leftovers(lines, title, authors, keep_repeats=True))
 
@@ -67,6 +71,14 @@ def _list_shaped(lines: list[str]) -> bool:
     return listy / len(lines) > _LIST_SHAPED
 
 
+def _prose_edges(lines: list[str]) -> bool:
+    """Opens and closes with a full paragraph: the precision run, which only
+    trims recall's edges, would find nothing to trim."""
+    return len(lines) > 1 and all(
+        len(line.split()) >= _PROSE_WORDS and line[-1] in _SENTENCE_END for line in (lines[0], lines[-1])
+    )
+
+
 def _merge(recall: list[str], precision: list[str]) -> list[str]:
     """The precision paragraphs, plus the recall paragraphs between them."""
     # Keyed by the opening words: the precision run sometimes stops a
@@ -88,6 +100,11 @@ def _fallback(tree: HtmlElement, lines: list[str]) -> list[str]:
     from trafilatura import baseline
 
     words = sum(len(line.split()) for line in lines)
+    # The baseline never finds more words than the page holds (scripts
+    # included, for a JSON-LD articleBody): when even that bound cannot
+    # outweigh what was found, the baseline need not run.
+    if words >= _TOO_LITTLE * len(tree.text_content().split()):
+        return lines
     _, text, _ = baseline(tree)
     backup = _lines(text)
     backup_words = sum(len(line.split()) for line in backup)
