@@ -37,7 +37,7 @@ _PROMPT_OPENING = re.compile(
     r"|see also|recommended(?: for you)?\s*:|more from|more on this|you (?:may|might) also like|also read"
     r"|sign up|subscribe (?:to|now|for|here)|join our|get (?:our|the latest)|don'?t miss|follow us|share (?:this|on)"
     r"|click here|thank you for (?:subscribing|signing up|reading)|we use cookies|this (?:site|website) uses cookies"
-    r"|accept (?:all )?cookies|by (?:clicking|signing up|subscribing)|have a (?:news )?tip)\b",
+    r"|accept (?:all )?cookies|by (?:clicking|signing up|subscribing)|have a (?:news )?tip)(?!\w)",
     re.IGNORECASE,
 )
 # A line that is only a date stamp, with or without its cue: "Published:

@@ -1,0 +1,70 @@
+"""Leftover rules: the furniture that leaks into an extracted body goes, and
+the article's own lines that merely look like furniture stay."""
+
+from __future__ import annotations
+
+import pytest
+
+from search.leftovers import drop_leftovers, is_furniture
+
+FURNITURE = [
+    "Read more: Kosovo and Serbia trade accusations over border crossing",
+    "Related: Lavrov meets Vučić in Belgrade",
+    "Sign up for our morning newsletter to get the day's headlines in your inbox.",
+    "Thank you for subscribing to our daily newsletter.",
+    "We use cookies to give you the best experience on our website.",
+    "Share on Facebook",
+    "Advertisement",
+    "- Advertisement -",
+    "Photo: Adriatic Herald / Ana Berisha",
+    "(Photo by Jane Roe/Getty Images)",
+    "3 min read",
+    "Comments",
+    "Published: 14.03.2022 at 11:20",
+    "Објављено: 14.03.2022. у 11:20",
+    "Podelite na Fejsbuku",
+    "* * *",
+]
+
+ARTICLE = [
+    "A spokeswoman for the ministry declined to comment.",
+    "I also identified 28 newsletters, a small subset of the newsletters I subscribe to, as the test set.",
+    "- No subscription discounts",
+    "(415) 358-2000",
+    "$39.99",
+    "Аккаунт: @zygonema",
+    "FROM orders",
+    "| 1 | 2 |",
+    "Who the State of AI Newsletter is for",
+    "In 1999, NATO began its air campaign against Yugoslavia.",
+]
+
+
+@pytest.mark.parametrize("line", FURNITURE)
+def test_furniture_is_recognised(line: str) -> None:
+    assert is_furniture(line, "latin"), line
+
+
+@pytest.mark.parametrize("line", ARTICLE)
+def test_the_articles_own_lines_stay(line: str) -> None:
+    assert not is_furniture(line, "latin"), line
+
+
+def test_the_repeated_headline_and_byline_go() -> None:
+    lines = ["EU envoy returns to Pristina", "By Mira Kovač", "Mira Kovač", "PRISTINA — The envoy returned on Monday."]
+    kept = drop_leftovers(lines, title="EU envoy returns to Pristina", authors=["Mira Kovač"], keep_repeats=True)
+    assert kept == ["PRISTINA — The envoy returned on Monday."]
+
+
+def test_repeated_paragraphs_stay_in_an_html_body_but_not_in_a_page_dump() -> None:
+    lines = ["Breakfast: oats with berries and a cup of green tea, every day of the week.",
+             "Lunch: a salad.",
+             "Breakfast: oats with berries and a cup of green tea, every day of the week."]
+    assert drop_leftovers(lines, keep_repeats=True) == lines
+    assert drop_leftovers(lines) == lines[:2]
+
+
+def test_a_standfirst_repeated_after_the_dateline_is_kept_once() -> None:
+    standfirst = "Russia's foreign ministry said Kosovo's independence would cause instability in the Balkans."
+    lines = [standfirst, f"MOSCOW, November 21 (RIA Novosti) - {standfirst} It said so on Wednesday."]
+    assert drop_leftovers(lines, keep_repeats=True) == lines[1:]
