@@ -3,13 +3,14 @@
 A helper of the cleaner (stage 2). trafilatura is at the core; around it,
 what measurably lifts it on real pages (``bench/extraction.py``):
 
-* **precision or recall per page.** trafilatura is run twice on the one
-  parsed tree. On a page whose recall extraction reads as prose, the
-  precision run's paragraphs are the core and the recall run only adds the
-  paragraphs that sit between core paragraphs (a body split across
-  containers); on a page made of lists, headings and short lines (a
-  listicle, a product round-up), precision throws away real content, so
-  the recall run is kept whole.
+* **precision or recall per page.** trafilatura's recall run comes first.
+  On a page made of lists, headings and short lines (a listicle, a product
+  round-up) precision throws away real content, so the recall run is kept
+  whole; likewise when it opens and closes with full paragraphs, as there
+  is nothing at its edges to trim. Otherwise the precision run, on the
+  same parsed tree, marks the core: recall's paragraphs from the first to
+  the last core paragraph are kept (a body split across containers), its
+  edges outside them go (teasers, related links, sign-up boxes).
 * **a fallback** when both return nothing or a small part of what
   trafilatura's own baseline (every ``<p>`` and article-ish block) finds.
 * **leftovers** (``search.leftovers``) removed from what comes back.

@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
+import logging
 import re
 import signal
 import threading
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING
 from search.body import extract_body
 from search.dates import DateFound, find_published
 from search.decode import decode_html, detect, looks_binary
-from search.errors import ExtractionError
+from search.errors import ExtractionError, NewsdeskError
 from search.language import detect_language
 from search.leftovers import BYLINE, dominant_script, drop_leftovers, drop_trailing_furniture, is_furniture, is_prompt
 from search.metadata import read_metadata
@@ -46,6 +47,8 @@ from search.urls import canonical_url, normalize_url
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
+
+log = logging.getLogger(__name__)
 
 #: Bytes of a document hashed into its id when no canonical URL is known.
 _ID_CHARS = 20
@@ -130,7 +133,7 @@ def extract(
     """
     settings = settings or Settings()
     hints = hints or PageHints()
-    with _time_limit(settings.clean_time_limit):
+    with _time_limit(settings.clean_time_limit), _page_failures():
         tree = _parse(html, settings.clean_max_bytes)
         meta = read_metadata(tree, url, outlets_by_host=_outlets_by_host())
         text = extract_body(tree, url, meta.title or "", meta.authors)
@@ -195,6 +198,19 @@ def _outlets_by_host() -> dict[str, str]:
     from search.sources import load_sources, outlets_by_host  # sources reads dates with this module
 
     return outlets_by_host(load_sources())
+
+
+@contextlib.contextmanager
+def _page_failures() -> Iterator[None]:
+    """Whatever a page makes the libraries raise becomes this page's
+    ``ExtractionError``: one strange page must not stop an ingest run."""
+    try:
+        yield
+    except NewsdeskError:
+        raise
+    except Exception as e:  # RecursionError included; the reason is kept and reported
+        log.debug("extraction failed", exc_info=True)
+        raise ExtractionError(f"the extractor failed on this page: {type(e).__name__}: {e}") from e
 
 
 @contextlib.contextmanager

@@ -85,8 +85,10 @@ _LOG_EVERY = 100
 #: Commit the index batch at least this often (seconds), so a killed crawl
 #: re-fetches little even when ``batch_size`` is large and fetching slow.
 _FLUSH_EVERY = 15.0
-#: langdetect seeds Python's global ``random``: two threads detecting at
-#: once would disturb each other's answers, so enrichment takes turns.
+#: The workers share one gazetteer automaton (pyahocorasick), which does not
+#: document reading from several threads at once, so enrichment takes turns;
+#: it is a small part of a page's cost. (Language detection, in the cleaner,
+#: gives each call its own seeded detector and needs no lock.)
 _ENRICH_LOCK = threading.Lock()
 
 

@@ -193,3 +193,14 @@ def test_body_f1_on_the_shared_aeb_pages_holds() -> None:
     found = {key: extract(scorer.read_page(scorer.find_page(data / "html", key)), page.get("url")).text
              for key, page in truth.items()}
     assert scorer.score(golds, found, 4, n_boot=0)["f1"] >= _AEB_BODY_F1 - 0.01
+
+
+def test_a_library_failure_on_one_page_is_that_pages_extraction_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection: whatever trafilatura or lxml raise on a strange page
+    is reported as the page's reason, so an ingest run goes on."""
+    def broken(*args: object, **kwargs: object) -> str:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr("search.clean.extract_body", broken)
+    with pytest.raises(ExtractionError, match="RecursionError"):
+        extract(_page("wire-jsonld.html"), HERALD)
