@@ -30,6 +30,17 @@ _PROMPT = re.compile(
     r"|pretplatite se|претплатите се|подписаться|shpërndaj(?:e)?|komente)\b",
     re.IGNORECASE,
 )
+# The first word of each phrase above: a line with none of them cannot match,
+# and a set lookup is much cheaper than the alternation (kept in step with it).
+_PROMPT_FIRST_WORDS = frozenset((
+    "subscribe", "subscription", "newsletter", "newsletters", "sign", "log", "login", "register", "inbox",
+    "special", "follow", "share", "read", "related", "comment", "comments", "discussion", "cookie", "cookies",
+    "advertisement", "sponsored", "latest", "stay", "breaking", "updates", "all", "copyright", "loader",
+    "newsfeed", "chat", "chats", "podeli", "podelite", "подели", "поделите", "поделиться", "komentar",
+    "komentari", "komentara", "коментар", "коментари", "коментара", "комментарии", "комментариев",
+    "pretplatite", "претплатите", "подписаться", "shpërndaj", "shpërndaje", "komente",
+))
+_WORD = re.compile(r"\w+")
 # A line that opens with one of these is a prompt, whatever follows: a
 # sentence of reporting does not start "Sign up for" or "Read more:".
 _PROMPT_OPENING = re.compile(
@@ -110,6 +121,8 @@ def is_furniture(line: str, script: str) -> bool:
 
 def is_prompt(line: str) -> bool:
     """A short line made of furniture vocabulary ("Comments", "Sign up for our newsletter")."""
+    if _PROMPT_FIRST_WORDS.isdisjoint(_WORD.findall(line.lower())):
+        return False
     hits = {m.group(0).lower() for m in _PROMPT.finditer(line)}
     if not hits or line.startswith(("- ", "* ", "• ")):  # a list item of the article's own
         return False
