@@ -127,14 +127,16 @@ def extract(
     source), authors, outlet, canonical URL and language.
 
     The page is parsed once; trafilatura, the metadata reader and the date
-    finder all read the same tree. Bounded in size (``clean_max_bytes``) and,
-    when called on the main thread, in time (``clean_time_limit``); a page
+    finder all read the same tree. Bounded in size (``clean_max_bytes``,
+    ``clean_max_elements``) and, when called on the main thread, in time
+    (``clean_time_limit``); a page
     that breaks a bound or holds no article raises ``ExtractionError``.
     """
     settings = settings or Settings()
     hints = hints or PageHints()
     with _time_limit(settings.clean_time_limit), _page_failures():
         tree = _parse(html, settings.clean_max_bytes)
+        _require_size(tree, settings.clean_max_elements)
         meta = read_metadata(tree, url, outlets_by_host=_outlets_by_host())
         text = extract_body(tree, url, meta.title or "", meta.authors)
         _require_article(text)
@@ -173,6 +175,14 @@ def _parse(html: str | bytes, max_bytes: int) -> HtmlElement:
         return lxml.html.document_fromstring(html)
     except (ParserError, ValueError) as e:
         raise ExtractionError(f"not parseable as HTML: {e}") from e
+
+
+def _require_size(tree: HtmlElement, max_elements: int) -> None:
+    """Extraction time grows with the elements, not the bytes: this bounds it
+    where the time limit cannot reach (crawler worker threads)."""
+    count = sum(1 for _ in tree.iter())
+    if count > max_elements:
+        raise ExtractionError(f"page of {count:,} HTML elements is over the {max_elements:,}-element limit")
 
 
 def _require_article(text: str) -> None:

@@ -154,6 +154,15 @@ def test_invalid_encodings_are_decoded_not_fatal() -> None:
     assert article.text.startswith("PRISTINA")
 
 
+def test_a_page_with_too_many_elements_is_turned_away_before_extraction() -> None:
+    """The element limit bounds a page's time where no timer can (crawler threads)."""
+    many = b"<html><body>" + b"<div><p>Kosovo talks.</p></div>" * 30_000 + b"</body></html>"
+    started = time.monotonic()
+    with pytest.raises(ExtractionError, match="60,00[0-9] HTML elements"):
+        extract(many)
+    assert time.monotonic() - started < 5
+
+
 def test_a_page_over_the_time_limit_is_abandoned() -> None:
     settings = Settings(clean_time_limit=0.001)
     big = b"<html><body>" + b"".join(b"<div><p>Paragraph %d about the Kosovo talks and the envoy.</p></div>" % i
