@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from search.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 SEED_ARTICLES = ROOT / "seeds" / "articles"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+#: The shared reference data (real pages, feeds, corpus): never shipped, so
+#: the tests that use it skip when it is absent.
+SHARED = Path(os.environ.get("NEWSDESK_SHARED", ROOT.parent / "shared"))
 
 
 def make_settings(path: Path, **overrides: object) -> Settings:

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import ROOT, make_settings
+from conftest import ROOT, SHARED, make_settings
 from search.crawl import CrawlReport, FetchContext, Outcome, crawl, fetch_article
 from search.decode import decode_html
 from search.discover import parse_feed, parse_sitemap
@@ -753,7 +753,7 @@ _NO_LINKS = {
 
 
 def _shared_feeds() -> list[Path]:
-    shared = Path(os.environ.get("NEWSDESK_SHARED", ROOT.parent / "shared")) / "data" / "feeds"
+    shared = SHARED / "data" / "feeds"
     if not shared.is_dir():
         return []
     return sorted(p for p in shared.rglob("*") if p.is_file() and p.suffix in {".xml", ".rss", ".atom", ".json", ".gz"})

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, SHARED
 from search.clean import clean, extract
 from search.cli import main
 from search.errors import ExtractionError
@@ -184,19 +183,18 @@ def test_a_page_in_a_script_without_spaces_is_an_article() -> None:
 
 # --- the shared page set: a pinned quality gate (skipped when absent) -------
 
-_SHARED = Path(os.environ.get("NEWSDESK_SHARED", ROOT.parent / "shared"))
 #: Body F1 on the 80 AEB pages when last measured (bench/RESULTS.md): 0.964;
 #: trafilatura 2.3.1 in the same run: 0.946.
 _AEB_BODY_F1 = 0.964
 
 
-@pytest.mark.skipif(not (_SHARED / "tools" / "eval_extraction.py").is_file(),
+@pytest.mark.skipif(not (SHARED / "tools" / "eval_extraction.py").is_file(),
                     reason="the shared reference data (../shared or $NEWSDESK_SHARED) is absent")
 def test_body_f1_on_the_shared_aeb_pages_holds() -> None:
-    sys.path.insert(0, str(_SHARED / "tools"))
+    sys.path.insert(0, str(SHARED / "tools"))
     import eval_extraction as scorer
 
-    data = _SHARED / "data" / "pages" / "aeb"
+    data = SHARED / "data" / "pages" / "aeb"
     truth = json.loads((data / "ground-truth.json").read_text(encoding="utf-8"))
     golds = {key: page["articleBody"] for key, page in truth.items()}
     found = {key: extract(scorer.read_page(scorer.find_page(data / "html", key)), page.get("url")).text

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import random
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
+from conftest import SHARED
 from search.language import detect_language
 from search.records import UNKNOWN
-
-ROOT = Path(__file__).resolve().parents[1]
 
 SERBIAN_CYRILLIC = (
     "Министарство спољних послова Републике Србије најоштрије осуђује јучерашњи напад на припаднике српске "
@@ -220,8 +217,7 @@ def test_chinese_is_an_iso_639_1_code() -> None:
 
 # --- the shared corpus (skipped when absent) ---
 
-_SHARED = Path(os.environ.get("NEWSDESK_SHARED", ROOT.parent / "shared"))
-_CORPUS = _SHARED / "data" / "corpus" / "news-24k.jsonl.gz"
+_CORPUS = SHARED / "data" / "corpus" / "news-24k.jsonl.gz"
 #: Share of a fixed sample of 300 Alo articles labelled sr when measured
 #: (search/language.py as first written: 300 of 300; 0.993 over all 2,019).
 _ALO_MEASURED = 1.0

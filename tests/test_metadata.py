@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import unicodedata
-from pathlib import Path
 
 import lxml.html
 import pytest
 
-from conftest import ROOT
+from conftest import SHARED
 from search.metadata import PageMetadata, clean_title, normalise_authors, read_metadata
 
 URL = "https://www.dailyplanet.example/world/2024/talks.html"
@@ -193,7 +191,7 @@ def test_the_tree_is_left_as_it_was() -> None:
 
 # --- the shared page set (skipped when absent) ------------------------------------
 
-_PAGES = Path(os.environ.get("NEWSDESK_SHARED", ROOT.parent / "shared")) / "data" / "pages" / "wcxb"
+_PAGES = SHARED / "data" / "pages" / "wcxb"
 #: Exact title accuracy on the 790 WCXB pages when measured (search/metadata.py as
 #: first written; trafilatura's bare_extraction: 0.523). Matching as in
 #: shared/tools/eval_metadata.py: NFKC, case-folded, spaces collapsed, outer punctuation cut.
