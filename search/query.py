@@ -1,5 +1,6 @@
 """Query: a ``SearchQuery`` in, a ``SearchPage`` out. The read side of the
-index, used by the web app, the JSON API, Atom and ``newsdesk search``.
+index, used by the web app, the JSON API, Atom and ``newsdesk search``;
+``actor_page`` builds an actor's page (``ActorPage``) from one such search.
 
 Query text uses Whoosh syntax (phrases, AND/OR/NOT, ``field:term``,
 wildcards, ``published:[2018 to 2019]``) with AND between bare words. Facet
@@ -29,11 +30,11 @@ from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.searching import Results, Searcher
 
 from search import facets
-from search.actors import Gazetteer
+from search.actors import Actor, Gazetteer
 from search.clean import parse_date
 from search.errors import NotFound, QueryError
 from search.facets import Counts
-from search.records import FACETS, UNKNOWN, ActorRef, FacetValue, Hit, SearchPage, SearchQuery
+from search.records import FACETS, UNKNOWN, ActorPage, ActorRef, FacetValue, Hit, SearchPage, SearchQuery
 from search.settings import Settings
 
 #: Fields a user may name in the query text, e.g. ``title:kosovo``.
@@ -108,6 +109,51 @@ def get_copies(searcher: Searcher, article: Hit, gazetteer: Gazetteer, limit: in
     results = searcher.search(wq.Term("cluster", article.cluster), limit=limit + 1, sortedby=newest)
     others = (_to_hit(hit.fields(), gazetteer, "") for hit in results if hit["id"] != article.id)
     return tuple(others)[:limit]
+
+
+def actor_page(
+    searcher: Searcher, actor_id: str, settings: Settings, gazetteer: Gazetteer, latest: int = 10
+) -> ActorPage:
+    """One actor: its names, its articles counted by year and the newest of them; or ``NotFound``.
+
+    One search filtered by the actor gives all three, so the page counts
+    exactly what the actor facet and ``?actor=<id>`` count.
+    """
+    per_page = max(1, min(latest, MAX_PER_PAGE))
+    request = SearchQuery(actor=(actor_id,), sort="date", per_page=per_page, facet_limit=MAX_FACET_LIMIT)
+    page = search(searcher, request, settings, gazetteer)
+    actor = gazetteer.get(actor_id)
+    # An id the gazetteer dropped still has its articles (and its facet entry) until a reindex.
+    if actor is None and not page.total:
+        raise NotFound(
+            f"no actor with id {actor_id!r}",
+            hint="actor ids look like Q58217; an article's page links to each of its actors",
+        )
+    return ActorPage(
+        id=actor_id,
+        name=gazetteer.label(actor_id),
+        type=actor.type if actor else UNKNOWN,
+        aliases=_other_names(actor),
+        roles=tuple(str(role) for role in getattr(actor, "roles", ())),  # not every gazetteer has roles
+        total=page.total,
+        years=_newest_first(page.facets["year"]),
+        latest=page.hits,
+    )
+
+
+def _other_names(actor: Actor | None) -> tuple[str, ...]:
+    """Every alias and short form once, in the gazetteer's order, the display name left out."""
+    if actor is None:
+        return ()
+    names = dict.fromkeys((*actor.aliases, *actor.short))
+    names.pop(actor.name, None)
+    return tuple(names)
+
+
+def _newest_first(years: Iterable[FacetValue]) -> tuple[tuple[str, int], ...]:
+    counts = {f.value: f.count for f in years if f.count}
+    known = sorted((year for year in counts if year != UNKNOWN), reverse=True)  # four digits: text order is numeric
+    return tuple((year, counts[year]) for year in [*known, *(y for y in counts if y == UNKNOWN)])
 
 
 def _with_copies(searcher: Searcher, hits: tuple[Hit, ...]) -> tuple[Hit, ...]:

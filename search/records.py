@@ -1,7 +1,8 @@
 """The typed records that flow between pipeline stages.
 
 sources → ``RawPage`` → clean → ``Article`` → enrich → ``Article`` → index;
-query: ``SearchQuery`` → search → ``SearchPage`` (→ HTML, JSON, Atom).
+query: ``SearchQuery`` → search → ``SearchPage`` (→ HTML, JSON, Atom); an actor →
+``actor_page`` → ``ActorPage`` (→ HTML, JSON).
 
 Records are plain dataclasses so every stage can be tested on its own and
 nothing passes loose dicts across a stage boundary.
@@ -202,4 +203,31 @@ class SearchPage:
                 name: [{"value": f.value, "label": f.label, "count": f.count, "selected": f.selected} for f in values]
                 for name, values in self.facets.items()
             },
+        }
+
+
+@dataclass(frozen=True)
+class ActorPage:
+    """One actor and its coverage: what ``/actors/<id>`` and its JSON twin read."""
+
+    id: str
+    name: str
+    type: str  # "person" | "organisation" | "country"; "unknown" once dropped from the gazetteer
+    aliases: tuple[str, ...]  # other names the matcher knows, short forms included
+    roles: tuple[str, ...]
+    total: int  # articles naming the actor
+    years: tuple[tuple[str, int], ...]  # (year, articles), newest first, "unknown" last
+    latest: tuple[Hit, ...]  # newest first, undated last
+
+    def as_json(self) -> dict[str, object]:
+        """The ``/api/actors/<id>`` contract (documented in the README)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "aliases": list(self.aliases),
+            "roles": list(self.roles),
+            "total": self.total,
+            "years": [{"year": year, "count": count} for year, count in self.years],
+            "latest": [hit.as_json() for hit in self.latest],
         }

@@ -4,7 +4,7 @@
 once here and live in ``app.config["NEWSDESK_SETTINGS"]``; the searcher is
 opened per request on ``g`` and closed on teardown (see ``web.searcher``).
 One blueprint per area: ``results`` (search in every format),
-``articles`` (one article) and ``sources`` (crawl health).
+``articles`` (one article), ``actors`` (one actor) and ``sources`` (crawl health).
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if "NEWSDESK_SETTINGS" not in app.config:
         app.config["NEWSDESK_SETTINGS"] = load_settings(index=app.config.get("NEWSDESK_INDEX"))
 
-    from web import articles, errors, results, searcher
+    from web import actors, articles, errors, results, searcher
 
     searcher.init_app(app)
     errors.init_app(app)
     app.register_blueprint(results.bp)
     app.register_blueprint(articles.bp)
+    app.register_blueprint(actors.bp)
     from web import sources
 
     app.register_blueprint(sources.bp)
