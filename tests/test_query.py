@@ -249,3 +249,14 @@ def test_kept_facet_counts_are_reused_until_the_index_changes(fresh: Settings, g
         expected = Counter(a for r in records(s) for a in values(r, "actor"))
     assert after.total == 4
     assert {f.value: f.count for f in after.facets["actor"]} == expected
+
+
+@pytest.mark.parametrize(("latin", "other"), [("Lavrov", "Лавров"), ("Dacic", "Дачић"), ("Dacic", "Dačić"),
+                                              ("Thaci", "Thaçi")])
+def test_a_name_finds_the_same_articles_in_either_script_and_spelling(
+    searcher, seeded, gazetteer, latin: str, other: str
+) -> None:
+    """The text analyzer folds case, diacritics and Cyrillic to Latin, so the
+    English seeds answer a query typed in Serbian or Russian Cyrillic."""
+    found = ids(run(searcher, seeded, gazetteer, latin))
+    assert found and ids(run(searcher, seeded, gazetteer, other)) == found
