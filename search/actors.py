@@ -44,7 +44,7 @@ from search.folding import fold
 from search.settings import seeds_dir
 
 _TYPES = frozenset({"person", "organisation", "country"})
-_TOML_KEYS = frozenset({"id", "name", "type", "aliases", "short", "source"})
+_TOML_KEYS = frozenset({"id", "name", "type", "aliases", "short", "roles", "source"})
 _ACRONYM_MAX_LETTERS = 5
 
 
@@ -57,6 +57,7 @@ class Actor:
     type: str  # "person" | "organisation" | "country"
     aliases: tuple[str, ...]
     short: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()  # "Minister of Foreign Affairs of Russia 2004-03-09–": shown, never matched
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,7 @@ def _actor_from_table(table: Any, path: Path, n: int) -> Actor:
         type=str(strings["type"]),
         aliases=_string_list(table.get("aliases", []), f"{where}: 'aliases'"),
         short=_string_list(table.get("short", []), f"{where}: 'short'"),
+        roles=_string_list(table.get("roles", []), f"{where}: 'roles'"),
     )
 
 

@@ -134,7 +134,7 @@ def actor_page(
         name=gazetteer.label(actor_id),
         type=actor.type if actor else UNKNOWN,
         aliases=_other_names(actor),
-        roles=tuple(str(role) for role in getattr(actor, "roles", ())),  # not every gazetteer has roles
+        roles=actor.roles if actor else (),
         total=page.total,
         years=_newest_first(page.facets["year"]),
         latest=page.hits,

@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python seeds/build_actors.py [--shared DIR] [--out FILE] [--roles]
+    .venv/bin/python seeds/build_actors.py [--shared DIR] [--out FILE]
 
 ``--shared`` is the shared data directory (default: ``$NEWSDESK_SHARED``, else
 ``<repo>/../shared``); the sources are read from ``DIR/data/gazetteer/``:
@@ -27,9 +27,11 @@ and notes. The output is sorted (countries, organisations, people; by name
 within each) and byte-for-byte reproducible; ``tests/test_actor_data.py``
 checks that the committed file is what this script writes.
 
-Dated roles (``roles``) are collected from the sources and the additions but,
-because ``search/actors.py`` rejects keys it does not know, they are written
-only with ``--roles`` (for review); the committed file leaves them out.
+Dated roles (``roles``) come from EveryPolitician and the additions, written
+"Office of Place start–end" and merged when two name one office and start
+year (the one with an end date, then the more precise, wins). Phoenix's role
+codes ("SRBGOV 2012-07-27–") are for event coding, not for readers: they
+are left out.
 """
 
 from __future__ import annotations
@@ -570,8 +572,8 @@ HEADER = """\
 #            (Putin, Lavrov, Stalin, Vučić, Thaçi); single-word aliases from the
 #            sources go to `short` unless the additions list them as aliases.
 #   source   where the facts come from.
-# (Dated roles are collected too but kept out of this file until
-# search/actors.py accepts a `roles` key: `build_actors.py --roles` shows them.)
+#   roles    offices held, with dates where a source gives them
+#            ("Minister of Foreign Affairs of Russia 2004-03-09–").
 #
 # Matching is on folded text (case, diacritics and Cyrillic→Latin folded away,
 # see search/folding.py), so "Thaci" meets "Thaçi" and "Лавров" meets "Lavrov";
@@ -612,7 +614,32 @@ def _array(name: str, values: Sequence[str]) -> list[str]:
     return lines
 
 
-def render(drafts: Sequence[Draft], roles: bool = False) -> str:
+_CODED_ROLE = re.compile(r"^[A-Z]{3,}\S* ")  # Phoenix: "SRBGOV 2012-07-27–"
+_PLACE_IN_BRACKETS = re.compile(r"^(?P<office>.+) \((?P<place>[^)]+)\) (?P<span>\S+)$")  # EveryPolitician
+
+
+def readable_roles(roles: Iterable[str]) -> list[str]:
+    """Roles as readers say them, one per office and start year."""
+    kept: dict[tuple[str, str], str] = {}
+    for role in roles:
+        if _CODED_ROLE.match(role):
+            continue
+        bracketed = _PLACE_IN_BRACKETS.match(role)
+        if bracketed:
+            role = f"{bracketed['office']} of {bracketed['place']} {bracketed['span']}"
+        office, _, span = role.rpartition(" ")
+        key = (office.casefold(), span[:4])
+        if key not in kept or _precision(role) > _precision(kept[key]):
+            kept[key] = role
+    return list(kept.values())
+
+
+def _precision(role: str) -> tuple[bool, int]:
+    span = role.rpartition(" ")[2]
+    return (not span.endswith("–"), len(span))
+
+
+def render(drafts: Sequence[Draft]) -> str:
     out = [HEADER.rstrip("\n")]
     section = ""
     for draft in drafts:
@@ -633,13 +660,14 @@ def render(drafts: Sequence[Draft], roles: bool = False) -> str:
             out += _array("aliases", [draft.name, *aliases])
         if draft.short:
             out += _array("short", draft.short)
-        if roles and draft.roles:
-            out += _array("roles", draft.roles)
+        roles = readable_roles(draft.roles)
+        if roles:
+            out += _array("roles", roles)
         out.append(f"source = {_string('; '.join(draft.sources))}")
     return "\n".join(out) + "\n"
 
 
-def build(shared: Path, additions: Path = ADDITIONS, roles: bool = False) -> str:
+def build(shared: Path, additions: Path = ADDITIONS) -> str:
     gazetteer = shared / "data" / "gazetteer"
     if not gazetteer.is_dir():
         raise BuildError(f"{gazetteer} does not exist (pass --shared or set NEWSDESK_SHARED)")
@@ -648,7 +676,7 @@ def build(shared: Path, additions: Path = ADDITIONS, roles: bool = False) -> str
         from_everypolitician(gazetteer / "everypolitician"),
         from_newsmap(gazetteer / "newsmap"),
     ]
-    return render(merge(generated, read_additions(additions)), roles=roles)
+    return render(merge(generated, read_additions(additions)))
 
 
 def default_shared() -> Path:
@@ -660,10 +688,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, default=default_shared(), help="shared data directory")
     parser.add_argument("--additions", type=Path, default=ADDITIONS, help="hand-curated additions (TOML)")
     parser.add_argument("--out", type=Path, default=OUTPUT, help="where to write (default seeds/actors.toml)")
-    parser.add_argument("--roles", action="store_true", help="also write the dated roles (not loadable yet)")
     args = parser.parse_args(argv)
     try:
-        text = build(args.shared, args.additions, roles=args.roles)
+        text = build(args.shared, args.additions)
     except (BuildError, OSError, tomllib.TOMLDecodeError) as exc:
         print(f"build_actors: {exc}", file=sys.stderr)
         return 1

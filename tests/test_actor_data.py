@@ -167,9 +167,14 @@ def test_the_build_script_reproduces_the_committed_file(tmp_path: Path) -> None:
     assert out.read_bytes() == ACTORS.read_bytes()
 
 
-@pytest.mark.skipif(not GAZETTEER_SOURCES.is_dir(), reason="the shared gazetteer sources (../shared or $NEWSDESK_SHARED) are absent")
-def test_roles_are_collected_for_review(tmp_path: Path) -> None:
-    out = tmp_path / "actors-with-roles.toml"
-    _build("--out", str(out), "--roles")
-    lavrov = next(t for t in tomllib.loads(out.read_text(encoding="utf-8"))["actor"] if t["id"] == "Q58217")
-    assert any(role.startswith("Minister of Foreign Affairs (Russia) 2004") for role in lavrov["roles"])
+def test_roles_read_as_offices_with_dates_one_per_office() -> None:
+    """Dated roles come from EveryPolitician and the additions, never as Phoenix's codes."""
+    gazetteer = Gazetteer.from_file(ACTORS)
+    lavrov = gazetteer.get("Q58217")
+    assert lavrov is not None
+    assert any(role.startswith("Minister of Foreign Affairs of Russia 2004") for role in lavrov.roles)
+    for actor in (gazetteer.get(actor_id) for actor_id in ("Q58217", "Q222031")):
+        assert actor is not None
+        assert not any(role.split()[0].isupper() for role in actor.roles), actor.roles  # no "SRBGOV …"
+        starts = [(role.rpartition(" ")[0], role.rpartition(" ")[2][:4]) for role in actor.roles]
+        assert len(starts) == len(set(starts)), actor.roles

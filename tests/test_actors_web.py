@@ -43,6 +43,7 @@ def test_actor_page_shows_name_aliases_count_and_years(client: FlaskClient) -> N
     assert "<h1>Sergey Lavrov</h1>" in html
     assert f"<li>{CYRILLIC_ALIAS}</li>" in html
     assert f'href="/?actor={LAVROV}">4 articles</a>' in html
+    assert "Minister of Foreign Affairs of Russia 2004-03-09–" in html  # a dated role
     years = re.findall(r'<tr data-year="([^"]+)">', html)
     assert years[-1] == "unknown" and years == sorted(years[:-1], reverse=True) + ["unknown"]
 
