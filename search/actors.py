@@ -25,11 +25,24 @@ How a text is matched:
 * ``short`` aliases (bare surnames such as "Rama", generic forms such as
   "Security Council") count only when the same text also names that actor by a
   full alias, anywhere in the text.
+* Persons' names also match in their Serbian (both scripts) and Russian case
+  forms: each word of a one- or two-word alias, and the last word of a longer
+  one, gets the endings of its class after folding (``_CASE_RULES``: Vučić →
+  Vučića, Vučiću, Vučićem; Лавров → Лаврова, Лавровым; Kurti → Kurtija;
+  Rama → Rame, Ramom), so "Albina Kurtija" and "Сергея Лаврова" are full names.
+  A form keeps its alias's full or short standing ("Kurtija" alone, like
+  "Kurti", needs the full name). Guards: the form must begin with a capital in
+  the text (the she-wolf "vučica" folds to Vučić's genitive "vucica"); words
+  under three letters are not inflected; a form that is any actor's alias, a
+  form of two actors' aliases, or a stop form (``_STOP_FORMS``) is dropped.
+  Countries list their own frequent forms and organisations are mostly
+  acronyms, so only persons are inflected.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import tomllib
 from collections.abc import Iterable
@@ -68,6 +81,8 @@ class _Entry:
     short: bool
     # Original spellings the text must show at the match; empty = any case.
     exact: frozenset[str]
+    # An inflected form: the text must spell it with a capital first letter.
+    capital: bool = False
 
 
 class Gazetteer:
@@ -132,6 +147,8 @@ class Gazetteer:
                 continue
             if entry.exact and folded.original(start, end) not in entry.exact:
                 continue
+            if entry.capital and not folded.original(start, start + 1).isupper():
+                continue
             found.append((start, end, entry))
         return found
 
@@ -195,21 +212,40 @@ def _string_list(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _build_automaton(actors: Iterable[Actor]) -> ahocorasick.Automaton:
-    """One automaton over every folded alias; values are (key length, _Entry)."""
-    spellings: dict[str, list[tuple[str, bool, str]]] = {}  # key → (actor id, short, alias)
-    for actor in actors:
-        full = [(alias, False) for alias in (actor.name, *actor.aliases)]
-        for alias, short in full + [(alias, True) for alias in actor.short]:
-            key = _Folded.of(alias).text.strip()
-            if not any(ch.isalnum() for ch in key):
-                raise SettingsError(f"actor {actor.id!r}: alias {alias!r} has no letters")
-            spellings.setdefault(key, []).append((actor.id, short, alias))
+    """One automaton over every folded alias and inflected form of a person's
+    alias; values are (key length, _Entry)."""
+    actors = list(actors)
+    spellings = _spellings(actors)
+    entries = {key: _entry_for(key, uses) for key, uses in spellings.items()}
+    entries.update(_inflected_entries(actors, taken=spellings.keys()))
     automaton = ahocorasick.Automaton()
-    for key, uses in spellings.items():
-        automaton.add_word(key, (len(key), _entry_for(key, uses)))
+    for key, entry in entries.items():
+        automaton.add_word(key, (len(key), entry))
     if len(automaton):
         automaton.make_automaton()
     return automaton
+
+
+def _spellings(actors: Iterable[Actor]) -> dict[str, list[tuple[str, bool, str]]]:
+    """Folded alias → every (actor id, short, alias) that folds to it."""
+    spellings: dict[str, list[tuple[str, bool, str]]] = {}
+    for actor in actors:
+        for alias, short in _aliases_of(actor):
+            key = _fold_key(alias)
+            if not any(ch.isalnum() for ch in key):
+                raise SettingsError(f"actor {actor.id!r}: alias {alias!r} has no letters")
+            spellings.setdefault(key, []).append((actor.id, short, alias))
+    return spellings
+
+
+def _aliases_of(actor: Actor) -> list[tuple[str, bool]]:
+    """(alias, short) pairs: the name and ``aliases`` are full, ``short`` is short."""
+    full = [(alias, False) for alias in (actor.name, *actor.aliases)]
+    return full + [(alias, True) for alias in actor.short]
+
+
+def _fold_key(alias: str) -> str:
+    return _Folded.of(alias).text.strip()
 
 
 def _entry_for(key: str, uses: list[tuple[str, bool, str]]) -> _Entry:
@@ -236,6 +272,117 @@ def _is_acronym(alias: str) -> bool:
 
 def _squash_spaces(text: str) -> str:
     return " ".join(text.split())
+
+
+# --------------------------------------------------------------- inflection
+
+# Case endings of Serbian (both scripts) and Russian names, after folding
+# (so Russian ы is "y" and Serbian ć is "c"). Each rule: what the folded word
+# ends with (the part matched is replaced) and the endings put in its place.
+# The first rule that applies wins. Over-generating is cheap (a form nobody
+# writes is never found), so a class lists every ending either language uses.
+_CASE_RULES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    # Adjectival: Gruevski, Зеленский → Gruevskog, Зеленского, Gruevskim.
+    (re.compile(r"(?<=[sc]k)(?:iy|ij|i|y)$"), ("og", "ogo", "om", "omu", "im")),
+    # Russian -й: Сергей → Сергея, Сергею, Сергеем (folds to "sergeem").
+    (re.compile(r"(?<=[aeiou])y$"), ("ya", "yu", "em", "e")),
+    # -ić / -ич: Vučić → Vučića, Vučiću, Vučićem; Вучич → о Вучиче.
+    (re.compile(r"(?<=ic)$"), ("a", "u", "em", "e")),
+    # Russian possessive surnames: Лавров → Лаврова, Лаврову, Лавровым, о Лаврове;
+    # Serbian Lavrovom, Putinom.
+    (re.compile(r"(?<=ov|ev|in|yn)$"), ("a", "u", "om", "ym", "e")),
+    # Other consonants: Tramp → Trampa, Trampu, Trampom; Haradinaj → Haradinajem.
+    (re.compile(r"(?<=[bcdfghjklmnpqrstvwxz])$"), ("a", "u", "om", "em", "e")),
+    # -i: Kurti → Kurtija, Kurtiju, Kurtijem (Russian leaves Курти undeclined).
+    (re.compile(r"(?<=i)$"), ("ja", "ju", "jem")),
+    # Russian -ия: Мария → Марии, Марию, Марией.
+    (re.compile(r"(?<=i)ya$"), ("i", "yu", "ey")),
+    # -a: Rama → Rame, Rami, Ramu, Ramom; Рамы, Рамой; Захарова → Захаровой, Zaharovoj.
+    (re.compile(r"a$"), ("e", "i", "u", "om", "oj", "y", "oy", "ey")),
+    # -o (Serbian first names): Vlado → Vlade, Vladi, Vladu, Vladom; Milo → Mila.
+    (re.compile(r"o$"), ("a", "e", "i", "u", "om")),
+)
+# Serbian fleeting a, tried besides the rules: Aleksandar → Aleksandra, Petar → Petra.
+_FLEETING_A = re.compile(r"(?<=[bcdfghjklmnpqrstvwxz])ar$")
+_FLEETING_ENDINGS = ("ra", "ru", "rom", "re")
+# Russian soft sign (folded away): Мишель → Мишеля, Мишелю, Мишелем.
+_SOFT_ENDINGS = ("ya", "yu", "em", "e")
+_MIN_INFLECTED_LETTERS = 3  # no forms of Xi, Li, PM
+_MAX_ALL_INFLECTED_TOKENS = 2  # longer aliases ("Prime Minister Kurti") inflect the last token only
+# Folded words an inflected form must not be, though capitalised: found by
+# listing every generated one-word form that occurs capitalised in
+# news-24k.jsonl.gz (Reuters en, Alo sr, Lajmi.net sq) and reading each.
+# Most forms never occur but as the person ("Vučića", "Trampa", "Edija Rame");
+# these do as other names: Rami (a given name, not Rama's dative), Kristi
+# (Doug Christie, not Krišto), Krista (Christ's, Croatian).
+_STOP_FORMS = frozenset({"rami", "kristi", "krista"})
+
+
+def _inflected_entries(actors: Iterable[Actor], taken: Iterable[str]) -> dict[str, _Entry]:
+    """Inflected forms of every person's aliases, keyed by folded form.
+
+    A form that is some actor's own alias, or a form of two actors' aliases,
+    or a stop form, is dropped: inflection never makes a spelling ambiguous.
+    """
+    owners: dict[str, dict[str, bool]] = {}  # form → actor id → short
+    for actor in actors:
+        if actor.type != "person":  # countries list their forms; bodies are acronyms
+            continue
+        for alias, short in _aliases_of(actor):
+            for form in _inflections(alias):
+                by_actor = owners.setdefault(form, {})
+                by_actor[actor.id] = by_actor.get(actor.id, True) and short  # full wins
+    taken = set(taken)
+    return {
+        form: _Entry(actor_id, short, exact=frozenset(), capital=True)
+        for form, by_actor in owners.items()
+        if len(by_actor) == 1 and form not in taken and _usable_form(form)
+        for actor_id, short in by_actor.items()
+    }
+
+
+def _usable_form(form: str) -> bool:
+    return sum(ch.isalpha() for ch in form) > _MIN_INFLECTED_LETTERS and form not in _STOP_FORMS
+
+
+def _inflections(alias: str) -> set[str]:
+    """Folded case forms of an alias, without the alias itself.
+
+    Two-word aliases inflect both words ("Albina Kurtija", "Сергея Лаврова");
+    longer ones only the last, and acronyms not at all.
+    """
+    tokens = alias.split()
+    if _is_acronym(alias) or not tokens:
+        return set()
+    if len(tokens) <= _MAX_ALL_INFLECTED_TOKENS:
+        choices = [_word_forms(token) for token in tokens]
+    else:
+        choices = [[_fold_key(token)] for token in tokens[:-1]] + [_word_forms(tokens[-1])]
+    forms = {" ".join(words) for words in itertools.product(*choices)}
+    forms.discard(_fold_key(alias))
+    return forms
+
+
+def _word_forms(word: str) -> list[str]:
+    """A word folded, then its case forms if it is a name-like word."""
+    folded = _fold_key(word)
+    if len(folded) < _MIN_INFLECTED_LETTERS or not folded.isalpha():
+        return [folded]  # "V.", "Буш-младший", "O'Brien": left as they are
+    if word[-1] in "ьЬ":
+        return [folded, *(folded + ending for ending in _SOFT_ENDINGS)]
+    return [folded, *_case_forms(folded)]
+
+
+def _case_forms(folded: str) -> list[str]:
+    forms = []
+    for pattern, endings in _CASE_RULES:
+        match = pattern.search(folded)
+        if match:
+            forms += [folded[: match.start()] + ending for ending in endings]
+            break
+    if _FLEETING_A.search(folded):
+        forms += [folded[:-2] + ending for ending in _FLEETING_ENDINGS]
+    return forms
 
 
 # --------------------------------------------------------------- matching

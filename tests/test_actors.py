@@ -123,6 +123,98 @@ def test_unambiguous_surnames_stand_alone(gazetteer: Gazetteer) -> None:
     assert gazetteer.find("Putin and Lavrov, since the time of Stalin") == ["Q7747", LAVROV, "Q855"]
 
 
+# ------------------------------------------------------------------ inflection
+
+VUCIC, PUTIN, DACIC, KURTI, RAMA, THACI = (
+    "Q222031", "Q7747", "Q57843", "Q441633", "Q316901", "hashim-thaci",
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Russian (Cyrillic): case endings after folding (ы → y).
+        ("с Лавровым", LAVROV), ("Лаврову", LAVROV), ("о Лаврове", LAVROV), ("Сергея Лаврова", LAVROV),
+        ("Путина", PUTIN), ("Путину", PUTIN), ("Путиным", PUTIN),
+        # Serbian Latin.
+        ("Lavrova", LAVROV), ("Lavrovu", LAVROV), ("Putinom", PUTIN),
+        ("Vučića", VUCIC), ("Vučiću", VUCIC), ("Vučićem", VUCIC), ("Vucica", VUCIC),
+        ("sa Aleksandrom Vučićem", VUCIC),
+        # Serbian Cyrillic.
+        ("Вучића", VUCIC), ("са Вучићем", VUCIC), ("Путином", PUTIN),
+        # Thaçi is a full alias; its forms stand alone.
+        ("Thaçija", THACI), ("Thaçiju", THACI),
+    ],
+)
+def test_inflected_forms_of_a_name_resolve_to_the_person(
+    gazetteer: Gazetteer, text: str, expected: str
+) -> None:
+    assert gazetteer.find(text) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Ivice Dačića", DACIC), ("sa Ivicom Dačićem", DACIC), ("Ивице Дачића", DACIC),
+        ("Albina Kurtija", KURTI), ("sa Albinom Kurtijem", KURTI),
+        ("Hašima Tačija", THACI), ("sa Хашимом Тачијем", THACI),
+        ("Edija Rame", RAMA), ("sa Edijem Ramom", RAMA),
+    ],
+)
+def test_an_inflected_full_name_is_a_full_name(gazetteer: Gazetteer, text: str, expected: str) -> None:
+    assert gazetteer.find(text) == [expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Kurtija", "Kurtiju", "Dačića", "Дачићем", "Tačija", "Тачијем", "Ramom", "Rame je rekao"],
+)
+def test_an_inflected_short_name_alone_is_not_enough(gazetteer: Gazetteer, text: str) -> None:
+    assert gazetteer.find(text) == []
+
+
+def test_an_inflected_short_name_counts_once_the_full_name_appears(gazetteer: Gazetteer) -> None:
+    text = "Kurtiju je poručeno... Premijer Albin Kurti i Dačić, Ivica Dačić, razgovarali su."
+    assert gazetteer.find(text) == [KURTI, DACIC]
+
+
+@pytest.mark.parametrize("text", ["Lavrovich", "Putinism", "Putinova", "Vučićevi", "Stalingradu"])
+def test_an_inflected_form_inside_a_longer_word_is_not_a_match(gazetteer: Gazetteer, text: str) -> None:
+    assert gazetteer.find(text) == []
+
+
+def test_an_inflected_form_must_be_capitalised(gazetteer: Gazetteer) -> None:
+    # Folded, the she-wolf ("vučica") is Vučić's genitive ("Vučića").
+    assert gazetteer.find("vučica sa mladuncima") == []
+    assert gazetteer.find("VUČIĆA") == [VUCIC]
+
+
+def test_stop_forms_and_other_actors_aliases_are_not_inflections(gazetteer: Gazetteer) -> None:
+    assert gazetteer.find("Edi Rama. Rami je pisao.") == [RAMA]  # "Rami" is a given name
+    actors = [
+        Actor(id="a", name="Ivan Petrov", type="person", aliases=("Petrov",)),
+        Actor(id="b", name="Petrova", type="person", aliases=()),  # a form of Petrov
+    ]
+    assert Gazetteer(actors).find("Petrova") == ["b"]
+
+
+def test_only_persons_are_inflected() -> None:
+    gazetteer = Gazetteer([Actor(id="x", name="Examplestan", type="country", aliases=())])
+    assert gazetteer.find("Examplestana") == []
+
+
+def test_a_form_of_two_actors_names_neither() -> None:
+    actors = [
+        Actor(id="a", name="Rada", type="person", aliases=()),  # Rade, Radu, Radom, Radoj ...
+        Actor(id="b", name="Rad", type="person", aliases=()),  # Rada, Radu, Radom, Radem ...
+    ]
+    gazetteer = Gazetteer(actors)
+    assert gazetteer.find("Rada") == ["a"]  # an alias beats another actor's form
+    assert gazetteer.find("Radom") == gazetteer.find("Radu") == []  # both actors' form
+    assert gazetteer.find("Radoj") == ["a"]
+    assert gazetteer.find("Radem") == ["b"]
+
+
 # ------------------------------------------------------- overlaps and order
 
 
