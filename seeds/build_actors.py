@@ -586,8 +586,11 @@ HEADER = """\
 # Deliberately NOT aliases in this first version: demonyms and adjectives
 # ("Russian", "Serbian", "Albanian") and capitals used as metonyms ("Moscow",
 # "Belgrade", "Washington", "Brussels"); the state-versus-people policy is a
-# later issue. Inflected forms are listed only for the most frequent country
-# names in Serbian, Russian and Albanian; full inflection is also later work.
+# later issue. People's names need no inflected forms here: the matcher
+# derives their Serbian and Russian case forms (Лаврову, Vučića, Dačićem,
+# see search/actors.py). Countries list their frequent Serbian, Russian and
+# Albanian forms; Albanian case forms of people (Kurtit, Ramës) are not yet
+# matched.
 """
 
 _SECTIONS = {"country": "countries", "organisation": "organisations", "person": "people"}
