@@ -617,6 +617,14 @@ def _array(name: str, values: Sequence[str]) -> list[str]:
     return lines
 
 
+def _redundant_article(alias: str, aliases: Sequence[str]) -> bool:
+    """"The UN" beside "UN": the article adds nothing to a match, and starting
+    earlier it would beat a longer name that follows ("The UN Security
+    Council" must find the Security Council)."""
+    first, _, rest = alias.partition(" ")
+    return first.casefold() == "the" and rest in aliases
+
+
 _CODED_ROLE = re.compile(r"^[A-Z]{3,}\S* ")  # Phoenix: "SRBGOV 2012-07-27–"
 _PLACE_IN_BRACKETS = re.compile(r"^(?P<office>.+) \((?P<place>[^)]+)\) (?P<span>\S+)$")  # EveryPolitician
 
@@ -658,6 +666,7 @@ def render(drafts: Sequence[Draft]) -> str:
             alias for alias in draft.aliases
             if alias != draft.name
             and (alias.casefold() != draft.name.casefold() or is_acronym(alias) or is_acronym(draft.name))
+            and not _redundant_article(alias, draft.aliases)
         ]
         if aliases:
             out += _array("aliases", [draft.name, *aliases])

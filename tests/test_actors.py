@@ -334,3 +334,8 @@ def test_default_path_follows_newsdesk_seeds(monkeypatch: pytest.MonkeyPatch, tm
 def test_load_gazetteer_reads_each_file_once() -> None:
     path = SEEDS / "actors.toml"
     assert load_gazetteer(path) is load_gazetteer(path)
+
+
+def test_a_leading_article_does_not_steal_a_longer_name(gazetteer: Gazetteer) -> None:
+    """"The UN" is no alias of its own, so "The UN Security Council" is the Council."""
+    assert gazetteer.find("The UN Security Council met in New York.") == ["unsc"]
