@@ -8,6 +8,8 @@
     newsdesk crawl [--sources FILE] [--index DIR]
     newsdesk sources [--index DIR]
     newsdesk extract FILE [--url URL]
+    newsdesk actors candidates [--index DIR] [--min-articles N]
+    newsdesk actors promote NAME --id ID [--type person] [--alias A ...] [--role R ...]
 
 Every command takes ``--index DIR`` (the instance directory; default
 ``index/`` or ``NEWSDESK_INDEX``). Errors print one line and exit 1; no
@@ -95,7 +97,25 @@ def _parser() -> argparse.ArgumentParser:
     extract.add_argument("file", metavar="FILE", help="a .html, .html.gz or .txt page")
     extract.add_argument("--url", help="the page's address (for its date, outlet and canonical URL)")
     extract.set_defaults(command=_extract)
+    _actor_commands(commands, common)
     return parser
+
+
+def _actor_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    actors = commands.add_parser("actors", help="candidate actors: titled people the gazetteer does not know")
+    actions = actors.add_subparsers(required=True, metavar="ACTION")
+    listing = actions.add_parser("candidates", parents=[common], help="list candidates, most articles first")
+    listing.add_argument("--min-articles", type=int, default=1, metavar="N", help="only those in N articles or more")
+    listing.set_defaults(command=_candidates)
+    promote = actions.add_parser("promote", parents=[common], help="add a candidate to seeds/actors_additions.toml")
+    promote.add_argument("name", metavar="NAME", help="the candidate's name, as listed")
+    promote.add_argument("--id", required=True, dest="actor_id", help="its new actor id (a Wikidata id or a slug)")
+    promote.add_argument("--type", default="person", choices=("person", "organisation", "country"))
+    promote.add_argument("--alias", action="append", default=[], help="another full name (repeatable)")
+    promote.add_argument("--role", action="append", default=[], help='a dated role: "Foreign Minister of X 2024–"')
+    promote.set_defaults(command=_promote)
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -160,6 +180,31 @@ def _extract(args: argparse.Namespace, settings: Settings) -> int:
               "published_source": article.published_source, "author": article.author,
               "outlet": article.outlet, "language": article.language}
     print(json.dumps(fields, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _candidates(args: argparse.Namespace, settings: Settings) -> int:
+    from search.actors import load_gazetteer
+    from search.candidates import list_candidates
+
+    found = list_candidates(settings, load_gazetteer(), args.min_articles)
+    if not found:
+        print(f"no candidates in {settings.index}: ingest or reindex records them")
+        return 0
+    print("name\ttitles\tarticles\tlast seen")
+    for c in found:
+        print(f"{c.name}\t{'; '.join(c.titles)}\t{c.articles}\t{c.last_seen or 'undated'}")
+    return 0
+
+
+def _promote(args: argparse.Namespace, settings: Settings) -> int:
+    from search.candidates import find_candidate, promote
+
+    candidate = find_candidate(settings, args.name)
+    path = promote(candidate, args.actor_id, actor_type=args.type, aliases=args.alias, roles=args.role)
+    print(f"added {args.actor_id} ({candidate.name}) to {path}")
+    print("now run `.venv/bin/python seeds/build_actors.py` to regenerate seeds/actors.toml, "
+          "then `newsdesk reindex` to apply it")
     return 0
 
 

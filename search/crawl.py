@@ -56,6 +56,7 @@ from tqdm import tqdm
 
 from search.actors import load_gazetteer
 from search.archive import open_archive
+from search.candidates import record_candidates
 from search.clean import clean, parse_date
 from search.decode import decode_html, looks_binary
 from search.discover import MAX_SITEMAP_BYTES, Link, Listing, discover_feeds, parse_feed, parse_sitemap
@@ -494,6 +495,7 @@ class _Crawl:
 
     def _write(self, name: str, items: list[tuple[Entry, FetchResult]]) -> None:
         articles = [result.article for _, result in items if result.article is not None]
+        articles = list(record_candidates(articles, self.settings, load_gazetteer()))
         written = write_articles(articles, self.settings, IndexReport())
         self.report.added += written.added
         self.report.updated += written.updated

@@ -6,7 +6,9 @@ never stops the run. Progress is a bar on a terminal and counts in the log
 otherwise.
 
 Every file read is kept in the archive (``search.archive``) before it is
-cleaned; ``reindex`` is the second runner: archive → clean → enrich → a new
+cleaned. Titled people the gazetteer does not know are recorded as
+candidate actors on the way to the index (``search.candidates``).
+``reindex`` is the second runner: archive → clean → enrich → a new
 index swapped in whole, without the network.
 """
 
@@ -23,6 +25,7 @@ from tqdm import tqdm
 
 from search.actors import Gazetteer, load_gazetteer
 from search.archive import Archive, open_archive
+from search.candidates import record_candidates
 from search.clean import clean
 from search.enrich import enrich
 from search.errors import ExtractionError, IndexUnavailable, NewsdeskError
@@ -55,7 +58,7 @@ def ingest(
     gazetteer = gazetteer or load_gazetteer()
     with open_archive(settings) as archive:
         pages = _track(_archived(read_files(paths, manifest), archive), count_files(paths), progress)
-        articles = _articles(pages, gazetteer, settings, report, archive)
+        articles = record_candidates(_articles(pages, gazetteer, settings, report, archive), settings, gazetteer)
         return write_articles(articles, settings, report)
 
 
@@ -125,7 +128,9 @@ def reindex(
         shutil.rmtree(staging, ignore_errors=True)  # left by a reindex that was killed
         create_index(settings, directory=staging)
         pages = _track(archive.pages(), len(archive), progress, "reindex")
-        write_articles(_articles(pages, gazetteer, settings, report, archive), settings, report, directory=staging)
+        articles = _articles(pages, gazetteer, settings, report, archive)
+        articles = record_candidates(articles, settings, gazetteer, replace=True)  # the replay gives them all again
+        write_articles(articles, settings, report, directory=staging)
         _compare(settings, staging, report)
         replace_index(settings, staging)
     return report
