@@ -37,6 +37,41 @@ How a text is matched:
   form of two actors' aliases, or a stop form (``_STOP_FORMS``) is dropped.
   Countries list their own frequent forms and organisations are mostly
   acronyms, so only persons are inflected.
+
+Demonyms and capitals (a country's ``demonyms`` and ``capitals``) name the
+country only where they stand for the state or its government, never where
+they name a people, a language or a place. Precision comes first: the context
+is read from the words around the match, and a use the rules miss is left out.
+
+* A demonym ("Serbian", "Albanian"; Serbian "srpsk*" and Russian "российск*"
+  are stems, so "srpskog", "российские" match too) counts when the next word,
+  or the one after at most two modifiers ("Deputy Foreign", "former"), is a
+  state noun (``_STATE_HEADS``): president, prime minister, ministry,
+  government, authorities, officials, diplomat, ambassador, embassy, army,
+  police, parliament, counterpart ...; "srpski predsednik", "srpske vlasti",
+  "российский МИД". Not: "Russian-speaking", "pro-Russian authorities" (a
+  hyphen either side), "the Serbian people", "Albanian language", "Serbian
+  Orthodox Church" (the church is not the state), "ethnic Albanian
+  officials" or "Kosovo Albanian officials" (after "ethnic" or a country's
+  name or demonym, it is a people). Words often used of an ethnic group's own
+  representatives ("the Albanian side", "delegation", "leader(s)",
+  "negotiators", "forces") are left out on purpose. Plural people nouns
+  ("Albanians", "Serbs") are other words and never match.
+* A capital counts as the subject of a verb of saying or acting
+  (``_CAPITAL_VERBS``: "Belgrade offered", "Moscow has warned", "Москва
+  заявила", "Beograd je saopštio") or with "'s" before a stance word
+  ("Belgrade's position", ``_CAPITAL_STANCES``). Not after a locative
+  ("officials in Moscow said", "arrived in Moscow", "flew to Pristina") nor
+  after another capitalised word ("George Washington said"); only the
+  nominative is listed, so "u Beogradu", "в Москве" never match.
+* Albanian (adjectives follow the noun: "qeveria serbe") is not covered yet.
+* A demonym or capital that counts is a full mention of its country, as
+  "Serbia" would be: it says as much as the name. It competes in the
+  leftmost-longest rule like any alias ("Russian Foreign Ministry" is the
+  ministry only), except that a person's alias that opens with a title
+  ("Russian President Vladimir Putin", "US President Bill Clinton") still
+  names the country: a title is no part of the name.
+* "the Kremlin" is an organisation's own alias and counts wherever it occurs.
 """
 
 from __future__ import annotations
@@ -57,7 +92,7 @@ from search.folding import fold
 from search.settings import seeds_dir
 
 _TYPES = frozenset({"person", "organisation", "country"})
-_TOML_KEYS = frozenset({"id", "name", "type", "aliases", "short", "roles", "source"})
+_TOML_KEYS = frozenset({"id", "name", "type", "aliases", "short", "roles", "demonyms", "capitals", "source"})
 _ACRONYM_MAX_LETTERS = 5
 
 
@@ -71,6 +106,9 @@ class Actor:
     aliases: tuple[str, ...]
     short: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()  # "Minister of Foreign Affairs of Russia 2004-03-09–": shown, never matched
+    # Count only in a state context (module docstring); "srpsk*" is a stem.
+    demonyms: tuple[str, ...] = ()  # "Serbian", "srpsk*", "сербск*"
+    capitals: tuple[str, ...] = ()  # "Belgrade", "Beograd", "Белград": nominatives only
 
 
 @dataclass(frozen=True)
@@ -96,6 +134,7 @@ class Gazetteer:
                 raise SettingsError(f"actor id {actor.id!r} is listed twice")
             self._actors[actor.id] = actor
         self._automaton = _build_automaton(self._actors.values())
+        self._metonyms = _Metonyms(self._actors.values())
 
     @classmethod
     def from_file(cls, path: Path) -> Gazetteer:
@@ -117,9 +156,11 @@ class Gazetteer:
 
     def find(self, text: str) -> list[str]:
         """Ids of the actors named in ``text``, in order of first mention, each once."""
-        if not text or len(self._automaton) == 0:
+        if not text or len(self._actors) == 0:
             return []
-        matches = _leftmost_longest(self._candidates(_Folded.of(text)))
+        folded = _Folded.of(text)
+        candidates = self._candidates(folded) + self._metonyms.candidates(folded)
+        matches = self._with_titles(_leftmost_longest(candidates), candidates)
         named_in_full = {entry.actor_id for entry in matches if not entry.short}
         found: dict[str, None] = {}  # insertion-ordered set
         for entry in matches:
@@ -138,9 +179,32 @@ class Gazetteer:
     def __len__(self) -> int:
         return len(self._actors)
 
+    def _with_titles(
+        self, chosen: list[tuple[int, int, _Entry]], candidates: list[tuple[int, int, _Entry]]
+    ) -> list[_Entry]:
+        """The chosen entries, each person preceded by the country its alias opens
+        with: a title is no part of a name, so "Russian President Vladimir Putin"
+        (a Phoenix alias of Putin) names Russia too, like "Serbian Foreign
+        Minister Ivica Dačić" does."""
+        entries = []
+        for start, end, entry in chosen:
+            if self._type(entry) == "person":
+                entries += [
+                    title
+                    for at, until, title in candidates
+                    if at == start and until < end and self._type(title) == "country" and not title.short
+                ][:1]
+            entries.append(entry)
+        return entries
+
+    def _type(self, entry: _Entry) -> str:
+        return self._actors[entry.actor_id].type
+
     def _candidates(self, folded: _Folded) -> list[tuple[int, int, _Entry]]:
         """Every alias occurrence on word boundaries, acronyms in the right case."""
-        found = []
+        found: list[tuple[int, int, _Entry]] = []
+        if len(self._automaton) == 0:
+            return found
         for last, (length, entry) in self._automaton.iter(folded.text):
             start, end = last - length + 1, last + 1
             if not _on_word_boundaries(folded.text, start, end):
@@ -177,6 +241,9 @@ def _validate(actor: Actor) -> None:
         raise SettingsError(f"actor id {actor.id!r} must be non-empty and without commas")
     if not actor.name:
         raise SettingsError(f"actor {actor.id!r} has no name")
+    for word in (*actor.demonyms, *actor.capitals):
+        if not any(ch.isalpha() for ch in word.removesuffix("*")):
+            raise SettingsError(f"actor {actor.id!r}: demonym or capital {word!r} has no letters")
     if actor.type not in _TYPES:
         raise SettingsError(
             f"actor {actor.id!r} has type {actor.type!r}",
@@ -202,6 +269,8 @@ def _actor_from_table(table: Any, path: Path, n: int) -> Actor:
         aliases=_string_list(table.get("aliases", []), f"{where}: 'aliases'"),
         short=_string_list(table.get("short", []), f"{where}: 'short'"),
         roles=_string_list(table.get("roles", []), f"{where}: 'roles'"),
+        demonyms=_string_list(table.get("demonyms", []), f"{where}: 'demonyms'"),
+        capitals=_string_list(table.get("capitals", []), f"{where}: 'capitals'"),
     )
 
 
@@ -385,6 +454,176 @@ def _case_forms(folded: str) -> list[str]:
     return forms
 
 
+# --------------------------------------------------------------- metonyms
+
+# A demonym stands for its state only before a state noun: at most two
+# modifiers ("Deputy Foreign"), then the head ("Minister"). Words are folded.
+# Left out as too often ethnic (Kosovo's Albanians, Macedonia's Albanian
+# parties): leader(s), leadership, side, delegation, negotiators, forces.
+_STATE_MODIFIERS = (
+    r"foreign|defen[cs]e|interior|deputy|prime|former|acting|military|state|top|senior|chief|justice|finance"
+    r"|economy|trade|health|then|new|outgoing|interim|caretaker|first|federal|bivs\w*|byvs\w*"
+)
+_STATE_HEADS = (
+    # English
+    r"presidents?|presidency|premier|ministers?|ministry|ministries|governments?|cabinet|authorities"
+    r"|officials?|diplomats?|diplomacy|envoys?|ambassadors?|embass(?:y|ies)|consulate|army|military|troops"
+    r"|navy|armed forces|security (?:forces|services?)|secret services?|intelligence|police|parliament"
+    r"|lawmakers|counterparts?"
+    # Serbian (folded: č, ć → c, š → s, ž → z, đ → d); noun forms only, so
+    # "albanske parlamentarne stranke" (parties) is no "parliament".
+    r"|predsj?edni(?:k|ka|ku|kom|ci|ke|cima|ca|ce|cu|com)|premijer(?:a|u|om|i|e|ima|ka|ke|ki|ku|kom)?"
+    r"|ministar|ministr(?:a|u|om|i|e|ima|ka|ke|ki|ku|kom)|ministarstv(?:o|a|u|om|ima)"
+    r"|vlad(?:a|e|i|u|om|ama)|vlast(?:i|ima)?|diplomat(?:a|e|i|u|om|ama)?"
+    r"|ambasad(?:a|e|i|u|om|or|ora|oru|orom|ori|ore|orima)|vojsk(?:a|e|u|om)|vojsci"
+    r"|policij(?:a|e|i|u|om)|skupstin(?:a|e|i|u|om)|parlament(?:a|u|om|i|e)?"
+    # Russian (folded: я → ya, ы → y, ь dropped)
+    r"|prezident(?:a|u|om|e|y|ov)?|premer|ministr(?:y|ov)?|mid(?:a|u|om|e)?"
+    r"|ministerstv(?:o|a|u|om|e)|pravitelstv(?:o|a|u|om|e)|vlast(?:ey|yam|yami|yah)"
+    r"|posol|posl(?:a|u|om|e|y|ov)|posolstv(?:o|a|u|om|e)|armi(?:ya|i|yu|ey)|polici(?:ya|i|yu|ey)"
+)
+_DEMONYM_CONTEXT = rf" (?:(?:{_STATE_MODIFIERS}) ){{0,2}}(?:{_STATE_HEADS})(?!\w)"
+# A capital stands for its government only as the subject of a verb of saying
+# or acting (after at most two auxiliaries or adverbs), or with "'s" before a
+# word for a stance. Only the nominative is listed, so Serbian "u Beogradu"
+# and Russian "в Москве" never match.
+_CAPITAL_AUXILIARIES = (
+    r"has|have|had|will|would|is|was|does|did|not|also|again|long|repeatedly|already|now|still|then"
+    r"|je|nije|ce|nece|ne|vec|takode|uze|takze|ranee"
+)
+_CAPITAL_VERBS = (
+    # English
+    r"says?|said|offer(?:s|ed)?|demand(?:s|ed)?|reject(?:s|ed)?|warn(?:s|ed)?|insist(?:s|ed)?"
+    r"|accuse[sd]?|announce[sd]?|respond(?:s|ed)?|want(?:s|ed)?|refuse[sd]?|recogni[sz]e[sd]?"
+    r"|den(?:y|ies|ied)|claim(?:s|ed)?|call(?:s|ed)|urge[sd]?|argue[sd]?|condemn(?:s|ed)?"
+    r"|protest(?:s|ed)|repl(?:y|ies|ied)|agree[sd]?|back(?:s|ed)|support(?:s|ed)|oppose[sd]?"
+    r"|threaten(?:s|ed)?|expel(?:s|led)?|recall(?:s|ed)|summon(?:s|ed)|accept(?:s|ed)|maintain(?:s|ed)?"
+    r"|consider(?:s|ed)?|believe[sd]?|blame[sd]?|vow(?:s|ed)|promise[sd]?|propose[sd]?|decide[sd]?"
+    r"|order(?:s|ed)|impose[sd]?|welcome[sd]?|critici[sz]e[sd]?|object(?:s|ed)|dismiss(?:es|ed)?"
+    r"|stated?|declare[sd]?|confirm(?:s|ed)?|react(?:s|ed)|retaliate[sd]?|signed|sent|asked|hopes|fears"
+    # Serbian
+    r"|saopst\w*|poruc\w*|odbi\w*|zatraz\w*|trazi\w*|upozor\w*|ponud\w*|nudi|optuz\w*|odgovor\w*"
+    r"|insistir\w*|tvrdi|smatra\w*|prizna\w*|zahte\w*|osudi\w*|izjavi\w*|najavi\w*|podrza\w*"
+    # Russian
+    r"|zayav\w*|schita\w*|trebu\w*|otverg\w*|predupre\w*|nastaiva\w*|prizva\w*|prizyva\w*|obvin\w*"
+    r"|otveti\w*|otveca\w*|predloz\w*|predlaga\w*|otkaz\w*|osudi\w*|osuzda\w*|napravi\w*|podderz\w*"
+)
+_CAPITAL_STANCES = (
+    r"position|response|stance|decision|reaction|refusal|demands?|offer|proposal|policy|objections?"
+    r"|recognition|view|plans?|claims?|insistence|support|opposition|envoy|ambassador|negotiators?"
+    r"|allies|ally|interests|influence|backing"
+)
+_CAPITAL_CONTEXT = rf"(?:'s (?:{_CAPITAL_STANCES})| (?:(?:{_CAPITAL_AUXILIARIES}) ){{0,2}}(?:{_CAPITAL_VERBS}))(?!\w)"
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# The word just before: a demonym after these is an ethnic group or a region
+# ("ethnic Albanian officials", "Latin American governments"; a country's own
+# name or demonym is added per gazetteer: "Kosovo Albanian negotiators"), and a
+# capital after these is a place ("officials in Moscow said", "arrived in
+# Belgrade"). "North Macedonian" is a demonym of its own, so "north" may stay.
+_DEMONYM_GUARDS = _words("ethnic etnicki etnicke etnickih etniceskie etniceskih latin north south central native anglo")
+_LOCATIVES = _words(
+    "in at to from near into via visit visits visited visiting toward towards outside around across through of"
+    " u iz za do ka kroz oko v vo na po k cerez okolo"
+)
+# Capitalised words a capital may follow at the start of a sentence; after any
+# other capitalised word it is part of a name ("George Washington said").
+_SENTENCE_OPENERS = _words("the but and yet so now then today meanwhile however instead still ali a i no sada")
+_STEM_LETTERS = 4  # "srpsk*" is srpski, srpskog, srpskoj ... (a stem plus at most four letters)
+_DEMONYM_FOLLOWS = re.compile(_DEMONYM_CONTEXT)
+_CAPITAL_FOLLOWS = re.compile(_CAPITAL_CONTEXT)
+
+
+@dataclass(frozen=True)
+class _Metonym:
+    """What one folded demonym, stem or capital in the metonym automaton stands for."""
+
+    actor_id: str
+    capital: bool  # else a demonym
+    stem: bool
+
+
+class _Metonyms:
+    """Demonyms and capitals of the gazetteer, and the contexts in which they
+    stand for their state (see the module docstring). An automaton finds the
+    words; the context is read only around what it finds."""
+
+    def __init__(self, actors: Iterable[Actor]) -> None:
+        self._automaton = ahocorasick.Automaton()
+        guards = set(_DEMONYM_GUARDS)
+        for actor in actors:
+            if actor.type == "country":
+                guards.update(_fold_key(alias) for alias in (actor.name, *actor.aliases) if " " not in alias)
+            for word, capital in [(d, False) for d in actor.demonyms] + [(c, True) for c in actor.capitals]:
+                key = self._add(word, _Metonym(actor.id, capital, stem=word.endswith("*")))
+                if not capital and not word.endswith("*"):
+                    guards.add(key)
+        if len(self._automaton):
+            self._automaton.make_automaton()
+        self._guards = frozenset(guards)
+
+    def _add(self, word: str, metonym: _Metonym) -> str:
+        key = _fold_key(word.removesuffix("*"))
+        if self._automaton.get(key, (0, metonym))[1] != metonym:
+            # Like aliases: one spelling cannot stand for two states.
+            raise SettingsError(f"demonym or capital {word!r} (folded) belongs to several actors")
+        self._automaton.add_word(key, (len(key), metonym))
+        return key
+
+    def candidates(self, folded: _Folded) -> list[tuple[int, int, _Entry]]:
+        """Demonyms before a state noun and capitals acting as subjects, as full mentions."""
+        if len(self._automaton) == 0:
+            return []
+        found = []
+        for last, (length, metonym) in self._automaton.iter(folded.text):
+            start, end = last - length + 1, _word_end(folded.text, last + 1, metonym.stem)
+            if end is None or (start and (folded.text[start - 1].isalnum() or folded.text[start - 1] == "-")):
+                continue
+            if self._counts(folded, start, end, metonym):
+                found.append((start, end, _Entry(metonym.actor_id, short=False, exact=frozenset())))
+        return found
+
+    def _counts(self, folded: _Folded, start: int, end: int, metonym: _Metonym) -> bool:
+        if metonym.capital:
+            return bool(_CAPITAL_FOLLOWS.match(folded.text, end)) and _capital_acts(folded, start)
+        follows = _DEMONYM_FOLLOWS.match(folded.text, end)
+        return bool(follows) and _previous_word(folded.text, start) not in self._guards
+
+
+def _word_end(text: str, end: int, stem: bool) -> int | None:
+    """Where the word ending at ``end`` (a stem: after at most a few more
+    letters) stops, or None if it runs on."""
+    if stem:
+        limit = min(len(text), end + _STEM_LETTERS)
+        while end < limit and text[end].isalpha():
+            end += 1
+    return end if end == len(text) or not text[end].isalnum() else None
+
+
+def _previous_word(text: str, start: int) -> str | None:
+    """The word just before ``start`` when only spaces separate them, else None."""
+    match = re.search(r"(\w+) +$", text[max(0, start - 40) : start])
+    return match.group(1) if match else None
+
+
+def _capital_acts(folded: _Folded, start: int) -> bool:
+    """Not after a locative ("in Moscow said"), nor after a capitalised word
+    that makes it part of a name ("George Washington said")."""
+    if not folded.original(start, start + 1).isupper():
+        return False
+    previous = _previous_word(folded.text, start)
+    if previous is None:
+        return True
+    if previous in _LOCATIVES:
+        return False
+    at = len(folded.text[:start].rstrip()) - len(previous)
+    return previous in _SENTENCE_OPENERS or not folded.original(at, at + 1).isupper()
+
+
 # --------------------------------------------------------------- matching
 
 
@@ -394,13 +633,13 @@ def _on_word_boundaries(text: str, start: int, end: int) -> bool:
     return before_ok and after_ok
 
 
-def _leftmost_longest(candidates: list[tuple[int, int, _Entry]]) -> list[_Entry]:
+def _leftmost_longest(candidates: list[tuple[int, int, _Entry]]) -> list[tuple[int, int, _Entry]]:
     """Non-overlapping matches, the longest at each leftmost start, in text order."""
     chosen = []
     taken_until = 0
     for start, end, entry in sorted(candidates, key=lambda c: (c[0], -c[1])):
         if start >= taken_until:
-            chosen.append(entry)
+            chosen.append((start, end, entry))
             taken_until = end
     return chosen
 

@@ -15,8 +15,10 @@ Run from the repository root::
 * ``everypolitician/*.csv`` — EveryPolitician / Wikidata officeholders (CC0):
   Wikidata ids, names, positions and their start (and end) dates.
 * ``newsmap/*.yml`` — newsmap country dictionaries (MIT): country names in
-  English, French, German and Russian (demonyms, capitals and ``*`` patterns
-  are left out).
+  English, French, German and Russian; from the English list also the
+  demonym (``Serbian*``, taken as the adjective "Serbian") and the capital
+  (``NEWSMAP_METONYMS``), which go to ``demonyms`` and ``capitals``, not to
+  the aliases: they count only in a state context (search/actors.py).
 
 Nothing is taken wholesale: the constants below name exactly which Phoenix
 entries (and, for countries and organisations, which of their aliases), which
@@ -54,7 +56,7 @@ SEEDS = REPO / "seeds"
 ADDITIONS = SEEDS / "actors_additions.toml"
 OUTPUT = SEEDS / "actors.toml"
 TYPES = ("country", "organisation", "person")
-KEYS = frozenset({"id", "name", "type", "aliases", "short", "source", "roles", "note"})
+KEYS = frozenset({"id", "name", "type", "aliases", "short", "source", "roles", "note", "demonyms", "capitals"})
 
 # ----------------------------------------------------------------- selection
 
@@ -234,6 +236,15 @@ NEWSMAP_SKIP = frozenset({
     "Sarajevo", "Herzegovina", "Herzegovine", "Bonsie-Herzégovine", "Zagreb", "Podgorica", "Skopje", "Скопье",
     "Athens", "Athènes", "Athen", "Grec", "Grecs", "Washington", "New York", "Amerikas", "Mazekoniens",
 })
+# From english.yml, per country code: the demonym pattern (its adjective is
+# the pattern without "*": "Russians" names people, not the state) and the
+# capital. The build fails if the list no longer has them.
+NEWSMAP_METONYMS: dict[str, tuple[str, str]] = {
+    "RU": ("Russian*", "Moscow"), "RS": ("Serbian*", "Belgrade"), "KV": ("Kosovan*", "Pristina"),
+    "AL": ("Albanian*", "Tirana"), "BA": ("Bosnian*", "Sarajevo"), "HR": ("Croatian*", "Zagreb"),
+    "ME": ("Montenegrin*", "Podgorica"), "MK": ("Macedonian*", "Skopje"), "GR": ("Greek*", "Athens"),
+    "US": ("American*", "Washington"),
+}
 
 # -------------------------------------------------------------------- model
 
@@ -250,6 +261,8 @@ class Draft:
     sources: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    demonyms: list[str] = field(default_factory=list)
+    capitals: list[str] = field(default_factory=list)
 
 
 class BuildError(Exception):
@@ -446,11 +459,24 @@ def from_newsmap(directory: Path) -> dict[str, Draft]:
             draft = drafts.setdefault(actor_id, Draft(actor_id, "", "country"))
             add_unique(draft.aliases, names)
             draft.sources.append(f"newsmap {language}.yml '{code}'")
+            if language == "english":
+                _add_metonyms(draft, code, match.group(2))
     for draft in drafts.values():
         languages = [s.split()[1].removesuffix(".yml") for s in draft.sources]
         code = draft.sources[0].split("'")[1]
         draft.sources = [f"newsmap {'/'.join(languages)} '{code}'"]
     return drafts
+
+
+def _add_metonyms(draft: Draft, code: str, listed: str) -> None:
+    """The selected demonym and capital of one english.yml line."""
+    items = {item.strip() for item in listed.split(",")}
+    demonym, capital = NEWSMAP_METONYMS.get(code, ("", ""))
+    if code in NEWSMAP_METONYMS and not {demonym, capital} <= items:
+        raise BuildError(f"newsmap english.yml '{code}' lacks {demonym!r} or {capital!r}")
+    if demonym:
+        add_unique(draft.demonyms, [demonym.removesuffix("*")])
+        add_unique(draft.capitals, [capital])
 
 
 # ------------------------------------------------------------------ additions
@@ -492,6 +518,8 @@ def merge(generated: Sequence[dict[str, Draft]], additions: list[dict[str, Any]]
             add_unique(into.aliases, draft.aliases)
             add_unique(into.short, draft.short)
             add_unique(into.roles, draft.roles)
+            add_unique(into.demonyms, draft.demonyms)
+            add_unique(into.capitals, draft.capitals)
             into.sources.extend(s for s in draft.sources if s not in into.sources)
     for table in additions:
         actor_id = table["id"]
@@ -509,6 +537,8 @@ def merge(generated: Sequence[dict[str, Draft]], additions: list[dict[str, Any]]
         short = list(table.get("short", []))
         add_unique(short, hand.short)
         hand.short = short
+        add_unique(hand.demonyms, table.get("demonyms", []))  # after the sources' English ones
+        add_unique(hand.capitals, table.get("capitals", []))
         add_unique(hand.roles, table.get("roles", []))
         hand.sources.append(table["source"])
         if table.get("note"):
@@ -526,7 +556,7 @@ def merge(generated: Sequence[dict[str, Draft]], additions: list[dict[str, Any]]
 def _check_collisions(drafts: Iterable[Draft]) -> None:
     owners: dict[str, str] = {}
     for draft in drafts:
-        for alias in (draft.name, *draft.aliases, *draft.short):
+        for alias in (draft.name, *draft.aliases, *draft.short, *draft.demonyms, *draft.capitals):
             previous = owners.setdefault(key(alias), draft.id)
             if previous != draft.id:
                 raise BuildError(f"alias {alias!r} belongs to {previous} and {draft.id}: drop it from one of them")
@@ -574,6 +604,10 @@ HEADER = """\
 #   source   where the facts come from.
 #   roles    offices held, with dates where a source gives them
 #            ("Minister of Foreign Affairs of Russia 2004-03-09–").
+#   demonyms optional (countries): adjectives of nationality ("Serbian";
+#            "srpsk*", "сербск*" are stems: srpski, srpskog, сербского).
+#   capitals optional (countries): the capital in the nominative ("Belgrade",
+#            "Beograd", "Белград").
 #
 # Matching is on folded text (case, diacritics and Cyrillic→Latin folded away,
 # see search/folding.py), so "Thaci" meets "Thaçi" and "Лавров" meets "Lavrov";
@@ -583,12 +617,23 @@ HEADER = """\
 # listed, so "us" and "Us" are not the United States and Serbian "bih"
 # ("I would") is not BiH; "Nato" is accepted because it is listed itself.
 #
-# Deliberately NOT aliases in this first version: demonyms and adjectives
-# ("Russian", "Serbian", "Albanian") and capitals used as metonyms ("Moscow",
-# "Belgrade", "Washington", "Brussels"); the state-versus-people policy is a
-# later issue. People's names need no inflected forms here: the matcher
-# derives their Serbian and Russian case forms (Лаврову, Vučića, Dačićem,
-# see search/actors.py). Countries list their frequent Serbian, Russian and
+# Demonyms and capitals are NOT aliases: they name the country only where they
+# stand for the state or its government, never for a people or a place
+# (search/actors.py has the full rule and its word lists). A demonym counts
+# before a state noun, after at most two modifiers: "Serbian Foreign Minister",
+# "Russian officials", "srpske vlasti", "российский МИД"; not "Kosovo
+# Albanians", "ethnic Albanian officials", "Russian-speaking", "the Serbian
+# people", "Serbian Orthodox Church", "the Albanian side". A capital counts as
+# the subject of a verb of saying or acting or before "'s" and a stance word:
+# "Belgrade offered", "Moscow said", "Москва заявила", "Belgrade's position";
+# not "the meeting in Belgrade", "arrived in Moscow". Such a use is a full
+# mention of the country. "Kremlin" is an organisation's alias and counts
+# anywhere; "Brussels" is nobody's capital here. Albanian demonyms and
+# capitals ("qeveria serbe", "Beogradi") are not matched yet.
+#
+# People's names need no inflected forms here: the matcher derives their
+# Serbian and Russian case forms (Лаврову, Vučića, Dačićem, see
+# search/actors.py). Countries list their frequent Serbian, Russian and
 # Albanian forms; Albanian case forms of people (Kurtit, Ramës) are not yet
 # matched.
 """
@@ -672,6 +717,10 @@ def render(drafts: Sequence[Draft]) -> str:
             out += _array("aliases", [draft.name, *aliases])
         if draft.short:
             out += _array("short", draft.short)
+        if draft.demonyms:
+            out += _array("demonyms", draft.demonyms)
+        if draft.capitals:
+            out += _array("capitals", draft.capitals)
         roles = readable_roles(draft.roles)
         if roles:
             out += _array("roles", roles)

@@ -22,12 +22,16 @@ TYPES = {"people": "person", "orgs": "organisation", "countries": "country"}
 MARGIN = 0.05
 #: Micro-averaged over people, organisations and countries, measured with the
 #: working-tree matcher on 2026-11-23 (bench/actors.py): language → (precision, recall).
+#: Re-measured after the demonym and capital policy (issue 5, item 2): the gold
+#: gained nine state uses of demonyms and capitals, of which the matcher finds
+#: the three "<demonym> <office>" ones in English; the rest (objects, oblique
+#: cases, Albanian) lower recall in the other languages, not a regression.
 MEASURED = {
-    "en": (0.988, 0.988),
-    "sr-Latn": (0.977, 0.956),
-    "sr-Cyrl": (0.975, 0.907),
-    "ru": (0.972, 0.897),
-    "sq": (0.962, 0.781),
+    "en": (1.000, 0.988),
+    "sr-Latn": (0.977, 0.935),
+    "sr-Cyrl": (0.975, 0.867),
+    "ru": (0.972, 0.875),
+    "sq": (0.962, 0.758),
 }
 
 
