@@ -428,7 +428,7 @@ def _inflected_entries(actors: Iterable[Actor], taken: Iterable[str]) -> dict[st
         if actor.type != "person":  # countries list their forms; bodies are acronyms
             continue
         for alias, short in _aliases_of(actor):
-            for form in _inflections(alias):
+            for form in _inflections(alias) | _albanian_spelling(alias):
                 by_actor = owners.setdefault(form, {})
                 by_actor[actor.id] = by_actor.get(actor.id, True) and short  # full wins
     taken = set(taken)
@@ -438,6 +438,22 @@ def _inflected_entries(actors: Iterable[Actor], taken: Iterable[str]) -> dict[st
         if len(by_actor) == 1 and form not in taken and _usable_form(form)
         for actor_id, short in by_actor.items()
     }
+
+
+# Albanian writes South Slavic names in its own letters: Vučić is Vuçiq,
+# Dačić Daçiq, Đinđić Gjingjiq, Koštunica Koshtunica. Digraphs first.
+_ALBANIAN_LETTERS = (("dž", "xh"), ("Dž", "Xh"), ("ć", "q"), ("č", "ç"), ("đ", "gj"), ("Đ", "Gj"),
+                     ("š", "sh"), ("Š", "Sh"), ("ž", "zh"), ("Ž", "Zh"), ("Ć", "Q"), ("Č", "Ç"))
+
+
+def _albanian_spelling(alias: str) -> set[str]:
+    """The alias as Albanian spells it, folded, with its case forms ("Vuçiqit")."""
+    spelled = alias
+    for letter, albanian in _ALBANIAN_LETTERS:
+        spelled = spelled.replace(letter, albanian)
+    if spelled == alias:
+        return set()
+    return {_fold_key(spelled), *_inflections(spelled)}
 
 
 def _usable_form(form: str) -> bool:
@@ -536,6 +552,7 @@ _CAPITAL_VERBS = (
     r"|consider(?:s|ed)?|believe[sd]?|blame[sd]?|vow(?:s|ed)|promise[sd]?|propose[sd]?|decide[sd]?"
     r"|order(?:s|ed)|impose[sd]?|welcome[sd]?|critici[sz]e[sd]?|object(?:s|ed)|dismiss(?:es|ed)?"
     r"|stated?|declare[sd]?|confirm(?:s|ed)?|react(?:s|ed)|retaliate[sd]?|signed|sent|asked|hopes|fears"
+    r"|offering|demanding|rejecting|refusing|insisting|warning|accusing|claiming|urging|threatening|saying"
     # Serbian
     r"|saopst\w*|poruc\w*|odbi\w*|zatraz\w*|trazi\w*|upozor\w*|ponud\w*|nudi|optuz\w*|odgovor\w*"
     r"|insistir\w*|tvrdi|smatra\w*|prizna\w*|zahte\w*|osudi\w*|izjavi\w*|najavi\w*|podrza\w*"

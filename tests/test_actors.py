@@ -559,3 +559,17 @@ def test_load_gazetteer_reads_each_file_once() -> None:
 def test_a_leading_article_does_not_steal_a_longer_name(gazetteer: Gazetteer) -> None:
     """"The UN" is no alias of its own, so "The UN Security Council" is the Council."""
     assert gazetteer.find("The UN Security Council met in New York.") == ["unsc"]
+
+
+@pytest.mark.parametrize(("text", "actor_id"), [
+    ("Presidenti serb Aleksandar Vuçiq tha se Serbia nuk do ta njohë Kosovën.", "Q222031"),
+    ("Ministri Ivica Daçiq u takua me Lavrovin.", "Q57843"),
+    ("Takimi me Aleksandar Vuçiqin përfundoi pa marrëveshje.", "Q222031"),
+])
+def test_albanian_spellings_of_serbian_names_are_the_same_person(gazetteer: Gazetteer, text: str, actor_id: str) -> None:
+    assert actor_id in gazetteer.find(text)
+
+
+def test_a_capital_offering_something_is_its_government(gazetteer: Gazetteer) -> None:
+    """Seed 001: "with Belgrade offering wide autonomy to Kosovo"."""
+    assert "Q403" in gazetteer.find("Talks stalled, with Belgrade offering wide autonomy to Kosovo.")
