@@ -83,7 +83,8 @@ from whoosh.searching import Searcher
 
 import search.facets as search_facets
 from search.actors import Gazetteer, load_gazetteer
-from search.clean import article_id, parse_date
+from search.clean import article_id
+from search.dates import parse_iso
 from search.enrich import enrich
 from search.index import create_index, open_index, write_articles
 from search.query import MAX_FACET_LIMIT, make_query, parse_query, search
@@ -189,7 +190,7 @@ def to_article(record: Record) -> Article:
         url=record.get("url"),
         outlet=record.get("outlet"),
         author=record.get("author"),
-        published=parse_date(record.get("date")),
+        published=parse_iso(record.get("date")),
         published_source="corpus" if record.get("date") else None,
     )
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from search.leftovers import drop_leftovers, squash
+from search.leftovers import SENTENCE_END, drop_leftovers, squash
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
@@ -32,7 +32,6 @@ _LIST_SHAPED = 0.5
 _SHORT_LINE = 8
 #: A paragraph at least this long, ending a sentence, is prose beyond doubt.
 _PROSE_WORDS = 15
-_SENTENCE_END = ".!?…\"”’»)"
 #: Words that identify a paragraph across the two trafilatura runs.
 _OPENING_WORDS = 6
 #: The main extraction is "too little" below this share of the baseline's words.
@@ -76,7 +75,7 @@ def _prose_edges(lines: list[str]) -> bool:
     """Opens and closes with a full paragraph: the precision run, which only
     trims recall's edges, would find nothing to trim."""
     return len(lines) > 1 and all(
-        len(line.split()) >= _PROSE_WORDS and line[-1] in _SENTENCE_END for line in (lines[0], lines[-1])
+        len(line.split()) >= _PROSE_WORDS and line[-1] in SENTENCE_END for line in (lines[0], lines[-1])
     )
 
 

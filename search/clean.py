@@ -23,7 +23,6 @@ manifest) wins over what the cleaner finds, and says so in
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import hashlib
 import logging
@@ -39,10 +38,19 @@ from search.dates import DateFound, find_published
 from search.decode import decode_html, detect, looks_binary
 from search.errors import ExtractionError, NewsdeskError
 from search.language import detect_language
-from search.leftovers import BYLINE, dominant_script, drop_leftovers, drop_trailing_furniture, is_furniture, is_prompt
+from search.leftovers import (
+    BYLINE,
+    SENTENCE_END,
+    dominant_script,
+    drop_leftovers,
+    drop_trailing_furniture,
+    is_furniture,
+    is_prompt,
+)
 from search.metadata import read_metadata
 from search.records import Article, PageHints, RawPage
 from search.settings import Settings
+from search.sources import load_sources, outlets_by_host
 from search.urls import canonical_url, normalize_url
 
 if TYPE_CHECKING:
@@ -205,8 +213,6 @@ _LISTING_SOURCES = frozenset({"feed", "sitemap"})
 @functools.lru_cache(maxsize=1)
 def _outlets_by_host() -> dict[str, str]:
     """Host → outlet name from the sources file, which outranks what a page says of itself."""
-    from search.sources import load_sources, outlets_by_host  # sources reads dates with this module
-
     return outlets_by_host(load_sources())
 
 
@@ -290,7 +296,7 @@ def _pick_title(header: list[str], script: str) -> str | None:
 
 def _is_paragraph(line: str) -> bool:
     words = _words(line)
-    return not is_prompt(line) and (words >= 15 or (words >= 8 and line[-1] in _TERMINAL))
+    return not is_prompt(line) and (words >= 15 or (words >= 8 and line[-1] in SENTENCE_END))
 
 
 def _words(line: str) -> int:
@@ -307,25 +313,9 @@ def _is_headline(line: str) -> bool:
     return 3 <= len(words) <= 30 and line[-1] not in ".!…" and not line.startswith(("-", "–", "—", "•"))
 
 
-_TERMINAL = ".!?…\"”’»)。！？"
-
 
 def _title_from_sentence(paragraph: str, max_words: int = 16) -> str:
     """No headline in the page: label the article with its opening words."""
     sentence = re.split(r"(?<=[.!?])\s+", paragraph, maxsplit=1)[0]
     words = sentence.split()
     return sentence if len(words) <= max_words else " ".join(words[:max_words]) + "…"
-
-
-def parse_date(value: str | None) -> dt.date | dt.datetime | None:
-    """An ISO 8601 date or datetime, or None when absent or unusable."""
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if len(value) <= 10:  # a date without a time of day
-        return parsed.date()
-    # A time without an offset is taken as UTC, so every datetime we show has one.
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

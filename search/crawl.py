@@ -57,7 +57,8 @@ from tqdm import tqdm
 from search.actors import load_gazetteer
 from search.archive import open_archive
 from search.candidates import record_candidates
-from search.clean import clean, parse_date
+from search.clean import clean
+from search.dates import parse_iso
 from search.decode import decode_html, looks_binary
 from search.discover import MAX_SITEMAP_BYTES, Link, Listing, discover_feeds, parse_feed, parse_sitemap
 from search.enrich import enrich
@@ -352,7 +353,7 @@ class _Crawl:
 
     def _work(self, entry: Entry) -> FetchResult:
         source = self.sources[entry.source]
-        hints = PageHints(published=parse_date(entry.published), published_source=entry.published_source)
+        hints = PageHints(published=parse_iso(entry.published), published_source=entry.published_source)
         context = FetchContext(self.settings, hints, entry.validators)
         try:
             if entry.kind == "page":
@@ -444,7 +445,7 @@ class _Crawl:
         if article is None or page is None or page.hints.published is not None or not article.url:
             return result
         published, published_source = self.frontier.listed_date(normalize_url(article.url))
-        date = parse_date(published)
+        date = parse_iso(published)
         if date is None or article.url == entry.url:
             return result
         hints = replace(page.hints, published=date, published_source=published_source)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from search.clean import parse_date
+from search.dates import parse_iso
 from search.records import Published
 from search.sources import gunzip
 
@@ -221,7 +221,7 @@ def _date(value: object) -> Published | None:
     if not isinstance(value, str):
         return None
     value = value.strip()
-    return parse_date(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    return parse_iso(value[:-1] + "+00:00" if value.endswith("Z") else value)
 
 
 def _stamp(value: Published | None) -> float | None:

@@ -78,7 +78,8 @@ BYLINE = re.compile(r"^(?:by|from\s*:)\s*:?\s+(?P<name>[^\W\d_][^\W\d_.'’ -]*(
 _PROMPT_WORDS = 4
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
 _LETTER = re.compile(r"[^\W\d_]")
-_TERMINAL = ".!?…\"”’»)"
+#: What ends a sentence (or a quoted one), Chinese and Japanese stops included.
+SENTENCE_END = ".!?…\"”’»)。！？"
 #: A caption, a credit or a prompt is short; a line longer than this is prose.
 _SHORT_LINE = 20
 
@@ -197,7 +198,7 @@ def _drop_standfirst(lines: Sequence[str]) -> list[str]:
 def drop_trailing_furniture(lines: list[str]) -> list[str]:
     """After the last sentence, short unpunctuated lines are page chrome."""
     end = len(lines)
-    while end and len(lines[end - 1].split()) <= 6 and lines[end - 1][-1] not in _TERMINAL:
+    while end and len(lines[end - 1].split()) <= 6 and lines[end - 1][-1] not in SENTENCE_END:
         end -= 1
     return lines[:end]
 

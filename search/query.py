@@ -31,7 +31,7 @@ from whoosh.searching import Results, Searcher
 
 from search import facets
 from search.actors import Actor, Gazetteer
-from search.clean import parse_date
+from search.dates import parse_iso
 from search.errors import NotFound, QueryError
 from search.facets import Counts
 from search.records import FACETS, UNKNOWN, ActorPage, ActorRef, FacetValue, Hit, SearchPage, SearchQuery
@@ -345,7 +345,7 @@ def _to_hit(stored: Mapping[str, Any], gazetteer: Gazetteer, snippet: str, full:
         title=stored.get("title", ""),
         outlet=stored.get("outlet", UNKNOWN),
         author=stored.get("author"),
-        published=parse_date(stored.get("published_iso")),
+        published=parse_iso(stored.get("published_iso")),
         year=stored.get("year", UNKNOWN),
         language=stored.get("language", UNKNOWN),
         actors=tuple(ActorRef(a, gazetteer.label(a)) for a in actors),

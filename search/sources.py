@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from search.clean import parse_date
+from search.dates import parse_iso
 from search.errors import SettingsError
 from search.records import PageHints, RawPage, Source
 from search.settings import seeds_dir
@@ -179,7 +179,7 @@ def _strings(value: object, where: str) -> tuple[str, ...]:
 
 
 def _hints(entry: dict[str, str]) -> PageHints:
-    published = parse_date(entry.get("published"))
+    published = parse_iso(entry.get("published"))
     return PageHints(
         outlet=entry.get("outlet"),
         author=entry.get("author"),
