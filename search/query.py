@@ -25,12 +25,11 @@ from whoosh import query as wq
 from whoosh import sorting
 from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.highlight import ContextFragmenter, Formatter
-from whoosh.qparser import GtLtPlugin, MultifieldParser
-from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.searching import Results, Searcher
 
 from search import facets
 from search.actors import Actor, Gazetteer
+from search.analysis import query_parser
 from search.dates import parse_iso
 from search.errors import NotFound, QueryError
 from search.facets import Counts
@@ -207,10 +206,7 @@ def parse_query(text: str, searcher: Searcher, settings: Settings) -> wq.Query:
         return wq.Every()
     text = _lowercase_fields(text)
     _check_syntax(text, settings)
-    parser = MultifieldParser(["title", "body"], searcher.schema)
-    parser.add_plugin(DateParserPlugin(free=False))
-    parser.add_plugin(GtLtPlugin())  # published:>2017
-    parsed = parser.parse(text)
+    parsed = query_parser(searcher.schema).parse(text)
     if parsed is wq.NullQuery:
         raise QueryError(f"nothing to search for in {text!r}", hint="type one or more words")
     _check_expansions(parsed, searcher, settings)

@@ -10,44 +10,16 @@ multi-valued, so it is a KEYWORD field counted with overlap faceting.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from functools import lru_cache
-
 from whoosh import fields
-from whoosh.analysis import Analyzer, Filter, LowercaseFilter, RegexTokenizer, StemFilter, Token
 
-from search.folding import fold
+from search.analysis import text_analyzer
 
 #: Bump when a field changes: an index built with another version must be
 #: rebuilt, and Newsdesk says so instead of failing on a missing field.
-SCHEMA_VERSION = 2  # 2: text_key, minhash, minhash_bands, cluster (syndication)
-
-# Whoosh-Reloaded's default tokenizer keeps "*" inside words (see the Whoosh
-# notes), so the pattern is explicit: words, with inner dots ("U.S.") kept.
-_WORD = r"\w+(\.?\w+)*"
+SCHEMA_VERSION = 3  # 2: syndication fields; 3: Russian stems beside the folded words
 
 #: Title matches count double against body matches.
 TITLE_BOOST = 2.0
-
-
-class FoldingFilter(Filter):  # type: ignore[misc]  # whoosh ships no type hints
-    """Folds each token (case, diacritics, Cyrillic → Latin): Thaçi ≡ Thaci."""
-
-    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
-        for token in tokens:
-            token.text = _fold_token(token.text)
-            yield token
-
-
-@lru_cache(maxsize=200_000)
-def _fold_token(text: str) -> str:
-    # Words repeat a lot across a corpus: caching makes folding almost free.
-    return fold(text)
-
-
-def text_analyzer() -> Analyzer:
-    """Tokenize, fold, stem. No stop words: phrases like "the Kremlin" stay whole."""
-    return RegexTokenizer(expression=_WORD) | LowercaseFilter() | FoldingFilter() | StemFilter(lang="en")
 
 
 def build_schema(actor_vectors: bool = False) -> fields.Schema:
