@@ -34,6 +34,7 @@ from search.duplicates import Copy, CopyFinder, band_terms, duplicate_of, neares
 from search.errors import IndexBusy, IndexMissing, SchemaMismatch
 from search.records import Article
 from search.schema import SCHEMA_VERSION, build_schema
+from search.sequence import Sequence, open_sequence
 from search.settings import Settings
 
 _VERSION_FILE = "newsdesk-schema.json"
@@ -92,8 +93,9 @@ def write_articles(
     it is, so re-ingesting the same files rewrites nothing. A new article
     with the text of one its outlet already has is a duplicate, not stored;
     copies across outlets are stored and share a cluster id
-    (``search.duplicates``). ``directory``
-    writes elsewhere than the live index (reindex builds ``whoosh.new/``).
+    (``search.duplicates``). Each article carries its ingest number
+    (``search.sequence``). ``directory`` writes elsewhere than the live
+    index (reindex builds ``whoosh.new/``).
     """
     report = report or IndexReport()
     path = directory or settings.index_dir
@@ -102,7 +104,10 @@ def write_articles(
     for batch in _batches(articles, settings.batch_size):
         writer = _writer(ix, settings)
         try:
-            _write_batch(writer, batch, report)
+            with open_sequence(settings) as sequence:  # read under the write lock: numbers in commit order
+                sequence.expect(article.id for article in batch)
+                _write_batch(writer, batch, report, sequence)
+                sequence.save()
         except BaseException:
             writer.cancel()
             raise
@@ -120,7 +125,7 @@ def _writer(ix: FileIndex, settings: Settings) -> SegmentWriter:
         ) from e
 
 
-def _write_batch(writer: SegmentWriter, batch: list[Article], report: IndexReport) -> None:
+def _write_batch(writer: SegmentWriter, batch: list[Article], report: IndexReport, sequence: Sequence) -> None:
     with writer.searcher() as searcher:
         finder = CopyFinder(searcher)
         for article in batch:
@@ -138,6 +143,7 @@ def _write_batch(writer: SegmentWriter, batch: list[Article], report: IndexRepor
                 report.updated += 1
             closest = nearest(copies)  # a changed text may leave or join a cluster
             document["cluster"] = closest.cluster if closest else article.id
+            document["seq"] = sequence.number(article.id)
             writer.update_document(**document)
             finder.add(document)
 

@@ -16,7 +16,7 @@ from search.analysis import text_analyzer
 
 #: Bump when a field changes: an index built with another version must be
 #: rebuilt, and Newsdesk says so instead of failing on a missing field.
-SCHEMA_VERSION = 3  # 2: syndication fields; 3: Russian stems beside the folded words
+SCHEMA_VERSION = 3  # 2: syndication fields; 3: Russian stems beside the folded words, seq
 
 #: Title matches count double against body matches.
 TITLE_BOOST = 2.0
@@ -51,6 +51,9 @@ def build_schema(actor_vectors: bool = False) -> fields.Schema:
         origin=fields.STORED,
         fingerprint=fields.STORED,
         indexed_at=fields.DATETIME(stored=True),
+        # The ingest sequence (search/sequence.py): when the article first
+        # entered this instance. Alerts find new articles by range on it.
+        seq=fields.NUMERIC(bits=64, stored=True, sortable=True, signed=False),
         # Copies of one text (search/duplicates.py): the hash of its folded
         # words finds exact copies; the MinHash sketch (64 × 8 hex digits)
         # and its band terms find near copies; copies share a cluster id,
