@@ -80,3 +80,15 @@ class RobotsDenied(FetchError):
     """robots.txt does not let Newsdesk fetch this URL (or is unreachable)."""
 
     status = 403
+
+
+class AccountError(NewsdeskError):
+    """An account that cannot be created or used: e-mail taken, weak password, wrong login."""
+
+    status = 400
+
+
+class AlertError(NewsdeskError):
+    """A saved search or alert option that cannot be used, or mail that cannot be sent."""
+
+    status = 400

@@ -231,3 +231,46 @@ class ActorPage:
             "years": [{"year": year, "count": count} for year, count in self.years],
             "latest": [hit.as_json() for hit in self.latest],
         }
+
+
+# --- accounts, saved searches, alerts (search/accounts.py, search/saved.py, search/alerts.py) ---
+
+#: How often an alert is evaluated: after every ingest commit, or as a digest.
+FREQUENCIES: tuple[str, ...] = ("instant", "daily", "weekly")
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+    timezone: str = "UTC"  # IANA name; digests go out at their hour in this zone
+    created: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class SavedSearch:
+    """A query with its facet filters, saved by one user, and its alert options.
+
+    ``watermark`` is the ingest number (search/sequence.py) up to which new
+    articles have been considered: a new saved search starts at the current
+    number, so it never backfills old articles.
+    """
+
+    id: int
+    user_id: int
+    name: str
+    query: SearchQuery  # q and the facet filters; paging and sorting are not saved
+    frequency: str = "instant"  # one of FREQUENCIES
+    hour: int = 8  # digests: local hour of delivery (0–23)
+    weekday: int = 0  # weekly digests: 0 = Monday
+    email: bool = True  # deliver by email
+    feed: bool = True  # deliver to the saved search's Atom feed
+    first_of_cluster: bool = False  # only the first article of each syndication cluster
+    watermark: int = 0
+    feed_nonce: str = ""  # part of the signed feed token; a new nonce revokes the old URL
+    created: dt.datetime | None = None
+    last_run: dt.datetime | None = None  # when the alert was last evaluated (UTC)
+
+    @property
+    def alerting(self) -> bool:
+        return self.email or self.feed

@@ -82,6 +82,28 @@ class Settings:
     #: Crawler: a URL or e-mail address put in the User-Agent, so site
     #: operators can reach whoever runs this instance.
     user_agent_contact: str = ""
+    #: Accounts: whether anyone may create an account on the web (else only
+    #: ``newsdesk users add`` creates them).
+    registration_open: bool = False
+    #: Accounts: whether searching needs a logged-in user (open to anyone by default).
+    search_requires_login: bool = False
+    #: Session and login cookies only over HTTPS (turn on behind TLS).
+    secure_cookies: bool = False
+    #: Alerts: the address links in e-mails and feeds point to.
+    base_url: str = "http://127.0.0.1:8000"
+    #: Alerts: SMTP server for e-mail; empty means e-mail alerts wait unsent
+    #: (they go out once a server is set, nothing is lost).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    #: Alerts: ``none``, ``starttls`` or ``ssl``.
+    smtp_tls: str = "none"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    #: Alerts: the From address of alert e-mails.
+    mail_from: str = "newsdesk@localhost"
+    #: Alerts: seconds between the scheduler's runs inside ``newsdesk serve``
+    #: (catch-up, digests); 0 turns the scheduler off.
+    alerts_interval: float = 60.0
 
     @property
     def index_dir(self) -> Path:
@@ -129,6 +151,10 @@ def _read_environ(env: Mapping[str, str]) -> dict[str, str]:
     return {name: env[f"NEWSDESK_{name.upper()}"] for name in names if f"NEWSDESK_{name.upper()}" in env}
 
 
+SMTP_TLS = ("none", "starttls", "ssl")
+_BOOLEAN = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
 def _coerce(values: dict[str, Any]) -> Settings:
     known = {f.name: f for f in fields(Settings)}
     unknown = sorted(set(values) - set(known))
@@ -139,7 +165,17 @@ def _coerce(values: dict[str, Any]) -> Settings:
     for name, value in values.items():
         kind = type(getattr(defaults, name))
         try:
-            typed[name] = value if isinstance(value, kind) else kind(value)
-        except (TypeError, ValueError) as e:
+            typed[name] = _typed(kind, value)
+        except (TypeError, ValueError, KeyError) as e:
             raise SettingsError(f"setting {name}={value!r} is not a valid {kind.__name__}") from e
+    if typed.get("smtp_tls", "none") not in SMTP_TLS:
+        raise SettingsError(f"setting smtp_tls={typed['smtp_tls']!r} is not one of {', '.join(SMTP_TLS)}")
     return replace(defaults, **typed)
+
+
+def _typed(kind: type, value: Any) -> Any:
+    if isinstance(value, kind):
+        return value
+    if kind is bool:  # bool("false") is True: read the word instead
+        return _BOOLEAN[str(value).strip().lower()]
+    return kind(value)

@@ -40,9 +40,26 @@ def test_a_named_settings_file_is_used(tmp_path: Path) -> None:
         ("port = [1]\n", {}, "not a valid int"),
         ("port = \n", {}, "cannot read settings file"),
         ("", {"NEWSDESK_THREADS": "many"}, "not a valid int"),
+        ("", {"NEWSDESK_REGISTRATION_OPEN": "maybe"}, "not a valid bool"),
+        ("smtp_tls = 'tls'\n", {}, "smtp_tls='tls' is not one of none, starttls, ssl"),
     ],
 )
 def test_bad_settings_say_which_one(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:
     (tmp_path / "newsdesk.toml").write_text(text)
     with pytest.raises(SettingsError, match=message):
         load_settings(index=tmp_path, environ=environ)
+
+
+@pytest.mark.parametrize(("word", "value"), [("true", True), ("Yes", True), ("1", True), ("off", False), ("0", False)])
+def test_yes_or_no_settings_read_words_from_the_environment(tmp_path: Path, word: str, value: bool) -> None:
+    settings = load_settings(index=tmp_path, environ={"NEWSDESK_REGISTRATION_OPEN": word})
+    assert settings.registration_open is value
+
+
+def test_the_mail_settings_come_from_their_documented_variables(tmp_path: Path) -> None:
+    environ = {"NEWSDESK_SMTP_HOST": "mail.example.org", "NEWSDESK_SMTP_PORT": "587", "NEWSDESK_SMTP_TLS": "starttls",
+               "NEWSDESK_SMTP_USER": "newsdesk", "NEWSDESK_SMTP_PASSWORD": "secret", "NEWSDESK_MAIL_FROM": "a@b.org",
+               "NEWSDESK_BASE_URL": "https://news.example.org"}
+    s = load_settings(index=tmp_path, environ=environ)
+    assert (s.smtp_host, s.smtp_port, s.smtp_tls, s.smtp_user, s.smtp_password, s.mail_from, s.base_url) == (
+        "mail.example.org", 587, "starttls", "newsdesk", "secret", "a@b.org", "https://news.example.org")
