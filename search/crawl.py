@@ -55,6 +55,7 @@ from typing import Any
 from tqdm import tqdm
 
 from search.actors import load_gazetteer
+from search.alerts import after_commit
 from search.archive import open_archive
 from search.candidates import record_candidates
 from search.clean import clean
@@ -497,7 +498,9 @@ class _Crawl:
     def _write(self, name: str, items: list[tuple[Entry, FetchResult]]) -> None:
         articles = [result.article for _, result in items if result.article is not None]
         articles = list(record_candidates(articles, self.settings, load_gazetteer()))
-        written = write_articles(articles, self.settings, IndexReport())
+        # Instant alerts after each commit (they never raise: an SMTP outage must not stop a crawl).
+        alerts = functools.partial(after_commit, self.settings)
+        written = write_articles(articles, self.settings, IndexReport(), on_commit=alerts)
         self.report.added += written.added
         self.report.updated += written.updated
         self.report.unchanged += written.unchanged

@@ -92,3 +92,15 @@ class AlertError(NewsdeskError):
     """A saved search or alert option that cannot be used, or mail that cannot be sent."""
 
     status = 400
+
+
+class LoginRequired(AccountError):
+    """An anonymous request for something only logged-in users may see."""
+
+    status = 401
+
+
+class RegistrationClosed(AccountError):
+    """Accounts are created by an administrator here (``registration_open`` is off)."""
+
+    status = 403

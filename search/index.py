@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,7 @@ def write_articles(
     settings: Settings,
     report: IndexReport | None = None,
     directory: Path | None = None,
+    on_commit: Callable[[], None] | None = None,
 ) -> IndexReport:
     """Add or update articles by id, committing every ``batch_size`` articles.
 
@@ -95,7 +96,8 @@ def write_articles(
     copies across outlets are stored and share a cluster id
     (``search.duplicates``). Each article carries its ingest number
     (``search.sequence``). ``directory`` writes elsewhere than the live
-    index (reindex builds ``whoosh.new/``).
+    index (reindex builds ``whoosh.new/``). ``on_commit`` runs after each
+    batch is committed (ingest and crawl run instant alerts there).
     """
     report = report or IndexReport()
     path = directory or settings.index_dir
@@ -112,6 +114,8 @@ def write_articles(
             writer.cancel()
             raise
         writer.commit()
+        if on_commit is not None:
+            on_commit()
     return report
 
 

@@ -18,12 +18,14 @@ import logging
 import shutil
 import sys
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 from tqdm import tqdm
 
 from search.actors import Gazetteer, load_gazetteer
+from search.alerts import after_commit
 from search.archive import Archive, open_archive
 from search.candidates import record_candidates
 from search.clean import clean
@@ -59,7 +61,8 @@ def ingest(
     with open_archive(settings) as archive:
         pages = _track(_archived(read_files(paths, manifest), archive), count_files(paths), progress)
         articles = record_candidates(_articles(pages, gazetteer, settings, report, archive), settings, gazetteer)
-        return write_articles(articles, settings, report)
+        # Instant alerts after each commit: the articles are new to the instance (not so in reindex).
+        return write_articles(articles, settings, report, on_commit=partial(after_commit, settings))
 
 
 def _archived(pages: Iterable[RawPage | Skipped], archive: Archive) -> Iterator[RawPage | Skipped]:

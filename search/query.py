@@ -29,7 +29,7 @@ from whoosh.searching import Results, Searcher
 
 from search import facets
 from search.actors import Actor, Gazetteer
-from search.analysis import query_parser
+from search.analysis import query_parser, text_analyzer
 from search.dates import parse_iso
 from search.errors import NotFound, QueryError
 from search.facets import Counts
@@ -90,6 +90,35 @@ def _filtered_counts(
         results = _collect(searcher, others, settings, limit=1, scored=False, groupedby=facets.facet_types([name]))
         counts[name] = results.groups(name)
     return counts
+
+
+def matching(searcher: Searcher, request: SearchQuery, settings: Settings) -> dict[str, tuple[str, ...]]:
+    """Every article ``request`` (text and facet filters) finds, by id, with the query words it matched.
+
+    The same parsing and filters as ``search``, so an alert (search/alerts.py)
+    matches exactly what the results page shows; words are given as typed.
+    """
+    parsed = parse_query(request.q, searcher, settings)
+    filters = [_filter(name, values) for name, values in request.filters().items() if values]
+    results = _collect(searcher, _require(parsed, filters), settings, limit=None, scored=False,
+                       terms=bool(request.q), optimize=not filters)
+    return {hit["id"]: _query_words(request.q, hit) for hit in results}
+
+
+def _query_words(q: str, hit: Any) -> tuple[str, ...]:
+    """The words of ``q`` whose analysed terms the hit matched in its title or body."""
+    if not q or not hit.results.has_matched_terms():
+        return ()
+    found = {term.decode() for field, term in hit.matched_terms() if field in ("title", "body")}
+    tokens = text_analyzer()(q, mode="query", chars=True, removestops=False)
+    words = (q[token.startchar:token.endchar] for token in tokens if token.text in found)
+    return tuple(dict.fromkeys(words))
+
+
+def hits_by_id(searcher: Searcher, ids: Iterable[str], gazetteer: Gazetteer) -> tuple[Hit, ...]:
+    """The articles with these ids, in that order, with their lead as snippet; ids not indexed are left out."""
+    stored = (searcher.document(id=article_id) for article_id in ids)
+    return _with_copies(searcher, tuple(_to_hit(s, gazetteer, _lead(s.get("body", ""))) for s in stored if s))
 
 
 def get_article(searcher: Searcher, article_id: str, gazetteer: Gazetteer) -> Hit:

@@ -159,9 +159,13 @@ def saved_by_token(settings: Settings, purpose: str, token: str) -> SavedSearch:
 
 
 def _write(settings: Settings, saved: SavedSearch) -> None:
-    assignments = ", ".join(f"{column} = ?" for column in _COLUMNS)
+    """Write a user's edit. The watermark and last run belong to the alert runner
+    (search/alerts.py): an edit read before a run must not move them back."""
+    columns = [c for c in _COLUMNS if c not in _RUNNER_COLUMNS]
+    values = [v for c, v in zip(_COLUMNS, _row(saved), strict=True) if c not in _RUNNER_COLUMNS]
+    assignments = ", ".join(f"{column} = ?" for column in columns)
     with saved_db(settings) as db, db:
-        db.execute(f"UPDATE saved_searches SET {assignments} WHERE id = ?", (*_row(saved), saved.id))
+        db.execute(f"UPDATE saved_searches SET {assignments} WHERE id = ?", (*values, saved.id))
 
 
 def _saved_query(query: SearchQuery) -> SearchQuery:
@@ -183,6 +187,9 @@ def _checked(saved: SavedSearch) -> SavedSearch:
 
 _COLUMNS = ("user_id", "name", "q", "filters", "frequency", "hour", "weekday", "email", "feed",
             "first_of_cluster", "watermark", "feed_nonce", "created", "last_run")
+
+
+_RUNNER_COLUMNS = ("watermark", "last_run")
 
 
 def _row(saved: SavedSearch) -> tuple[Any, ...]:

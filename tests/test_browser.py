@@ -2,7 +2,7 @@
 
 A module-scoped index is built from ``seeds/articles`` and served by waitress
 on a free port; Selenium drives Debian's Chromium through the search box, the
-facets, the filter chips and the article page, as a reader would. The whole
+facets, the filter chips, the article page and saving a search, as a reader would. The whole
 module skips when Chromium or ChromeDriver is not installed (``make test``
 installs them through its ``browser`` target).
 
@@ -30,8 +30,9 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from search.accounts import add_user
 from search.ingest import ingest
 from search.settings import Settings
 from web import create_app
@@ -330,3 +331,40 @@ def test_screenshot_of_the_results_page(browser: WebDriver, base_url: str, tmp_p
         shutil.copyfile(shot, SCREENSHOT_COPY)
     except OSError:
         pass
+
+
+def test_log_in_save_a_search_and_find_it_on_the_saved_page(
+    browser: WebDriver, base_url: str, live_settings: Settings
+) -> None:
+    add_user(live_settings, "reader@example.org", "correct horse battery")
+    open_home(browser, base_url)
+    follow(browser, browser.find_element(By.LINK_TEXT, "Log in"))
+    browser.find_element(By.ID, "email").send_keys("reader@example.org")
+    password = browser.find_element(By.ID, "password")
+    password.send_keys("correct horse battery")
+    page = browser.find_element(By.TAG_NAME, "html")
+    password.send_keys(Keys.ENTER)
+    _wait_for_new_page(browser, page)
+    try:
+        assert browser.find_elements(By.CSS_SELECTOR, ".sitenav button"), "logged in: a log-out button"
+        search_for(browser, "Kosovo")
+
+        box = browser.find_element(By.CSS_SELECTOR, "details.save-search")
+        box.find_element(By.TAG_NAME, "summary").click()  # opens without JavaScript: <details>
+        name = box.find_element(By.ID, "name")
+        assert name.get_attribute("value") == "Kosovo", "named after the query by default"
+        name.clear()
+        name.send_keys("Kosovo watch")
+        Select(box.find_element(By.ID, "frequency")).select_by_value("daily")
+        follow(browser, box.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+
+        assert browser.current_url == base_url + "/saved"
+        [row] = browser.find_elements(By.CSS_SELECTOR, "li.saved-search")
+        assert row.find_element(By.CSS_SELECTOR, "h2").text == "Kosovo watch"
+        assert "daily at 08:00" in row.find_element(By.CSS_SELECTOR, ".alert").text
+        assert "/feeds/" in row.find_element(By.CSS_SELECTOR, ".feed a").get_attribute("href")
+        follow(browser, row.find_element(By.CSS_SELECTOR, "h2 a"))
+        assert total_line(browser).startswith("5 articles"), total_line(browser)
+    finally:  # the browser is shared by the module: leave it logged out
+        open_home(browser, base_url)
+        follow(browser, browser.find_element(By.CSS_SELECTOR, ".sitenav button"))

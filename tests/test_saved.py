@@ -124,3 +124,15 @@ def test_removing_a_user_removes_their_saved_searches(fresh: Settings) -> None:
     save_search(fresh, user.id, "one", SearchQuery(q="kosovo"))
     remove_user(fresh, "ana@example.org")
     assert list_saved(fresh) == [] and list_users(fresh) == []
+
+
+def test_an_edit_never_moves_the_alert_runners_watermark(fresh: Settings) -> None:
+    user = add_user(fresh, "ana@example.org", PASSWORD)
+    saved = save_search(fresh, user.id, "one", SearchQuery(q="kosovo"))
+    stale = get_saved(fresh, user.id, saved.id)  # read by a web request...
+    with sqlite3.connect(fresh.index / "state.sqlite") as db:  # ...while the runner advances the watermark
+        db.execute("UPDATE saved_searches SET watermark = 42, last_run = '2026-01-01T00:00:00+00:00'")
+    update_saved(fresh, user.id, stale.id, name="renamed")
+    revoke_feed(fresh, user.id, stale.id)
+    after = get_saved(fresh, user.id, saved.id)
+    assert (after.name, after.watermark, after.last_run is not None) == ("renamed", 42, True)

@@ -3,8 +3,14 @@
 ``create_app(test_config=None)`` is the factory (flaskr style). Settings load
 once here and live in ``app.config["NEWSDESK_SETTINGS"]``; the searcher is
 opened per request on ``g`` and closed on teardown (see ``web.searcher``).
-One blueprint per area: ``results`` (search in every format),
-``articles`` (one article), ``actors`` (one actor) and ``sources`` (crawl health).
+One blueprint per area: ``results`` (search in every format), ``articles``
+(one article), ``actors`` (one actor), ``sources`` (crawl health),
+``accounts`` (register, log in, log out), ``saved`` (a user's saved searches
+and alert options) and ``feeds`` (tokenised Atom feeds, one-click
+unsubscribe).
+
+Sessions, CSRF tokens and signed links share the instance's secret key
+(``search.keys``), so every process serving one instance agrees on them.
 """
 
 from __future__ import annotations
@@ -13,8 +19,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
-from search.settings import load_settings
+from search.keys import secret_key
+from search.settings import Settings, load_settings
+
+csrf = CSRFProtect()
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -22,19 +32,35 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(test_config or {})
     if "NEWSDESK_SETTINGS" not in app.config:
         app.config["NEWSDESK_SETTINGS"] = load_settings(index=app.config.get("NEWSDESK_INDEX"))
+    _configure_sessions(app, app.config["NEWSDESK_SETTINGS"], test_config or {})
 
-    from web import actors, articles, errors, results, searcher
+    from web import accounts, actors, articles, errors, feeds, results, saved, searcher, sources
 
     searcher.init_app(app)
     errors.init_app(app)
-    app.register_blueprint(results.bp)
-    app.register_blueprint(articles.bp)
-    app.register_blueprint(actors.bp)
-    from web import sources
-
-    app.register_blueprint(sources.bp)
+    csrf.init_app(app)
+    accounts.init_app(app)
+    for blueprint in (results.bp, articles.bp, actors.bp, sources.bp, accounts.bp, saved.bp, feeds.bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(feeds.bp)  # its one POST, one-click unsubscribe (RFC 8058), is authorised by a signed token
     app.after_request(_security_headers)
     return app
+
+
+def _configure_sessions(app: Flask, settings: Settings, given: Mapping[str, Any]) -> None:
+    # Assigned, not setdefault: Flask already holds defaults for these keys
+    # (no key, no SameSite); only what the caller passes in wins.
+    wanted = {
+        "SECRET_KEY": secret_key(settings),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": settings.secure_cookies,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": settings.secure_cookies,
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
+    }
+    app.config.update({key: value for key, value in wanted.items() if key not in given})
 
 
 def _security_headers(response: Any) -> Any:

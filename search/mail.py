@@ -1,0 +1,175 @@
+"""Alert e-mail: one message of new articles for a saved search, built and sent with the stdlib.
+
+The last step of the alert runner (search/alerts.py), which decides what goes
+out and records it; this module only turns a list of articles into a
+multipart message (plain text and HTML) and hands it to the SMTP server of
+the settings. Everything taken from an article is escaped in the HTML part
+(Jinja autoescape). Each message carries a ``Message-ID`` the runner stores
+before sending, so a message sent again after a crash is recognisably the
+same message, and RFC 8058 one-click unsubscribe headers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+from jinja2 import Environment
+from markupsafe import Markup
+
+from search.errors import AlertError
+from search.records import Hit, SavedSearch, User
+from search.settings import Settings
+
+#: Seconds to connect to the SMTP server and between its answers: an ingest
+#: runs instant alerts after each commit and must not hang on a dead server.
+SMTP_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an article matched a saved search: query words found, actor and outlet filters it satisfied."""
+
+    words: tuple[str, ...] = ()
+    actors: tuple[str, ...] = ()  # display names
+    outlets: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        parts = []
+        if self.words:
+            parts.append("words: " + ", ".join(f"“{word}”" for word in self.words))
+        if self.actors:
+            parts.append("actor: " + ", ".join(self.actors))
+        if self.outlets:
+            parts.append("outlet: " + ", ".join(self.outlets))
+        return "; ".join(parts) or "every new article"
+
+
+@dataclass(frozen=True)
+class MailItem:
+    """One article of a message: what the index holds of it, its link here, why it matched."""
+
+    hit: Hit
+    link: str
+    why: Reason
+
+
+@dataclass(frozen=True)
+class Letter:
+    """Everything one message says, apart from its transport headers."""
+
+    saved: SavedSearch
+    user: User
+    items: tuple[MailItem, ...]
+    message_id: str
+    unsubscribe: str  # the one-click unsubscribe URL
+
+
+def message_id(settings: Settings, saved_id: int, first: int, last: int) -> str:
+    """A Message-ID stable for one saved search's delivery of ingest numbers ``first``…``last``."""
+    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "localhost"
+    return f"<alert.{saved_id}.{first}-{last}@{domain}>"
+
+
+def article_link(settings: Settings, article_id: str) -> str:
+    return f"{settings.base_url.rstrip('/')}/articles/{article_id}"
+
+
+def build_message(settings: Settings, letter: Letter) -> EmailMessage:
+    """The multipart (text, HTML) message of a letter, with its headers."""
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = letter.user.email
+    message["Subject"] = _subject(letter)
+    message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+    message["Message-ID"] = letter.message_id
+    message["List-Unsubscribe"] = f"<{letter.unsubscribe}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
+    context = {"letter": letter, "digest": letter.saved.frequency != "instant", "lead": _lead,
+               "manage": f"{settings.base_url.rstrip('/')}/saved"}
+    message.set_content(_TEXT.render(**context))
+    message.add_alternative(_HTML.render(**context), subtype="html")
+    return message
+
+
+def send_message(settings: Settings, message: EmailMessage) -> None:
+    """Hand the message to the SMTP server of the settings; ``AlertError`` when that fails."""
+    try:
+        with _connect(settings) as smtp:
+            if settings.smtp_tls == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.smtp_user:
+                smtp.login(settings.smtp_user, settings.smtp_password)
+            smtp.send_message(message)
+    except OSError as e:  # smtplib.SMTPException is an OSError
+        raise AlertError(f"cannot send mail through {settings.smtp_host}:{settings.smtp_port}: {e}") from e
+
+
+def _connect(settings: Settings) -> smtplib.SMTP:
+    if settings.smtp_tls == "ssl":
+        return smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT,
+                                context=ssl.create_default_context())
+    return smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT)
+
+
+def _subject(letter: Letter) -> str:
+    count = len(letter.items)
+    articles = f"{count} new article{'s' if count != 1 else ''}"
+    if letter.saved.frequency == "instant":
+        return f"{letter.saved.name}: {articles}"
+    return f"{letter.saved.name}: {letter.saved.frequency} digest, {articles}"
+
+
+def _lead(hit: Hit) -> str:
+    """The hit's snippet as plain text (the HTML template escapes it again)."""
+    return re.sub(r"\s+", " ", Markup(hit.snippet).striptags()).strip()
+
+
+def _date(hit: Hit) -> str:
+    return hit.published.isoformat()[:10] if hit.published else "undated"
+
+
+_TEXT = Environment(autoescape=False, keep_trailing_newline=True).from_string(
+    """{{ "Digest" if digest else "New" }} for your saved search "{{ letter.saved.name }}" \
+({{ letter.saved.query.q or "all articles" }}):
+{% for item in letter.items %}
+{{ loop.index }}. {{ item.hit.title }}
+   {{ item.hit.outlet }}, {{ date(item.hit) }}
+   {{ lead(item.hit) }}
+   Why: {{ item.why.describe() }}
+   {{ item.link }}
+{% endfor %}
+--
+Stop these e-mails: {{ letter.unsubscribe }}
+Change your alerts: {{ manage }}
+""",
+    globals={"date": _date},
+)
+
+_HTML = Environment(autoescape=True).from_string(
+    """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ letter.saved.name }}</title></head>
+<body style="font-family: sans-serif; max-width: 40em">
+<p>{{ "Digest" if digest else "New" }} for your saved search <strong>{{ letter.saved.name }}</strong>
+({{ letter.saved.query.q or "all articles" }}):</p>
+{% for item in letter.items %}
+<div style="margin: 1.2em 0">
+  <h2 style="font-size: 1.1em; margin: 0"><a href="{{ item.link }}">{{ item.hit.title }}</a></h2>
+  <p style="margin: .2em 0; color: #555">{{ item.hit.outlet }} · {{ date(item.hit) }}</p>
+  <p style="margin: .2em 0">{{ lead(item.hit) }}</p>
+  <p style="margin: .2em 0; font-size: .9em">Why: {{ item.why.describe() }}</p>
+</div>
+{% endfor %}
+<hr>
+<p style="font-size: .9em"><a href="{{ letter.unsubscribe }}">Stop these e-mails</a> ·
+<a href="{{ manage }}">Change your alerts</a></p>
+</body></html>
+""",
+    globals={"date": _date},
+)

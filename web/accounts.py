@@ -1,0 +1,228 @@
+"""Accounts on the web: register, log in, log out, the account page, and the login gate.
+
+Flask-Login keeps the logged-in user's id in the signed session cookie; each
+request loads the ``User`` record again through ``search.accounts.get_user``
+(a deleted account is simply logged out). Every form is a Flask-WTF form, so
+every POST carries the CSRF token ``web.create_app`` checks.
+
+With ``search_requires_login`` on, one ``before_app_request`` hook closes the
+whole app to anonymous users except the pages needed to get in (log in,
+register), static files and the token-authorised feeds and unsubscribe links:
+pages redirect to the login page, ``/api/...`` and Atom answer 401.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import TypeVar, cast
+from urllib.parse import urlsplit
+from zoneinfo import available_timezones
+
+import flask_login
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from search.accounts import MIN_PASSWORD, add_user, authenticate, get_user, set_timezone
+from search.errors import AccountError, LoginRequired, NewsdeskError, NotFound, RegistrationClosed
+from search.records import User
+from web.searcher import get_settings
+
+bp = Blueprint("accounts", __name__)
+login_manager = LoginManager()
+
+#: Endpoints open to anonymous users even when searching requires login:
+#: the way in, the stylesheet, and links authorised by their own signed token.
+OPEN_ENDPOINTS = frozenset({"accounts.login", "accounts.register", "static"})
+OPEN_BLUEPRINTS = frozenset({"feeds"})
+
+
+View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
+
+
+def login_required(view: View) -> View:
+    """``flask_login.login_required``, keeping the view's type (flask_login ships no type hints)."""
+    return cast(View, flask_login.login_required(view))
+
+
+class Account(UserMixin):  # type: ignore[misc]  # flask_login ships no type hints
+    """The logged-in user as Flask-Login sees it: a thin wrapper around the ``User`` record."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+
+    def get_id(self) -> str:
+        return str(self.user.id)
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+    @property
+    def timezone(self) -> str:
+        return self.user.timezone
+
+
+def current_account() -> User:
+    """The logged-in user's record (call only behind ``login_required``)."""
+    account: Account = current_user._get_current_object()
+    return account.user
+
+
+# --- forms ------------------------------------------------------------------
+
+
+class LoginForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField("E-mail address", validators=[DataRequired()])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+class RegisterForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField("E-mail address", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(min=MIN_PASSWORD, message=f"At least {MIN_PASSWORD} characters.")]
+    )
+    confirm = PasswordField("Password again", validators=[EqualTo("password", message="The passwords differ.")])
+
+
+class AccountForm(FlaskForm):  # type: ignore[misc]
+    timezone = SelectField("Time zone for digests", validators=[DataRequired()])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = time_zones()
+
+
+@cache
+def time_zones() -> list[str]:
+    # Scanning the zoneinfo directories takes a while: once per process.
+    return sorted(available_timezones())
+
+
+# --- views ------------------------------------------------------------------
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register() -> ResponseReturnValue:
+    settings = get_settings()
+    if not settings.registration_open:
+        raise RegistrationClosed("registration is closed on this instance",
+                                 hint="ask its administrator for an account (newsdesk users add)")
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = add_user(settings, form.email.data, form.password.data)
+        except AccountError as e:
+            form.email.errors.append(error_text(e))
+        else:
+            login_user(Account(user))
+            flash("Welcome: your account is ready.")
+            return redirect(url_for("results.index"))
+    return render_template("register.html", form=form), form_status(form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    form = LoginForm()
+    target = safe_next(request.args.get("next"))
+    if form.validate_on_submit():
+        try:
+            user = authenticate(get_settings(), form.email.data, form.password.data)
+        except AccountError as e:
+            form.form_errors.append(error_text(e))
+        else:
+            login_user(Account(user))
+            return redirect(target)
+    return render_template("login.html", form=form, next=target,
+                           registration_open=get_settings().registration_open), form_status(form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> ResponseReturnValue:
+    logout_user()
+    flash("You are logged out.")
+    return redirect(url_for("results.index"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account() -> ResponseReturnValue:
+    user = current_account()
+    form = AccountForm(data={"timezone": user.timezone})
+    if form.validate_on_submit():
+        try:
+            set_timezone(get_settings(), user.id, form.timezone.data)
+        except AccountError as e:
+            form.timezone.errors.append(error_text(e))
+        else:
+            flash(f"Digests now follow {form.timezone.data} time.")
+            return redirect(url_for("accounts.account"))
+    return render_template("account.html", form=form, user=user), form_status(form)
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: a path on this site, never another site (open redirect)."""
+    default = url_for("results.index")
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return default
+    parts = urlsplit(target)
+    # Browsers read a backslash as a slash ("/\\evil.example") and drop tabs and newlines.
+    if parts.scheme or parts.netloc or "\\" in target or any(c < " " for c in target):
+        return default
+    return target
+
+
+def form_status(form: FlaskForm) -> int:
+    """200 for a blank form, 400 for one shown again because it was refused."""
+    return 400 if form.is_submitted() else 200
+
+
+def error_text(error: NewsdeskError) -> str:
+    """An error as a sentence under a form field."""
+    text = error.message
+    first = text.split(" ", 1)[0]
+    if first.isalpha():  # a plain word; never change the case of what the user typed (an address, a query)
+        text = text[:1].upper() + text[1:]
+    return f"{text}: {error.hint}." if error.hint else f"{text}."
+
+
+# --- wiring -----------------------------------------------------------------
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.user_loader(_load_user)
+    login_manager.unauthorized_handler(_unauthorized)
+
+
+def _load_user(user_id: str) -> Account | None:
+    try:
+        return Account(get_user(get_settings(), int(user_id)))
+    except (NotFound, ValueError):
+        return None  # the account was deleted: the session no longer logs anyone in
+
+
+def _unauthorized() -> ResponseReturnValue:
+    # Machines (the API, feed readers) cannot follow a login form: tell them so.
+    if request.path.startswith("/api/") or request.path.endswith(".atom"):
+        raise LoginRequired("log in to use this instance", hint="its searches are open to its users only")
+    flash("Log in to continue.")
+    path = request.full_path if request.query_string else request.path
+    return redirect(url_for("accounts.login", next=path))
+
+
+@bp.before_app_request
+def _require_login() -> ResponseReturnValue | None:
+    if not get_settings().search_requires_login or current_user.is_authenticated:
+        return None
+    if request.endpoint is None:  # no such page: let it answer 404
+        return None
+    if request.endpoint in OPEN_ENDPOINTS or request.blueprint in OPEN_BLUEPRINTS:
+        return None
+    result: ResponseReturnValue = login_manager.unauthorized()
+    return result
