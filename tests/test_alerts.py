@@ -9,11 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import shutil
-import socket
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import replace
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from functools import partial
 from pathlib import Path
@@ -22,10 +19,9 @@ from urllib.parse import urlsplit
 
 import feedparser
 import pytest
-from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
 
-from conftest import make_settings
+from conftest import Inbox, free_port, make_settings
 from search import alerts
 from search.accounts import add_user
 from search.actors import Gazetteer
@@ -40,37 +36,6 @@ from search.settings import Settings
 from search.state import state_path
 
 LAVROV = "Q58217"
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(parsed)
-        return "250 Message accepted for delivery"
-
-    def ids(self) -> set[str]:
-        return {str(m["Message-ID"]) for m in self.messages}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler, port = Inbox(), free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
 
 
 @pytest.fixture
