@@ -93,20 +93,25 @@ def _parser() -> argparse.ArgumentParser:
     delete.add_argument("key", metavar="URL|ID", help="the article's id or URL")
     delete.set_defaults(command=_delete)
 
+    _crawl_commands(commands, common)
+    _actor_commands(commands, common)
+    _user_commands(commands, common)
+    _alert_commands(commands, common)
+    return parser
+
+
+def _crawl_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     crawl = commands.add_parser("crawl", parents=[common], help="fetch new articles from the outlets of a sources file")
     crawl.add_argument("--sources", metavar="FILE", help="sources file (default: seeds/sources.toml)")
     crawl.set_defaults(command=_crawl)
     health = commands.add_parser("sources", parents=[common], help="show each crawled source's and host's health")
     health.set_defaults(command=_sources)
-
     extract = commands.add_parser("extract", parents=[common], help="print the article the cleaner finds in one page")
     extract.add_argument("file", metavar="FILE", help="a .html, .html.gz or .txt page")
     extract.add_argument("--url", help="the page's address (for its date, outlet and canonical URL)")
     extract.set_defaults(command=_extract)
-    _actor_commands(commands, common)
-    _user_commands(commands, common)
-    _alert_commands(commands, common)
-    return parser
 
 
 def _actor_commands(
