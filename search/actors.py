@@ -69,6 +69,10 @@ is read from the words around the match, and a use the rules miss is left out.
   representatives ("the Albanian side", "delegation", "leader(s)",
   "negotiators", "forces") are left out on purpose. Plural people nouns
   ("Albanians", "Serbs") are other words and never match.
+* A capital named as "official" counts wherever it stands: "official
+  Belgrade", "zvanični Beograd", "официальная Москва", and Albanian
+  "Beogradi zyrtar", "Prishtina zyrtare" (``_OFFICIAL_BEFORE``,
+  ``_OFFICIAL_AFTER``).
 * A capital counts as the subject of a verb of saying or acting
   (``_CAPITAL_VERBS``: "Belgrade offered", "Moscow has warned", "Москва
   заявила", "Beograd je saopštio") or with "'s" before a stance word
@@ -565,6 +569,13 @@ _CAPITAL_STANCES = (
     r"|recognition|view|plans?|claims?|insistence|support|opposition|envoy|ambassador|negotiators?"
     r"|allies|ally|interests|influence|backing"
 )
+# "Official" before a capital (English, Serbian and Russian adjective forms,
+# folded) or after it (Albanian, which puts adjectives after the noun).
+_OFFICIAL_BEFORE = frozenset(
+    "official zvanicni zvanicna zvanicnog zvanicnom zvanicnim zvanicnu oficijelni oficijalni"
+    " oficialnaya oficialnyy oficialnyi oficialnoy oficialnogo oficialnomu oficialnym oficialnuyu".split()
+)
+_OFFICIAL_AFTER = re.compile(r" zyrtar(?:e|i|it|in|et|eve)?(?!\w)")
 _CAPITAL_CONTEXT = rf"(?:'s (?:{_CAPITAL_STANCES})| (?:(?:{_CAPITAL_AUXILIARIES}) ){{0,2}}(?:{_CAPITAL_VERBS}))(?!\w)"
 
 
@@ -641,7 +652,8 @@ class _Metonyms:
 
     def _counts(self, folded: _Folded, start: int, end: int, metonym: _Metonym) -> bool:
         if metonym.capital:
-            return bool(_CAPITAL_FOLLOWS.match(folded.text, end)) and _capital_acts(folded, start)
+            return _official(folded, start, end) or (
+                bool(_CAPITAL_FOLLOWS.match(folded.text, end)) and _capital_acts(folded, start))
         follows = _DEMONYM_FOLLOWS.match(folded.text, end)
         return bool(follows) and _previous_word(folded.text, start) not in self._guards
 
@@ -660,6 +672,14 @@ def _previous_word(text: str, start: int) -> str | None:
     """The word just before ``start`` when only spaces separate them, else None."""
     match = re.search(r"(\w+) +$", text[max(0, start - 40) : start])
     return match.group(1) if match else None
+
+
+def _official(folded: _Folded, start: int, end: int) -> bool:
+    """"Official Belgrade", "zvanični Beograd", "официальная Москва", Albanian
+    "Beogradi zyrtar": the capital named as its government, whatever follows."""
+    if not folded.original(start, start + 1).isupper():
+        return False
+    return _previous_word(folded.text, start) in _OFFICIAL_BEFORE or bool(_OFFICIAL_AFTER.match(folded.text, end))
 
 
 def _capital_acts(folded: _Folded, start: int) -> bool:

@@ -626,10 +626,11 @@ HEADER = """\
 # people", "Serbian Orthodox Church", "the Albanian side". A capital counts as
 # the subject of a verb of saying or acting or before "'s" and a stance word:
 # "Belgrade offered", "Moscow said", "Москва заявила", "Belgrade's position";
-# not "the meeting in Belgrade", "arrived in Moscow". Such a use is a full
-# mention of the country. "Kremlin" is an organisation's alias and counts
-# anywhere; "Brussels" is nobody's capital here. Albanian demonyms and
-# capitals ("qeveria serbe", "Beogradi") are not matched yet.
+# not "the meeting in Belgrade", "arrived in Moscow"; and named as "official"
+# anywhere: "official Belgrade", "zvanični Beograd", "Beogradi zyrtar". Such a
+# use is a full mention of the country. "Kremlin" is an organisation's alias
+# and counts anywhere; "Brussels" is nobody's capital here. Albanian demonyms
+# ("qeveria serbe") are not matched yet.
 #
 # People's names need no inflected forms here: the matcher derives their
 # Serbian and Russian case forms (Лаврову, Vučića, Dačićem, see

@@ -26,12 +26,13 @@ MARGIN = 0.05
 #: gained nine state uses of demonyms and capitals, of which the matcher finds
 #: the three "<demonym> <office>" ones in English; the rest (objects, oblique
 #: cases, Albanian) lower recall in the other languages, not a regression.
+#: Albanian re-measured after its case forms of organisations and "Kosovë".
 MEASURED = {
     "en": (1.000, 0.988),
     "sr-Latn": (0.977, 0.935),
     "sr-Cyrl": (0.975, 0.867),
     "ru": (0.972, 0.875),
-    "sq": (0.962, 0.758),
+    "sq": (1.000, 0.970),
 }
 
 
