@@ -569,13 +569,6 @@ _CAPITAL_STANCES = (
     r"|recognition|view|plans?|claims?|insistence|support|opposition|envoy|ambassador|negotiators?"
     r"|allies|ally|interests|influence|backing"
 )
-# "Official" before a capital (English, Serbian and Russian adjective forms,
-# folded) or after it (Albanian, which puts adjectives after the noun).
-_OFFICIAL_BEFORE = frozenset(
-    "official zvanicni zvanicna zvanicnog zvanicnom zvanicnim zvanicnu oficijelni oficijalni"
-    " oficialnaya oficialnyy oficialnyi oficialnoy oficialnogo oficialnomu oficialnym oficialnuyu".split()
-)
-_OFFICIAL_AFTER = re.compile(r" zyrtar(?:e|i|it|in|et|eve)?(?!\w)")
 _CAPITAL_CONTEXT = rf"(?:'s (?:{_CAPITAL_STANCES})| (?:(?:{_CAPITAL_AUXILIARIES}) ){{0,2}}(?:{_CAPITAL_VERBS}))(?!\w)"
 
 
@@ -596,6 +589,13 @@ _LOCATIVES = _words(
 # Capitalised words a capital may follow at the start of a sentence; after any
 # other capitalised word it is part of a name ("George Washington said").
 _SENTENCE_OPENERS = _words("the but and yet so now then today meanwhile however instead still ali a i no sada")
+# "Official" before a capital (English, Serbian and Russian adjective forms,
+# folded) or after it (Albanian, which puts adjectives after the noun).
+_OFFICIAL_BEFORE = _words(
+    "official zvanicni zvanicna zvanicnog zvanicnom zvanicnim zvanicnu oficijelni oficijalni"
+    " oficialnaya oficialnyy oficialnyi oficialnoy oficialnogo oficialnomu oficialnym oficialnuyu"
+)
+_OFFICIAL_AFTER = re.compile(r" zyrtar(?:e|i|it|in|et|eve)?(?!\w)")
 _STEM_LETTERS = 4  # "srpsk*" is srpski, srpskog, srpskoj ... (a stem plus at most four letters)
 _DEMONYM_FOLLOWS = re.compile(_DEMONYM_CONTEXT)
 _CAPITAL_FOLLOWS = re.compile(_CAPITAL_CONTEXT)
