@@ -78,6 +78,7 @@ BYLINE = re.compile(r"^(?:by|from\s*:)\s*:?\s+(?P<name>[^\W\d_][^\W\d_.'’ -]*(
 _PROMPT_WORDS = 4
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
 _LETTER = re.compile(r"[^\W\d_]")
+_NON_WORD = re.compile(r"\W+")
 #: What ends a sentence (or a quoted one), Chinese and Japanese stops included.
 SENTENCE_END = ".!?…\"”’»)。！？"
 #: A caption, a credit or a prompt is short; a line longer than this is prose.
@@ -152,9 +153,13 @@ def _has_two_sentences(line: str) -> bool:
 
 def dominant_script(text: str) -> str:
     """"cyrillic" or "latin", by the share of Cyrillic letters."""
-    cyrillic = len(_CYRILLIC.findall(text))
-    letters = len(_LETTER.findall(text))
+    cyrillic, letters = _count(_CYRILLIC, text), _count(_LETTER, text)
     return "cyrillic" if letters and cyrillic / letters > 0.5 else "latin"
+
+
+def _count(letter: re.Pattern[str], text: str) -> int:
+    # subn counts in C; findall would build a list of one-letter strings.
+    return letter.subn("", text)[1]
 
 
 def _is_foreign_script(line: str, script: str) -> bool:
@@ -162,8 +167,7 @@ def _is_foreign_script(line: str, script: str) -> bool:
     Mixed lines ("Аккаунт: @name") stay: they are the page's own."""
     if len(line.split()) > 12:
         return False
-    cyrillic = len(_CYRILLIC.findall(line))
-    letters = len(_LETTER.findall(line))
+    cyrillic, letters = _count(_CYRILLIC, line), _count(_LETTER, line)
     if not letters:
         return False
     return cyrillic == letters if script == "latin" else cyrillic == 0
@@ -188,10 +192,10 @@ def drop_repeats(lines: Sequence[str]) -> list[str]:
 
 def _drop_standfirst(lines: Sequence[str]) -> list[str]:
     """Drop a summary that the next paragraph repeats after a dateline."""
+    keys = [squash(line) for line in lines] + [""]
     return [
         line for i, line in enumerate(lines)
-        if not (i + 1 < len(lines) and len(squash(line)) > 40 and squash(line) in squash(lines[i + 1])
-                and squash(line) != squash(lines[i + 1]))
+        if not (len(keys[i]) > 40 and keys[i] in keys[i + 1] and keys[i] != keys[i + 1])
     ]
 
 
@@ -205,4 +209,4 @@ def drop_trailing_furniture(lines: list[str]) -> list[str]:
 
 def squash(line: str) -> str:
     """Case, punctuation and spacing folded away, for comparing lines."""
-    return re.sub(r"\W+", " ", line.casefold()).strip()
+    return _NON_WORD.sub(" ", line.casefold()).strip()
