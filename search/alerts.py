@@ -46,6 +46,7 @@ import fcntl
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -105,6 +106,7 @@ class AlertReport:
     sent: int = 0
     pending: int = 0
     locked: bool = False  # another run held the lock: this one did nothing
+    mail_failed: bool = False  # the SMTP server refused or could not be reached
 
 
 @dataclass(frozen=True)
@@ -166,8 +168,10 @@ def run_alerts(
     frequencies: Iterable[str] | None = None,
     now: dt.datetime | None = None,
     gazetteer: Gazetteer | None = None,
+    send: bool = True,
 ) -> AlertReport:
-    """Evaluate the due alerts of ``frequencies`` (default all), record their matches, send what is pending."""
+    """Evaluate the due alerts of ``frequencies`` (default all), record their matches, send what is pending
+    (unless ``send`` is false: then it waits, pending, for the next run)."""
     with _exclusive(settings) as held:
         if not held:
             return AlertReport(locked=True)
@@ -177,17 +181,32 @@ def run_alerts(
         try:
             _evaluate(run, _due(settings, tuple(frequencies or FREQUENCIES), run.now))
         finally:
-            _send_pending(run)  # also after a failed evaluation: earlier messages still go out
+            if send:
+                _send_pending(run)  # also after a failed evaluation: earlier messages still go out
+            else:
+                run.report.pending = len(_pending(settings))
         return run.report
+
+
+#: Seconds an ingest leaves e-mail to the scheduler after a send failed: an
+#: unreachable SMTP server costs its connection time-out at every commit
+#: otherwise. Matches are still recorded; the messages wait, pending.
+MAIL_PAUSE = 300.0
+#: This process's last failed send per SMTP server (monotonic clock).
+_mail_failed_at: dict[tuple[str, int], float] = {}
 
 
 def after_commit(settings: Settings) -> None:
     """Ingest's hook after each commit: instant alerts. Never raises: alerts must not fail an ingest."""
+    server = (settings.smtp_host, settings.smtp_port)
+    send = time.monotonic() - _mail_failed_at.get(server, -MAIL_PAUSE) >= MAIL_PAUSE
     try:
-        report = run_alerts(settings, frequencies=("instant",))
+        report = run_alerts(settings, frequencies=("instant",), send=send)
     except Exception:
         log.exception("instant alerts failed; the next run catches up")
         return
+    if report.mail_failed:
+        _mail_failed_at[server] = time.monotonic()
     if report.locked:
         log.info("alerts: another run is under way; it or the next one takes these articles")
 
@@ -385,6 +404,7 @@ def _send_pending(run: _Run) -> None:
             except AlertError as e:
                 log.warning("alerts: %s; %d e-mail(s) stay pending", e, len(pending) - done)
                 run.report.pending = len(pending) - done
+                run.report.mail_failed = True
                 return
 
 

@@ -28,6 +28,7 @@ from search.actors import Gazetteer
 from search.alerts import AlertFeed, after_commit, feed_page, run_alerts, start_scheduler
 from search.clean import article_id
 from search.enrich import enrich
+from search.errors import AlertError
 from search.index import IndexReport, open_index, write_articles
 from search.ingest import ingest
 from search.records import Article, SavedSearch, SearchQuery
@@ -250,6 +251,33 @@ def test_mail_waits_while_smtp_is_down_and_goes_out_later(
     report_after = run_alerts(instance)
     assert (report_after.sent, report_after.pending) == (1, 0)
     assert "Lavrov story" in body(mail.messages[0], "plain")
+
+
+def test_after_a_failed_send_an_ingest_leaves_mail_to_the_scheduler_for_a_while(
+    instance: Settings, mail: Inbox, gazetteer: Gazetteer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unreachable SMTP server must not cost its time-out at every commit of a long ingest."""
+    monkeypatch.setattr(alerts, "_mail_failed_at", {})
+    attempts: list[str] = []
+    outage = [True]
+
+    def send(settings: Settings, message: EmailMessage) -> None:
+        attempts.append(str(message["Message-ID"]))
+        if outage[0]:
+            raise AlertError("cannot send mail: connection timed out")
+        real_send(settings, message)
+
+    real_send = alerts.send_message
+    monkeypatch.setattr(alerts, "send_message", send)
+    alert(instance, "Lavrov")
+    add(instance, article(gazetteer, 1, "Lavrov story", LAVROV_TEXT.format(day="Monday")), hook=True)
+    add(instance, article(gazetteer, 2, "Lavrov again", LAVROV_TEXT.format(day="Tuesday")), hook=True)
+    assert len(attempts) == 1  # the second commit recorded its match without trying the server again
+    assert run_alerts(instance, send=False).pending == 2
+    outage[0] = False
+    monkeypatch.setattr(alerts, "MAIL_PAUSE", 0.0)  # the pause is over
+    add(instance, article(gazetteer, 3, "Lavrov third", LAVROV_TEXT.format(day="Wednesday")), hook=True)
+    assert len(mail.messages) == 3 and len(mail.ids()) == 3  # nothing lost, nothing twice
 
 
 def test_a_concurrent_run_is_locked_out(instance: Settings, mail: Inbox, gazetteer: Gazetteer) -> None:
