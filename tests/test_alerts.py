@@ -31,6 +31,7 @@ from search.enrich import enrich
 from search.errors import AlertError
 from search.index import IndexReport, open_index, write_articles
 from search.ingest import ingest
+from search.query import search
 from search.records import Article, SavedSearch, SearchQuery
 from search.saved import feed_url, get_saved, revoke_feed, save_search
 from search.settings import Settings
@@ -356,3 +357,41 @@ def test_the_scheduler_runs_alerts_in_the_background(instance: Settings) -> None
         assert job.max_instances == 1 and job.coalesce and job.trigger.interval == dt.timedelta(hours=1)
     finally:
         scheduler.shutdown(wait=True)
+
+
+# --- the oracle: an alert matches what the results page shows ----------------------
+
+
+NEW_ARTICLES = [
+    ("Lavrov in Belgrade", "Sergey Lavrov arrived in Belgrade for talks on Kosovo and sanctions.", "Sputnik"),
+    ("Kosovo talks stall", "Talks between Kosovo and the EU stalled on Monday.", "RksNews"),
+    ("Serbia and Kosovo", "Serbia said Kosovo must respect the Brussels agreement.", "Tanjug"),
+    ("Переговоры Лаврова", "Министр Сергей Лавров обсудил с коллегами санкции и Косово.", "RIA"),
+    ("Markets", "Share prices rose in Frankfurt as the euro weakened.", "Reuters"),
+]
+ORACLE_QUERIES = [
+    SearchQuery(q="Lavrov"),
+    SearchQuery(q='"Sergey Lavrov"'),
+    SearchQuery(q="Kosovo NOT Serbia"),
+    SearchQuery(q="title:Belgrade"),
+    SearchQuery(q="Лавров"),
+    SearchQuery(q="sanction*"),
+    SearchQuery(outlet=("RksNews", "Tanjug")),
+    SearchQuery(q="Kosovo", actor=(LAVROV,), language=("en",)),
+]
+
+
+@pytest.mark.parametrize("saved_query", ORACLE_QUERIES, ids=lambda q: f"{q.q}|{q.outlet}|{q.actor}|{q.language}")
+def test_an_alert_delivers_exactly_the_new_articles_the_results_page_finds(
+    instance: Settings, gazetteer: Gazetteer, saved_query: SearchQuery
+) -> None:
+    user = add_user(instance, "ana@example.org", "a long password")
+    saved = save_search(instance, user.id, "oracle", saved_query, email=False, feed=True)
+    new = [article(gazetteer, n, title, text, outlet) for n, (title, text, outlet) in enumerate(NEW_ARTICLES, 1)]
+    add(instance, *new)
+    run_alerts(instance)
+    with open_index(instance).searcher() as searcher:
+        page = search(searcher, replace(saved_query, per_page=100), instance, gazetteer)
+        expected = {hit.id for hit in page.hits} & {a.id for a in new}  # the seeds were there before
+        delivered = {entry.hit.id for entry in feed_page(instance, saved, searcher, gazetteer, limit=100).entries}
+    assert delivered == expected
