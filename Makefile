@@ -8,8 +8,10 @@ PORT   ?= 8000
 
 .PHONY: run test install install-test browser lint bench clean
 
+# An index from an older schema version is rebuilt from its own archive first.
 run: $(VENV)/.installed
-	@if [ ! -d "$(INDEX)/whoosh" ]; then $(BIN)/newsdesk ingest seeds/articles --index "$(INDEX)"; fi
+	@if [ ! -d "$(INDEX)/whoosh" ]; then $(BIN)/newsdesk ingest seeds/articles --index "$(INDEX)"; \
+	elif ! $(BIN)/newsdesk search --index "$(INDEX)" >/dev/null 2>&1; then $(BIN)/newsdesk reindex --index "$(INDEX)"; fi
 	$(BIN)/newsdesk serve --index "$(INDEX)" --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test browser

@@ -67,7 +67,7 @@ def open_index(settings: Settings, directory: Path | None = None) -> FileIndex:
     if found != SCHEMA_VERSION:
         raise SchemaMismatch(
             f"the index in {settings.index} has schema version {found}, this Newsdesk needs {SCHEMA_VERSION}",
-            hint="rebuild it: newsdesk ingest --rebuild PATH...",
+            hint=f"rebuild it from its archive: newsdesk reindex --index {settings.index}",
         )
     return whoosh_index.open_dir(str(path))
 

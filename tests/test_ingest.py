@@ -110,8 +110,11 @@ def test_an_index_from_another_schema_version_asks_for_a_rebuild(fresh: Settings
     with pytest.raises(SchemaMismatch, match="rebuild"):
         open_index(fresh)
     assert main(["search", "kosovo", "--index", str(fresh.index)]) == 1
-    assert "--rebuild" in capsys.readouterr().err
-    assert main(["ingest", "--rebuild", str(SEED_ARTICLES), "--index", str(fresh.index)]) == 0
+    assert "newsdesk reindex" in capsys.readouterr().err
+    assert main(["reindex", "--index", str(fresh.index)]) == 0  # every archived page, in the new schema
+    assert len(stored(fresh)) == 5
+    (fresh.index_dir / "newsdesk-schema.json").write_text(json.dumps({"schema_version": 0}))
+    assert main(["ingest", "--rebuild", str(SEED_ARTICLES), "--index", str(fresh.index)]) == 0  # or from files
     assert len(stored(fresh)) == 5
 
 
