@@ -238,6 +238,29 @@ def feed_page(
     return AlertFeed(saved, tuple(entries))
 
 
+@dataclass(frozen=True)
+class DeliverySummary:
+    """What a saved search's alert has delivered so far: for its owner's list."""
+
+    articles: int = 0
+    last: dt.datetime | None = None
+
+
+def delivery_summaries(settings: Settings, saved_ids: Iterable[int]) -> dict[int, DeliverySummary]:
+    """Articles delivered (any channel, pending mail included) and the latest delivery, per saved search."""
+    ids = list(saved_ids)
+    if not ids:
+        return {}
+    with _deliveries_db(settings) as db:
+        rows = db.execute(
+            f"SELECT saved_id, count(*) AS articles, max(created) AS last FROM deliveries "
+            f"WHERE saved_id IN ({', '.join('?' * len(ids))}) GROUP BY saved_id", ids,
+        ).fetchall()
+    found = {row["saved_id"]: DeliverySummary(row["articles"], _aware(dt.datetime.fromisoformat(row["last"])))
+             for row in rows}
+    return {saved_id: found.get(saved_id, DeliverySummary()) for saved_id in ids}
+
+
 # --- which alerts are due ----------------------------------------------------
 
 

@@ -14,6 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from search.accounts import find_user
+from search.ingest import ingest
 from search.records import SavedSearch, SearchQuery
 from search.saved import feed_token, get_saved, list_saved, save_search
 from search.settings import Settings
@@ -220,3 +221,15 @@ def test_saved_pages_need_a_login(instance: Settings) -> None:
     assert answer.status_code == 302
     assert answer.headers["Location"] == "/login?next=/saved"
     assert client.get("/saved/1/edit").status_code == 302
+
+
+def test_the_list_says_what_each_alert_has_delivered(ana: FlaskClient, instance: Settings, tmp_path: Path) -> None:
+    user = find_user(instance, "ana@example.org")
+    save_search(instance, user.id, "Lavrov", SearchQuery(q="Lavrov"), email=False, feed=True)
+    assert "Nothing delivered yet" in ana.get("/saved").text  # the five seeds name Lavrov, but they are old
+    story = tmp_path / "new" / "lavrov.txt"
+    story.parent.mkdir()
+    story.write_text("Lavrov in Belgrade\n\nRussian Foreign Minister Sergey Lavrov arrived in Belgrade on Monday for talks.\n", encoding="utf-8")
+    ingest([story.parent], instance, progress=False)  # instant alerts run after the commit
+    page = ana.get("/saved").text
+    assert re.search(r"1 article\s+delivered, the latest on \d{4}-\d\d-\d\d \d\d:\d\d UTC", page)

@@ -17,6 +17,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length
 
+from search.alerts import DeliverySummary, delivery_summaries
 from search.errors import AlertError, QueryError
 from search.query import make_query, parse_query
 from search.records import FACETS, SavedSearch, SearchQuery
@@ -99,6 +100,7 @@ class Listed:
     run_url: str
     feed_url: str
     schedule: str
+    delivered: DeliverySummary
 
 
 # --- views ------------------------------------------------------------------
@@ -108,7 +110,9 @@ class Listed:
 @login_required
 def index() -> ResponseReturnValue:
     user = current_account()
-    rows = [_listed(saved) for saved in list_saved(get_settings(), user.id)]
+    searches = list_saved(get_settings(), user.id)
+    delivered = delivery_summaries(get_settings(), [saved.id for saved in searches])
+    rows = [_listed(saved, delivered[saved.id]) for saved in searches]
     return render_template("saved.html", rows=rows, user=user)
 
 
@@ -204,7 +208,7 @@ def _options_of(saved: SavedSearch) -> AlertOptions:
                         feed=saved.feed, first_of_cluster=saved.first_of_cluster)
 
 
-def _listed(saved: SavedSearch) -> Listed:
+def _listed(saved: SavedSearch, delivered: DeliverySummary) -> Listed:
     filters = {name: list(values) for name, values in saved.query.filters().items() if values}
     return Listed(
         saved=saved,
@@ -212,6 +216,7 @@ def _listed(saved: SavedSearch) -> Listed:
         run_url=url_for("results.index", q=saved.query.q, **filters),  # type: ignore[arg-type]  # repeated params
         feed_url=_feed_link(saved),
         schedule=_schedule(saved),
+        delivered=delivered,
     )
 
 
