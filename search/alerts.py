@@ -176,8 +176,6 @@ def run_alerts(
         if not held:
             return AlertReport(locked=True)
         run = _Run(settings, _aware(now or dt.datetime.now(dt.UTC)), gazetteer or load_gazetteer())
-        with _deliveries_db(settings):
-            pass  # tables in place before anything reads them
         try:
             _evaluate(run, _due(settings, tuple(frequencies or FREQUENCIES), run.now))
         finally:

@@ -102,17 +102,22 @@ def matching(searcher: Searcher, request: SearchQuery, settings: Settings) -> di
     filters = [_filter(name, values) for name, values in request.filters().items() if values]
     results = _collect(searcher, _require(parsed, filters), settings, limit=None, scored=False,
                        terms=bool(request.q), optimize=not filters)
-    return {hit["id"]: _query_words(request.q, hit) for hit in results}
+    words = _typed_words(request.q)  # analysed once, not once per hit
+    return {hit["id"]: _matched_words(words, hit) for hit in results}
 
 
-def _query_words(q: str, hit: Any) -> tuple[str, ...]:
-    """The words of ``q`` whose analysed terms the hit matched in its title or body."""
-    if not q or not hit.results.has_matched_terms():
+def _typed_words(q: str) -> list[tuple[str, str]]:
+    """(analysed term, word as typed) for each word of ``q``."""
+    tokens = text_analyzer()(q, mode="query", chars=True, removestops=False)
+    return [(token.text, q[token.startchar:token.endchar]) for token in tokens]
+
+
+def _matched_words(words: list[tuple[str, str]], hit: Any) -> tuple[str, ...]:
+    """The typed words whose analysed terms the hit matched in its title or body."""
+    if not words or not hit.results.has_matched_terms():
         return ()
     found = {term.decode() for field, term in hit.matched_terms() if field in ("title", "body")}
-    tokens = text_analyzer()(q, mode="query", chars=True, removestops=False)
-    words = (q[token.startchar:token.endchar] for token in tokens if token.text in found)
-    return tuple(dict.fromkeys(words))
+    return tuple(dict.fromkeys(word for term, word in words if term in found))
 
 
 def hits_by_id(searcher: Searcher, ids: Iterable[str], gazetteer: Gazetteer) -> tuple[Hit, ...]:
