@@ -70,6 +70,8 @@ def clean(page: RawPage, settings: Settings | None = None) -> Article:
         article = extract(page.data, page.url or page.hints.url, hints=page.hints, settings=settings)
     else:
         article = extract_text(_decode(page.data), settings)
+    if article.rejected:
+        raise ExtractionError(article.rejected)
     if not article.text.strip():
         raise ExtractionError("no article text found")
     return _finish(article, page)
@@ -137,8 +139,11 @@ def extract(
     The page is parsed once; trafilatura, the metadata reader and the date
     finder all read the same tree. Bounded in size (``clean_max_bytes``,
     ``clean_max_elements``) and, when called on the main thread, in time
-    (``clean_time_limit``); a page
-    that breaks a bound or holds no article raises ``ExtractionError``.
+    (``clean_time_limit``): a page that breaks a bound, or is not HTML at
+    all, raises ``ExtractionError``. A page that parses but holds no article
+    (all navigation, a bot interstitial, a video stub) comes back marked
+    ``rejected`` with the reason, its text empty and what its metadata says
+    (title, date) kept: the page's date is known even when its body is not.
     """
     settings = settings or Settings()
     hints = hints or PageHints()
@@ -147,10 +152,12 @@ def extract(
         _require_size(tree, settings.clean_max_elements)
         meta = read_metadata(tree, url, outlets_by_host=_outlets_by_host())
         text = extract_body(tree, url, meta.title or "", meta.authors)
-        _require_article(text)
+        rejected = _rejection(text)
+        text = "" if rejected else text
         found = find_published(tree, url, text, hint=_listed_date(hints), floor_year=settings.date_floor_year)
     return Article(
         id="",
+        rejected=rejected,
         title=meta.title or _title_from_sentence(text.split("\n\n", 1)[0]),
         text=text,
         origin="",
@@ -193,10 +200,11 @@ def _require_size(tree: HtmlElement, max_elements: int) -> None:
         raise ExtractionError(f"page of {count:,} HTML elements is over the {max_elements:,}-element limit")
 
 
-def _require_article(text: str) -> None:
+def _rejection(text: str) -> str | None:
     """A page that is all navigation leaves no prose line behind."""
-    if not any(_is_paragraph(line) for line in text.split("\n\n")):
-        raise ExtractionError("no article text found (navigation or furniture only)")
+    if any(_is_paragraph(line) for line in text.split("\n\n")):
+        return None
+    return "no article text found (navigation or furniture only)"
 
 
 def _listed_date(hints: PageHints) -> DateFound | None:

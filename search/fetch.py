@@ -370,7 +370,7 @@ def _retry_wait(response: Response, attempt: int, gap: float) -> float:
         if when is not None:
             when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
             return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
-    return max(gap, 1.0) * 2**attempt
+    return max(gap, 1.0) * 2.0**attempt
 
 
 def _check_type(answer: httpx.Response, accept: Accept) -> None:

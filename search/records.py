@@ -95,6 +95,10 @@ class Article:
     # MinHash sketch of the text (enrich); None for a text too short to
     # compare by anything but equality.
     minhash: tuple[int, ...] | None = None
+    # Why the page holds no article (all navigation, an interstitial), or
+    # None. A rejected page keeps what its metadata says (title, date) but
+    # has no text, and the pipeline skips it with this reason.
+    rejected: str | None = None
 
     @property
     def year(self) -> str:

@@ -120,14 +120,34 @@ NESTED = b"<html><body>" + b"<div>" * 10_000 + b"<p>" + b"Deep text. " * 40 + b"
         (b"", "empty"),
         (b"   \n\t ", "empty"),
         (bytes(range(256)) * 64, "binary"),
-        ((PAGES / "navigation-only.html").read_bytes(), "no article text"),
         (b"<html><body><p>" + b"x" * (11 * 1024 * 1024) + b"</p></body></html>", "limit"),
     ],
-    ids=["empty", "blank", "binary", "navigation-only", "over-the-size-limit"],
+    ids=["empty", "blank", "binary", "over-the-size-limit"],
 )
 def test_bad_pages_are_rejected_with_a_reason(data: bytes, reason: str) -> None:
     with pytest.raises(ExtractionError, match=reason):
         extract(data)
+
+
+def test_a_page_that_is_all_navigation_is_marked_rejected_with_a_reason() -> None:
+    article = extract(_page("navigation-only.html"))
+    assert article.rejected == "no article text found (navigation or furniture only)"
+    assert article.text == ""
+
+
+def test_a_rejected_page_keeps_the_title_and_date_its_metadata_gives() -> None:
+    """A video stub has no article, but its date is still the page's date."""
+    article = extract(_page("video-stub.html"), "https://www.adriatic-herald.example/video/lavrov-belgrade")
+    assert article.rejected and article.text == ""
+    assert article.title == "Lavrov arrives in Belgrade"
+    assert article.published == dt.datetime(2024, 3, 12, 10, 40, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert article.published_source == "meta"
+
+
+def test_the_pipeline_skips_a_rejected_page_with_its_reason() -> None:
+    page = RawPage(_page("video-stub.html"), "video-stub.html", "text/html")
+    with pytest.raises(ExtractionError, match="navigation or furniture only"):
+        clean(page)
 
 
 def test_a_50_mb_page_is_turned_away_at_once() -> None:
@@ -142,8 +162,7 @@ def test_ten_thousand_levels_of_nesting_are_rejected_not_a_crash() -> None:
     """libxml2 stops at 256 levels, so later tree walks cannot exhaust the
     stack; what lies deeper is not read, and the page says so."""
     started = time.monotonic()
-    with pytest.raises(ExtractionError, match="no article text"):
-        extract(NESTED)
+    assert extract(NESTED).rejected == "no article text found (navigation or furniture only)"
     assert time.monotonic() - started < 10
 
 
