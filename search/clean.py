@@ -172,7 +172,7 @@ def extract(
 
 def _parse(html: str | bytes, max_bytes: int) -> HtmlElement:
     import lxml.html
-    from lxml.etree import ParserError
+    from lxml.etree import ParserError, strip_elements
 
     size = len(html) if isinstance(html, bytes) else len(html.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
@@ -187,15 +187,21 @@ def _parse(html: str | bytes, max_bytes: int) -> HtmlElement:
     try:
         # libxml2 caps nesting at 256 levels, so a deeply nested page parses
         # flat rather than exhausting the stack of every later tree walk.
-        return lxml.html.document_fromstring(html)
+        tree = lxml.html.document_fromstring(html)
     except (ParserError, ValueError) as e:
         raise ExtractionError(f"not parseable as HTML: {e}") from e
+    # No stage reads style sheets or inline drawings, and an SVG icon is
+    # dozens of <path> elements that every XPath pass of trafilatura visits:
+    # without them it runs about 8% faster, its text unchanged (measured on
+    # 1,335 of 1,336 shared test pages; the other lost its gallery captions).
+    strip_elements(tree, "style", "svg", with_tail=False)
+    return tree
 
 
 def _require_size(tree: HtmlElement, max_elements: int) -> None:
     """Extraction time grows with the elements, not the bytes: this bounds it
     where the time limit cannot reach (crawler worker threads)."""
-    count = sum(1 for _ in tree.iter())
+    count = int(tree.xpath("count(//*)"))  # counted in C: a fifth of the time of a Python loop
     if count > max_elements:
         raise ExtractionError(f"page of {count:,} HTML elements is over the {max_elements:,}-element limit")
 
