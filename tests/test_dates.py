@@ -208,6 +208,19 @@ def test_tree_is_not_modified_even_by_the_htmldate_fallback() -> None:
     assert lxml.html.tostring(tree) == before
 
 
+def test_htmldate_first_of_a_month_counts_only_when_the_page_writes_that_day() -> None:
+    """htmldate turns "March 2017" into 2017-03-01: a day it did not find."""
+    def notes(stamp: str) -> lxml.html.HtmlElement:
+        return lxml.html.document_fromstring(
+            '<html><head><title>Notes</title></head><body><div id="main"><p>Some notes about the talks.</p>'
+            f'<p class="date">{stamp}</p><script>var built = "2017";</script></div></body></html>')
+
+    assert found(notes("1 March 2017"), "https://example.org/news/talks") == DateFound(dt.date(2017, 3, 1), "htmldate")
+    assert found(notes("Posted 2017-03-01"), "https://example.org/news/talks") == DateFound(dt.date(2017, 3, 1),
+                                                                                             "htmldate")
+    assert found(notes("March 2017"), "https://example.org/news/talks") is None
+
+
 def test_posted_stamp_after_the_headline() -> None:
     tree = page(body="<p>Posted in <b>News</b> · 14.03.2017, 08:00</p>")
     assert found(tree) == DateFound(dt.date(2017, 3, 14), "page")
