@@ -34,6 +34,8 @@ _SHORT_LINE = 8
 _PROSE_WORDS = 15
 #: Words that identify a paragraph across the two trafilatura runs.
 _OPENING_WORDS = 6
+#: The precision run may trim at most this share of recall's words.
+_MOST_TRIMMED = 0.5
 #: The main extraction is "too little" below this share of the baseline's words.
 _TOO_LITTLE = 0.25
 
@@ -86,9 +88,17 @@ def _merge(recall: list[str], precision: list[str]) -> list[str]:
     core = {_opening(line) for line in precision}
     positions = [i for i, line in enumerate(recall) if _opening(line) in core]
     if not positions:
-        return precision or recall
-    first, last = positions[0], positions[-1]
-    return [line for i, line in enumerate(recall) if first <= i <= last or _opening(line) in core]
+        merged = precision or recall
+    else:
+        first, last = positions[0], positions[-1]
+        merged = [line for i, line in enumerate(recall) if first <= i <= last or _opening(line) in core]
+    # Edges are a minority of a page's text: a core that leaves out most of
+    # recall's words has lost the article, not found its furniture.
+    return merged if _words(merged) >= (1 - _MOST_TRIMMED) * _words(recall) else recall
+
+
+def _words(lines: list[str]) -> int:
+    return sum(len(line.split()) for line in lines)
 
 
 def _opening(line: str) -> str:
@@ -99,7 +109,7 @@ def _fallback(tree: HtmlElement, lines: list[str]) -> list[str]:
     """trafilatura's baseline when the main extraction got (almost) nothing."""
     from trafilatura import baseline
 
-    words = sum(len(line.split()) for line in lines)
+    words = _words(lines)
     # The baseline never finds more words than the page holds (scripts
     # included, for a JSON-LD articleBody): when even that bound cannot
     # outweigh what was found, the baseline need not run.
@@ -107,5 +117,4 @@ def _fallback(tree: HtmlElement, lines: list[str]) -> list[str]:
         return lines
     _, text, _ = baseline(tree)
     backup = _lines(text)
-    backup_words = sum(len(line.split()) for line in backup)
-    return backup if words < _TOO_LITTLE * backup_words else lines
+    return backup if words < _TOO_LITTLE * _words(backup) else lines

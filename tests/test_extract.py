@@ -230,3 +230,15 @@ def test_a_library_failure_on_one_page_is_that_pages_extraction_error(monkeypatc
     monkeypatch.setattr("search.clean.extract_body", broken)
     with pytest.raises(ExtractionError, match="RecursionError"):
         extract(_page("wire-jsonld.html"), HERALD)
+
+
+def test_a_precision_core_that_leaves_out_most_of_the_text_is_not_trusted() -> None:
+    """trafilatura's precision run trims the recall run's edges (teasers, related
+    links); when its core would drop most of the words, it lost the article."""
+    from search.body import _merge
+
+    article = [f"Paragraph {n} of the report on the talks, long enough to be prose in any reading." for n in range(6)]
+    teaser = "Related: more from the region, in pictures and in video"
+    assert _merge([*article, teaser], article) == article  # the edge goes
+    assert _merge([*article, teaser], [article[0], article[-1]]) == article  # first to last core line
+    assert _merge([teaser, *article], [teaser]) == [teaser, *article]  # the core lost the article: all kept
