@@ -90,6 +90,11 @@ from search.records import UNKNOWN
 #: corpus articles, and Alo's Serbian share 2005/2019 (2,000: 2006; 5,000:
 #: 2004), in two thirds of the time (2.9 ms against 4.3 a page).
 LANGUAGE_SAMPLE = 1000
+#: langdetect's random trials, each a walk over the sample's n-grams (its
+#: default is 7). Measured on 4,017 corpus articles against their labels: 205
+#: wrong with 7 trials and 205 with 3, in 70% of the time (2.7 → 1.9 ms); the
+#: same label on all 1,336 shared test pages.
+TRIALS = 3
 #: langdetect is unreliable below this share; the article is then "unknown".
 MIN_PROBABILITY = 0.5
 #: Fewer letters than this are not judged at all: measured on the shared
@@ -352,6 +357,7 @@ def _langdetect(sample: str, letters: _Letters, seed: int) -> list[_Guess]:
     # Per detector, not DetectorFactory.seed: the class attribute is shared
     # by every thread and every other user of langdetect.
     detector.seed = seed
+    detector.n_trial = TRIALS
     detector.append(_uncapitalised(sample, letters))
     try:
         return [_Guess(g.lang, g.prob) for g in detector.get_probabilities()]
