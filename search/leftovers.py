@@ -76,8 +76,9 @@ BYLINE = re.compile(r"^(?:by|from\s*:)\s*:?\s+(?P<name>[^\W\d_][^\W\d_.'’ -]*(
 #: A line this short with one furniture word is a prompt; longer, it is
 #: more likely a heading of the article ("Who this newsletter is for").
 _PROMPT_WORDS = 4
-_CYRILLIC = re.compile("[\u0400-\u04ff]")
+_CYRILLIC = re.compile("[\u0400-\u04ff]+")
 _LETTER = re.compile(r"[^\W\d_]")
+_LETTERS = re.compile(r"[^\W\d_]+")
 _NON_WORD = re.compile(r"\W+")
 #: What ends a sentence (or a quoted one), Chinese and Japanese stops included.
 SENTENCE_END = ".!?…\"”’»)。！？"
@@ -144,7 +145,12 @@ def _is_byline(line: str, names: set[str]) -> bool:
     match = BYLINE.match(line)
     if match and len(line.split()) <= 8:
         return True
-    return bool(names) and squash(line) in names
+    # Only a line about as long as a name can be one; squashing is the cost.
+    return bool(names) and len(line) <= 2 * max(map(len, names)) + _NAME_SLACK and squash(line) in names
+
+
+#: Characters a byline may add around a name ("— Jane Roe, Reuters —").
+_NAME_SLACK = 20
 
 
 def _has_two_sentences(line: str) -> bool:
@@ -153,13 +159,13 @@ def _has_two_sentences(line: str) -> bool:
 
 def dominant_script(text: str) -> str:
     """"cyrillic" or "latin", by the share of Cyrillic letters."""
-    cyrillic, letters = _count(_CYRILLIC, text), _count(_LETTER, text)
+    cyrillic, letters = _count(_CYRILLIC, text), _count(_LETTERS, text)
     return "cyrillic" if letters and cyrillic / letters > 0.5 else "latin"
 
 
-def _count(letter: re.Pattern[str], text: str) -> int:
-    # subn counts in C; findall would build a list of one-letter strings.
-    return letter.subn("", text)[1]
+def _count(letters: re.Pattern[str], text: str) -> int:
+    # Runs of letters, not single ones: a short list of words to measure.
+    return sum(map(len, letters.findall(text)))
 
 
 def _is_foreign_script(line: str, script: str) -> bool:
@@ -167,7 +173,7 @@ def _is_foreign_script(line: str, script: str) -> bool:
     Mixed lines ("Аккаунт: @name") stay: they are the page's own."""
     if len(line.split()) > 12:
         return False
-    cyrillic, letters = _count(_CYRILLIC, line), _count(_LETTER, line)
+    cyrillic, letters = _count(_CYRILLIC, line), _count(_LETTERS, line)
     if not letters:
         return False
     return cyrillic == letters if script == "latin" else cyrillic == 0
