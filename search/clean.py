@@ -54,7 +54,7 @@ from search.sources import load_sources, outlets_by_host
 from search.urls import canonical_url, normalize_url
 
 if TYPE_CHECKING:
-    from lxml.html import HtmlElement
+    from lxml.html import HtmlElement, HTMLParser
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +170,26 @@ def extract(
     )
 
 
+def _html_parser() -> HTMLParser:
+    """This thread's parser (an lxml parser must not be shared between threads).
+
+    Comments are dropped as trafilatura's own parser drops them: React and
+    Next.js pages put ``<!-- -->`` between the text nodes of a paragraph, and
+    trafilatura stops reading a paragraph at a comment.
+    """
+    import lxml.html
+
+    parser: HTMLParser | None = getattr(_parsers, "html", None)
+    if parser is None:
+        parser = _parsers.html = lxml.html.HTMLParser(
+            remove_comments=True, remove_pis=True, collect_ids=False, default_doctype=False
+        )
+    return parser
+
+
+_parsers = threading.local()
+
+
 def _parse(html: str | bytes, max_bytes: int) -> HtmlElement:
     import lxml.html
     from lxml.etree import ParserError, strip_elements
@@ -187,7 +207,7 @@ def _parse(html: str | bytes, max_bytes: int) -> HtmlElement:
     try:
         # libxml2 caps nesting at 256 levels, so a deeply nested page parses
         # flat rather than exhausting the stack of every later tree walk.
-        tree = lxml.html.document_fromstring(html)
+        tree = lxml.html.document_fromstring(html, parser=_html_parser())
     except (ParserError, ValueError) as e:
         raise ExtractionError(f"not parseable as HTML: {e}") from e
     # No stage reads style sheets or inline drawings, and an SVG icon is

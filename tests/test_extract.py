@@ -242,3 +242,13 @@ def test_a_precision_core_that_leaves_out_most_of_the_text_is_not_trusted() -> N
     assert _merge([*article, teaser], article) == article  # the edge goes
     assert _merge([*article, teaser], [article[0], article[-1]]) == article  # first to last core line
     assert _merge([teaser, *article], [teaser]) == [teaser, *article]  # the core lost the article: all kept
+
+
+def test_html_comments_inside_paragraphs_do_not_cut_the_text() -> None:
+    """React and Next.js pages put <!-- --> between text nodes; a paragraph
+    must read through them (the page is parsed without comments)."""
+    article = extract(_page("react-comments.html"), "https://balkanwire.example/politics/talks")
+    assert ("The envoy said both sides had agreed to discuss the association of Serb-majority municipalities"
+            " and the energy agreement signed last year.") in article.text.split("\n\n")
+    assert article.title == "Kosovo and Serbia resume talks in Brussels"
+    assert article.published == dt.datetime(2024, 5, 6, 8, 0, tzinfo=dt.UTC)
