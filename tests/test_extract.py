@@ -252,3 +252,32 @@ def test_html_comments_inside_paragraphs_do_not_cut_the_text() -> None:
             " and the energy agreement signed last year.") in article.text.split("\n\n")
     assert article.title == "Kosovo and Serbia resume talks in Brussels"
     assert article.published == dt.datetime(2024, 5, 6, 8, 0, tzinfo=dt.UTC)
+
+
+def test_when_recall_settles_on_one_section_the_balanced_run_is_tried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """trafilatura's recall mode sometimes keeps one block of a page (an FAQ)
+    that its balanced mode looks past. The modes' answers are simulated here:
+    real pages that trigger it are in the shared WCXB set (bench/extraction.py)."""
+    import lxml.html
+
+    from search import body
+
+    article = [f"Paragraph {n} of the long report on what the stalled talks cost both economies." for n in range(12)]
+    faq = ["How long have the talks lasted?", "Since 2011, with breaks and several changes of envoy."]
+    page = lxml.html.document_fromstring(
+        "<html><body>" + "".join(f"<p>{line}</p>" for line in article + faq) + "</body></html>")
+    runs = {"recall": faq, "balanced": article, "precision": faq}
+    asked: list[str] = []
+
+    def trafilatura(tree: object, url: object, focus: str) -> list[str]:
+        asked.append(focus)
+        return runs[focus]
+
+    monkeypatch.setattr(body, "_trafilatura", trafilatura)
+    assert body.extract_body(page, None) == "\n\n".join(article)
+    assert asked[:2] == ["recall", "balanced"]
+
+    runs["recall"] = article  # most of the paragraphs: no third run
+    asked.clear()
+    assert body.extract_body(page, None) == "\n\n".join(article)
+    assert "balanced" not in asked
