@@ -17,12 +17,16 @@ what measurably lifts it on real pages (``bench/extraction.py``):
   the last core paragraph are kept (a body split across containers), its
   edges outside them go (teasers, related links, sign-up boxes).
 * **a fallback** when both return nothing or a small part of what
-  trafilatura's own baseline (every ``<p>`` and article-ish block) finds.
+  trafilatura's own baseline (JSON-LD text, else every ``<p>`` and
+  article-ish block) finds; a short JSON-LD text must not hide the
+  paragraphs, so the baseline is asked again without it.
 * **leftovers** (``search.leftovers``) removed from what comes back.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from search.leftovers import SENTENCE_END, drop_leftovers, squash
@@ -133,11 +137,21 @@ def _opening(line: str) -> str:
 
 def _fallback(tree: HtmlElement, lines: list[str], page_words: int) -> list[str]:
     """trafilatura's baseline when the main extraction got (almost) nothing."""
-    from trafilatura import baseline
-
     words = _words(lines)
     if words >= _TOO_LITTLE * page_words:  # not even the whole page would outweigh it
         return lines
-    _, text, _ = baseline(tree)
-    backup = _lines(text)
-    return backup if words < _TOO_LITTLE * _words(backup) else lines
+    return next((backup for backup in _baselines(tree) if words < _TOO_LITTLE * _words(backup)), lines)
+
+
+def _baselines(tree: HtmlElement) -> Iterator[list[str]]:
+    """The baseline's answer; then, if the page has JSON-LD, its answer without
+    it: the baseline takes any JSON-LD text long enough (a description, an
+    FAQ) before it looks at the page's paragraphs."""
+    from lxml.etree import strip_elements
+    from trafilatura import baseline
+
+    yield _lines(baseline(tree)[1])
+    if tree.find('.//script[@type="application/ld+json"]') is not None:
+        bare = copy.deepcopy(tree)
+        strip_elements(bare, "script", with_tail=False)
+        yield _lines(baseline(bare)[1])

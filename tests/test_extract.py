@@ -281,3 +281,12 @@ def test_when_recall_settles_on_one_section_the_balanced_run_is_tried(monkeypatc
     asked.clear()
     assert body.extract_body(page, None) == "\n\n".join(article)
     assert "balanced" not in asked
+
+
+def test_a_short_json_ld_text_does_not_hide_the_paragraphs() -> None:
+    """When trafilatura's extraction fails, its baseline reads JSON-LD first:
+    a page's FAQ answers there must not stand in for the article itself."""
+    article = extract(_page("faq-json-ld.html"), "https://balkanwire.example/knowledge/talks-cost")
+    assert article.text.startswith("Serbia and Kosovo have spent more than a decade in talks")
+    assert article.text.endswith("makes the next one harder to believe in.")
+    assert "special envoy" not in article.text
