@@ -3,8 +3,9 @@
 A helper of the cleaner (stage 2). Both of its paths end here: the body
 trafilatura found in an HTML page, and the lines of a plain-text page dump.
 What leaks is the same in both — share bars, "Read more" and "Related"
-blocks, newsletter and cookie prompts, ad markers, image credits, the byline
-or the headline repeated in the body, UI strings in another script — and is
+blocks, newsletter and cookie prompts, ad markers, affiliate disclosures,
+image credits, the byline or the headline repeated in the body, the author's
+bio closing it, UI strings in another script — and is
 recognised by its shape and vocabulary, never by naming sites or pages.
 
 The rules are deliberately asymmetric: a real sentence that happens to
@@ -58,6 +59,9 @@ _STAMP = re.compile(
     r"|обновлено|publikuar|përditësuar)\b\W*)?(?:on\s+)?[\d\s./:,-]+(?:\s*(?:u|у|at|в|në|h|am|pm)\s*[\d.:]*)*\W*$",
     re.IGNORECASE,
 )
+# An affiliate disclosure: "We may earn a commission when you buy through our links."
+# Lower case on purpose: the European Commission is news, not furniture.
+_AFFILIATE = re.compile(r"\bearns?\b[^.]{0,30}\bcommissions?\b|\baffiliate (?:links?|commissions?|partners?)\b")
 _AD_MARKER = re.compile(r"^\W*(advertisement|advertising|sponsored(?: content)?|ad|anzeige|reklama)\W*$", re.IGNORECASE)
 _READ_TIME = re.compile(r"\b\d+\s*min(?:ute)?s?\.?\s+read\b", re.IGNORECASE)
 # Nothing but punctuation: a separator. Figures alone (a price, a phone
@@ -100,6 +104,7 @@ def drop_leftovers(
     kept = [line for line in lines if not is_furniture(line, script) and not _is_byline(line, names)]
     if kept and title and squash(kept[0]) == squash(title):
         kept = kept[1:]  # the headline repeated as the first line
+    kept = _drop_author_bio(kept, authors)
     return _drop_standfirst(kept) if keep_repeats else drop_repeats(kept)
 
 
@@ -118,8 +123,23 @@ def is_furniture(line: str, script: str) -> bool:
         or words <= 8 and _READ_TIME.search(line)
         or words <= _SHORT_LINE and _CREDIT.search(line)
         or _CAPTION_DATE.search(line) and not _has_two_sentences(line)
+        or _AFFILIATE.search(line)
         or is_prompt(line)
     )
+
+
+def _drop_author_bio(lines: list[str], authors: Iterable[str]) -> list[str]:
+    """The closing paragraph about the author ("Jane Roe is a reporter who
+    covers …", "Jane has written for …"): it opens with the byline's name."""
+    openings = tuple(f"{form} " for name in authors if name for form in (name, name.split()[0]))
+    if len(lines) > 2 and openings and lines[-1].startswith(openings) and _BIO_VERB.match(
+        lines[-1], len(next(o for o in openings if lines[-1].startswith(o)))
+    ):
+        return lines[:-1]
+    return lines
+
+
+_BIO_VERB = re.compile(r"(?:is|was|has|joined|writes|covers|leads|serves)\b")
 
 
 def is_prompt(line: str) -> bool:

@@ -24,6 +24,8 @@ FURNITURE = [
     "Објављено: 14.03.2022. у 11:20",
     "Podelite na Fejsbuku",
     "* * *",
+    "Products are chosen independently by our editors. Purchases made through our links may earn us a commission.",
+    "We earn commissions from links on our site, enabling us to deliver independent reviews.",
 ]
 
 ARTICLE = [
@@ -37,6 +39,8 @@ ARTICLE = [
     "| 1 | 2 |",
     "Who the State of AI Newsletter is for",
     "In 1999, NATO began its air campaign against Yugoslavia.",
+    "The European Commission will earn no Commission fees from the links between the two grids.",
+    "Officials said the agency would receive a commission to review the links.",
 ]
 
 
@@ -68,3 +72,13 @@ def test_a_standfirst_repeated_after_the_dateline_is_kept_once() -> None:
     standfirst = "Russia's foreign ministry said Kosovo's independence would cause instability in the Balkans."
     lines = [standfirst, f"MOSCOW, November 21 (RIA Novosti) - {standfirst} It said so on Wednesday."]
     assert drop_leftovers(lines, keep_repeats=True) == lines[1:]
+
+
+def test_a_closing_author_bio_goes_but_the_author_quoted_in_the_text_stays() -> None:
+    lines = ["PRISTINA — The envoy returned on Monday.", "Mira Kovač said the talks would resume.",
+             "The next round is due in June.", "Mira Kovač is the Herald's Balkans correspondent, based in Pristina."]
+    kept = drop_leftovers(lines, authors=["Mira Kovač"], keep_repeats=True)
+    assert kept == lines[:3]
+    assert drop_leftovers(lines[:3], authors=["Mira Kovač"], keep_repeats=True) == lines[:3]
+    assert drop_leftovers([*lines[:3], "Mira has covered the region since 2015."], authors=["Mira Kovač"],
+                          keep_repeats=True) == lines[:3]
