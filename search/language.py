@@ -11,7 +11,14 @@ How a text is labelled (``detect_language``):
    more only costs time. No letters → unknown. Fewer than ``MIN_LETTERS``
    letters → the declared language if it fits the script, else unknown
    (langdetect gets a fifth to a half of such snippets wrong).
-2. **langdetect**, seeded: its best guess when its probability is at least
+2. **A quick confirmation.** When the page declares a language that
+   langdetect does not confuse with a neighbour (not South Slavic, not in
+   ``_CONFUSABLE``) and langdetect names it with probability
+   ``CONFIRM_PROBABILITY`` on the first ``CONFIRM_SAMPLE`` characters, that is
+   the answer: reading n-grams is most of langdetect's time (measured: the
+   same label on all 1,336 shared test pages, 2.2 → 1.3 ms a page).
+   Otherwise:
+   **langdetect**, seeded: its best guess when its probability is at least
    ``MIN_PROBABILITY``, else unknown. A text nearly all in capitals (a wire
    headline) is lower-cased first: langdetect skips words in capitals as
    acronyms and would decide on the few letters left.
@@ -95,6 +102,10 @@ LANGUAGE_SAMPLE = 1000
 #: wrong with 7 trials and 205 with 3, in 70% of the time (2.7 → 1.9 ms); the
 #: same label on all 1,336 shared test pages.
 TRIALS = 3
+#: A declared language that langdetect names with at least this probability
+#: on the first ``CONFIRM_SAMPLE`` characters is taken without a longer look.
+CONFIRM_SAMPLE = 300
+CONFIRM_PROBABILITY = 0.99
 #: langdetect is unreliable below this share; the article is then "unknown".
 MIN_PROBABILITY = 0.5
 #: Fewer letters than this are not judged at all: measured on the shared
@@ -134,6 +145,8 @@ _CONFUSABLE: tuple[frozenset[str], ...] = (
     frozenset({"gl", "pt"}),
     frozenset({"gl", "es"}),
 )
+#: Declared languages never taken on a short look (see ``_confirmed``).
+_NEVER_CONFIRMED = frozenset().union(*_CONFUSABLE, {"hr", "sr", "bs", "sl", "mk", "bg", "ru", "uk", "be"})
 #: Written in Cyrillic (Serbian also in Latin).
 _CYRILLIC_LANGUAGES = frozenset(
     {"ru", "uk", "be", "bg", "mk", "sr", "kk", "ky", "mn", "tg", "tt", "ba", "cv", "ce", "os"}
@@ -282,6 +295,8 @@ def detect_language(text: str, html_lang: str | None = None, seed: int = 0) -> s
     declared = _declared(html_lang, letters)
     if letters.total < MIN_LETTERS:
         return declared or UNKNOWN
+    if _confirmed(sample, declared, seed):
+        return declared  # type: ignore[return-value]  # _confirmed implies declared
     guesses = _langdetect(sample, letters, seed)
     label = (
         _ALIASES.get(guesses[0].lang, guesses[0].lang) if guesses and guesses[0].prob >= MIN_PROBABILITY else UNKNOWN
@@ -293,6 +308,18 @@ def detect_language(text: str, html_lang: str | None = None, seed: int = 0) -> s
         if decisive:
             return label
     return _with_prior(label, declared, letters)
+
+
+def _confirmed(sample: str, declared: str | None, seed: int) -> bool:
+    """Whether langdetect, on the sample's opening only, is sure of the declared
+    language. Most of langdetect's time goes into reading n-grams, so a short
+    look settles the common case; languages it confuses, and the South Slavic
+    ones (whose rule reads the whole sample), always get the full look."""
+    if declared is None or declared in _NEVER_CONFIRMED:
+        return False
+    opening = sample[:CONFIRM_SAMPLE]
+    guesses = _langdetect(opening, _count_letters(opening), seed)
+    return bool(guesses) and guesses[0].lang == declared and guesses[0].prob >= CONFIRM_PROBABILITY
 
 
 def _with_prior(label: str, declared: str | None, letters: _Letters) -> str:

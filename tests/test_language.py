@@ -230,3 +230,14 @@ def test_alo_articles_are_serbian() -> None:
     sample = random.Random(2019).sample(alo, min(300, len(alo)))
     labels = [detect_language(f"{record['title']}\n\n{record['body']}") for record in sample]
     assert labels.count("sr") / len(labels) >= _ALO_MEASURED - 0.02
+
+
+def test_a_declared_language_the_opening_confirms_is_taken_without_a_longer_look() -> None:
+    from search.language import _confirmed
+
+    english = ("The foreign ministers met in Brussels on Monday to discuss the next round of talks between "
+               "Belgrade and Pristina, and agreed that the energy agreement must be implemented first. ") * 4
+    assert _confirmed(english, "en", seed=0)
+    assert not _confirmed(english, "de", seed=0)  # the text says otherwise: the full look decides
+    assert detect_language(english, "de") == "en"
+    assert not _confirmed(english, "hr", seed=0)  # confusable and South Slavic languages always get it
