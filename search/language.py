@@ -295,8 +295,8 @@ def detect_language(text: str, html_lang: str | None = None, seed: int = 0) -> s
     declared = _declared(html_lang, letters)
     if letters.total < MIN_LETTERS:
         return declared or UNKNOWN
-    if _confirmed(sample, declared, seed):
-        return declared  # type: ignore[return-value]  # _confirmed implies declared
+    if declared is not None and _confirmed(sample, declared, seed):
+        return declared
     guesses = _langdetect(sample, letters, seed)
     label = (
         _ALIASES.get(guesses[0].lang, guesses[0].lang) if guesses and guesses[0].prob >= MIN_PROBABILITY else UNKNOWN
@@ -310,12 +310,12 @@ def detect_language(text: str, html_lang: str | None = None, seed: int = 0) -> s
     return _with_prior(label, declared, letters)
 
 
-def _confirmed(sample: str, declared: str | None, seed: int) -> bool:
+def _confirmed(sample: str, declared: str, seed: int) -> bool:
     """Whether langdetect, on the sample's opening only, is sure of the declared
     language. Most of langdetect's time goes into reading n-grams, so a short
     look settles the common case; languages it confuses, and the South Slavic
     ones (whose rule reads the whole sample), always get the full look."""
-    if declared is None or declared in _NEVER_CONFIRMED:
+    if declared in _NEVER_CONFIRMED:
         return False
     opening = sample[:CONFIRM_SAMPLE]
     guesses = _langdetect(opening, _count_letters(opening), seed)

@@ -131,12 +131,11 @@ def is_furniture(line: str, script: str) -> bool:
 def _drop_author_bio(lines: list[str], authors: Iterable[str]) -> list[str]:
     """The closing paragraph about the author ("Jane Roe is a reporter who
     covers …", "Jane has written for …"): it opens with the byline's name."""
-    openings = tuple(f"{form} " for name in authors if name for form in (name, name.split()[0]))
-    if len(lines) > 2 and openings and lines[-1].startswith(openings) and _BIO_VERB.match(
-        lines[-1], len(next(o for o in openings if lines[-1].startswith(o)))
-    ):
-        return lines[:-1]
-    return lines
+    if len(lines) <= 2:
+        return lines
+    forms = (form for name in authors if name for form in (name, name.split()[0]))
+    opening = next((f"{form} " for form in forms if lines[-1].startswith(f"{form} ")), None)
+    return lines[:-1] if opening and _BIO_VERB.match(lines[-1], len(opening)) else lines
 
 
 _BIO_VERB = re.compile(r"(?:is|was|has|joined|writes|covers|leads|serves)\b")
