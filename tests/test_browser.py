@@ -23,7 +23,12 @@ from pathlib import Path
 import pytest
 import waitress
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, UnexpectedAlertPresentException
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    StaleElementReferenceException,
+    UnexpectedAlertPresentException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -152,9 +157,23 @@ def search_for(driver: WebDriver, text: str) -> None:
     _wait_for_new_page(driver, page)
 
 
+def _replaced(old_page: WebElement) -> bool:
+    """EC.staleness_of, except that ChromeDriver's "unhandled inspector error",
+    raised now and then while a page is being replaced, means "ask again"."""
+    try:
+        old_page.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except UnexpectedAlertPresentException:
+        raise
+    except WebDriverException:
+        return False
+    return False
+
+
 def _wait_for_new_page(driver: WebDriver, old_page: WebElement) -> None:
     try:
-        WebDriverWait(driver, WAIT).until(EC.staleness_of(old_page))
+        WebDriverWait(driver, WAIT).until(lambda d: _replaced(old_page))
         WebDriverWait(driver, WAIT).until(lambda d: d.execute_script("return document.readyState") == "complete")
     except UnexpectedAlertPresentException:
         pass  # the new page opened an alert: leave it open for the test to find
