@@ -77,6 +77,20 @@ def test_a_page_without_a_date_stays_undated() -> None:
     assert "Founded in 1950" in article.text
 
 
+def test_program_code_gives_no_date_and_no_text() -> None:
+    """Scripts are code, not the page: a build stamp in one is no publication
+    date, and its strings never reach the body. JSON-LD (data) is still read."""
+    page = _page("undated.html")
+    code = (b'<script>var build = "2025-11-27T10:00:00"; document.title = "Published 2021-03-04";</script>'
+            b'<script type="module">window.__cache = {"datePublished": "2019-06-01"};</script>')
+    with_code = extract(page.replace(b"</body>", code + b"</body>"), "https://institute.example/explainers/x")
+    assert with_code.published is None
+    assert with_code.text == extract(page, "https://institute.example/explainers/x").text
+    dated = page.replace(b"</body>", b'<script type="application/ld+json">{"@type": "NewsArticle", '
+                                     b'"datePublished": "2019-06-01"}</script></body>')
+    assert extract(dated, "https://institute.example/explainers/x").published_source == "json-ld"
+
+
 def test_future_dates_are_rejected() -> None:
     html = _page("undated.html").replace(
         b"<head>", b'<head><meta property="article:published_time" content="2999-01-01T00:00:00Z">'
