@@ -18,8 +18,9 @@ what measurably lifts it on real pages (``bench/extraction.py``):
   edges outside them go (teasers, related links, sign-up boxes).
 * **a fallback** when both return nothing or a small part of what
   trafilatura's own baseline (JSON-LD text, else every ``<p>`` and
-  article-ish block) finds; a short JSON-LD text must not hide the
-  paragraphs, so the baseline is asked again without it.
+  article-ish block) finds, or miss an article's worth of words it finds;
+  a short JSON-LD text must not hide the paragraphs, so the baseline is
+  asked again without it.
 * **leftovers** (``search.leftovers``) removed from what comes back.
 """
 
@@ -45,8 +46,12 @@ _PROSE_WORDS = 15
 _OPENING_WORDS = 6
 #: The precision run may trim at most this share of recall's words.
 _MOST_TRIMMED = 0.5
-#: The main extraction is "too little" below this share of the baseline's words.
-_TOO_LITTLE = 0.25
+#: The main extraction is "too little" below this share of the baseline's
+#: words; or below the wider share when the words it lacks are an article's
+#: worth: the rest of a long story that recall stopped short of, not the
+#: teasers and comments a brief sits among (measured: 0.33 to 0.4 of the
+#: baseline and 300 to 800 words lacking all gain; 0.5 loses pages).
+_TOO_LITTLE, _TOO_LITTLE_WIDE, _ARTICLE_WORDS = 0.25, 0.4, 500
 #: Recall holding less than this share of the paragraphs' words may have
 #: found one section only (measured: 0.3 to 0.6 give the same gain) …
 _ONE_SECTION = 0.4
@@ -138,9 +143,15 @@ def _opening(line: str) -> str:
 def _fallback(tree: HtmlElement, lines: list[str], page_words: int) -> list[str]:
     """trafilatura's baseline when the main extraction got (almost) nothing."""
     words = _words(lines)
-    if words >= _TOO_LITTLE * page_words:  # not even the whole page would outweigh it
+    if words >= _TOO_LITTLE_WIDE * page_words:  # not even the whole page would outweigh it
         return lines
-    return next((backup for backup in _baselines(tree) if words < _TOO_LITTLE * _words(backup)), lines)
+    return next((backup for backup in _baselines(tree) if _too_little(words, _words(backup))), lines)
+
+
+def _too_little(words: int, baseline_words: int) -> bool:
+    return words < _TOO_LITTLE * baseline_words or (
+        words < _TOO_LITTLE_WIDE * baseline_words and baseline_words - words >= _ARTICLE_WORDS
+    )
 
 
 def _baselines(tree: HtmlElement) -> Iterator[list[str]]:

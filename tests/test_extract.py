@@ -304,3 +304,31 @@ def test_a_short_json_ld_text_does_not_hide_the_paragraphs() -> None:
     assert article.text.startswith("Serbia and Kosovo have spent more than a decade in talks")
     assert article.text.endswith("makes the next one harder to believe in.")
     assert "special envoy" not in article.text
+
+
+def test_a_recall_run_that_stops_short_of_a_long_story_falls_back_to_the_baseline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When trafilatura's runs miss an article's worth of words that its
+    baseline (every paragraph) finds, the baseline is taken; a brief among
+    teasers, which lacks fewer words than a story, is not swapped for them.
+    The runs' answers are simulated, the baseline is trafilatura's own."""
+    import lxml.html
+
+    from search import body
+
+    story = [f"Paragraph {n} of the long report on what the stalled talks between the two sides cost both "
+             "economies, in trade and in trust." for n in range(36)]
+    brief = story[:5]
+    teasers = [f"Teaser {n}: another story from the region this week, with pictures, video and a live blog "
+               "of the day's events." for n in range(12)]
+    runs: dict[str, list[str]] = {}
+    monkeypatch.setattr(body, "_trafilatura", lambda tree, url, focus: runs[focus])
+
+    def page(lines: list[str]) -> lxml.html.HtmlElement:
+        return lxml.html.document_fromstring("<html><body>" + "".join(f"<p>{line}</p>" for line in lines) + "</body></html>")
+
+    runs.update(recall=story[:12], balanced=story[:12], precision=story[:12])  # a third of the words, 500+ lacking
+    assert body.extract_body(page(story), None).split("\n\n") == story
+    runs.update(recall=brief, balanced=brief, precision=brief)  # under 40% too, but lacking teasers' worth only
+    assert body.extract_body(page(brief + teasers), None).split("\n\n") == brief
