@@ -5,7 +5,8 @@ trafilatura found in an HTML page, and the lines of a plain-text page dump.
 What leaks is the same in both — share bars, "Read more" and "Related"
 blocks, newsletter and cookie prompts, ad markers, affiliate disclosures,
 image credits, the byline or the headline repeated in the body, the author's
-bio closing it, UI strings in another script — and is
+bio, a disclaimer or an appeal for donations closing it, a template's "Lorem
+ipsum", UI strings in another script — and is
 recognised by its shape and vocabulary, never by naming sites or pages.
 
 The rules are deliberately asymmetric: a real sentence that happens to
@@ -62,6 +63,8 @@ _STAMP = re.compile(
 # An affiliate disclosure: "We may earn a commission when you buy through our links."
 # Lower case on purpose: the European Commission is news, not furniture.
 _AFFILIATE = re.compile(r"\bearns?\b[^.]{0,30}\bcommissions?\b|\baffiliate (?:links?|commissions?|partners?)\b")
+# Placeholder text a template left in: never the article.
+_PLACEHOLDER = re.compile(r"^\W*lorem ipsum\b", re.IGNORECASE)
 _AD_MARKER = re.compile(r"^\W*(advertisement|advertising|sponsored(?: content)?|ad|anzeige|reklama)\W*$", re.IGNORECASE)
 _READ_TIME = re.compile(r"\b\d+\s*min(?:ute)?s?\.?\s+read\b", re.IGNORECASE)
 # Nothing but punctuation: a separator. Figures alone (a price, a phone
@@ -104,7 +107,7 @@ def drop_leftovers(
     kept = [line for line in lines if not is_furniture(line, script) and not _is_byline(line, names)]
     if kept and title and squash(kept[0]) == squash(title):
         kept = kept[1:]  # the headline repeated as the first line
-    kept = _drop_author_bio(kept, authors)
+    kept = _drop_closing_notes(kept, authors)
     return _drop_standfirst(kept) if keep_repeats else drop_repeats(kept)
 
 
@@ -114,6 +117,8 @@ def is_furniture(line: str, script: str) -> bool:
     if _NO_WORDS.match(line):
         return not line.lstrip().startswith("|")  # a table's empty cells are the table's
     if _is_foreign_script(line, script) or _PROMPT_OPENING.match(line) and words <= _SHORT_LINE * 2:
+        return True
+    if _PLACEHOLDER.match(line):
         return True
     if words > 30:  # the vocabulary rules below are for short lines: a long one is prose
         return False
@@ -128,17 +133,45 @@ def is_furniture(line: str, script: str) -> bool:
     )
 
 
-def _drop_author_bio(lines: list[str], authors: Iterable[str]) -> list[str]:
-    """The closing paragraph about the author ("Jane Roe is a reporter who
-    covers …", "Jane has written for …"): it opens with the byline's name."""
-    if len(lines) <= 2:
-        return lines
-    forms = (form for name in authors if name for form in (name, name.split()[0]))
-    opening = next((f"{form} " for form in forms if lines[-1].startswith(f"{form} ")), None)
-    return lines[:-1] if opening and _BIO_VERB.match(lines[-1], len(opening)) else lines
+def _drop_closing_notes(lines: list[str], authors: Iterable[str]) -> list[str]:
+    """The notes that close a page after the article, read from its end:
+    the author's bio, opening with the byline's name ("Jane Roe is a reporter
+    who covers …", "Jane has written for …"), a disclaimer ("for
+    informational purposes only", "do not necessarily reflect the views of
+    …") and an appeal for support ("kept alive by reader donations").
+    Anyone else's "X is a reporter" may be the story's own last line."""
+    forms = tuple(f"{form} " for name in authors if name for form in (name, name.split()[0]))
+    end = len(lines)
+    while end > 2 and len(lines) - end < _CLOSING_NOTES and _is_closing_note(lines[end - 1], forms):
+        end -= 1
+    return lines[:end]
 
 
+def _is_closing_note(line: str, forms: tuple[str, ...]) -> bool:
+    opening = next((form for form in forms if line.startswith(form)), None)
+    if opening and _BIO_VERB.match(line, len(opening)):
+        return True  # the byline's own name opens it: a bio, however long
+    if len(line.split()) > _NOTE_WORDS:
+        return False
+    return bool(_DISCLAIMER.search(line) or _APPEAL.search(line))
+
+
+#: How many notes may close a page, and how long one may be.
+_CLOSING_NOTES, _NOTE_WORDS = 3, 80
 _BIO_VERB = re.compile(r"(?:is|was|has|joined|writes|covers|leads|serves)\b")
+_DISCLAIMER = re.compile(
+    r"^\W*(?:disclaimer|disclosure)s?\s*:"
+    r"|\bfor (?:general )?(?:informational|information|educational)(?: and (?:informational|educational))?"
+    r" purposes only\b"
+    r"|\bnot (?:intended |meant )?(?:to be |as )?(?:a )?substitute for (?:professional|medical|legal|financial|direct)\b"
+    r"|\bdo(?:es)? not necessarily (?:reflect|represent) the (?:views?|opinions?|positions?|polic(?:y|ies))\b",
+    re.IGNORECASE,
+)
+_APPEAL = re.compile(
+    r"\b(?:reader|your) donations\b|\bplease consider (?:supporting|donating|subscribing|becoming a)\b"
+    r"|\bdonate (?:via|to us|now|today)\b",
+    re.IGNORECASE,
+)
 
 
 def is_prompt(line: str) -> bool:

@@ -26,6 +26,7 @@ FURNITURE = [
     "* * *",
     "Products are chosen independently by our editors. Purchases made through our links may earn us a commission.",
     "We earn commissions from links on our site, enabling us to deliver independent reviews.",
+    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore.",
 ]
 
 ARTICLE = [
@@ -82,3 +83,31 @@ def test_a_closing_author_bio_goes_but_the_author_quoted_in_the_text_stays() -> 
     assert drop_leftovers(lines[:3], authors=["Mira Kovač"], keep_repeats=True) == lines[:3]
     assert drop_leftovers([*lines[:3], "Mira has covered the region since 2015."], authors=["Mira Kovač"],
                           keep_repeats=True) == lines[:3]
+
+
+STORY = ["BELGRADE — The foreign minister met the envoy on Monday.", "Brazil is the world's largest coffee producer.",
+         "The views of the two sides do not necessarily reflect the public mood, analysts said.",
+         "Jovana Petrović is a reporter who covers the talks; she said the next round is due in June."]
+
+
+@pytest.mark.parametrize("note", [
+    "Mira Kovač is a freelance travel writer and the editor of two guides to the Balkans.",
+    "Disclosure: some of the links in this post are affiliate links.",
+    "The information on this site is for general informational purposes only and is not legal advice.",
+    "This article is not intended as a substitute for professional medical advice.",
+    "The views expressed by the authors are their own and do not necessarily reflect the views of the institute.",
+    "The Review is a non-profit project kept alive by reader donations. Please consider supporting us.",
+])
+def test_a_closing_note_goes_and_the_story_before_it_stays(note: str) -> None:
+    """The byline's bio, a disclaimer or an appeal for support that closes
+    the page is not the article; the same words inside the story are, and so
+    is a closing line about someone else (STORY's last: a reporter in the news)."""
+    assert drop_leftovers([*STORY, note], authors=["Mira Kovač"], keep_repeats=True) == STORY
+    appeal = "Please consider supporting our reporting."  # several notes may close it
+    assert drop_leftovers([*STORY, note, appeal], authors=["Mira Kovač"], keep_repeats=True) == STORY
+
+
+def test_at_most_three_closing_notes_go_and_a_short_text_keeps_two_lines() -> None:
+    notes = ["Disclosure: we earn nothing.", "Not a substitute for medical advice.", "Donate today to keep us free."] * 2
+    assert drop_leftovers([*STORY, *notes], keep_repeats=True) == [*STORY, *notes[:3]]
+    assert drop_leftovers([STORY[0], notes[0], notes[1]], keep_repeats=True) == [STORY[0], notes[0]]
