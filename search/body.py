@@ -74,10 +74,14 @@ def extract_body(tree: HtmlElement, url: str | None, title: str = "", authors: t
 
 def _past_one_section(tree: HtmlElement, url: str | None, recall: list[str], page_words: int) -> list[str]:
     words = _words(recall)
-    if words >= _ONE_SECTION * page_words or words >= _ONE_SECTION * len(" ".join(tree.xpath(_PARAGRAPHS)).split()):
+    if words >= _ONE_SECTION * page_words or words >= _ONE_SECTION * _paragraph_words(tree):
         return recall
     balanced = _trafilatura(tree, url, "balanced")
     return balanced if _words(balanced) >= _MUCH_MORE * words else recall
+
+
+def _paragraph_words(tree: HtmlElement) -> int:
+    return len(" ".join(tree.xpath(_PARAGRAPHS)).split())
 
 
 def _trafilatura(tree: HtmlElement, url: str | None, focus: str) -> list[str]:
@@ -143,8 +147,10 @@ def _opening(line: str) -> str:
 def _fallback(tree: HtmlElement, lines: list[str], page_words: int) -> list[str]:
     """trafilatura's baseline when the main extraction got (almost) nothing."""
     words = _words(lines)
-    if words >= _TOO_LITTLE_WIDE * page_words:  # not even the whole page would outweigh it
+    if not _too_little(words, page_words):  # not even the whole page would be enough more
         return lines
+    if words >= _TOO_LITTLE * page_words and not _too_little(words, _paragraph_words(tree)):
+        return lines  # the wider share asks for an article's worth of paragraphs
     return next((backup for backup in _baselines(tree) if _too_little(words, _words(backup))), lines)
 
 
