@@ -15,8 +15,9 @@ How a text is labelled (``detect_language``):
    langdetect does not confuse with a neighbour (not South Slavic, not in
    ``_CONFUSABLE``) and langdetect names it with probability
    ``CONFIRM_PROBABILITY`` on the first ``CONFIRM_SAMPLE`` characters, that is
-   the answer: reading n-grams is most of langdetect's time (measured: the
-   same label on all 1,336 shared test pages, 2.2 → 1.3 ms a page).
+   the answer, after one trial (``CONFIRM_TRIALS``): reading n-grams is most
+   of langdetect's time (measured: the same label on all 1,336 shared test
+   pages, 2.2 → 0.8 ms a page).
    Otherwise:
    **langdetect**, seeded: its best guess when its probability is at least
    ``MIN_PROBABILITY``, else unknown. A text nearly all in capitals (a wire
@@ -106,6 +107,12 @@ TRIALS = 3
 #: on the first ``CONFIRM_SAMPLE`` characters is taken without a longer look.
 CONFIRM_SAMPLE = 300
 CONFIRM_PROBABILITY = 0.99
+#: One trial confirms: on 24,097 corpus articles declared in their own
+#: language, 46 fewer wrong labels than with ``TRIALS`` (wire tables that the
+#: longer look called Swedish or German); the same label on all 1,336 shared
+#: test pages; on 27,152 articles declared in a wrong language, 30 more
+#: taken at their word (2,042 against 2,012). 1.3 → 0.8 ms a page at the median.
+CONFIRM_TRIALS = 1
 #: langdetect is unreliable below this share; the article is then "unknown".
 MIN_PROBABILITY = 0.5
 #: Fewer letters than this are not judged at all: measured on the shared
@@ -318,7 +325,7 @@ def _confirmed(sample: str, declared: str, seed: int) -> bool:
     if declared in _NEVER_CONFIRMED:
         return False
     opening = sample[:CONFIRM_SAMPLE]
-    guesses = _langdetect(opening, _count_letters(opening), seed)
+    guesses = _langdetect(opening, _count_letters(opening), seed, CONFIRM_TRIALS)
     return bool(guesses) and guesses[0].lang == declared and guesses[0].prob >= CONFIRM_PROBABILITY
 
 
@@ -378,13 +385,13 @@ def _detector_factory() -> DetectorFactory:
         return _factory
 
 
-def _langdetect(sample: str, letters: _Letters, seed: int) -> list[_Guess]:
+def _langdetect(sample: str, letters: _Letters, seed: int, trials: int = TRIALS) -> list[_Guess]:
     """langdetect's guesses, most probable first (empty when it finds no features)."""
     detector = _detector_factory().create()
     # Per detector, not DetectorFactory.seed: the class attribute is shared
     # by every thread and every other user of langdetect.
     detector.seed = seed
-    detector.n_trial = TRIALS
+    detector.n_trial = trials
     detector.append(_uncapitalised(sample, letters))
     try:
         return [_Guess(g.lang, g.prob) for g in detector.get_probabilities()]
