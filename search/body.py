@@ -145,12 +145,17 @@ def _opening(line: str) -> str:
 
 
 def _fallback(tree: HtmlElement, lines: list[str], page_words: int) -> list[str]:
-    """trafilatura's baseline when the main extraction got (almost) nothing."""
+    """trafilatura's baseline when the main extraction got (almost) nothing,
+    or missed an article's worth of what the baseline finds."""
     words = _words(lines)
     if not _too_little(words, page_words):  # not even the whole page would be enough more
         return lines
+    # In the wider band, ask the baseline (mostly the page's paragraphs) only
+    # when the paragraphs hold that much more: on most pages they do not, and
+    # the run is spared (measured in one run: 0.11 → 0.03 of trafilatura's
+    # median time; one WCXB page of 790 answered differently).
     if words >= _TOO_LITTLE * page_words and not _too_little(words, _paragraph_words(tree)):
-        return lines  # the wider share asks for an article's worth of paragraphs
+        return lines
     return next((backup for backup in _baselines(tree) if _too_little(words, _words(backup))), lines)
 
 
