@@ -211,6 +211,8 @@ def _has_two_sentences(line: str) -> bool:
 
 def dominant_script(text: str) -> str:
     """"cyrillic" or "latin", by the share of Cyrillic letters."""
+    if not _CYRILLIC.search(text):  # most pages: no letter to count
+        return "latin"
     cyrillic, letters = _count(_CYRILLIC, text), _count(_LETTERS, text)
     return "cyrillic" if letters and cyrillic / letters > 0.5 else "latin"
 
@@ -223,7 +225,7 @@ def _count(letters: re.Pattern[str], text: str) -> int:
 def _is_foreign_script(line: str, script: str) -> bool:
     """A short line with no letter of the page's script is a stray UI string.
     Mixed lines ("Аккаунт: @name") stay: they are the page's own."""
-    if len(line.split()) > 12:
+    if len(line.split()) > 12 or script == "latin" and not _CYRILLIC.search(line):
         return False
     cyrillic, letters = _count(_CYRILLIC, line), _count(_LETTERS, line)
     if not letters:
@@ -250,7 +252,9 @@ def drop_repeats(lines: Sequence[str]) -> list[str]:
 
 def _drop_standfirst(lines: Sequence[str]) -> list[str]:
     """Drop a summary that the next paragraph repeats after a dateline."""
-    keys = [squash(line) for line in lines] + [""]
+    # A key over 40 characters can only come from a line that long once
+    # case-folded (squashing never lengthens it): shorter lines need none.
+    keys = [squash(line) if len(line.casefold()) > 40 else "" for line in lines] + [""]
     return [
         line for i, line in enumerate(lines)
         if not (len(keys[i]) > 40 and keys[i] in keys[i + 1] and keys[i] != keys[i + 1])
