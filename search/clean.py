@@ -176,14 +176,25 @@ def _html_parser() -> HTMLParser:
     Comments are dropped as trafilatura's own parser drops them: React and
     Next.js pages put ``<!-- -->`` between the text nodes of a paragraph, and
     trafilatura stops reading a paragraph at a comment.
+
+    Every element is a plain ``HtmlElement``, its class found in C: lxml.html's
+    own lookup calls Python for every element object made (to give forms and
+    inputs classes of their own, which no stage uses), and trafilatura's
+    passes make hundreds of thousands of them on a page. Measured: the same
+    article on all 1,336 shared test pages, 3-9% less time at the median.
     """
     import lxml.html
+    from lxml.etree import ElementDefaultClassLookup
 
     parser: HTMLParser | None = getattr(_parsers, "html", None)
     if parser is None:
         parser = _parsers.html = lxml.html.HTMLParser(
             remove_comments=True, remove_pis=True, collect_ids=False, default_doctype=False
         )
+        parser.set_element_class_lookup(ElementDefaultClassLookup(
+            element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment,
+            pi=lxml.html.HtmlProcessingInstruction, entity=lxml.html.HtmlEntity,
+        ))
     return parser
 
 
