@@ -335,7 +335,7 @@ def _percolate(
     if not articles:
         yield from ((saved, []) for saved in alerts)
         return
-    ix = RamStorage().create_index(build_schema())
+    ix = _ScratchInRam().create_index(build_schema())
     writer = ix.writer()
     for article in articles:
         writer.add_document(**article.document)
@@ -344,6 +344,19 @@ def _percolate(
     with ix.searcher() as searcher:
         for saved in alerts:
             yield saved, _matches(run, searcher, saved, by_id)
+
+
+class _ScratchInRam(RamStorage):  # type: ignore[misc]  # whoosh ships no type hints
+    """A RAM storage whose writer's scratch files stay in RAM too.
+
+    Whoosh's ``RamStorage.temp_storage`` puts them in ``<system temp
+    dir>/MAIN.tmp``: one path for every process on the machine, so two
+    instances' alert runs deleted each other's files, and a symlink planted
+    there by another local user was followed. The batch is in RAM already.
+    """
+
+    def temp_storage(self, name: str | None = None) -> RamStorage:
+        return RamStorage()
 
 
 def _matches(run: _Run, searcher: Searcher, saved: SavedSearch, by_id: dict[str, _NewArticle]) -> list[_Match]:
