@@ -70,6 +70,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import whoosh
 from tqdm import tqdm
@@ -165,10 +166,29 @@ def _copy(record: Record, k: int) -> Record:
     # republished elsewhere, and joins the original's syndication cluster.
     copy = dict(record, id=f"{record['id']}~{k}", outlet=f"{record['outlet']} (copy {k})")
     if record.get("url"):
-        copy["url"] = f"{record['url']}?copy={k}"
+        copy["url"] = _marked(record["url"], k)
     if record.get("date"):
         copy["date"] = _shift_years(record["date"], k * YEAR_SHIFT)
     return copy
+
+
+def _marked(url: str, k: int) -> str:
+    """``url`` with ``copy=k`` in its query: before any #fragment, which URL
+    normalisation drops (a marker after it gave the copy its original's id)."""
+    parts = urlsplit(url)
+    query = f"{parts.query}&copy={k}" if parts.query else f"copy={k}"
+    return urlunsplit(parts._replace(query=query))
+
+
+def distinct_copies(originals: list[Record], articles: list[Article], scale: int) -> int:
+    """The number of distinct articles, checked to be ``scale`` × the originals':
+    a copy that shared an id with another would silently vanish from the index."""
+    distinct = len({article.id for article in articles})
+    originals_distinct = len({to_article(record).id for record in originals})
+    if distinct != scale * originals_distinct:
+        sys.exit(f"bench: {scale}× {originals_distinct:,} distinct originals gave {distinct:,} distinct ids, "
+                 f"not {scale * originals_distinct:,}: copies share ids")
+    return distinct
 
 
 def _shift_years(iso: str, years: int) -> str:
@@ -875,7 +895,7 @@ def _recommend(c: ActorComparison, vectors: Build, postings: Build) -> str:
     )
 
 
-def corpus_summary(originals: list[Record], scale: int, path: Path) -> str:
+def corpus_summary(originals: list[Record], scale: int, path: Path, distinct: int) -> str:
     outlets = Counter(r.get("outlet") or "unknown" for r in originals)
     years = sorted({r["date"][:4] for r in originals if r.get("date")})
     span = f"; years {years[0]}–{years[-1]}" if years else ""
@@ -883,10 +903,10 @@ def corpus_summary(originals: list[Record], scale: int, path: Path) -> str:
     text = f"`{path.name}`, {len(originals):,} articles ({by_outlet}{span})"
     if scale > 1:
         text += (
-            f", **replicated {scale}×** → {len(originals) * scale:,} articles "
+            f", **replicated {scale}×** → {len(originals) * scale:,} records "
             f"(copy k: new id and URL, years +{YEAR_SHIFT}·k)"
         )
-    return text
+    return text + f"; **{distinct:,} distinct articles** indexed (records with one URL are one article)"
 
 
 def append_results(path: Path, section: str) -> None:
@@ -938,12 +958,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     corpus = find_corpus()
     originals = read_records(corpus, QUICK_LIMIT if args.quick else args.limit)
     articles = [to_article(record) for record in replicate(originals, args.scale)]
+    distinct = distinct_copies(originals, articles, args.scale)
     queries = derive_queries(originals)
     context: dict[str, Any] = {
         "started": started,
         "command": "python " + shlex.join(["bench/ingest_search.py", *argv]),
         "machine": machine(),
-        "corpus": corpus_summary(originals, args.scale, corpus),
+        "corpus": corpus_summary(originals, args.scale, corpus, distinct),
         "batch_size": Settings().batch_size,
         "rounds": args.rounds,
         "queries": queries,
