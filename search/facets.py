@@ -18,6 +18,7 @@ keyed by the exact segments (and deletions) they were counted on.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
@@ -63,23 +64,31 @@ def counts_key(searcher: Searcher, parsed: wq.Query, request: SearchQuery) -> tu
 
 
 class _Lru(Generic[K, V]):
-    """A bounded map that forgets the least recently used entry first."""
+    """A bounded map that forgets the least recently used entry first.
+
+    One lock around each operation: the server's threads share it, and a
+    lookup's "get, then mark as recent" must not see another thread evict
+    the entry in between (a ``KeyError``, so a 500, under load).
+    """
 
     def __init__(self) -> None:
         self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
 
     def put(self, key: K, value: V, size: int) -> None:
         if size <= 0:
             return
-        self._items[key] = value
-        while len(self._items) > size:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > size:
+                self._items.popitem(last=False)
 
 
 _COUNTS: _Lru[tuple[object, ...], Counts] = _Lru()
