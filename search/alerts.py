@@ -49,7 +49,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -61,7 +61,7 @@ from whoosh.searching import Searcher
 
 from search.accounts import get_user, list_users
 from search.actors import Gazetteer, load_gazetteer
-from search.errors import AlertError, IndexMissing, NotFound, QueryError
+from search.errors import AlertError, IndexMissing, MailRefused, NotFound, QueryError
 from search.index import open_index
 from search.mail import Letter, MailItem, Reason, article_link, build_message, message_id, send_message
 from search.query import hits_by_id, matching
@@ -94,7 +94,23 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (status, saved_id, message_id);
 CREATE INDEX IF NOT EXISTS deliveries_feed ON deliveries (saved_id, created);
+CREATE TABLE IF NOT EXISTS mail_refusals (
+    saved_id INTEGER NOT NULL REFERENCES saved_searches(id) ON DELETE CASCADE,
+    message_id TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    error TEXT NOT NULL,         -- the server's answer, for the owner's list
+    refused_at TEXT NOT NULL,
+    retry_at TEXT,               -- NULL: given up after MAX_REFUSALS
+    PRIMARY KEY (saved_id, message_id)
+);
 """
+
+#: A message the SMTP server refused for good is tried again after an hour,
+#: then after twice as long each time (a day at most), and given up after
+#: this many refusals; meanwhile every other message goes out.
+MAX_REFUSALS = 6
+_FIRST_RETRY = dt.timedelta(hours=1)
+_LONGEST_RETRY = dt.timedelta(days=1)
 
 
 @dataclass
@@ -106,7 +122,8 @@ class AlertReport:
     sent: int = 0
     pending: int = 0
     locked: bool = False  # another run held the lock: this one did nothing
-    mail_failed: bool = False  # the SMTP server refused or could not be reached
+    mail_failed: bool = False  # the SMTP server could not be reached or failed for now
+    refused: int = 0  # messages the server refused for good (the others still went out)
 
 
 @dataclass(frozen=True)
@@ -182,7 +199,7 @@ def run_alerts(
             if send:
                 _send_pending(run)  # also after a failed evaluation: earlier messages still go out
             else:
-                run.report.pending = len(_pending(settings))
+                run.report.pending = len(_pending(settings, run.now))
         return run.report
 
 
@@ -242,6 +259,8 @@ class DeliverySummary:
 
     articles: int = 0
     last: dt.datetime | None = None
+    refused: str | None = None  # the server's answer to its latest refused message
+    retry_at: dt.datetime | None = None  # when that message is tried again (None with ``refused``: given up)
 
 
 def delivery_summaries(settings: Settings, saved_ids: Iterable[int]) -> dict[int, DeliverySummary]:
@@ -254,8 +273,16 @@ def delivery_summaries(settings: Settings, saved_ids: Iterable[int]) -> dict[int
             f"SELECT saved_id, count(*) AS articles, max(created) AS last FROM deliveries "
             f"WHERE saved_id IN ({', '.join('?' * len(ids))}) GROUP BY saved_id", ids,
         ).fetchall()
+        refusals = db.execute(
+            f"SELECT saved_id, error, retry_at FROM mail_refusals WHERE saved_id IN ({', '.join('?' * len(ids))}) "
+            f"ORDER BY refused_at", ids,
+        ).fetchall()
     found = {row["saved_id"]: DeliverySummary(row["articles"], _aware(dt.datetime.fromisoformat(row["last"])))
              for row in rows}
+    for row in refusals:  # the latest wins
+        retry = _aware(dt.datetime.fromisoformat(row["retry_at"])) if row["retry_at"] else None
+        found[row["saved_id"]] = replace(found.get(row["saved_id"], DeliverySummary()), refused=row["error"],
+                                         retry_at=retry)
     return {saved_id: found.get(saved_id, DeliverySummary()) for saved_id in ids}
 
 
@@ -424,8 +451,14 @@ def _first_of_clusters(db: sqlite3.Connection, saved_id: int, matches: list[_Mat
 
 
 def _send_pending(run: _Run) -> None:
-    """Send every pending message, oldest alert first; stop at the first SMTP failure (they stay pending)."""
-    pending = _pending(run.settings)
+    """Send every pending message, oldest alert first.
+
+    A message the server refuses for good (``MailRefused``: its recipient)
+    is recorded and tried again later, and the others go on; any other
+    failure means the server is unreachable or failing for now, so the run
+    stops there and everything left stays pending for the next run.
+    """
+    pending = _pending(run.settings, run.now)
     if pending and not run.settings.smtp_host:
         log.warning("alerts: %d e-mail(s) wait unsent: no SMTP server is set (smtp_host)", len(pending))
     if not pending or not run.settings.smtp_host:
@@ -435,6 +468,10 @@ def _send_pending(run: _Run) -> None:
         for done, message in enumerate(pending):
             try:
                 run.report.sent += _send_one(run, searcher, message)
+            except MailRefused as e:
+                given_up = _record_refusal(run, message, str(e))
+                log.warning("alerts: %s; %s", e, "given up" if given_up else "tried again later")
+                run.report.refused += 1
             except AlertError as e:
                 log.warning("alerts: %s; %d e-mail(s) stay pending", e, len(pending) - done)
                 run.report.pending = len(pending) - done
@@ -442,11 +479,14 @@ def _send_pending(run: _Run) -> None:
                 return
 
 
-def _pending(settings: Settings) -> list[_Pending]:
+def _pending(settings: Settings, now: dt.datetime) -> list[_Pending]:
+    """The messages waiting to be sent, but for refused ones not yet due again."""
     with _deliveries_db(settings) as db:
         rows = db.execute(
-            "SELECT saved_id, message_id, article_id, matched FROM deliveries WHERE status = 'pending' "
-            "ORDER BY saved_id, message_id, seq"
+            "SELECT d.saved_id, d.message_id, d.article_id, d.matched FROM deliveries d "
+            "LEFT JOIN mail_refusals r ON r.saved_id = d.saved_id AND r.message_id = d.message_id "
+            "WHERE d.status = 'pending' AND (r.saved_id IS NULL OR r.retry_at <= ?) "
+            "ORDER BY d.saved_id, d.message_id, d.seq", (now.isoformat(),),
         ).fetchall()
     return [_Pending(saved_id, mid, tuple((row["article_id"], _reason(row["matched"])) for row in group))
             for (saved_id, mid), group in groupby(rows, key=lambda row: (row["saved_id"], row["message_id"]))]
@@ -475,6 +515,21 @@ def _mark_sent(settings: Settings, pending: _Pending, status: str, now: dt.datet
     with _deliveries_db(settings) as db, db:
         db.execute("UPDATE deliveries SET status = ?, sent_at = ? WHERE saved_id = ? AND message_id = ?",
                    (status, now.isoformat(), pending.saved_id, pending.message_id))
+        db.execute("DELETE FROM mail_refusals WHERE saved_id = ? AND message_id = ?",
+                   (pending.saved_id, pending.message_id))
+
+
+def _record_refusal(run: _Run, pending: _Pending, error: str) -> bool:
+    """Count one more refusal of ``pending`` and set when it is tried again; whether it is given up."""
+    with _deliveries_db(run.settings) as db, db:
+        row = db.execute("SELECT attempts FROM mail_refusals WHERE saved_id = ? AND message_id = ?",
+                         (pending.saved_id, pending.message_id)).fetchone()
+        attempts = (row["attempts"] if row else 0) + 1
+        wait = min(_FIRST_RETRY * 2 ** (attempts - 1), _LONGEST_RETRY)
+        retry_at = None if attempts >= MAX_REFUSALS else (run.now + wait).isoformat()
+        db.execute("INSERT OR REPLACE INTO mail_refusals VALUES (?, ?, ?, ?, ?, ?)",
+                   (pending.saved_id, pending.message_id, attempts, error, run.now.isoformat(), retry_at))
+    return retry_at is None
 
 
 # --- plumbing ----------------------------------------------------------------------------

@@ -94,6 +94,13 @@ class AlertError(NewsdeskError):
     status = 400
 
 
+class MailRefused(AlertError):
+    """The SMTP server refused this one message for good (its recipient, or the
+    address needs SMTPUTF8 the server lacks): the others still go out."""
+
+    status = 502
+
+
 class LoginRequired(AccountError):
     """An anonymous request for something only logged-in users may see."""
 

@@ -22,7 +22,7 @@ from email.utils import format_datetime, parseaddr
 from jinja2 import Environment
 from markupsafe import Markup
 
-from search.errors import AlertError
+from search.errors import AlertError, MailRefused
 from search.records import Hit, SavedSearch, User
 from search.settings import Settings
 
@@ -107,8 +107,35 @@ def send_message(settings: Settings, message: EmailMessage) -> None:
             if settings.smtp_user:
                 smtp.login(settings.smtp_user, settings.smtp_password)
             smtp.send_message(message)
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPNotSupportedError) as e:
+        if _permanent(e):
+            raise MailRefused(f"{settings.smtp_host}:{settings.smtp_port} refused the message to "
+                              f"{message['To']}: {_smtp_reason(e)}") from e
+        raise AlertError(f"cannot send mail through {settings.smtp_host}:{settings.smtp_port}: {e}") from e
     except OSError as e:  # smtplib.SMTPException is an OSError
         raise AlertError(f"cannot send mail through {settings.smtp_host}:{settings.smtp_port}: {e}") from e
+
+
+def _permanent(error: smtplib.SMTPException) -> bool:
+    """Whether the server refused this message for good (a 5xx reply about it, or an
+    internationalised address it cannot take) rather than for now (4xx): the
+    difference between "record it and go on" and "the server is down, stop"."""
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        return True  # SMTPUTF8 needed, not offered: the same on every try
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(500 <= code < 600 for code, _ in error.recipients.values())
+    return 500 <= getattr(error, "smtp_code", 0) < 600
+
+
+def _smtp_reason(error: smtplib.SMTPException) -> str:
+    text: bytes | str
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(error.recipients.values()))
+    elif isinstance(error, smtplib.SMTPResponseException):
+        code, text = error.smtp_code, error.smtp_error
+    else:
+        return str(error)
+    return f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
 
 
 def _connect(settings: Settings) -> smtplib.SMTP:
