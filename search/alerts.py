@@ -103,6 +103,11 @@ CREATE TABLE IF NOT EXISTS mail_refusals (
     retry_at TEXT,               -- NULL: given up after MAX_REFUSALS
     PRIMARY KEY (saved_id, message_id)
 );
+CREATE TABLE IF NOT EXISTS broken_alerts (
+    saved_id INTEGER PRIMARY KEY REFERENCES saved_searches(id) ON DELETE CASCADE,
+    reason TEXT NOT NULL,        -- why its last run could not run it, for the owner's list
+    since TEXT NOT NULL
+);
 """
 
 #: A message the SMTP server refused for good is tried again after an hour,
@@ -124,6 +129,7 @@ class AlertReport:
     locked: bool = False  # another run held the lock: this one did nothing
     mail_failed: bool = False  # the SMTP server could not be reached or failed for now
     refused: int = 0  # messages the server refused for good (the others still went out)
+    broken: int = 0  # saved searches that could not run (marked broken; the others ran)
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,15 @@ class _NewArticle:
 class _Match:
     article: _NewArticle
     why: Reason
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One alert's run: its matches, or why it could not run (then it matched nothing)."""
+
+    saved: SavedSearch
+    matches: list[_Match]
+    broken: str | None = None
 
 
 @dataclass(frozen=True)
@@ -260,29 +275,32 @@ class DeliverySummary:
     articles: int = 0
     last: dt.datetime | None = None
     refused: str | None = None  # the server's answer to its latest refused message
+    broken: str | None = None  # why its last run could not run it (it matched nothing then)
     retry_at: dt.datetime | None = None  # when that message is tried again (None with ``refused``: given up)
 
 
 def delivery_summaries(settings: Settings, saved_ids: Iterable[int]) -> dict[int, DeliverySummary]:
-    """Articles delivered (any channel, pending mail included) and the latest delivery, per saved search."""
+    """Per saved search: articles delivered (any channel, pending mail included), the latest delivery,
+    and what went wrong lately (a refused message, a query its last run could not run)."""
     ids = list(saved_ids)
     if not ids:
         return {}
+    marks = ", ".join("?" * len(ids))
     with _deliveries_db(settings) as db:
-        rows = db.execute(
-            f"SELECT saved_id, count(*) AS articles, max(created) AS last FROM deliveries "
-            f"WHERE saved_id IN ({', '.join('?' * len(ids))}) GROUP BY saved_id", ids,
-        ).fetchall()
-        refusals = db.execute(
-            f"SELECT saved_id, error, retry_at FROM mail_refusals WHERE saved_id IN ({', '.join('?' * len(ids))}) "
-            f"ORDER BY refused_at", ids,
-        ).fetchall()
+        rows = db.execute(f"SELECT saved_id, count(*) AS articles, max(created) AS last FROM deliveries "
+                          f"WHERE saved_id IN ({marks}) GROUP BY saved_id", ids).fetchall()
+        refusals = db.execute(f"SELECT saved_id, error, retry_at FROM mail_refusals WHERE saved_id IN ({marks}) "
+                              f"ORDER BY refused_at", ids).fetchall()
+        broken = {row["saved_id"]: row["reason"] for row in
+                  db.execute(f"SELECT saved_id, reason FROM broken_alerts WHERE saved_id IN ({marks})", ids)}
     found = {row["saved_id"]: DeliverySummary(row["articles"], _aware(dt.datetime.fromisoformat(row["last"])))
              for row in rows}
     for row in refusals:  # the latest wins
         retry = _aware(dt.datetime.fromisoformat(row["retry_at"])) if row["retry_at"] else None
         found[row["saved_id"]] = replace(found.get(row["saved_id"], DeliverySummary()), refused=row["error"],
                                          retry_at=retry)
+    for saved_id, reason in broken.items():
+        found[saved_id] = replace(found.get(saved_id, DeliverySummary()), broken=reason)
     return {saved_id: found.get(saved_id, DeliverySummary()) for saved_id in ids}
 
 
@@ -355,12 +373,10 @@ def _new_articles(searcher: Searcher, watermark: int) -> list[_NewArticle]:
     return sorted(articles, key=lambda article: article.seq)
 
 
-def _percolate(
-    run: _Run, articles: list[_NewArticle], alerts: list[SavedSearch]
-) -> Iterator[tuple[SavedSearch, list[_Match]]]:
+def _percolate(run: _Run, articles: list[_NewArticle], alerts: list[SavedSearch]) -> Iterator[_Outcome]:
     """Each alert with its matches among ``articles``, found in one RAM index of just those articles."""
     if not articles:
-        yield from ((saved, []) for saved in alerts)
+        yield from (_Outcome(saved, []) for saved in alerts)
         return
     ix = _ScratchInRam().create_index(build_schema())
     writer = ix.writer()
@@ -370,7 +386,7 @@ def _percolate(
     by_id = {article.id: article for article in articles}
     with ix.searcher() as searcher:
         for saved in alerts:
-            yield saved, _matches(run, searcher, saved, by_id)
+            yield _matches(run, searcher, saved, by_id)
 
 
 class _ScratchInRam(RamStorage):  # type: ignore[misc]  # whoosh ships no type hints
@@ -386,14 +402,20 @@ class _ScratchInRam(RamStorage):  # type: ignore[misc]  # whoosh ships no type h
         return RamStorage()
 
 
-def _matches(run: _Run, searcher: Searcher, saved: SavedSearch, by_id: dict[str, _NewArticle]) -> list[_Match]:
+def _matches(run: _Run, searcher: Searcher, saved: SavedSearch, by_id: dict[str, _NewArticle]) -> _Outcome:
+    """One alert's matches. One that cannot run is marked broken and matches nothing, and the others run:
+    a query saved before a rule changed (``QueryError``, a warning), or a bug of ours (logged as an error)."""
     try:
         found = matching(searcher, saved.query, run.settings)
-    except QueryError as e:  # saved before a rule changed: it matches nothing until edited
+    except QueryError as e:
         log.warning("saved search %d cannot run: %s", saved.id, e)
-        return []
+        return _Outcome(saved, [], broken=f"{e.message}{f' ({e.hint})' if e.hint else ''}")
+    except Exception as e:
+        log.exception("saved search %d failed on our side; the other alerts run", saved.id)
+        return _Outcome(saved, [], broken=f"an error on our side ({type(e).__name__}); it is logged for the operator")
     ordered = sorted((by_id[article_id] for article_id in found), key=lambda article: article.seq)
-    return [_Match(article, _why(saved, article, found[article.id], run.gazetteer)) for article in ordered]
+    return _Outcome(saved, [_Match(article, _why(saved, article, found[article.id], run.gazetteer))
+                            for article in ordered])
 
 
 def _why(saved: SavedSearch, article: _NewArticle, words: tuple[str, ...], gazetteer: Gazetteer) -> Reason:
@@ -404,7 +426,7 @@ def _why(saved: SavedSearch, article: _NewArticle, words: tuple[str, ...], gazet
 # --- recording: the outbox -------------------------------------------------------
 
 
-def _record(run: _Run, outcomes: list[tuple[SavedSearch, list[_Match]]], top: int) -> None:
+def _record(run: _Run, outcomes: list[_Outcome], top: int) -> None:
     """Each alert's deliveries, watermark and last run, committed together.
 
     One transaction for the group rather than one per alert: the guarantee
@@ -412,11 +434,20 @@ def _record(run: _Run, outcomes: list[tuple[SavedSearch, list[_Match]]], top: in
     thousands of alerts do not pay a disk sync each.
     """
     with _deliveries_db(run.settings) as db, db:
-        for saved, matches in outcomes:
+        for outcome in outcomes:
+            saved = outcome.saved
             run.report.evaluated += 1
-            run.report.matched += _insert(db, run, saved, matches)
+            run.report.broken += outcome.broken is not None
+            run.report.matched += _insert(db, run, saved, outcome.matches)
             db.execute("UPDATE saved_searches SET watermark = max(watermark, ?), last_run = ? WHERE id = ?",
                        (top, run.now.isoformat(), saved.id))
+            if outcome.broken is None:
+                db.execute("DELETE FROM broken_alerts WHERE saved_id = ?", (saved.id,))
+            else:
+                db.execute("INSERT INTO broken_alerts (saved_id, reason, since) SELECT ?, ?, ? "
+                           "WHERE EXISTS (SELECT 1 FROM saved_searches WHERE id = ?) "
+                           "ON CONFLICT (saved_id) DO UPDATE SET reason = excluded.reason",
+                           (saved.id, outcome.broken, run.now.isoformat(), saved.id))
 
 
 def _insert(db: sqlite3.Connection, run: _Run, saved: SavedSearch, matches: list[_Match]) -> int:
