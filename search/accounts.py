@@ -4,12 +4,28 @@ Beside the state database (``users`` table in ``state.sqlite``), used by the
 web app's log-in and by ``newsdesk users``. Passwords are stored only as
 scrypt hashes (Werkzeug's default KDF); e-mail addresses are compared
 without regard to case.
+
+**Sessions are kept here**, not only in the browser's signed cookie: a log-in
+opens one (``open_session``; the cookie holds a random token, the table its
+SHA-256), each request finds its user through it, and logging out closes it,
+so a cookie copied before the log-out logs nobody in afterwards. Changing a
+password closes every session of that user.
+
+**Failed log-ins are counted** per account and per client address over a
+sliding window (``LOGIN_WINDOW``); past the limit, every attempt, the right
+password included, is refused with ``TooManyLogins`` (429) until the window
+has moved on. The counts live in the instance's state database, so every
+process serving the instance shares them and a restart does not reset them
+(Flask-Limiter's stores are memory, Redis, Memcached or MongoDB; none is
+the instance directory).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,12 +33,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from search.errors import AccountError, NotFound
+from search.errors import AccountError, NotFound, TooManyLogins
 from search.records import User
 from search.settings import Settings
 from search.state import ensure_tables, open_state
 
 MIN_PASSWORD = 8
+#: Failed log-ins allowed within ``LOGIN_WINDOW`` for one account, and from one client address.
+LOGIN_FAILURES_PER_ACCOUNT = 5
+LOGIN_FAILURES_PER_CLIENT = 20
+LOGIN_WINDOW = dt.timedelta(minutes=15)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 _DDL = """
@@ -33,6 +53,17 @@ CREATE TABLE IF NOT EXISTS users (
     timezone TEXT NOT NULL DEFAULT 'UTC',
     created TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY,      -- SHA-256 of the token in the cookie: the table alone logs nobody in
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id);
+CREATE TABLE IF NOT EXISTS login_failures (
+    key TEXT NOT NULL,                -- 'account:<address in lower case>' or 'client:<IP address>'
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at);
 """
 
 
@@ -65,15 +96,83 @@ def add_user(settings: Settings, email: str, password: str, timezone: str = "UTC
         return User(id=int(cursor.lastrowid or 0), email=email, timezone=timezone, created=created)
 
 
-def authenticate(settings: Settings, email: str, password: str) -> User:
-    """The user whose e-mail and password these are, else ``AccountError`` (one message for both)."""
+def authenticate(
+    settings: Settings, email: str, password: str, client: str | None = None, now: dt.datetime | None = None
+) -> User:
+    """The user whose e-mail and password these are, else ``AccountError`` (one message for both);
+    ``TooManyLogins`` while the account or the client address has failed too often lately."""
+    now = now or dt.datetime.now(dt.UTC)
+    keys = [(f"account:{email.strip().casefold()}", LOGIN_FAILURES_PER_ACCOUNT)]
+    if client:
+        keys.append((f"client:{client}", LOGIN_FAILURES_PER_CLIENT))
     with accounts_db(settings) as db:
+        _check_failures(db, keys, now)
         row = db.execute("SELECT * FROM users WHERE email = ?", (email.strip(),)).fetchone()
     # Check a hash even for an unknown address, so timing does not tell which addresses exist.
     stored = row["password_hash"] if row else generate_password_hash("not a password")
     if not check_password_hash(stored, password) or row is None:
+        with accounts_db(settings) as db, db:
+            db.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)",
+                           [(key, now.isoformat()) for key, _ in keys])
+            db.execute("DELETE FROM login_failures WHERE at < ?", ((now - LOGIN_WINDOW).isoformat(),))
         raise AccountError("wrong e-mail address or password")
+    with accounts_db(settings) as db, db:
+        db.execute("DELETE FROM login_failures WHERE key = ?", (keys[0][0],))
     return _user(row)
+
+
+def _check_failures(db: sqlite3.Connection, keys: list[tuple[str, int]], now: dt.datetime) -> None:
+    since = (now - LOGIN_WINDOW).isoformat()
+    for key, limit in keys:
+        times = [row["at"] for row in db.execute(
+            "SELECT at FROM login_failures WHERE key = ? AND at > ? ORDER BY at", (key, since))]
+        if len(times) >= limit:
+            # Free again when enough of the window's failures have aged out of it.
+            free_at = dt.datetime.fromisoformat(times[len(times) - limit]) + LOGIN_WINDOW
+            minutes = max(1, -(-int((free_at - now).total_seconds()) // 60))
+            what = "this account" if key.startswith("account:") else "your address"
+            raise TooManyLogins(f"too many failed log-ins for {what}",
+                                hint=f"try again in {minutes} minute{'s' if minutes != 1 else ''}")
+
+
+def open_session(settings: Settings, user_id: int) -> str:
+    """A new session for ``user_id``: the token its cookie carries."""
+    token = secrets.token_urlsafe(32)
+    with accounts_db(settings) as db, db:
+        db.execute("INSERT INTO sessions (token_hash, user_id, created) VALUES (?, ?, ?)",
+                   (_token_hash(token), user_id, dt.datetime.now(dt.UTC).isoformat()))
+    return token
+
+
+def session_user(settings: Settings, token: str) -> User:
+    """The user of an open session, else ``NotFound`` (closed, or never opened)."""
+    with accounts_db(settings) as db:
+        row = db.execute("SELECT users.* FROM sessions JOIN users ON users.id = sessions.user_id "
+                         "WHERE sessions.token_hash = ?", (_token_hash(token),)).fetchone()
+    if row is None:
+        raise NotFound("no such session")
+    return _user(row)
+
+
+def close_session(settings: Settings, token: str) -> None:
+    with accounts_db(settings) as db, db:
+        db.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
+
+
+def set_password(settings: Settings, user_id: int, password: str) -> None:
+    """Change a password; every open session of the user is closed with it."""
+    _check_password(password)
+    with accounts_db(settings) as db, db:
+        if db.execute("UPDATE users SET password_hash = ? WHERE id = ?",
+                      (generate_password_hash(password), user_id)).rowcount != 1:
+            raise NotFound(f"no user {user_id}")
+        db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+        email = db.execute("SELECT email FROM users WHERE id = ?", (user_id,)).fetchone()["email"]
+        db.execute("DELETE FROM login_failures WHERE key = ?", (f"account:{email.casefold()}",))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def get_user(settings: Settings, user_id: int) -> User:

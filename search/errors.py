@@ -107,6 +107,12 @@ class LoginRequired(AccountError):
     status = 401
 
 
+class TooManyLogins(AccountError):
+    """Log-ins refused for a while: this account or this client failed too often lately."""
+
+    status = 429
+
+
 class RegistrationClosed(AccountError):
     """Accounts are created by an administrator here (``registration_open`` is off)."""
 

@@ -1,8 +1,11 @@
 """Accounts on the web: register, log in, log out, the account page, and the login gate.
 
-Flask-Login keeps the logged-in user's id in the signed session cookie; each
-request loads the ``User`` record again through ``search.accounts.get_user``
-(a deleted account is simply logged out). Every form is a Flask-WTF form, so
+Flask-Login keeps a session token in the signed session cookie; each request
+finds the session, and its ``User``, in the state database
+(``search.accounts.session_user``), so logging out (or a password change, or
+deleting the account) ends the session on the server too: a copied cookie
+stops working. Failed log-ins are counted per account and per client address
+(``search.accounts.authenticate``); past the limit the login page answers 429. Every form is a Flask-WTF form, so
 every POST carries the CSRF token ``web.create_app`` checks.
 
 With ``search_requires_login`` on, one ``before_app_request`` hook closes the
@@ -27,7 +30,15 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from search.accounts import MIN_PASSWORD, add_user, authenticate, get_user, set_timezone
+from search.accounts import (
+    MIN_PASSWORD,
+    add_user,
+    authenticate,
+    close_session,
+    open_session,
+    session_user,
+    set_timezone,
+)
 from search.errors import AccountError, LoginRequired, NewsdeskError, NotFound, RegistrationClosed
 from search.records import User
 from web.searcher import get_settings
@@ -52,11 +63,14 @@ def login_required(view: View) -> View:
 class Account(UserMixin):  # type: ignore[misc]  # flask_login ships no type hints
     """The logged-in user as Flask-Login sees it: a thin wrapper around the ``User`` record."""
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: User, session_token: str) -> None:
         self.user = user
+        self.session_token = session_token
 
     def get_id(self) -> str:
-        return str(self.user.id)
+        # What the cookie carries: the session's token, not the user's id, so
+        # closing the session on the server logs the cookie out.
+        return self.session_token
 
     @property
     def email(self) -> str:
@@ -119,7 +133,7 @@ def register() -> ResponseReturnValue:
         except AccountError as e:
             form.email.errors.append(error_text(e))
         else:
-            login_user(Account(user))
+            login_user(Account(user, open_session(settings, user.id)))
             flash("Welcome: your account is ready.")
             return redirect(url_for("results.index"))
     return render_template("register.html", form=form), form_status(form)
@@ -131,18 +145,23 @@ def login() -> ResponseReturnValue:
     target = safe_next(request.args.get("next"))
     if form.validate_on_submit():
         try:
-            user = authenticate(get_settings(), form.email.data, form.password.data)
+            user = authenticate(get_settings(), form.email.data, form.password.data, client=request.remote_addr)
         except AccountError as e:
             form.form_errors.append(error_text(e))
+            status = e.status
         else:
-            login_user(Account(user))
+            login_user(Account(user, open_session(get_settings(), user.id)))
             return redirect(target)
+    else:
+        status = form_status(form)
     return render_template("login.html", form=form, next=target,
-                           registration_open=get_settings().registration_open), form_status(form)
+                           registration_open=get_settings().registration_open), status
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        close_session(get_settings(), current_user.get_id())
     logout_user()
     flash("You are logged out.")
     return redirect(url_for("results.index"))
@@ -200,11 +219,11 @@ def init_app(app: Flask) -> None:
     login_manager.unauthorized_handler(_unauthorized)
 
 
-def _load_user(user_id: str) -> Account | None:
+def _load_user(session_token: str) -> Account | None:
     try:
-        return Account(get_user(get_settings(), int(user_id)))
-    except (NotFound, ValueError):
-        return None  # the account was deleted: the session no longer logs anyone in
+        return Account(session_user(get_settings(), session_token), session_token)
+    except NotFound:
+        return None  # logged out, password changed or account deleted: the cookie logs nobody in
 
 
 def _unauthorized() -> ResponseReturnValue:
