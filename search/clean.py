@@ -51,7 +51,7 @@ from search.metadata import read_metadata
 from search.records import Article, PageHints, RawPage
 from search.settings import Settings
 from search.sources import load_sources, outlets_by_host
-from search.urls import canonical_url, normalize_url
+from search.urls import canonical_url, normalize_url, resolve_url
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement, HTMLParser
@@ -90,8 +90,10 @@ def article_id(url: str | None, data: bytes) -> str:
 
 def _finish(article: Article, page: RawPage) -> Article:
     hints: PageHints = page.hints
-    url = hints.url or article.url or page.url  # the canonical URL the page declares wins
-    url = normalize_url(url) if url else None
+    # The canonical URL the page declares wins. Only an absolute http(s) URL
+    # names an article: a javascript: or data: URL from a manifest or a feed
+    # would become a live link on its page and in the feeds.
+    url = next(filter(None, (resolve_url(u, None) for u in (hints.url, article.url, page.url) if u)), None)
     article = replace(
         article,
         id=article_id(url, page.data),
