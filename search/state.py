@@ -8,11 +8,17 @@ so a stage never depends on another stage's migrations.
 
 WAL mode lets the web app read while a crawl writes; every write happens in
 a transaction, so a process killed mid-crawl leaves the last committed state.
+
+The database holds password hashes, sessions and e-mail addresses, so it is
+its owner's alone (mode 0600, as the secret key is); SQLite gives its WAL and
+shared-memory files the database file's mode.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from search.settings import Settings
@@ -31,11 +37,23 @@ def open_state(settings: Settings, readonly: bool = False) -> sqlite3.Connection
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=settings.write_timeout)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _owner_only(path)
         connection = sqlite3.connect(path, timeout=settings.write_timeout)
         connection.execute("PRAGMA journal_mode=WAL")
     connection.row_factory = sqlite3.Row
     connection.execute("PRAGMA foreign_keys=ON")
     return connection
+
+
+def _owner_only(path: Path) -> None:
+    """Create the file readable by its owner only, or take group and others' access off an older one."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        os.chmod(path, mode & 0o700)
+        for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if companion.exists():
+                os.chmod(companion, stat.S_IMODE(companion.stat().st_mode) & 0o700)
 
 
 def ensure_tables(connection: sqlite3.Connection, ddl: str) -> None:
