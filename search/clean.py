@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from search.body import extract_body
 from search.dates import DateFound, find_published
-from search.decode import decode_html, detect, looks_binary
+from search.decode import decode_html, decode_wide, detect, looks_binary
 from search.errors import ExtractionError, NewsdeskError
 from search.language import detect_language
 from search.leftovers import (
@@ -112,6 +112,10 @@ def _decode_html(data: bytes) -> str:
     # Valid UTF-8 is almost never an accident, and the crawler hands pages on
     # re-encoded as UTF-8 with their original <meta charset> still in them;
     # other bytes (a saved page) follow their <meta charset>, then detection.
+    # UTF-16 and UTF-32 first: ASCII in them is valid UTF-8 with NULs between.
+    wide = decode_wide(data)
+    if wide is not None:
+        return wide
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
