@@ -32,11 +32,13 @@ def feed(token: str) -> Response:
     searcher = get_searcher()
     page = feed_page(settings, saved, searcher, get_gazetteer())
     body = render_template(
-        "alert.atom.xml", page=page, self_url=feed_url(settings, saved), title=atom.filters_text(saved.query, get_gazetteer()),
-        home_url=atom.public_url(settings, "/"), feed_id=atom.public_url(settings, f"/feeds/saved/{saved.id}"),
-        article_url=lambda article_id: atom.public_url(settings, f"/articles/{article_id}"), as_uri=atom.as_uri,
+        "alert.atom.xml", page=page, title=atom.filters_text(saved.query, get_gazetteer()),
+        self_url=feed_url(settings, saved), feed_id=atom.public_url(settings, f"/feeds/saved/{saved.id}"),
+        home_url=atom.public_url(settings, "/"), as_uri=atom.as_uri,
+        article_url=lambda article_id: atom.public_url(settings, f"/articles/{article_id}"),
     )
     # New deliveries change the feed without an index commit, and a takedown the other way round.
+    # (A renamed saved search changes only the ETag: nothing records when it was renamed.)
     changed = [moment for moment in (atom.commit_time(settings, searcher), page.updated) if moment is not None]
     return atom.feed_response(body, max(changed))
 
