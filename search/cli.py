@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from search.errors import AccountError, NewsdeskError
 from search.records import FREQUENCIES
-from search.settings import Settings, load_settings
+from search.settings import Settings, listening_url, load_settings
 
 if TYPE_CHECKING:  # the commands import their stages lazily: start-up stays quick
     from search.index import IndexReport
@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
-        settings = load_settings(index=args.index)
+        settings = load_settings(index=args.index, options=_options(args))
         command: Callable[[argparse.Namespace, Settings], int] = args.command
         return command(args, settings)
     except NewsdeskError as e:
@@ -54,6 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("newsdesk: interrupted; committed batches are kept", file=sys.stderr)
         return 130
+
+
+def _options(args: argparse.Namespace) -> dict[str, object]:
+    """Settings given on the command line (``serve --host/--port``): the last layer of ``load_settings``."""
+    return {name: getattr(args, name, None) for name in ("host", "port")}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -341,9 +346,14 @@ def _remove_alert(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _feed_url(args: argparse.Namespace, settings: Settings) -> int:
+    from search.errors import AlertError
     from search.saved import feed_url, saved_by_id
 
-    print(feed_url(settings, saved_by_id(settings, args.saved_id)))
+    saved = saved_by_id(settings, args.saved_id)
+    if not saved.feed:  # its address answers 404: printing it would hand out a dead link
+        raise AlertError(f"saved search {saved.id} ({saved.name}) has its feed turned off",
+                         hint="turn the feed on in the saved search's options on the web (/saved)")
+    print(feed_url(settings, saved))
     return 0
 
 
@@ -430,13 +440,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from search.alerts import start_scheduler
     from web import create_app
 
-    host = args.host or settings.host
-    port = args.port or settings.port
     app = create_app({"NEWSDESK_SETTINGS": settings})
     scheduler = start_scheduler(settings)  # alert catch-up and digests, beside the web threads
-    print(f"Newsdesk on http://{host}:{port}/ (index: {settings.index})", flush=True)
+    print(f"Newsdesk on {listening_url(settings.host, settings.port)}/ (index: {settings.index}; "
+          f"links point to {settings.base_url}/)", flush=True)
     try:
-        waitress.serve(app, host=host, port=port, threads=settings.threads)
+        waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads)
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)

@@ -7,6 +7,13 @@ the settings. Everything taken from an article is escaped in the HTML part
 (Jinja autoescape). Each message carries a ``Message-ID`` the runner stores
 before sending, so a message sent again after a crash is recognisably the
 same message, and RFC 8058 one-click unsubscribe headers.
+
+Headers go out as mail clients parse them: ``List-Unsubscribe`` is the URL
+verbatim in angle brackets (RFC 2369), which the stdlib would otherwise fold
+into RFC 2047 encoded words once the line passes 78 characters, leaving a
+header no client can use; non-ASCII text (the subject) in encoded words.
+The footer avoids the phrasing spam filters score ("stop these e-mails" is
+SpamAssassin's ``END_FUTURE_EMAILS``).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import re
 import smtplib
 import ssl
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
@@ -29,6 +37,10 @@ from search.settings import Settings
 #: Seconds to connect to the SMTP server and between its answers: an ingest
 #: runs instant alerts after each commit and must not hang on a dead server.
 SMTP_TIMEOUT = 30.0
+
+#: CRLF line ends, and a header stored raw (``set_raw``) is written as given:
+#: headers set the ordinary way are still folded and encoded by the policy.
+_POLICY = policy.SMTP.clone(refold_source="none")
 
 
 @dataclass(frozen=True)
@@ -82,13 +94,14 @@ def article_link(settings: Settings, article_id: str) -> str:
 
 def build_message(settings: Settings, letter: Letter) -> EmailMessage:
     """The multipart (text, HTML) message of a letter, with its headers."""
-    message = EmailMessage()
+    message = EmailMessage(policy=_POLICY)
     message["From"] = settings.mail_from
     message["To"] = letter.user.email
     message["Subject"] = _subject(letter)
     message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
     message["Message-ID"] = letter.message_id
-    message["List-Unsubscribe"] = f"<{letter.unsubscribe}>"
+    # Raw: a URL has no white space to fold at, and an encoded word is not a URL.
+    message.set_raw("List-Unsubscribe", f"<{letter.unsubscribe}>")
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
     context = {"letter": letter, "digest": letter.saved.frequency != "instant", "lead": _lead,
@@ -173,8 +186,8 @@ _TEXT = Environment(autoescape=False, keep_trailing_newline=True).from_string(
    {{ item.link }}
 {% endfor %}
 --
-Stop these e-mails: {{ letter.unsubscribe }}
-Change your alerts: {{ manage }}
+Unsubscribe from this alert: {{ letter.unsubscribe }}
+Change or turn off your alerts: {{ manage }}
 """,
     globals={"date": _date},
 )
@@ -194,8 +207,8 @@ _HTML = Environment(autoescape=True).from_string(
 </div>
 {% endfor %}
 <hr>
-<p style="font-size: .9em"><a href="{{ letter.unsubscribe }}">Stop these e-mails</a> ·
-<a href="{{ manage }}">Change your alerts</a></p>
+<p style="font-size: .9em"><a href="{{ letter.unsubscribe }}">Unsubscribe from this alert</a> ·
+<a href="{{ manage }}">Change or turn off your alerts</a></p>
 </body></html>
 """,
     globals={"date": _date},

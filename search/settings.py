@@ -4,6 +4,12 @@ Every stage receives the ``Settings`` it needs as an argument; nothing reads
 the environment behind the caller's back. The settings file is TOML, by
 default ``newsdesk.toml`` in the instance directory, or the file named by
 ``NEWSDESK_CONFIG``. Each variable is ``NEWSDESK_`` + the upper-case name.
+Command-line options (``newsdesk serve --host/--port``) are the last layer.
+
+``base_url`` left unset (empty) follows the address the server listens on,
+``http://host:port``, computed once the layers are merged: so ``newsdesk
+serve --port 8123`` links to port 8123, and a ``base_url`` set in the file or
+the environment wins over it (behind a proxy, or with TLS in front).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +95,10 @@ class Settings:
     search_requires_login: bool = False
     #: Session and login cookies only over HTTPS (turn on behind TLS).
     secure_cookies: bool = False
-    #: Alerts: the address links in e-mails and feeds point to.
-    base_url: str = "http://127.0.0.1:8000"
+    #: The public address every absolute link and id points to (alert
+    #: e-mails, alert feeds, search feeds). Empty: ``http://host:port`` of
+    #: the settings, filled in when they are built.
+    base_url: str = ""
     #: Alerts: SMTP server for e-mail; empty means e-mail alerts wait unsent
     #: (they go out once a server is set, nothing is lost).
     smtp_host: str = ""
@@ -105,10 +113,27 @@ class Settings:
     #: (catch-up, digests); 0 turns the scheduler off.
     alerts_interval: float = 60.0
 
+    def __post_init__(self) -> None:
+        if not self.base_url:
+            object.__setattr__(self, "base_url", listening_url(self.host, self.port))
+
     @property
     def index_dir(self) -> Path:
         """Where the Whoosh files live inside the instance directory."""
         return self.index / "whoosh"
+
+
+def listening_url(host: str, port: int) -> str:
+    """The URL of a server listening on ``host``:``port``.
+
+    A wildcard address (listen everywhere) names no host a reader can reach;
+    ``localhost`` is the one that works on this machine, and ``base_url``
+    is the setting to give when others read the links.
+    """
+    name = "localhost" if host in ("", "0.0.0.0", "::") else host
+    if ":" in name:  # an IPv6 literal (RFC 3986 §3.2.2)
+        name = f"[{name}]"
+    return f"http://{name}:{port}"
 
 
 def seeds_dir() -> Path:
@@ -125,13 +150,15 @@ def load_settings(
     index: str | Path | None = None,
     config_file: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Defaults ← settings file ← environment ← ``index`` given by the caller."""
+    """Defaults ← settings file ← environment ← command-line ``options`` and ``index`` (None: not given)."""
     env = os.environ if environ is None else environ
     instance = Path(index or env.get("NEWSDESK_INDEX") or Settings.index)
     path = Path(config_file or env.get("NEWSDESK_CONFIG") or instance / "newsdesk.toml")
     values: dict[str, Any] = _read_file(path)
     values.update(_read_environ(env))
+    values.update({name: value for name, value in (options or {}).items() if value is not None})
     values["index"] = instance
     return _coerce(values)
 
@@ -170,7 +197,7 @@ def _coerce(values: dict[str, Any]) -> Settings:
             raise SettingsError(f"setting {name}={value!r} is not a valid {kind.__name__}") from e
     if typed.get("smtp_tls", "none") not in SMTP_TLS:
         raise SettingsError(f"setting smtp_tls={typed['smtp_tls']!r} is not one of {', '.join(SMTP_TLS)}")
-    return replace(defaults, **typed)
+    return Settings(**typed)  # not replace(defaults): an unset base_url follows the host and port given
 
 
 def _typed(kind: type, value: Any) -> Any:

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import re
 import shutil
 import sqlite3
+import subprocess
 from dataclasses import replace
+from email.header import decode_header, make_header
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,7 +37,7 @@ from search.index import IndexReport, open_index, write_articles
 from search.ingest import ingest
 from search.query import search
 from search.records import Article, SavedSearch, SearchQuery
-from search.saved import feed_url, get_saved, revoke_feed, save_search
+from search.saved import feed_url, get_saved, revoke_feed, save_search, unsubscribe_url
 from search.settings import Settings
 from search.state import state_path
 
@@ -395,3 +399,83 @@ def test_an_alert_delivers_exactly_the_new_articles_the_results_page_finds(
         expected = {hit.id for hit in page.hits} & {a.id for a in new}  # the seeds were there before
         delivered = {entry.hit.id for entry in feed_page(instance, saved, searcher, gazetteer, limit=100).entries}
     assert delivered == expected
+
+
+# --- the message on the wire: what a mail client reads ------------------------------------
+
+
+def raw_headers(raw: bytes) -> dict[str, str]:
+    """The header section as sent, unfolded (RFC 5322 §2.2.3: a line break before white space goes), not decoded."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii(), "header bytes must be ASCII (RFC 5322); non-ASCII goes in RFC 2047 encoded words"
+    assert all(len(line) <= 998 for line in head.split(b"\r\n"))  # RFC 5322 §2.1.1
+    unfolded = re.sub(rb"\r\n(?=[ \t])", b"", head).decode("ascii")
+    fields = (line.split(":", 1) for line in unfolded.split("\r\n"))
+    return {name: value.strip() for name, value in fields}
+
+
+#: RFC 2047 §2: an encoded word, at most 75 characters, no white space inside.
+ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
+
+
+def test_the_headers_on_the_wire_are_usable_by_mail_clients(instance: Settings, mail: Inbox,
+                                                            gazetteer: Gazetteer) -> None:
+    name = "Лавров и Вучич: sastanak u Beogradu, sankcije i energetika — a long name that needs folding"
+    user = add_user(instance, "ana@example.org", "a long password")
+    saved = save_search(instance, user.id, name, SearchQuery(q="Lavrov"))
+    add(instance, article(gazetteer, 1, "Lavrov story", LAVROV_TEXT.format(day="Monday")), hook=True)
+    headers = raw_headers(mail.raw[0])
+
+    # RFC 2369 / RFC 8058: the URL verbatim in angle brackets, never an encoded word.
+    assert headers["List-Unsubscribe"] == f"<{unsubscribe_url(instance, saved)}>"
+    assert re.fullmatch(r"<https://news\.example/unsubscribe/[A-Za-z0-9._~:-]+>", headers["List-Unsubscribe"])
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    subject = headers["Subject"]
+    words = ENCODED_WORD.findall(subject)
+    assert words and all(len(f"=?{c}?{e}?{t}?=") <= 75 for c, e, t in words)
+    assert re.fullmatch(rf"(?:{ENCODED_WORD.pattern}|[\x21-\x7e]+)(?: (?:{ENCODED_WORD.pattern}|[\x21-\x7e]+))*",
+                        subject)
+    assert str(make_header(decode_header(subject))) == f"{name}: 1 new article"
+
+    assert re.fullmatch(r"<alert\.\d+\.\d+-\d+@news\.example>", headers["Message-ID"])
+    date = headers["Date"]  # RFC 5322 §3.3
+    assert re.fullmatch(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+                        r"\d{4} \d\d:\d\d:\d\d [+-]\d{4}", date)
+    assert abs(parsedate_to_datetime(date) - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
+
+
+#: SpamAssassin's ``__END_FUTURE_EMAILS`` body rule (72_active.cf, 4.0), which
+#: ``END_FUTURE_EMAILS`` ("Spammy unsubscribe") scores.
+END_FUTURE_EMAILS = re.compile(
+    r"\b(?:end|stop(?! receiving these (?:alerts|emails))|cease|discontinue|removed?|(?:do(?! not wish to receive "
+    r"[\w\s]{0,20}emails)|would|you(?:'d)?) (?:not (?:wish|want|like|desire)|(?:prefer|wish|want|like|desire) not) "
+    r"to|exclude yourself|fore?go)[- ](?:get |receiv(?:ing|e) |or |(?:a-z{1,30} ){0,4}from )?(?:these|our|(?:any )?"
+    r"(?:future|further)) (?:(?:e|ad)?-?m(?:ail(?:ing)?|es+[age]{3})|alert|PSA|marketing|notice)[- ]?(?:ad|update)?"
+    r"s?\b", re.IGNORECASE)
+
+
+def test_the_footer_does_not_read_like_spam(instance: Settings, mail: Inbox, gazetteer: Gazetteer) -> None:
+    alert(instance, "Lavrov")
+    add(instance, article(gazetteer, 1, "Lavrov story", LAVROV_TEXT.format(day="Monday")), hook=True)
+    message = mail.messages[0]
+    for kind in ("plain", "html"):
+        text = re.sub(r"<[^>]+>", " ", body(message, kind))
+        assert not END_FUTURE_EMAILS.search(" ".join(text.split())), kind
+    assert "Unsubscribe" in body(message, "plain")  # the way out is still said plainly
+
+
+SPAMASSASSIN = shutil.which("spamassassin")
+
+
+@pytest.mark.skipif(SPAMASSASSIN is None, reason="SpamAssassin is not installed (Debian: apt-get install spamassassin)")
+def test_spamassassin_finds_no_spammy_unsubscribe_wording(instance: Settings, mail: Inbox,
+                                                          gazetteer: Gazetteer) -> None:
+    alert(instance, "Lavrov")
+    add(instance, article(gazetteer, 1, "Lavrov story", LAVROV_TEXT.format(day="Monday")), hook=True)
+    # -L: local tests only (no DNS or network); -t: the report lists every rule that fired.
+    checked = subprocess.run([str(SPAMASSASSIN), "-L", "-t"], input=mail.raw[0], capture_output=True,
+                             timeout=300, check=False)
+    report = checked.stdout.decode("utf-8", "replace")
+    assert "Content analysis details" in report, checked.stderr.decode("utf-8", "replace")
+    assert "END_FUTURE_EMAILS" not in report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import feedparser
 import pytest
 
 from conftest import ROOT
@@ -58,6 +60,12 @@ def test_serve_runs_a_real_wsgi_server(seeded: Settings) -> None:
         body = _get_when_up(f"http://127.0.0.1:{port}/api/search?q=Kosovo")
         assert json.loads(body)["total"] == 5
         assert "waitress" in urllib.request.urlopen(f"http://127.0.0.1:{port}/").headers.get("Server", "")
+        # No base_url set: links and ids follow --port (`make run PORT=8123`), not the default 8000,
+        # and not the Host a request names either.
+        asked = urllib.request.Request(f"http://127.0.0.1:{port}/search.atom?q=Kosovo", headers={"Host": "other.test"})
+        feed = feedparser.parse(urllib.request.urlopen(asked, timeout=5).read())
+        assert len(feed.entries) == 5
+        assert all(entry.id.startswith(f"http://127.0.0.1:{port}/articles/") for entry in feed.entries)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -91,3 +99,28 @@ def test_ingest_draws_a_progress_bar_on_a_terminal(fresh: Settings, capsys: pyte
 
     ingest([ROOT / "seeds" / "articles"], fresh, progress=True)
     assert "5/5" in capsys.readouterr().err
+
+
+def _add_alert(index: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> str:
+    from search.accounts import add_user
+
+    add_user(Settings(index=index), f"{len(flags)}@example.org", "a long password")
+    assert main(["alerts", "add", "--user", f"{len(flags)}@example.org", "--name", "Lavrov", "--query", "Lavrov",
+                 *flags, "--index", str(index)]) == 0
+    return capsys.readouterr().out.splitlines()[-1]
+
+
+def test_alerts_feed_url_prints_the_address_on_base_url(fresh: Settings, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSDESK_BASE_URL", "https://news.example")
+    saved_id = _add_alert(fresh.index, capsys, "--feed")
+    assert main(["alerts", "feed-url", saved_id, "--index", str(fresh.index)]) == 0
+    assert re.fullmatch(r"https://news\.example/feeds/[A-Za-z0-9_.-]+\.atom\n", capsys.readouterr().out)
+
+
+def test_alerts_feed_url_of_an_alert_without_a_feed_says_so(fresh: Settings,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    saved_id = _add_alert(fresh.index, capsys, "--email")  # e-mail only
+    assert main(["alerts", "feed-url", saved_id, "--index", str(fresh.index)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "feed turned off" in captured.err and "Traceback" not in captured.err

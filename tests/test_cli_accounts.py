@@ -19,7 +19,7 @@ import pytest
 from conftest import Inbox
 from search.accounts import authenticate
 from search.cli import main
-from search.saved import list_saved, saved_by_token
+from search.saved import list_saved, saved_by_token, update_saved
 from search.settings import Settings, load_settings
 
 Capture = pytest.CaptureFixture[str]
@@ -66,6 +66,9 @@ def test_alerts_add_prints_the_new_id_last_and_list_feed_url_remove_use_it(
     assert main(["alerts", "list", "--index", str(fresh.index)]) == 0
     assert f"{saved_id}\tana@example.org\tLavrov\tLavrov outlet:Sputnik actor:Q58217\tdaily\temail" in \
         capsys.readouterr().out
+    assert main(["alerts", "feed-url", str(saved_id), "--index", str(fresh.index)]) == 1  # e-mail only: no feed
+    assert "has its feed turned off" in capsys.readouterr().err
+    update_saved(fresh, saved.user_id, saved.id, feed=True)
     assert main(["alerts", "feed-url", str(saved_id), "--index", str(fresh.index)]) == 0
     url = capsys.readouterr().out.strip()
     assert url.startswith("http://127.0.0.1:8000/feeds/") and url.endswith(".atom")

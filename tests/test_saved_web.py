@@ -58,7 +58,7 @@ def _save(client: FlaskClient, results: str = RESULTS, **changes: str | None) ->
 
 
 def _feed_links(html: str) -> list[str]:
-    return re.findall(r'<a href="(http://localhost/feeds/[A-Za-z0-9_.-]+\.atom)">', html)
+    return re.findall(r'<a href="(http://127\.0\.0\.1:8000/feeds/[A-Za-z0-9_.-]+\.atom)">', html)
 
 
 # --- saving from a results page -----------------------------------------------
@@ -179,12 +179,12 @@ def test_revoking_the_feed_changes_its_address(ana: FlaskClient, instance: Setti
     _save(ana)
     saved = _only(instance)
     [old] = _feed_links(ana.get("/saved").text)
-    assert old == f"http://localhost/feeds/{feed_token(instance, saved)}.atom"
+    assert old == f"{instance.base_url}/feeds/{feed_token(instance, saved)}.atom"
 
     assert submit(ana, "/saved", f"/saved/{saved.id}/revoke-feed").status_code == 302
     [new] = _feed_links(ana.get("/saved").text)
     assert new != old
-    assert new == f"http://localhost/feeds/{feed_token(instance, _only(instance))}.atom"
+    assert new == f"{instance.base_url}/feeds/{feed_token(instance, _only(instance))}.atom"
 
 
 # --- one user never reaches another's -----------------------------------------

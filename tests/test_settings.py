@@ -63,3 +63,29 @@ def test_the_mail_settings_come_from_their_documented_variables(tmp_path: Path) 
     s = load_settings(index=tmp_path, environ=environ)
     assert (s.smtp_host, s.smtp_port, s.smtp_tls, s.smtp_user, s.smtp_password, s.mail_from, s.base_url) == (
         "mail.example.org", 587, "starttls", "newsdesk", "secret", "a@b.org", "https://news.example.org")
+
+
+# --- base_url: every absolute link and id -------------------------------------------------
+
+
+def test_base_url_follows_the_address_the_server_listens_on(tmp_path: Path) -> None:
+    assert load_settings(index=tmp_path, environ={}).base_url == "http://127.0.0.1:8000"
+    served = load_settings(index=tmp_path, environ={}, options={"host": "127.0.0.1", "port": 8123})
+    assert (served.port, served.base_url) == (8123, "http://127.0.0.1:8123")  # `make run PORT=8123`
+    assert load_settings(index=tmp_path, environ={"NEWSDESK_PORT": "8200"}).base_url == "http://127.0.0.1:8200"
+    assert load_settings(index=tmp_path, environ={}, options={"host": None, "port": None}).port == 8000  # not given
+
+
+@pytest.mark.parametrize(("host", "url"), [("0.0.0.0", "http://localhost:8123"), ("::", "http://localhost:8123"),
+                                           ("::1", "http://[::1]:8123"), ("news.lan", "http://news.lan:8123")])
+def test_base_url_from_a_listening_address_is_a_url_a_reader_can_open(tmp_path: Path, host: str, url: str) -> None:
+    assert load_settings(index=tmp_path, environ={}, options={"host": host, "port": 8123}).base_url == url
+
+
+def test_a_base_url_set_in_the_file_or_the_environment_wins_over_the_address(tmp_path: Path) -> None:
+    (tmp_path / "newsdesk.toml").write_text('base_url = "https://news.example.org"\n')
+    options = {"host": "0.0.0.0", "port": 8123}
+    assert load_settings(index=tmp_path, environ={}, options=options).base_url == "https://news.example.org"
+    environ = {"NEWSDESK_BASE_URL": "https://proxy.example.org/newsdesk"}
+    assert load_settings(index=tmp_path, environ=environ, options=options).base_url == (
+        "https://proxy.example.org/newsdesk")

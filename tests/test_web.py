@@ -140,7 +140,7 @@ def test_atom_twin_of_a_results_page_is_valid_for_feedparser(client: FlaskClient
     assert not feed.bozo, feed.get("bozo_exception")
     assert feed.version == "atom10"
     assert len(feed.entries) == 5
-    assert all(e.link.startswith("http://localhost/articles/") for e in feed.entries)
+    assert all(e.link.startswith("http://127.0.0.1:8000/articles/") for e in feed.entries)  # base_url, not the Host
 
 
 def test_pages_carry_a_content_security_policy(client: FlaskClient) -> None:

@@ -1,8 +1,12 @@
 """Errors as answers: every ``NewsdeskError`` carries its status and a hint.
 
-The API answers ``{"error": ..., "hint": ...}``; pages answer with the error
-page (search box included, so the user can fix the query in place). Nothing
-a user sends produces a traceback.
+Each kind of URL answers in its own kind: the API (``/api/…``) with JSON
+``{"error": ..., "hint": ...}``, the Atom feeds (``….atom``) with an RFC 9457
+problem document in XML (a feed reader or a script must not get an HTML page
+where it asked for XML), and pages with the error page (search box included,
+so the user can fix the query in place). Nothing a user sends produces a
+traceback. An HTTP error keeps the headers Werkzeug gives it (``Allow`` on a
+405, RFC 9110 §15.5.6; ``Retry-After``, ``WWW-Authenticate``…).
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from werkzeug.exceptions import HTTPException
 from search.errors import NewsdeskError
 
 log = logging.getLogger(__name__)
+
+#: RFC 9457 appendix B: the XML form of a problem document.
+PROBLEM_XML = "application/problem+xml"
 
 
 def init_app(app: Flask) -> None:
@@ -29,21 +36,33 @@ def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:]
 
 
-def _newsdesk_error(error: NewsdeskError) -> tuple[Response | str, int]:
+def _newsdesk_error(error: NewsdeskError) -> Response:
     return _answer(error.status, error.message, error.hint)
 
 
-def _http_error(error: HTTPException) -> tuple[Response | str, int]:
-    return _answer(error.code or 500, error.name.lower(), None)
+def _http_error(error: HTTPException) -> Response:
+    response = _answer(error.code or 500, error.name.lower(), None)
+    # Our body replaces Werkzeug's, its other headers stay: ``get_headers``
+    # is where each exception class puts what the status needs.
+    for name, value in error.get_headers(request.environ):
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
-def _unexpected(error: Exception) -> tuple[Response | str, int]:
+def _unexpected(error: Exception) -> Response:
     log.exception("unexpected error on %s", request.path)
     return _answer(500, "something went wrong on our side", "try again; if it persists, report it")
 
 
-def _answer(status: int, message: str, hint: str | None) -> tuple[Response | str, int]:
+def _answer(status: int, message: str, hint: str | None) -> Response:
     if request.path.startswith("/api/"):
-        body = {"error": message, **({"hint": hint} if hint else {})}
-        return jsonify(body), status
-    return render_template("error.html", status=status, message=message, hint=hint), status
+        response = jsonify({"error": message, **({"hint": hint} if hint else {})})
+    elif request.path.endswith(".atom"):
+        body = render_template("problem.xml", status=status, message=message, hint=hint)
+        response = Response(body, mimetype=PROBLEM_XML)
+    else:
+        response = Response(render_template("error.html", status=status, message=message, hint=hint),
+                            mimetype="text/html")
+    response.status_code = status
+    return response

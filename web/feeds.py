@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Response, render_template, request
 from search.alerts import feed_page
 from search.errors import NotFound
 from search.saved import feed_url, saved_by_token, update_saved
+from web import atom
 from web.searcher import get_gazetteer, get_searcher, get_settings
 
 bp = Blueprint("feeds", __name__)
@@ -28,10 +29,18 @@ def feed(token: str) -> Response:
     saved = saved_by_token(settings, "feed", token)
     if not saved.feed:
         raise NotFound("this saved search's feed is turned off", hint="turn it on in your saved searches")
-    page = feed_page(settings, saved, get_searcher(), get_gazetteer())
-    body = render_template("alert.atom.xml", page=page, self_url=feed_url(settings, saved),
-                           base_url=settings.base_url.rstrip("/"))
-    return Response(body, mimetype="application/atom+xml")
+    searcher = get_searcher()
+    page = feed_page(settings, saved, searcher, get_gazetteer())
+    body = render_template(
+        "alert.atom.xml", page=page, title=atom.filters_text(saved.query, get_gazetteer()),
+        self_url=feed_url(settings, saved), feed_id=atom.public_url(settings, f"/feeds/saved/{saved.id}"),
+        home_url=atom.public_url(settings, "/"), as_uri=atom.as_uri,
+        article_url=lambda article_id: atom.public_url(settings, f"/articles/{article_id}"),
+    )
+    # New deliveries change the feed without an index commit, and a takedown the other way round.
+    # (A renamed saved search changes only the ETag: nothing records when it was renamed.)
+    changed = [moment for moment in (atom.commit_time(settings, searcher), page.updated) if moment is not None]
+    return atom.feed_response(body, max(changed))
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, jsonify, render_template, request, url_fo
 
 from search.query import make_query, search
 from search.records import FACETS, SearchPage, SearchQuery
+from web.atom import as_uri, commit_time, entry_dates, feed_response, filters_text, moment, newest, public_url
 from web.searcher import get_gazetteer, get_searcher, get_settings
 
 bp = Blueprint("results", __name__)
@@ -42,8 +43,17 @@ def _render_json(page: SearchPage) -> Response | str:
 
 
 def _render_atom(page: SearchPage) -> Response | str:
-    body = render_template("search.atom.xml", page=page, updated=_feed_updated(page), self_url=request.url)
-    return Response(body, mimetype="application/atom+xml")
+    settings, searcher = get_settings(), get_searcher()
+    args = list(request.args.items(multi=True))
+    dates = entry_dates(settings, searcher, page.hits)
+    committed = commit_time(settings, searcher)
+    body = render_template(
+        "search.atom.xml", page=page, dates=dates, updated=newest(dates.values(), committed),
+        title=filters_text(page.query, get_gazetteer()), self_url=public_url(settings, request.path, args),
+        page_url=public_url(settings, url_for("results.index"), args),
+        article_url=lambda article_id: public_url(settings, f"/articles/{article_id}"), as_uri=as_uri,
+    )
+    return feed_response(body, committed)
 
 
 RENDERERS: dict[str, Callable[[SearchPage], Response | str]] = {
@@ -99,14 +109,7 @@ def toggle_url(facet: str, value: str) -> str:
     return search_url(**{facet: values or None})
 
 
-def _feed_updated(page: SearchPage) -> str:
-    dates = [h.published for h in page.hits if h.published is not None]
-    newest = max((_as_datetime(d) for d in dates), default=dt.datetime.now(dt.UTC))
-    return newest.isoformat()
-
-
 @bp.app_template_filter("atom_date")
-def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value
-    return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+def _atom_date(value: dt.date | dt.datetime) -> str:
+    """An RFC 3339 date-time, as Atom's date constructs require (RFC 4287 §3.3)."""
+    return moment(value).isoformat()

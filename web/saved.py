@@ -24,7 +24,7 @@ from search.records import FACETS, SavedSearch, SearchQuery
 from search.saved import (
     MAX_NAME,
     delete_saved,
-    feed_token,
+    feed_url,
     get_saved,
     list_saved,
     revoke_feed,
@@ -221,7 +221,7 @@ def _listed(saved: SavedSearch, delivered: DeliverySummary) -> Listed:
 
 
 def _feed_link(saved: SavedSearch) -> str:
-    return url_for("feeds.feed", token=feed_token(get_settings(), saved), _external=True)
+    return feed_url(get_settings(), saved)  # from base_url, like every absolute link and id
 
 
 def _schedule(saved: SavedSearch) -> str:

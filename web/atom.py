@@ -1,0 +1,117 @@
+"""Atom (RFC 4287) as feed readers and validators read it: what both feeds share.
+
+Used by the search feed (``/search.atom``, web/results.py) and a saved
+search's alert feed (``/feeds/<token>.atom``, web/feeds.py):
+
+* every absolute link and id starts from ``base_url`` (search/settings.py),
+  never from the request's Host header, so one article has one id however
+  the server was reached;
+* they are URIs, not IRIs: a query's spaces, quotes and Cyrillic letters are
+  percent-encoded (UTF-8, RFC 3986 §2.1), as the ``atom:id`` and ``href``
+  grammar requires;
+* an entry's ``<updated>`` is its publication date, else the moment the
+  article was first indexed (search/sequence.py): it never moves as other
+  articles arrive, so a reader never shows an old story as new;
+* a feed's title names its filters, so two feeds of one query differ in a
+  reader's list;
+* the answer carries an ``ETag`` (the body's hash) and a ``Last-Modified``
+  (the commit of the index snapshot it was read from), and a conditional GET
+  (``If-None-Match``, ``If-Modified-Since``) is answered 304 by Werkzeug's
+  ``make_conditional`` (RFC 9110 §13).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from urllib.parse import quote, urlencode
+
+from flask import Response, request
+from whoosh.searching import Searcher
+
+from search.actors import Gazetteer
+from search.query import LANGUAGE_NAMES
+from search.records import Hit, Published, SearchQuery
+from search.sequence import first_indexed
+from search.settings import Settings
+
+ATOM = "application/atom+xml"
+
+#: What a URI may hold as is (RFC 3986 §2.2 reserved, §2.3 unreserved) and
+#: ``%`` of an escape already made: everything else is percent-encoded.
+_URI_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
+
+#: Shown when nothing in the feed carries a date (RFC 4287 requires one).
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def public_url(settings: Settings, path: str, args: Iterable[tuple[str, str]] = ()) -> str:
+    """``base_url`` + ``path`` + the query ``args``, percent-encoded (spaces as ``%20``)."""
+    query = urlencode(list(args), quote_via=quote)
+    return f"{settings.base_url.rstrip('/')}{quote(path, safe='/')}{'?' + query if query else ''}"
+
+
+def as_uri(iri: str) -> str:
+    """An IRI (an article's address as the page gave it) as a URI (RFC 3987 §3.1)."""
+    return quote(iri, safe=_URI_SAFE)
+
+
+def moment(value: Published) -> dt.datetime:
+    """A publication date as an RFC 3339 moment: a date alone is its midnight UTC."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+
+
+def entry_dates(settings: Settings, searcher: Searcher, hits: Sequence[Hit]) -> dict[str, dt.datetime]:
+    """Each hit's ``<updated>``: published, else first indexed (else, for an
+    article numbered before that moment was recorded, its stored ``indexed_at``)."""
+    undated = [hit.id for hit in hits if hit.published is None]
+    first = first_indexed(settings, undated)
+    dates = {}
+    for hit in hits:
+        if hit.published is not None:
+            dates[hit.id] = moment(hit.published)
+        elif hit.id in first:
+            dates[hit.id] = first[hit.id]
+        else:
+            stored = searcher.document(id=hit.id) or {}
+            indexed = stored.get("indexed_at")
+            dates[hit.id] = indexed.replace(tzinfo=dt.UTC) if isinstance(indexed, dt.datetime) else _EPOCH
+    return dates
+
+
+def newest(dates: Iterable[dt.datetime], otherwise: dt.datetime | None) -> dt.datetime:
+    return max(dates, default=otherwise or _EPOCH)
+
+
+def filters_text(query: SearchQuery, gazetteer: Gazetteer) -> str:
+    """The query and its facet filters in words: ``Lavrov · outlet: RksNews · actor: Sergey Lavrov``."""
+    labels = {
+        "outlet": query.outlet,
+        "actor": tuple(gazetteer.label(actor) for actor in query.actor),
+        "year": query.year,
+        "language": tuple(LANGUAGE_NAMES.get(code, code) for code in query.language),
+    }
+    parts = [query.q.strip() or "all articles"]
+    parts += [f"{name}: {', '.join(values)}" for name, values in labels.items() if values]
+    return " · ".join(parts)
+
+
+def commit_time(settings: Settings, searcher: Searcher) -> dt.datetime | None:
+    """When the index snapshot the searcher reads was committed (its TOC file's time); None if unknown."""
+    try:
+        toc = settings.index_dir / f"_MAIN_{searcher.reader().generation()}.toc"
+        return dt.datetime.fromtimestamp(int(toc.stat().st_mtime), dt.UTC)
+    except (OSError, AttributeError):
+        return None  # no Last-Modified rather than a wrong one: the ETag still validates
+
+
+def feed_response(body: str, last_modified: dt.datetime | None) -> Response:
+    """The feed with its validators; 304 without a body when the reader's copy is current."""
+    response = Response(body, mimetype=ATOM)
+    response.add_etag()
+    if last_modified is not None:
+        response.last_modified = last_modified
+    response.make_conditional(request)
+    return response
