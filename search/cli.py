@@ -445,7 +445,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Newsdesk on {listening_url(settings.host, settings.port)}/ (index: {settings.index}; "
           f"links point to {settings.base_url}/)", flush=True)
     try:
-        waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads)
+        # ident="": no Server header; naming the server and its version helps only an attacker.
+        waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="")
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)

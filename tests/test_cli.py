@@ -59,7 +59,9 @@ def test_serve_runs_a_real_wsgi_server(seeded: Settings) -> None:
     try:
         body = _get_when_up(f"http://127.0.0.1:{port}/api/search?q=Kosovo")
         assert json.loads(body)["total"] == 5
-        assert "waitress" in urllib.request.urlopen(f"http://127.0.0.1:{port}/").headers.get("Server", "")
+        front = urllib.request.urlopen(f"http://127.0.0.1:{port}/")
+        assert front.headers.get("Server") is None  # a real WSGI server, which does not name itself
+        assert front.headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in front.headers["Content-Security-Policy"]
         # No base_url set: links and ids follow --port (`make run PORT=8123`), not the default 8000,
         # and not the Host a request names either.
         asked = urllib.request.Request(f"http://127.0.0.1:{port}/search.atom?q=Kosovo", headers={"Host": "other.test"})

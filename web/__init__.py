@@ -66,6 +66,8 @@ def _configure_sessions(app: Flask, settings: Settings, given: Mapping[str, Any]
 def _security_headers(response: Any) -> Any:
     # Article text is escaped everywhere; the policy is a second fence.
     response.headers.setdefault("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+    # frame-ancestors for current browsers, X-Frame-Options for those that predate it.
+    response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
