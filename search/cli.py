@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,13 +48,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(index=args.index, options=_options(args))
         command: Callable[[argparse.Namespace, Settings], int] = args.command
-        return command(args, settings)
+        code = command(args, settings)
+        sys.stdout.flush()  # here, not at exit: a reader gone away is a BrokenPipeError we can handle
+        return code
     except NewsdeskError as e:
         print(f"newsdesk: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("newsdesk: interrupted; committed batches are kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`newsdesk search … | head`): stop quietly, and
+        # point stdout at /dev/null so the interpreter's final flush does not fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a command the pipe ended
 
 
 def _options(args: argparse.Namespace) -> dict[str, object]:

@@ -75,13 +75,23 @@ def save_search(settings: Settings, user_id: int, name: str, query: SearchQuery,
     return replace(draft, id=int(cursor.lastrowid or 0))
 
 
+#: SQLite's largest row id: a number past it names nothing (and SQLite cannot even take it).
+_MAX_ID = 2**63 - 1
+
+
 def get_saved(settings: Settings, user_id: int, saved_id: int) -> SavedSearch:
     """The user's saved search; ``NotFound`` when it is missing *or someone else's*."""
+    _check_id(saved_id)
     with saved_db(settings) as db:
         row = db.execute("SELECT * FROM saved_searches WHERE id = ? AND user_id = ?", (saved_id, user_id)).fetchone()
     if row is None:
         raise NotFound(f"no saved search {saved_id}")
     return _saved(row)
+
+
+def _check_id(saved_id: int) -> None:
+    if not 0 < saved_id <= _MAX_ID:
+        raise NotFound(f"no saved search {saved_id}", hint="saved search ids are the numbers `newsdesk alerts list` shows")
 
 
 def list_saved(settings: Settings, user_id: int | None = None) -> list[SavedSearch]:
@@ -96,6 +106,7 @@ def list_saved(settings: Settings, user_id: int | None = None) -> list[SavedSear
 
 def saved_by_id(settings: Settings, saved_id: int) -> SavedSearch:
     """Any user's saved search: for administration and signed links, never for a user's request."""
+    _check_id(saved_id)
     with saved_db(settings) as db:
         row = db.execute("SELECT * FROM saved_searches WHERE id = ?", (saved_id,)).fetchone()
     if row is None:
