@@ -105,15 +105,16 @@ def write_articles(
     ix = open_index(settings, path) if exists else create_index(settings, directory=path)
     for batch in _batches(articles, settings.batch_size):
         writer = _writer(ix, settings)
-        try:
-            with open_sequence(settings) as sequence:  # read under the write lock: numbers in commit order
+        with open_sequence(settings) as sequence:  # read under the write lock: numbers in commit order
+            try:
                 sequence.expect(article.id for article in batch)
                 _write_batch(writer, batch, report, sequence)
                 sequence.save()
-        except BaseException:
-            writer.cancel()
-            raise
-        writer.commit()
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+            sequence.confirm()
         if on_commit is not None:
             on_commit()
     return report
@@ -147,7 +148,7 @@ def _write_batch(writer: SegmentWriter, batch: list[Article], report: IndexRepor
                 report.updated += 1
             closest = nearest(copies)  # a changed text may leave or join a cluster
             document["cluster"] = closest.cluster if closest else article.id
-            document["seq"] = sequence.number(article.id)
+            document["seq"] = sequence.number(article.id, indexed=stored.get("seq") if stored is not None else None)
             writer.update_document(**document)
             finder.add(document)
 

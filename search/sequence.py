@@ -13,6 +13,14 @@ index commit, so commits appear in number order and a number is never
 reused: a process killed between the two loses numbers, never articles, and
 whoever has seen number *n* has seen every committed article below it.
 
+A number saved before the commit is *tentative* until the commit is done
+(``confirm``). A tentative number of an article that never reached the index
+(the process was killed in between) is not the article's: when the article
+comes again it gets a fresh number, above what alerts have seen since, so it
+is new exactly when it becomes searchable. (Kept, the old number would have
+fallen below the watermark of alerts run meanwhile: never alerted.) For an
+article in the index, the index's number is the article's.
+
 The moment a number is given is kept with it (``first_indexed``): the one
 date of an undated article that never moves, which its Atom entries show
 as ``<updated>`` (the index's ``indexed_at`` is rewritten by every update
@@ -37,7 +45,8 @@ CREATE TABLE IF NOT EXISTS ingest_sequence (
 CREATE TABLE IF NOT EXISTS article_numbers (
     id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
-    indexed TEXT                  -- when the number was given (UTC, ISO 8601); NULL for numbers older than the column
+    indexed TEXT,                 -- when the number was given (UTC, ISO 8601); NULL for numbers older than the column
+    committed INTEGER NOT NULL DEFAULT 1  -- 0 from save() until the index commit is confirmed
 );
 """
 
@@ -49,38 +58,63 @@ class Sequence:
         self._connection = connection
         row = connection.execute("SELECT value FROM ingest_sequence WHERE name = 'article'").fetchone()
         self.last = int(row["value"]) if row else 0
-        self._known: dict[str, int] = {}
+        self._known: dict[str, int] = {}  # committed numbers
+        self._tentative: dict[str, int] = {}  # saved before a commit that may never have happened
         self._new: list[tuple[str, int, str]] = []
+        self._saved: list[str] = []  # tentative until ``confirm``
+        self._found: list[str] = []  # tentative, but the index holds them: their commit did happen
 
     def expect(self, ids: Iterable[str]) -> None:
         """Look up the numbers of a batch's articles in one query."""
-        wanted = sorted(set(ids) - self._known.keys())
+        wanted = sorted(set(ids) - self._known.keys() - self._tentative.keys())
         for start in range(0, len(wanted), 500):  # SQLite's limit on parameters
             chunk = wanted[start:start + 500]
             rows = self._connection.execute(
-                f"SELECT id, seq FROM article_numbers WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+                f"SELECT id, seq, committed FROM article_numbers WHERE id IN ({', '.join('?' * len(chunk))})", chunk
             )
-            self._known.update((row["id"], int(row["seq"])) for row in rows)
+            for row in rows:
+                (self._known if row["committed"] else self._tentative)[row["id"]] = int(row["seq"])
 
-    def number(self, article_id: str) -> int:
-        """The article's number: the one it was given when first indexed, else the next one."""
-        if article_id not in self._known:
+    def number(self, article_id: str, indexed: int | None = None) -> int:
+        """The article's number: ``indexed``, the one the index holds for it; else the one it was given
+        when first committed; else the next one."""
+        if article_id not in self._known and article_id not in self._tentative:
             self.expect([article_id])
+        if indexed is not None:
+            if self._tentative.pop(article_id, None) == indexed:
+                self._found.append(article_id)
+                self._known[article_id] = indexed
+            return indexed
         if article_id not in self._known:
+            self._tentative.pop(article_id, None)  # never committed: not this article's number
             self.last += 1
             self._known[article_id] = self.last
             self._new.append((article_id, self.last, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
         return self._known[article_id]
 
     def save(self) -> None:
+        """Save the batch's new numbers, tentatively, and the counter: before the index commit."""
         with self._connection:
-            self._connection.executemany("INSERT OR IGNORE INTO article_numbers (id, seq, indexed) VALUES (?, ?, ?)", self._new)
+            self._connection.executemany(
+                "INSERT OR REPLACE INTO article_numbers (id, seq, indexed, committed) VALUES (?, ?, ?, 0)", self._new
+            )
+            self._connection.executemany("UPDATE article_numbers SET committed = 1 WHERE id = ?",
+                                         [(article_id,) for article_id in self._found])
             self._connection.execute(
                 "INSERT INTO ingest_sequence (name, value) VALUES ('article', ?) "
                 "ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
                 (self.last,),
             )
+        self._saved = [article_id for article_id, _, _ in self._new]
         self._new.clear()
+        self._found.clear()
+
+    def confirm(self) -> None:
+        """The index commit is done: the numbers ``save`` saved are the articles' for good."""
+        with self._connection:
+            self._connection.executemany("UPDATE article_numbers SET committed = 1 WHERE id = ?",
+                                         [(article_id,) for article_id in self._saved])
+        self._saved.clear()
 
 
 @contextmanager
@@ -126,9 +160,12 @@ def first_indexed(settings: Settings, ids: Iterable[str]) -> dict[str, dt.dateti
 
 def _ensure(connection: sqlite3.Connection) -> None:
     ensure_tables(connection, _DDL)
-    if "indexed" not in _columns(connection):  # made before the column existed
-        with connection:
+    columns = _columns(connection)
+    with connection:  # tables made before these columns existed
+        if "indexed" not in columns:
             connection.execute("ALTER TABLE article_numbers ADD COLUMN indexed TEXT")
+        if "committed" not in columns:  # numbers from before the rule: taken as committed
+            connection.execute("ALTER TABLE article_numbers ADD COLUMN committed INTEGER NOT NULL DEFAULT 1")
 
 
 def _columns(connection: sqlite3.Connection) -> set[str]:

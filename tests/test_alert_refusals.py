@@ -60,7 +60,12 @@ def refusing() -> Iterator[tuple[_RefusingInbox, int]]:
 
 
 HEALTHY = [f"user{n}@example.org" for n in range(5)]
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=1)  # after the alerts are saved
+
+
+@pytest.fixture
+def now() -> dt.datetime:
+    """A moment just after the test's alerts are saved: they are due then."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=1)
 
 
 def _instance(seeded: Settings, tmp_path: Path, port: int) -> Settings:
@@ -81,7 +86,7 @@ def _new_article(settings: Settings, gazetteer: Gazetteer, n: int) -> None:
 
 
 def test_a_refused_recipient_delays_nobody_else(
-    seeded: Settings, tmp_path: Path, refusing: tuple[_RefusingInbox, int], gazetteer: Gazetteer
+    seeded: Settings, tmp_path: Path, refusing: tuple[_RefusingInbox, int], gazetteer: Gazetteer, now: dt.datetime
 ) -> None:
     inbox, port = refusing
     settings = _instance(seeded, tmp_path, port)
@@ -90,27 +95,27 @@ def test_a_refused_recipient_delays_nobody_else(
     _ = [_alert(settings, address) for address in HEALTHY]
     _new_article(settings, gazetteer, 1)
 
-    report = run_alerts(settings, now=NOW, gazetteer=gazetteer)
+    report = run_alerts(settings, now=now, gazetteer=gazetteer)
 
     assert sorted(inbox.to) == HEALTHY
     assert (report.sent, report.refused, report.mail_failed) == (5, 2, False)
     summaries = delivery_summaries(settings, [refused.id, unsendable.id])
     assert summaries[refused.id].refused is not None and "550" in summaries[refused.id].refused
     assert summaries[unsendable.id].refused is not None and "SMTPUTF8" in summaries[unsendable.id].refused
-    assert summaries[refused.id].retry_at == NOW + dt.timedelta(hours=1)
+    assert summaries[refused.id].retry_at == now + dt.timedelta(hours=1)
 
 
 def test_a_refused_message_is_tried_again_later_less_and_less_often_then_given_up(
-    seeded: Settings, tmp_path: Path, refusing: tuple[_RefusingInbox, int], gazetteer: Gazetteer
+    seeded: Settings, tmp_path: Path, refusing: tuple[_RefusingInbox, int], gazetteer: Gazetteer, now: dt.datetime
 ) -> None:
     inbox, port = refusing
     settings = _instance(seeded, tmp_path, port)
     refused = _alert(settings, REFUSED)
     _new_article(settings, gazetteer, 1)
-    assert run_alerts(settings, now=NOW, gazetteer=gazetteer).refused == 1
+    assert run_alerts(settings, now=now, gazetteer=gazetteer).refused == 1
 
-    assert run_alerts(settings, now=NOW + dt.timedelta(minutes=59), gazetteer=gazetteer).refused == 0  # not yet
-    moment, waits = NOW, []
+    assert run_alerts(settings, now=now + dt.timedelta(minutes=59), gazetteer=gazetteer).refused == 0  # not yet
+    moment, waits = now, []
     for _ in range(MAX_REFUSALS - 1):
         retry_at = delivery_summaries(settings, [refused.id])[refused.id].retry_at
         assert retry_at is not None
@@ -125,18 +130,18 @@ def test_a_refused_message_is_tried_again_later_less_and_less_often_then_given_u
 
 
 def test_a_server_that_is_down_stops_the_run_and_everything_waits(
-    seeded: Settings, tmp_path: Path, gazetteer: Gazetteer
+    seeded: Settings, tmp_path: Path, gazetteer: Gazetteer, now: dt.datetime
 ) -> None:
     settings = _instance(seeded, tmp_path, free_port())  # nothing listens there
     for address in HEALTHY[:3]:
         _alert(settings, address)
     _new_article(settings, gazetteer, 1)
-    report = run_alerts(settings, now=NOW, gazetteer=gazetteer)
+    report = run_alerts(settings, now=now, gazetteer=gazetteer)
     assert (report.sent, report.refused, report.mail_failed, report.pending) == (0, 0, True, 3)
 
 
 def test_the_owner_sees_the_refusal_on_the_saved_searches_page(
-    seeded: Settings, tmp_path: Path, refusing: tuple[_RefusingInbox, int], gazetteer: Gazetteer
+    seeded: Settings, tmp_path: Path, refusing: tuple[_RefusingInbox, int], gazetteer: Gazetteer, now: dt.datetime
 ) -> None:
     from webforms import PASSWORD, log_in, make_app
 
@@ -145,10 +150,10 @@ def test_the_owner_sees_the_refusal_on_the_saved_searches_page(
     user = add_user(settings, REFUSED, PASSWORD)
     save_search(settings, user.id, "Lavrov", SearchQuery(q="Lavrov"))
     _new_article(settings, gazetteer, 1)
-    run_alerts(settings, now=NOW, gazetteer=gazetteer)
+    run_alerts(settings, now=now, gazetteer=gazetteer)
 
     client = make_app(settings).test_client()
     log_in(client, REFUSED)
     page = client.get("/saved").get_data(as_text=True)
     assert "E-mail refused" in page and "550 5.1.1 mailbox unavailable" in page
-    assert f"Tried again after {(NOW + dt.timedelta(hours=1)):%Y-%m-%d %H:%M} UTC" in page
+    assert f"Tried again after {(now + dt.timedelta(hours=1)):%Y-%m-%d %H:%M} UTC" in page
