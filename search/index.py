@@ -65,20 +65,32 @@ def open_index(settings: Settings, directory: Path | None = None) -> FileIndex:
         )
     found = _read_version(path)
     if found != SCHEMA_VERSION:
+        what = f"schema version {found}" if found is not None else "no schema version (its creation was cut short)"
         raise SchemaMismatch(
-            f"the index in {settings.index} has schema version {found}, this Newsdesk needs {SCHEMA_VERSION}",
-            hint=f"rebuild it from its archive: newsdesk reindex --index {settings.index}",
+            f"the index in {settings.index} has {what}, this Newsdesk needs {SCHEMA_VERSION}",
+            hint=f"rebuild it from its archive: newsdesk reindex --index {settings.index} "
+                 f"(with nothing archived: newsdesk ingest PATH --rebuild --index {settings.index})",
         )
     return whoosh_index.open_dir(str(path))
 
 
 def create_index(settings: Settings, actor_vectors: bool = False, directory: Path | None = None) -> FileIndex:
-    """Create an empty index (replacing any there) and record its schema version."""
+    """Create an empty index with its schema version where there is none usable (whatever is there goes).
+
+    Made beside (``<dir>.creating``), stamped, then renamed into place: a
+    process killed meanwhile leaves no index rather than one without a
+    schema version, which nothing could open or rebuild.
+    """
     path = directory or settings.index_dir
-    path.mkdir(parents=True, exist_ok=True)
-    ix = whoosh_index.create_in(str(path), build_schema(actor_vectors=actor_vectors))
-    (path / _VERSION_FILE).write_text(json.dumps({"schema_version": SCHEMA_VERSION}) + "\n")
-    return ix
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = path.with_name(path.name + ".creating")
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir()
+    whoosh_index.create_in(str(fresh), build_schema(actor_vectors=actor_vectors))
+    (fresh / _VERSION_FILE).write_text(json.dumps({"schema_version": SCHEMA_VERSION}) + "\n")
+    shutil.rmtree(path, ignore_errors=True)
+    fresh.rename(path)
+    return whoosh_index.open_dir(str(path))
 
 
 def write_articles(

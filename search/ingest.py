@@ -30,7 +30,7 @@ from search.archive import Archive, open_archive
 from search.candidates import record_candidates
 from search.clean import clean
 from search.enrich import enrich
-from search.errors import ExtractionError, IndexUnavailable, NewsdeskError
+from search.errors import ExtractionError, IndexUnavailable, NewsdeskError, NotFound
 from search.index import IndexReport, create_index, open_index, replace_index, write_articles
 from search.records import Article, RawPage
 from search.settings import Settings
@@ -52,17 +52,36 @@ def ingest(
     gazetteer: Gazetteer | None = None,
     progress: bool | None = None,
 ) -> IndexReport:
-    """Ingest every file under ``paths``; ``rebuild`` starts from an empty index."""
+    """Ingest every file under ``paths``.
+
+    ``rebuild`` makes an index of just these files: built beside the live
+    one (``whoosh.new/``, as ``reindex`` does) and swapped in whole, so the
+    live index serves until then and is kept if the rebuild finds nothing.
+    A path that does not exist is an error before anything is touched.
+    """
     paths = list(paths)
-    if rebuild:
-        create_index(settings)
+    missing = [str(path) for path in paths if not Path(path).exists()]
+    if missing:
+        raise NotFound(f"no such file or folder: {', '.join(missing)}", hint="nothing was changed; check the path")
     report = IndexReport()
     gazetteer = gazetteer or load_gazetteer()
-    with open_archive(settings) as archive:
+    with open_archive(settings) as archive:  # held throughout: one ingest, crawl or reindex at a time
         pages = _track(_archived(read_files(paths, manifest), archive), count_files(paths), progress)
         articles = record_candidates(_articles(pages, gazetteer, settings, report, archive), settings, gazetteer)
-        # Instant alerts after each commit: the articles are new to the instance (not so in reindex).
-        return write_articles(articles, settings, report, on_commit=partial(after_commit, settings))
+        if not rebuild:
+            # Instant alerts after each commit: the articles are new to the instance (not so in reindex).
+            return write_articles(articles, settings, report, on_commit=partial(after_commit, settings))
+        staging = settings.index / "whoosh.new"
+        shutil.rmtree(staging, ignore_errors=True)  # left by a rebuild or reindex that was killed
+        create_index(settings, directory=staging)
+        write_articles(articles, settings, report, directory=staging)
+        if not report.added:
+            shutil.rmtree(staging)
+            raise NewsdeskError(f"the rebuild found no article in {', '.join(map(str, paths))}",
+                                hint="the index is unchanged; see the skipped files above")
+        replace_index(settings, staging)
+    after_commit(settings)  # the new index is live: instant alerts on what is new to the instance
+    return report
 
 
 def _archived(pages: Iterable[RawPage | Skipped], archive: Archive) -> Iterator[RawPage | Skipped]:
@@ -127,7 +146,10 @@ def reindex(
     gazetteer = gazetteer or load_gazetteer()
     with open_archive(settings) as archive:  # held throughout: no ingest or crawl meanwhile
         if not len(archive):
-            raise NewsdeskError(f"nothing is archived in {settings.index}", hint="ingest or crawl first")
+            raise NewsdeskError(
+                f"nothing is archived in {settings.index}, so there is nothing to rebuild from",
+                hint=f"build the index from files instead: newsdesk ingest PATH --rebuild --index {settings.index}",
+            )
         shutil.rmtree(staging, ignore_errors=True)  # left by a reindex that was killed
         create_index(settings, directory=staging)
         pages = _track(archive.pages(), len(archive), progress, "reindex")

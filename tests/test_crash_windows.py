@@ -110,3 +110,86 @@ def test_numbers_stay_for_good_once_committed(seeded: Settings, tmp_path: Path) 
     take_down(settings, new_id)
     ingest([tmp_path / "new"], settings, progress=False)
     assert numbers()[new_id] == before[new_id]
+
+
+# --- losses: a typo, an interrupted creation ----------------------------------------
+
+
+def test_a_rebuild_from_a_path_that_does_not_exist_changes_nothing(seeded: Settings, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from search.cli import main
+
+    shutil.copytree(seeded.index, tmp_path / "instance")
+    settings = make_settings(tmp_path / "instance")
+    before = _searchable(settings)
+    assert main(["ingest", str(tmp_path / "seeds" / "artcles"), "--rebuild", "--index", str(settings.index)]) == 1
+    assert "no such file or folder" in capsys.readouterr().err
+    assert _searchable(settings) == before and len(before) == 5
+
+
+def test_a_rebuild_that_finds_no_article_keeps_the_live_index(seeded: Settings, tmp_path: Path) -> None:
+    from search.errors import NewsdeskError
+
+    shutil.copytree(seeded.index, tmp_path / "instance")
+    settings = make_settings(tmp_path / "instance")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    with pytest.raises(NewsdeskError, match="found no article"):
+        ingest([tmp_path / "junk"], settings, rebuild=True, progress=False)
+    assert len(_searchable(settings)) == 5 and not (settings.index / "whoosh.new").exists()
+
+
+def test_a_rebuild_is_built_beside_the_live_index_and_swapped_in(seeded: Settings, tmp_path: Path) -> None:
+    shutil.copytree(seeded.index, tmp_path / "instance")
+    settings = make_settings(tmp_path / "instance")
+    with open_index(settings).searcher() as reading:  # a server's searcher, open through the rebuild
+        report = ingest([_story(tmp_path / "one", "a", "Lavrov on energy")], settings, rebuild=True, progress=False)
+        assert reading.doc_count() == 5  # it still reads the old index, whole
+    assert report.added == 1 and _searchable(settings) == {"Lavrov on energy"}
+
+
+def test_a_rebuild_waits_for_the_writer_of_the_live_index(seeded: Settings, tmp_path: Path) -> None:
+    from search.errors import IndexBusy
+
+    shutil.copytree(seeded.index, tmp_path / "instance")
+    settings = make_settings(tmp_path / "instance", write_timeout=0.3)
+    writer = open_index(settings).writer()  # another ingest, mid-batch
+    try:
+        with pytest.raises(IndexBusy):
+            ingest([_story(tmp_path / "one", "a", "Lavrov on energy")], settings, rebuild=True, progress=False)
+    finally:
+        writer.cancel()
+    assert len(_searchable(settings)) == 5  # untouched
+
+
+#: Create the index, dying by SIGKILL right after Whoosh's create_in.
+_KILLED_AFTER_CREATE = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from whoosh import index
+
+    real = index.create_in
+
+    def killed(*args, **kwargs):
+        real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    index.create_in = killed
+    from search.ingest import ingest
+    from search.settings import Settings
+    ingest([Path(sys.argv[1])], Settings(index=Path(sys.argv[2])), progress=False)
+""")
+
+
+@pytest.mark.slow
+def test_a_kill_right_after_the_index_is_created_leaves_an_instance_that_ingest_completes(tmp_path: Path) -> None:
+    from conftest import SEED_ARTICLES
+
+    settings = make_settings(tmp_path / "instance")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", _KILLED_AFTER_CREATE, str(SEED_ARTICLES), str(settings.index)],
+                          check=False, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+
+    report = ingest([SEED_ARTICLES], settings, progress=False)  # the command the README gives, as it is
+    assert report.added == 5 and len(_searchable(settings)) == 5
