@@ -13,7 +13,6 @@ element to appear, with 10 s as a safety net only.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -22,14 +21,14 @@ from pathlib import Path
 
 import pytest
 import waitress
-from selenium import webdriver
+from chromium import MISSING, WAIT, start_chromium
 from selenium.common.exceptions import (
     NoAlertPresentException,
     StaleElementReferenceException,
     UnexpectedAlertPresentException,
     WebDriverException,
 )
-from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -42,22 +41,14 @@ from search.ingest import ingest
 from search.settings import Settings
 from web import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
-if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-    pytest.skip(
-        f"browser tests need {CHROMIUM} and {CHROMEDRIVER} "
-        "(apt-get install chromium chromium-driver, or `make browser`)",
-        allow_module_level=True,
-    )
+if MISSING:
+    pytest.skip(MISSING, allow_module_level=True)
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).parents[1]
 SEEDS = REPO / "seeds" / "articles"
 SCREENSHOT_COPY = Path("/tmp/newsdesk-results.png")
-WAIT = 10  # seconds; a safety net, never a pause
 
 LAVROV = "Sergey Lavrov"
 
@@ -87,37 +78,9 @@ def base_url(live_settings: Settings) -> Iterator[str]:
     thread.join(timeout=5)
 
 
-def _start_chromium(javascript: bool = True) -> tuple[WebDriver, Path]:
-    profile = Path(tempfile.mkdtemp(prefix="newsdesk-chromium-"))
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,1000",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(arg)
-    # Leave any alert open, so a test can look for it instead of Selenium
-    # dismissing it behind our back.
-    options.unhandled_prompt_behavior = "ignore"
-    if not javascript:
-        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
-    # An explicit driver path: Selenium Manager never runs, nothing is downloaded.
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(WAIT)
-    return driver, profile
-
-
 @pytest.fixture(scope="module")
 def browser(base_url: str) -> Iterator[WebDriver]:
-    driver, profile = _start_chromium()
+    driver, profile = start_chromium()
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
@@ -125,7 +88,7 @@ def browser(base_url: str) -> Iterator[WebDriver]:
 
 @pytest.fixture(scope="module")
 def browser_without_js(base_url: str) -> Iterator[WebDriver]:
-    driver, profile = _start_chromium(javascript=False)
+    driver, profile = start_chromium(javascript=False)
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
@@ -138,6 +101,36 @@ def open_home(driver: WebDriver, base_url: str) -> None:
     _dismiss_stray_alert(driver)  # left by an earlier failing test; this one starts clean
     driver.get(base_url + "/")
     WebDriverWait(driver, WAIT).until(EC.presence_of_element_located((By.CSS_SELECTOR, "input[name=q]")))
+
+
+def open_page(driver: WebDriver, url: str) -> None:
+    _dismiss_stray_alert(driver)
+    driver.get(url)
+    WebDriverWait(driver, WAIT).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def log_in(driver: WebDriver, base_url: str, email: str) -> None:
+    """Log in through the form, from the home page's "Log in" link."""
+    open_home(driver, base_url)
+    follow(driver, driver.find_element(By.LINK_TEXT, "Log in"))
+    driver.find_element(By.ID, "email").send_keys(email)
+    password = driver.find_element(By.ID, "password")
+    password.send_keys("correct horse battery")
+    page = driver.find_element(By.TAG_NAME, "html")
+    password.send_keys(Keys.ENTER)
+    _wait_for_new_page(driver, page)
+    assert driver.find_elements(By.CSS_SELECTOR, ".sitenav button"), "logged in: a log-out button"
+
+
+def log_out(driver: WebDriver, base_url: str) -> None:
+    open_home(driver, base_url)
+    follow(driver, driver.find_element(By.CSS_SELECTOR, ".sitenav button"))
+
+
+def tab(driver: WebDriver) -> WebElement:
+    """Press Tab; the element that has the focus then."""
+    ActionChains(driver).send_keys(Keys.TAB).perform()
+    return driver.switch_to.active_element
 
 
 def follow(driver: WebDriver, element: WebElement) -> None:
@@ -356,16 +349,8 @@ def test_log_in_save_a_search_and_find_it_on_the_saved_page(
     browser: WebDriver, base_url: str, live_settings: Settings
 ) -> None:
     add_user(live_settings, "reader@example.org", "correct horse battery")
-    open_home(browser, base_url)
-    follow(browser, browser.find_element(By.LINK_TEXT, "Log in"))
-    browser.find_element(By.ID, "email").send_keys("reader@example.org")
-    password = browser.find_element(By.ID, "password")
-    password.send_keys("correct horse battery")
-    page = browser.find_element(By.TAG_NAME, "html")
-    password.send_keys(Keys.ENTER)
-    _wait_for_new_page(browser, page)
+    log_in(browser, base_url, "reader@example.org")
     try:
-        assert browser.find_elements(By.CSS_SELECTOR, ".sitenav button"), "logged in: a log-out button"
         search_for(browser, "Kosovo")
 
         box = browser.find_element(By.CSS_SELECTOR, "details.save-search")
@@ -385,5 +370,30 @@ def test_log_in_save_a_search_and_find_it_on_the_saved_page(
         follow(browser, row.find_element(By.CSS_SELECTOR, "h2 a"))
         assert total_line(browser).startswith("5 articles"), total_line(browser)
     finally:  # the browser is shared by the module: leave it logged out
-        open_home(browser, base_url)
-        follow(browser, browser.find_element(By.CSS_SELECTOR, ".sitenav button"))
+        log_out(browser, base_url)
+
+
+# --- keyboard ---------------------------------------------------------------
+
+
+def test_the_first_tab_stop_skips_to_the_results(browser: WebDriver, base_url: str) -> None:
+    open_page(browser, base_url + "/?q=Kosovo")
+    skip = tab(browser)
+    assert skip.text == "Skip to results"
+    top = browser.execute_script("return arguments[0].getBoundingClientRect().top", skip)
+    assert skip.is_displayed() and top >= 0, "the skip link shows itself when it has the focus"
+
+    skip.send_keys(Keys.ENTER)
+    first_result = browser.find_element(By.CSS_SELECTOR, "ol.hits li.hit h3 a")
+    stops = [tab(browser)]
+    while stops[-1] != first_result and len(stops) < 30:
+        stops.append(tab(browser))
+    # Past the sort link and "Log in to save this search", not past 25 filter links and the header.
+    assert len(stops) <= 3, [s.text for s in stops]
+
+
+def test_the_cursor_starts_where_the_reader_types(browser: WebDriver, base_url: str) -> None:
+    open_page(browser, base_url + "/")
+    assert browser.switch_to.active_element.get_attribute("name") == "q", "the home page: the search box"
+    open_page(browser, base_url + "/login")
+    assert browser.switch_to.active_element.get_attribute("id") == "email", "the log-in page: the e-mail field"
