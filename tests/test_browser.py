@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import waitress
@@ -49,6 +50,8 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).parents[1]
 SEEDS = REPO / "seeds" / "articles"
 SCREENSHOT_COPY = Path("/tmp/newsdesk-results.png")
+PHONE_SCREENSHOT_COPY = Path("/tmp/newsdesk-results-phone.png")
+PHONE = {"width": 390, "height": 844}  # CSS pixels of a common phone, portrait
 
 LAVROV = "Sergey Lavrov"
 
@@ -94,6 +97,16 @@ def browser_without_js(base_url: str) -> Iterator[WebDriver]:
     shutil.rmtree(profile, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def phone(base_url: str) -> Iterator[WebDriver]:
+    """Chromium as a phone (390×844, a touch device's viewport), JavaScript off: the layout must do without it."""
+    driver, profile = start_chromium(javascript=False)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**PHONE, "deviceScaleFactor": 1, "mobile": True})
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
 # --- what a reader does -----------------------------------------------------
 
 
@@ -133,10 +146,21 @@ def tab(driver: WebDriver) -> WebElement:
     return driver.switch_to.active_element
 
 
+def click(driver: WebDriver, element: WebElement) -> None:
+    """Click with the pointer, where the element is on the screen, as a reader does.
+
+    Not ``element.click()``: WebDriver refuses to click what it takes for
+    hidden, and it takes the content of a closed ``<details>`` for hidden even
+    where the page shows it (see ``rendered_text``).
+    """
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    ActionChains(driver).move_to_element(element).click().perform()
+
+
 def follow(driver: WebDriver, element: WebElement) -> None:
     """Click a link and wait until the next page has replaced this one."""
     page = driver.find_element(By.TAG_NAME, "html")
-    element.click()
+    click(driver, element)
     _wait_for_new_page(driver, page)
 
 
@@ -180,17 +204,37 @@ def hit_titles(driver: WebDriver) -> list[str]:
     return [a.text for a in driver.find_elements(By.CSS_SELECTOR, "ol.hits li.hit h3 a")]
 
 
+def rendered_text(element: WebElement) -> str:
+    """The text as the browser renders it (``innerText``).
+
+    Selenium's ``.text`` and ``is_displayed()`` take everything inside a closed
+    ``<details>`` for hidden; the filters are one, closed, and on a wide screen
+    the stylesheet shows its content all the same (``::details-content``).
+    """
+    return str(element.get_property("innerText")).strip()
+
+
+def _text_content(element: WebElement) -> str:
+    """The text, shown or not (a closed box of filters on a phone)."""
+    return str(element.get_property("textContent")).strip()
+
+
+def shown(driver: WebDriver, element: WebElement) -> bool:
+    """Whether the browser renders ``element`` (``Element.checkVisibility()``; see ``rendered_text``)."""
+    return bool(driver.execute_script("return arguments[0].checkVisibility()", element))
+
+
 def facet_link(driver: WebDriver, facet: str, label: str) -> WebElement:
-    """The link for ``label`` in the ``facet`` sidebar section."""
+    """The link for ``label`` in the ``facet`` section of the filters."""
     for link in driver.find_elements(By.CSS_SELECTOR, f"#facet-{facet} li a"):
-        if link.find_element(By.CSS_SELECTOR, ".label").text == label:
+        if _text_content(link.find_element(By.CSS_SELECTOR, ".label")) == label:
             return link
-    shown = [e.text for e in driver.find_elements(By.CSS_SELECTOR, f"#facet-{facet} .label")]
-    raise AssertionError(f"no {label!r} in the {facet} facet; it shows {shown}")
+    labels = [_text_content(e) for e in driver.find_elements(By.CSS_SELECTOR, f"#facet-{facet} .label")]
+    raise AssertionError(f"no {label!r} in the {facet} facet; it shows {labels}")
 
 
 def facet_count(driver: WebDriver, facet: str, label: str) -> int:
-    return int(facet_link(driver, facet, label).find_element(By.CSS_SELECTOR, ".count").text)
+    return int(rendered_text(facet_link(driver, facet, label).find_element(By.CSS_SELECTOR, ".count")))
 
 
 def chips(driver: WebDriver) -> list[WebElement]:
@@ -397,3 +441,89 @@ def test_the_cursor_starts_where_the_reader_types(browser: WebDriver, base_url: 
     assert browser.switch_to.active_element.get_attribute("name") == "q", "the home page: the search box"
     open_page(browser, base_url + "/login")
     assert browser.switch_to.active_element.get_attribute("id") == "email", "the log-in page: the e-mail field"
+
+
+# --- layout -----------------------------------------------------------------
+
+_BOXES = """
+return [...document.querySelectorAll(arguments[0])].filter(e => e.getClientRects().length).map(e => {
+  const r = e.getBoundingClientRect();
+  return {what: e.outerHTML.slice(0, 70), left: r.left, top: r.top, right: r.right, bottom: r.bottom};
+});
+"""
+
+
+def boxes(driver: WebDriver, css: str) -> list[dict[str, Any]]:
+    """The page rectangles (CSS pixels, relative to the viewport) of the rendered elements matching ``css``."""
+    found: list[dict[str, Any]] = driver.execute_script(_BOXES, css)
+    return found
+
+
+def overlapping(boxes: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Pairs of boxes sharing more than a hairline of area."""
+    pairs = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            across = min(a["right"], b["right"]) - max(a["left"], b["left"])
+            down = min(a["bottom"], b["bottom"]) - max(a["top"], b["top"])
+            if across > 0.5 and down > 0.5:
+                pairs.append((a["what"], b["what"]))
+    return pairs
+
+
+def assert_header_fits_a_phone(driver: WebDriver) -> None:
+    width = driver.execute_script("return window.innerWidth")
+    assert width == PHONE["width"]
+    box = driver.find_element(By.CSS_SELECTOR, "input[name=q]")
+    assert box.size["width"] >= 200, f"the search box is {box.size['width']} px wide"
+    controls = boxes(driver, "header a, header button, header input:not([type=hidden])")
+    assert len(controls) >= 4, controls
+    assert overlapping(controls) == []
+    assert all(c["left"] >= 0 and c["right"] <= width + 0.5 for c in controls), controls
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= width, "no sideways scrolling"
+
+
+def test_on_a_phone_the_header_fits_and_the_filters_come_first(
+    phone: WebDriver, base_url: str, live_settings: Settings, tmp_path: Path
+) -> None:
+    open_page(phone, base_url + "/?q=Kosovo")
+    assert_header_fits_a_phone(phone)
+
+    # The filters: closed at the top, so the first result shows too; opened without JavaScript.
+    filters = phone.find_element(By.CSS_SELECTOR, "details.filters")
+    summary = filters.find_element(By.TAG_NAME, "summary")
+    [summary_box] = boxes(phone, "details.filters > summary")
+    assert summary.is_displayed() and summary_box["bottom"] <= PHONE["height"], summary_box
+    [first_result] = boxes(phone, "ol.hits li.hit:first-child h3")
+    assert first_result["top"] < PHONE["height"], first_result
+    assert not shown(phone, facet_link(phone, "actor", LAVROV))
+    click(phone, summary)
+    assert filters.get_attribute("open") is not None
+    follow(phone, facet_link(phone, "actor", LAVROV))
+    assert len(hit_titles(phone)) == 4
+    assert "1 active" in phone.find_element(By.CSS_SELECTOR, "details.filters > summary").text
+
+    shot = tmp_path / "phone.png"
+    assert phone.save_screenshot(str(shot))
+    try:  # a copy for humans to look at; not part of what is tested
+        shutil.copyfile(shot, PHONE_SCREENSHOT_COPY)
+    except OSError:
+        pass
+
+    # Logged in, the header holds the most: Sources, Saved searches, Account, Log out.
+    add_user(live_settings, "phone@example.org", "correct horse battery")
+    log_in(phone, base_url, "phone@example.org")
+    try:
+        open_page(phone, base_url + "/?q=Kosovo")
+        assert_header_fits_a_phone(phone)
+    finally:
+        log_out(phone, base_url)
+
+
+def test_on_a_desktop_the_filters_are_open_beside_the_results(browser: WebDriver, base_url: str) -> None:
+    open_page(browser, base_url + "/?q=Kosovo")
+    assert not shown(browser, browser.find_element(By.CSS_SELECTOR, "details.filters > summary"))
+    assert shown(browser, facet_link(browser, "actor", LAVROV))
+    [facets] = boxes(browser, "aside.facets")
+    [results] = boxes(browser, "section.results")
+    assert facets["right"] <= results["left"] and facets["top"] < 150, (facets, results)
