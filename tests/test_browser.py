@@ -471,16 +471,21 @@ def overlapping(boxes: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return pairs
 
 
-def assert_header_fits_a_phone(driver: WebDriver) -> None:
-    width = driver.execute_script("return window.innerWidth")
-    assert width == PHONE["width"]
-    box = driver.find_element(By.CSS_SELECTOR, "input[name=q]")
-    assert box.size["width"] >= 200, f"the search box is {box.size['width']} px wide"
+def assert_header_fits(driver: WebDriver) -> None:
+    """No two controls of the header overlap, none leaves the screen, nothing scrolls sideways."""
+    width = driver.execute_script("return document.documentElement.clientWidth")  # without a scroll bar
     controls = boxes(driver, "header a, header button, header input:not([type=hidden])")
     assert len(controls) >= 4, controls
     assert overlapping(controls) == []
     assert all(c["left"] >= 0 and c["right"] <= width + 0.5 for c in controls), controls
     assert driver.execute_script("return document.documentElement.scrollWidth") <= width, "no sideways scrolling"
+
+
+def assert_header_fits_a_phone(driver: WebDriver) -> None:
+    assert driver.execute_script("return window.innerWidth") == PHONE["width"]
+    box = driver.find_element(By.CSS_SELECTOR, "input[name=q]")
+    assert box.size["width"] >= 200, f"the search box is {box.size['width']} px wide"
+    assert_header_fits(driver)
 
 
 def test_on_a_phone_the_header_fits_and_the_filters_come_first(
@@ -527,3 +532,14 @@ def test_on_a_desktop_the_filters_are_open_beside_the_results(browser: WebDriver
     [facets] = boxes(browser, "aside.facets")
     [results] = boxes(browser, "section.results")
     assert facets["right"] <= results["left"] and facets["top"] < 150, (facets, results)
+
+
+@pytest.mark.parametrize("width", [320, 390, 600, 800, 1024, 1280])
+def test_the_header_fits_from_small_phones_to_desktops(browser: WebDriver, base_url: str, width: int) -> None:
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 761})
+    try:
+        open_page(browser, base_url + "/?q=Kosovo")
+        assert_header_fits(browser)
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
