@@ -21,6 +21,7 @@ these tests skip and say what is missing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -280,7 +282,7 @@ class _Pages:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/checked/") and path.removeprefix("/checked/") in self.pages:
             page = self.pages[path.removeprefix("/checked/")]
-            start_response(f"{page.status} Checked", [("Content-Type", "text/html; charset=utf-8")])
+            start_response(f"{page.status} {HTTPStatus(page.status).phrase}", [("Content-Type", "text/html; charset=utf-8")])
             return [page.body]
         result: Iterable[bytes] = self.app(environ, start_response)
         return result
@@ -310,12 +312,17 @@ def axe_browser(checked_base_url: str) -> Iterator[WebDriver]:
     shutil.rmtree(profile, ignore_errors=True)
 
 
+@functools.cache
+def axe_source() -> str:
+    return AXE_JS.read_text(encoding="utf-8")
+
+
 def axe_violations(driver: WebDriver, url: str, before: str | None = None) -> list[dict[str, Any]]:
     """axe-core's violations on the page at ``url`` (loaded with its stylesheet), after running ``before``."""
     driver.get(url)
     if before:
         driver.execute_script(before)
-    driver.execute_script(AXE_JS.read_text(encoding="utf-8"))
+    driver.execute_script(axe_source())
     violations: list[dict[str, Any]] = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "axe.run(document, {resultTypes: ['violations']})"
