@@ -61,7 +61,7 @@ $(CHECKERS): | $(VENV)/bin/python
 		echo "java/npm missing: the HTML standards tests will skip"; \
 	else \
 		mkdir -p $(VENV)/npm && \
-		npm install --prefix $(VENV)/npm --no-save --ignore-scripts --no-audit --no-fund --silent \
+		npm install --prefix $(VENV)/npm --no-save --ignore-scripts --no-audit --no-fund --loglevel=error \
 			vnu-jar@$(VNU_JAR) axe-core@$(AXE_CORE) && touch $@; \
 	fi
 

@@ -347,3 +347,21 @@ def test_axe_core_reports_a_planted_violation(axe_browser: WebDriver, checked_ba
     plant = "document.querySelector('main').append(document.createElement('img'))"
     violations = axe_violations(axe_browser, checked_base_url + "results-all", before=plant)
     assert "image-alt" in [v["id"] for v in violations]
+
+
+# --- on a phone ---------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_no_page_is_wider_than_a_phone(axe_browser: WebDriver, checked_base_url: str) -> None:
+    """At 390 px nothing makes the page scroll sideways: a wide table scrolls in its own box, a long URL wraps."""
+    axe_browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    try:
+        widths = {}
+        for name in PAGE_NAMES:
+            axe_browser.get(checked_base_url + name)
+            widths[name] = axe_browser.execute_script("return document.documentElement.scrollWidth")
+    finally:
+        axe_browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    assert {name: width for name, width in widths.items() if width > 390} == {}
