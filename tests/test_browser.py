@@ -2,9 +2,11 @@
 
 A module-scoped index is built from ``seeds/articles`` and served by waitress
 on a free port; Selenium drives Debian's Chromium through the search box, the
-facets, the filter chips, the article page and saving a search, as a reader would. The whole
-module skips when Chromium or ChromeDriver is not installed (``make test``
-installs them through its ``browser`` target).
+facets, the filter chips, the article page and saving a search, as a reader would;
+with the keyboard alone (the skip link, where the cursor starts); and as a phone
+of 390×844 with JavaScript off (the header fits, the filters are a closed box at
+the top). The whole module skips when Chromium or ChromeDriver is not installed
+(``make test`` installs them through its ``browser`` target).
 
 Nothing here waits on a clock: every wait is for a page to be replaced or an
 element to appear, with 10 s as a safety net only.
