@@ -6,7 +6,7 @@ INDEX  ?= index
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install install-test browser lint bench clean
+.PHONY: run test install install-test browser checkers lint bench clean
 
 # An index from an older schema version is rebuilt from its own archive first.
 run: $(VENV)/.installed
@@ -14,7 +14,7 @@ run: $(VENV)/.installed
 	elif ! $(BIN)/newsdesk search --index "$(INDEX)" >/dev/null 2>&1; then $(BIN)/newsdesk reindex --index "$(INDEX)"; fi
 	$(BIN)/newsdesk serve --index "$(INDEX)" --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test browser
+test: $(VENV)/.installed-test browser checkers
 	$(BIN)/python -m pytest
 
 install: $(VENV)/.installed
@@ -39,6 +39,30 @@ browser:
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 		else echo "chromium/chromedriver missing: browser tests will skip"; fi; \
+	fi
+
+# The page checkers of tests/test_html_standards.py, pinned, into .venv/npm: the Nu HTML checker (npm's
+# vnu-jar, run with Java) and axe-core. Debian's Java, or Node and npm, first if missing (we are root here;
+# elsewhere install them yourself or those tests skip with the reason); only what is missing, since Debian's npm
+# conflicts with a Node that ships its own. npm scripts stay off: vnu-jar's would download a Java of its own.
+VNU_JAR  := 26.9.27
+AXE_CORE := 4.14.1
+CHECKERS := $(VENV)/npm/.installed-vnu-$(VNU_JAR)-axe-$(AXE_CORE)
+
+checkers: $(CHECKERS)
+
+$(CHECKERS): | $(VENV)/bin/python
+	@missing=""; command -v java >/dev/null || missing="default-jre-headless"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi; \
+	if ! command -v java >/dev/null || ! command -v npm >/dev/null; then \
+		echo "java/npm missing: the HTML standards tests will skip"; \
+	else \
+		mkdir -p $(VENV)/npm && \
+		npm install --prefix $(VENV)/npm --no-save --ignore-scripts --no-audit --no-fund --loglevel=error \
+			vnu-jar@$(VNU_JAR) axe-core@$(AXE_CORE) && touch $@; \
 	fi
 
 lint: $(VENV)/.installed-test

@@ -2,9 +2,11 @@
 
 A module-scoped index is built from ``seeds/articles`` and served by waitress
 on a free port; Selenium drives Debian's Chromium through the search box, the
-facets, the filter chips, the article page and saving a search, as a reader would. The whole
-module skips when Chromium or ChromeDriver is not installed (``make test``
-installs them through its ``browser`` target).
+facets, the filter chips, the article page and saving a search, as a reader would;
+with the keyboard alone (the skip link, where the cursor starts); and as a phone
+of 390×844 with JavaScript off (the header fits, the filters are a closed box at
+the top). The whole module skips when Chromium or ChromeDriver is not installed
+(``make test`` installs them through its ``browser`` target).
 
 Nothing here waits on a clock: every wait is for a page to be replaced or an
 element to appear, with 10 s as a safety net only.
@@ -13,23 +15,23 @@ element to appear, with 10 s as a safety net only.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import waitress
-from selenium import webdriver
+from chromium import MISSING, WAIT, start_chromium
 from selenium.common.exceptions import (
     NoAlertPresentException,
     StaleElementReferenceException,
     UnexpectedAlertPresentException,
     WebDriverException,
 )
-from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -42,22 +44,16 @@ from search.ingest import ingest
 from search.settings import Settings
 from web import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
-if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-    pytest.skip(
-        f"browser tests need {CHROMIUM} and {CHROMEDRIVER} "
-        "(apt-get install chromium chromium-driver, or `make browser`)",
-        allow_module_level=True,
-    )
+if MISSING:
+    pytest.skip(MISSING, allow_module_level=True)
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).parents[1]
 SEEDS = REPO / "seeds" / "articles"
 SCREENSHOT_COPY = Path("/tmp/newsdesk-results.png")
-WAIT = 10  # seconds; a safety net, never a pause
+PHONE_SCREENSHOT_COPY = Path("/tmp/newsdesk-results-phone.png")
+PHONE = {"width": 390, "height": 844}  # CSS pixels of a common phone, portrait
 
 LAVROV = "Sergey Lavrov"
 
@@ -87,37 +83,9 @@ def base_url(live_settings: Settings) -> Iterator[str]:
     thread.join(timeout=5)
 
 
-def _start_chromium(javascript: bool = True) -> tuple[WebDriver, Path]:
-    profile = Path(tempfile.mkdtemp(prefix="newsdesk-chromium-"))
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,1000",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(arg)
-    # Leave any alert open, so a test can look for it instead of Selenium
-    # dismissing it behind our back.
-    options.unhandled_prompt_behavior = "ignore"
-    if not javascript:
-        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
-    # An explicit driver path: Selenium Manager never runs, nothing is downloaded.
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(WAIT)
-    return driver, profile
-
-
 @pytest.fixture(scope="module")
 def browser(base_url: str) -> Iterator[WebDriver]:
-    driver, profile = _start_chromium()
+    driver, profile = start_chromium()
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
@@ -125,7 +93,17 @@ def browser(base_url: str) -> Iterator[WebDriver]:
 
 @pytest.fixture(scope="module")
 def browser_without_js(base_url: str) -> Iterator[WebDriver]:
-    driver, profile = _start_chromium(javascript=False)
+    driver, profile = start_chromium(javascript=False)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def phone(base_url: str) -> Iterator[WebDriver]:
+    """Chromium as a phone (390×844, a touch device's viewport), JavaScript off: the layout must do without it."""
+    driver, profile = start_chromium(javascript=False)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**PHONE, "deviceScaleFactor": 1, "mobile": True})
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
@@ -140,10 +118,51 @@ def open_home(driver: WebDriver, base_url: str) -> None:
     WebDriverWait(driver, WAIT).until(EC.presence_of_element_located((By.CSS_SELECTOR, "input[name=q]")))
 
 
+def open_page(driver: WebDriver, url: str) -> None:
+    _dismiss_stray_alert(driver)
+    driver.get(url)
+    WebDriverWait(driver, WAIT).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def log_in(driver: WebDriver, base_url: str, email: str) -> None:
+    """Log in through the form, from the home page's "Log in" link."""
+    open_home(driver, base_url)
+    follow(driver, driver.find_element(By.LINK_TEXT, "Log in"))
+    driver.find_element(By.ID, "email").send_keys(email)
+    password = driver.find_element(By.ID, "password")
+    password.send_keys("correct horse battery")
+    page = driver.find_element(By.TAG_NAME, "html")
+    password.send_keys(Keys.ENTER)
+    _wait_for_new_page(driver, page)
+    assert driver.find_elements(By.CSS_SELECTOR, ".sitenav button"), "logged in: a log-out button"
+
+
+def log_out(driver: WebDriver, base_url: str) -> None:
+    open_home(driver, base_url)
+    follow(driver, driver.find_element(By.CSS_SELECTOR, ".sitenav button"))
+
+
+def tab(driver: WebDriver) -> WebElement:
+    """Press Tab; the element that has the focus then."""
+    ActionChains(driver).send_keys(Keys.TAB).perform()
+    return driver.switch_to.active_element
+
+
+def click(driver: WebDriver, element: WebElement) -> None:
+    """Click with the pointer, where the element is on the screen, as a reader does.
+
+    Not ``element.click()``: WebDriver refuses to click what it takes for
+    hidden, and it takes the content of a closed ``<details>`` for hidden even
+    where the page shows it (see ``rendered_text``).
+    """
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    ActionChains(driver).move_to_element(element).click().perform()
+
+
 def follow(driver: WebDriver, element: WebElement) -> None:
     """Click a link and wait until the next page has replaced this one."""
     page = driver.find_element(By.TAG_NAME, "html")
-    element.click()
+    click(driver, element)
     _wait_for_new_page(driver, page)
 
 
@@ -187,17 +206,37 @@ def hit_titles(driver: WebDriver) -> list[str]:
     return [a.text for a in driver.find_elements(By.CSS_SELECTOR, "ol.hits li.hit h3 a")]
 
 
+def rendered_text(element: WebElement) -> str:
+    """The text as the browser renders it (``innerText``).
+
+    Selenium's ``.text`` and ``is_displayed()`` take everything inside a closed
+    ``<details>`` for hidden; the filters are one, closed, and on a wide screen
+    the stylesheet shows its content all the same (``::details-content``).
+    """
+    return str(element.get_property("innerText")).strip()
+
+
+def _text_content(element: WebElement) -> str:
+    """The text, shown or not (a closed box of filters on a phone)."""
+    return str(element.get_property("textContent")).strip()
+
+
+def shown(driver: WebDriver, element: WebElement) -> bool:
+    """Whether the browser renders ``element`` (``Element.checkVisibility()``; see ``rendered_text``)."""
+    return bool(driver.execute_script("return arguments[0].checkVisibility()", element))
+
+
 def facet_link(driver: WebDriver, facet: str, label: str) -> WebElement:
-    """The link for ``label`` in the ``facet`` sidebar section."""
+    """The link for ``label`` in the ``facet`` section of the filters."""
     for link in driver.find_elements(By.CSS_SELECTOR, f"#facet-{facet} li a"):
-        if link.find_element(By.CSS_SELECTOR, ".label").text == label:
+        if _text_content(link.find_element(By.CSS_SELECTOR, ".label")) == label:
             return link
-    shown = [e.text for e in driver.find_elements(By.CSS_SELECTOR, f"#facet-{facet} .label")]
-    raise AssertionError(f"no {label!r} in the {facet} facet; it shows {shown}")
+    labels = [_text_content(e) for e in driver.find_elements(By.CSS_SELECTOR, f"#facet-{facet} .label")]
+    raise AssertionError(f"no {label!r} in the {facet} facet; it shows {labels}")
 
 
 def facet_count(driver: WebDriver, facet: str, label: str) -> int:
-    return int(facet_link(driver, facet, label).find_element(By.CSS_SELECTOR, ".count").text)
+    return int(rendered_text(facet_link(driver, facet, label).find_element(By.CSS_SELECTOR, ".count")))
 
 
 def chips(driver: WebDriver) -> list[WebElement]:
@@ -356,16 +395,8 @@ def test_log_in_save_a_search_and_find_it_on_the_saved_page(
     browser: WebDriver, base_url: str, live_settings: Settings
 ) -> None:
     add_user(live_settings, "reader@example.org", "correct horse battery")
-    open_home(browser, base_url)
-    follow(browser, browser.find_element(By.LINK_TEXT, "Log in"))
-    browser.find_element(By.ID, "email").send_keys("reader@example.org")
-    password = browser.find_element(By.ID, "password")
-    password.send_keys("correct horse battery")
-    page = browser.find_element(By.TAG_NAME, "html")
-    password.send_keys(Keys.ENTER)
-    _wait_for_new_page(browser, page)
+    log_in(browser, base_url, "reader@example.org")
     try:
-        assert browser.find_elements(By.CSS_SELECTOR, ".sitenav button"), "logged in: a log-out button"
         search_for(browser, "Kosovo")
 
         box = browser.find_element(By.CSS_SELECTOR, "details.save-search")
@@ -385,5 +416,132 @@ def test_log_in_save_a_search_and_find_it_on_the_saved_page(
         follow(browser, row.find_element(By.CSS_SELECTOR, "h2 a"))
         assert total_line(browser).startswith("5 articles"), total_line(browser)
     finally:  # the browser is shared by the module: leave it logged out
-        open_home(browser, base_url)
-        follow(browser, browser.find_element(By.CSS_SELECTOR, ".sitenav button"))
+        log_out(browser, base_url)
+
+
+# --- keyboard ---------------------------------------------------------------
+
+
+def test_the_first_tab_stop_skips_to_the_results(browser: WebDriver, base_url: str) -> None:
+    open_page(browser, base_url + "/?q=Kosovo")
+    skip = tab(browser)
+    assert skip.text == "Skip to results"
+    top = browser.execute_script("return arguments[0].getBoundingClientRect().top", skip)
+    assert skip.is_displayed() and top >= 0, "the skip link shows itself when it has the focus"
+
+    skip.send_keys(Keys.ENTER)
+    first_result = browser.find_element(By.CSS_SELECTOR, "ol.hits li.hit h3 a")
+    stops = [tab(browser)]
+    while stops[-1] != first_result and len(stops) < 30:
+        stops.append(tab(browser))
+    # Past the sort link and "Log in to save this search", not past 25 filter links and the header.
+    assert len(stops) <= 3, [s.text for s in stops]
+
+
+def test_the_cursor_starts_where_the_reader_types(browser: WebDriver, base_url: str) -> None:
+    open_page(browser, base_url + "/")
+    assert browser.switch_to.active_element.get_attribute("name") == "q", "the home page: the search box"
+    open_page(browser, base_url + "/login")
+    assert browser.switch_to.active_element.get_attribute("id") == "email", "the log-in page: the e-mail field"
+
+
+# --- layout -----------------------------------------------------------------
+
+_BOXES = """
+return [...document.querySelectorAll(arguments[0])].filter(e => e.getClientRects().length).map(e => {
+  const r = e.getBoundingClientRect();
+  return {what: e.outerHTML.slice(0, 70), left: r.left, top: r.top, right: r.right, bottom: r.bottom};
+});
+"""
+
+
+def boxes(driver: WebDriver, css: str) -> list[dict[str, Any]]:
+    """The page rectangles (CSS pixels, relative to the viewport) of the rendered elements matching ``css``."""
+    found: list[dict[str, Any]] = driver.execute_script(_BOXES, css)
+    return found
+
+
+def overlapping(boxes: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Pairs of boxes sharing more than a hairline of area."""
+    pairs = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            across = min(a["right"], b["right"]) - max(a["left"], b["left"])
+            down = min(a["bottom"], b["bottom"]) - max(a["top"], b["top"])
+            if across > 0.5 and down > 0.5:
+                pairs.append((a["what"], b["what"]))
+    return pairs
+
+
+def assert_header_fits(driver: WebDriver) -> None:
+    """No two controls of the header overlap, none leaves the screen, nothing scrolls sideways."""
+    width = driver.execute_script("return document.documentElement.clientWidth")  # without a scroll bar
+    controls = boxes(driver, "header a, header button, header input:not([type=hidden])")
+    assert len(controls) >= 4, controls
+    assert overlapping(controls) == []
+    assert all(c["left"] >= 0 and c["right"] <= width + 0.5 for c in controls), controls
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= width, "no sideways scrolling"
+
+
+def assert_header_fits_a_phone(driver: WebDriver) -> None:
+    assert driver.execute_script("return window.innerWidth") == PHONE["width"]
+    box = driver.find_element(By.CSS_SELECTOR, "input[name=q]")
+    assert box.size["width"] >= 200, f"the search box is {box.size['width']} px wide"
+    assert_header_fits(driver)
+
+
+def test_on_a_phone_the_header_fits_and_the_filters_come_first(
+    phone: WebDriver, base_url: str, live_settings: Settings, tmp_path: Path
+) -> None:
+    open_page(phone, base_url + "/?q=Kosovo")
+    assert_header_fits_a_phone(phone)
+
+    # The filters: closed at the top, so the first result shows too; opened without JavaScript.
+    filters = phone.find_element(By.CSS_SELECTOR, "details.filters")
+    summary = filters.find_element(By.TAG_NAME, "summary")
+    [summary_box] = boxes(phone, "details.filters > summary")
+    assert summary.is_displayed() and summary_box["bottom"] <= PHONE["height"], summary_box
+    [first_result] = boxes(phone, "ol.hits li.hit:first-child h3")
+    assert first_result["top"] < PHONE["height"], first_result
+    assert not shown(phone, facet_link(phone, "actor", LAVROV))
+    click(phone, summary)
+    assert filters.get_attribute("open") is not None
+    follow(phone, facet_link(phone, "actor", LAVROV))
+    assert len(hit_titles(phone)) == 4
+    assert "1 active" in phone.find_element(By.CSS_SELECTOR, "details.filters > summary").text
+
+    shot = tmp_path / "phone.png"
+    assert phone.save_screenshot(str(shot))
+    try:  # a copy for humans to look at; not part of what is tested
+        shutil.copyfile(shot, PHONE_SCREENSHOT_COPY)
+    except OSError:
+        pass
+
+    # Logged in, the header holds the most: Sources, Saved searches, Account, Log out.
+    add_user(live_settings, "phone@example.org", "correct horse battery")
+    log_in(phone, base_url, "phone@example.org")
+    try:
+        open_page(phone, base_url + "/?q=Kosovo")
+        assert_header_fits_a_phone(phone)
+    finally:
+        log_out(phone, base_url)
+
+
+def test_on_a_desktop_the_filters_are_open_beside_the_results(browser: WebDriver, base_url: str) -> None:
+    open_page(browser, base_url + "/?q=Kosovo")
+    assert not shown(browser, browser.find_element(By.CSS_SELECTOR, "details.filters > summary"))
+    assert shown(browser, facet_link(browser, "actor", LAVROV))
+    [facets] = boxes(browser, "aside.facets")
+    [results] = boxes(browser, "section.results")
+    assert facets["right"] <= results["left"] and facets["top"] < 150, (facets, results)
+
+
+@pytest.mark.parametrize("width", [320, 390, 600, 800, 1024, 1280])
+def test_the_header_fits_from_small_phones_to_desktops(browser: WebDriver, base_url: str, width: int) -> None:
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 761})
+    try:
+        open_page(browser, base_url + "/?q=Kosovo")
+        assert_header_fits(browser)
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
