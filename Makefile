@@ -42,7 +42,8 @@ browser:
 	fi
 
 # The page checkers of tests/test_html_standards.py, pinned, into .venv/npm: the Nu HTML checker (npm's
-# vnu-jar, run with Java) and axe-core. Debian's Java, or Node and npm, first if missing (we are root here;
+# vnu-jar, run with Java) and axe-core; and SpamAssassin for the alert mail (tests/test_alerts.py).
+# Debian's Java, Node and npm, or SpamAssassin first if missing (we are root here;
 # elsewhere install them yourself or those tests skip with the reason); only what is missing, since Debian's npm
 # conflicts with a Node that ships its own. npm scripts stay off: vnu-jar's would download a Java of its own.
 VNU_JAR  := 26.9.27
@@ -54,6 +55,7 @@ checkers: $(CHECKERS)
 $(CHECKERS): | $(VENV)/bin/python
 	@missing=""; command -v java >/dev/null || missing="default-jre-headless"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	command -v spamassassin >/dev/null || missing="$$missing spamassassin"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi; \

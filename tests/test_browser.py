@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 import waitress
-from chromium import MISSING, WAIT, start_chromium
 from selenium.common.exceptions import (
     NoAlertPresentException,
     StaleElementReferenceException,
@@ -39,6 +38,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from chromium import MISSING, WAIT, start_chromium
 from search.accounts import add_user
 from search.ingest import ingest
 from search.settings import Settings

@@ -36,12 +36,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import waitress
-from chromium import MISSING, start_chromium
 from flask.testing import FlaskClient
 from markupsafe import escape
 from selenium.webdriver.remote.webdriver import WebDriver
 from werkzeug.test import TestResponse
 
+from chromium import MISSING, start_chromium
 from search.accounts import find_user
 from search.actors import Gazetteer
 from search.candidates import record_candidates
