@@ -11,7 +11,7 @@
     newsdesk actors candidates [--index DIR] [--min-articles N]
     newsdesk actors promote NAME --id ID [--type person] [--alias A ...] [--role R ...]
     newsdesk users add EMAIL [--timezone TZ]          (password from standard input)
-    newsdesk users list | users remove EMAIL
+    newsdesk users list | users remove EMAIL | users passwd EMAIL
     newsdesk alerts add --user EMAIL --name NAME --query Q [--outlet O] [--actor ID] [--year Y]
                         --frequency instant|daily|weekly [--email] [--feed]   (prints the id last)
     newsdesk alerts list [--user EMAIL] | alerts remove ID | alerts feed-url ID | alerts run
@@ -153,6 +153,10 @@ def _user_commands(
     add.add_argument("email", metavar="EMAIL")
     add.add_argument("--timezone", default="UTC", help="IANA time zone for digests (default UTC)")
     add.set_defaults(command=_add_user)
+    passwd = actions.add_parser("passwd", parents=[common],
+                                help="set an account's password (read from standard input) and log out its sessions")
+    passwd.add_argument("email", metavar="EMAIL")
+    passwd.set_defaults(command=_set_password)
     actions.add_parser("list", parents=[common], help="list accounts").set_defaults(command=_list_users)
     remove = actions.add_parser("remove", parents=[common], help="delete an account and its saved searches")
     remove.add_argument("email", metavar="EMAIL")
@@ -280,19 +284,32 @@ def _promote(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _add_user(args: argparse.Namespace, settings: Settings) -> int:
-    from search.accounts import add_user
-
+def _read_password() -> str:
+    """Typed twice on a terminal; otherwise the first line of standard input (a script's pipe)."""
     if sys.stdin.isatty():
         import getpass
 
         password = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != password:
             raise AccountError("the two passwords differ")
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    user = add_user(settings, args.email, password, args.timezone)
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _add_user(args: argparse.Namespace, settings: Settings) -> int:
+    from search.accounts import add_user
+
+    user = add_user(settings, args.email, _read_password(), args.timezone)
     print(f"added {user.email} (user {user.id})")
+    return 0
+
+
+def _set_password(args: argparse.Namespace, settings: Settings) -> int:
+    from search.accounts import find_user, set_password
+
+    user = find_user(settings, args.email)
+    set_password(settings, user.id, _read_password())
+    print(f"new password for {user.email}; every session it had is logged out")
     return 0
 
 

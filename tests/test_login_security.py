@@ -115,3 +115,34 @@ def test_the_session_table_holds_no_usable_token(instance: Settings) -> None:
     assert token not in stored
     with pytest.raises(NotFound):
         session_user(instance, stored[0])  # the stored hash is not itself a token
+
+
+def test_changing_the_password_on_the_web_logs_out_every_other_session(instance: Settings) -> None:
+    here, elsewhere = _client(instance), _client(instance)
+    log_in(here), log_in(elsewhere)
+    wrong = submit(here, "/account", "/account/password", current="not it", password="a new long password",
+                   confirm="a new long password")
+    assert wrong.status_code == 400 and "Wrong password." in wrong.text
+    changed = submit(here, "/account", "/account/password", current=PASSWORD, password="a new long password",
+                     confirm="a new long password")
+    assert changed.status_code == 302
+    assert here.get("/account").status_code == 200  # this browser stays logged in, on a new session
+    assert elsewhere.get("/account").status_code == 302
+    assert authenticate(instance, "ana@example.org", "a new long password").email == "ana@example.org"
+
+
+def test_an_administrator_resets_a_password_from_the_command_line(
+    instance: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from search.cli import main
+
+    browser = _client(instance)
+    log_in(browser)
+    monkeypatch.setattr("sys.stdin", io.StringIO("reset by the admin\n"))
+    assert main(["users", "passwd", "ana@example.org", "--index", str(instance.index)]) == 0
+    assert "every session it had is logged out" in capsys.readouterr().out
+    assert browser.get("/account").status_code == 302
+    assert log_in(browser, password="reset by the admin").status_code == 302
+    assert main(["users", "passwd", "nobody@example.org", "--index", str(instance.index)]) == 1

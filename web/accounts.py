@@ -37,6 +37,7 @@ from search.accounts import (
     close_session,
     open_session,
     session_user,
+    set_password,
     set_timezone,
 )
 from search.errors import AccountError, LoginRequired, NewsdeskError, NotFound, RegistrationClosed
@@ -101,6 +102,14 @@ class RegisterForm(FlaskForm):  # type: ignore[misc]
         "Password", validators=[DataRequired(), Length(min=MIN_PASSWORD, message=f"At least {MIN_PASSWORD} characters.")]
     )
     confirm = PasswordField("Password again", validators=[EqualTo("password", message="The passwords differ.")])
+
+
+class PasswordForm(FlaskForm):  # type: ignore[misc]
+    current = PasswordField("Current password", validators=[DataRequired()])
+    password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD, message=f"At least {MIN_PASSWORD} characters.")]
+    )
+    confirm = PasswordField("New password again", validators=[EqualTo("password", message="The passwords differ.")])
 
 
 class AccountForm(FlaskForm):  # type: ignore[misc]
@@ -180,7 +189,29 @@ def account() -> ResponseReturnValue:
         else:
             flash(f"Digests now follow {form.timezone.data} time.")
             return redirect(url_for("accounts.account"))
-    return render_template("account.html", form=form, user=user), form_status(form)
+    return render_template("account.html", form=form, password_form=PasswordForm(), user=user), form_status(form)
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+def change_password() -> ResponseReturnValue:
+    """A new password; every session of the account ends with the old one, and this browser gets a new one."""
+    settings, user = get_settings(), current_account()
+    form = PasswordForm()
+    status = form_status(form)
+    if form.validate_on_submit():
+        try:
+            authenticate(settings, user.email, form.current.data, client=request.remote_addr)
+        except AccountError as e:
+            form.current.errors.append("Wrong password." if e.status == 400 else error_text(e))
+            status = e.status
+        else:
+            set_password(settings, user.id, form.password.data)
+            login_user(Account(user, open_session(settings, user.id)))
+            flash("Password changed: every other session is logged out.")
+            return redirect(url_for("accounts.account"))
+    account_form = AccountForm(data={"timezone": user.timezone})
+    return render_template("account.html", form=account_form, password_form=form, user=user), status
 
 
 def safe_next(target: str | None) -> str:
