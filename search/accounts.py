@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from email_validator import EmailNotValidError, validate_email
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from search.errors import AccountError, NotFound, TooManyLogins
+from search.errors import AccountError, AccountExists, NotFound, TooManyLogins
 from search.records import User
 from search.settings import Settings
 from search.state import ensure_tables, open_state
@@ -91,8 +91,22 @@ def add_user(settings: Settings, email: str, password: str, timezone: str = "UTC
                     (email, generate_password_hash(password), timezone, created.isoformat()),
                 )
         except sqlite3.IntegrityError as e:
-            raise AccountError(f"{email} already has an account", hint="log in, or use another address") from e
+            raise AccountExists(f"{email} already has an account", hint="log in, or use another address") from e
         return User(id=int(cursor.lastrowid or 0), email=email, timezone=timezone, created=created)
+
+
+def register(settings: Settings, email: str, password: str) -> User | None:
+    """Open registration: the new account, or None when the address already has one.
+
+    The web answers both alike, so registering does not tell anyone which
+    addresses have accounts; the password is hashed either way, so neither
+    does the time it takes. ``AccountError`` still says what is wrong with
+    the input itself (an address that is no address, a short password).
+    """
+    try:
+        return add_user(settings, email, password)
+    except AccountExists:
+        return None
 
 
 def authenticate(

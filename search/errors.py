@@ -107,6 +107,10 @@ class LoginRequired(AccountError):
     status = 401
 
 
+class AccountExists(AccountError):
+    """The address already has an account (said to administrators; the web's registration does not tell)."""
+
+
 class TooManyLogins(AccountError):
     """Log-ins refused for a while: this account or this client failed too often lately."""
 

@@ -32,7 +32,6 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from search.accounts import (
     MIN_PASSWORD,
-    add_user,
     authenticate,
     close_session,
     open_session,
@@ -40,6 +39,7 @@ from search.accounts import (
     set_password,
     set_timezone,
 )
+from search.accounts import register as register_account
 from search.errors import AccountError, LoginRequired, NewsdeskError, NotFound, RegistrationClosed
 from search.records import User
 from web.searcher import get_settings
@@ -138,13 +138,15 @@ def register() -> ResponseReturnValue:
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = add_user(settings, form.email.data, form.password.data)
+            register_account(settings, form.email.data, form.password.data)
         except AccountError as e:
             form.email.errors.append(error_text(e))
         else:
-            login_user(Account(user, open_session(settings, user.id)))
-            flash("Welcome: your account is ready.")
-            return redirect(url_for("results.index"))
+            # The same answer whether the address was new or already had an account: registering must not
+            # tell anyone which addresses have one. So nobody is logged in here; a new account logs in next.
+            flash(f"If {form.email.data.strip()} had no account, it has one now: log in with it below. "
+                  "An address that had one keeps its password.")
+            return redirect(url_for("accounts.login"))
     return render_template("register.html", form=form), form_status(form)
 
 
