@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from search.body import extract_body
 from search.dates import DateFound, find_published
 from search.decode import decode_html, decode_wide, detect, looks_binary
-from search.errors import ExtractionError, NewsdeskError
+from search.errors import ExtractionError, ExtractorFailed, NewsdeskError
 from search.language import detect_language
 from search.leftovers import (
     BYLINE,
@@ -279,15 +279,21 @@ def _outlets_by_host() -> dict[str, str]:
 
 @contextlib.contextmanager
 def _page_failures() -> Iterator[None]:
-    """Whatever a page makes the libraries raise becomes this page's
-    ``ExtractionError``: one strange page must not stop an ingest run."""
+    """What a page makes the cleaner or its libraries raise becomes this page's error: one
+    strange page must not stop an ingest run, nor be mistaken for a page with no article.
+
+    A page nested deeper than Python's recursion limit is a rejection like a
+    page too big; anything else is ``ExtractorFailed``: a failure to report,
+    not a skip (the traceback stays with the exception for the error log).
+    """
     try:
         yield
     except NewsdeskError:
         raise
-    except Exception as e:  # RecursionError included; the reason is kept and reported
-        log.debug("extraction failed", exc_info=True)
-        raise ExtractionError(f"the extractor failed on this page: {type(e).__name__}: {e}") from e
+    except RecursionError as e:
+        raise ExtractionError("the page nests its elements too deeply to read") from e
+    except Exception as e:
+        raise ExtractorFailed(f"the cleaner failed on this page: {type(e).__name__}: {e}") from e
 
 
 @contextlib.contextmanager

@@ -202,12 +202,14 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     for path in args.manifest:
         manifest.update(load_manifest(Path(path), required=True))
     report = ingest(args.paths, settings, rebuild=args.rebuild, manifest=manifest)
-    _print_report(report, settings)
-    return 0
+    return _print_report(report, settings)
 
 
-def _print_report(report: IndexReport, settings: Settings, removed: bool = False) -> None:
-    """What an ingest or a reindex did: each skipped or duplicate source, then the counts."""
+def _print_report(report: IndexReport, settings: Settings, removed: bool = False) -> int:
+    """What an ingest or a reindex did: each failed, skipped or duplicate source, then the counts;
+    the exit status, 1 when the cleaner failed on any page."""
+    for origin, reason in report.failed:
+        print(f"failed {origin}: {reason}", file=sys.stderr)
     for origin, reason in report.skipped:
         print(f"skipped {origin}: {reason}")
     for origin, original in report.duplicates:
@@ -216,7 +218,9 @@ def _print_report(report: IndexReport, settings: Settings, removed: bool = False
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
         f"skipped {len(report.skipped)}, duplicate {report.duplicate}"
     )
-    print(f"{counts}{f', removed {report.removed}' if removed else ''} — index: {settings.index}")
+    failed = f", failed {len(report.failed)} (a fault of the cleaner: please report it)" if report.failed else ""
+    print(f"{counts}{f', removed {report.removed}' if removed else ''}{failed} — index: {settings.index}")
+    return 1 if report.failed else 0
 
 
 def _search(args: argparse.Namespace, settings: Settings) -> int:
@@ -397,8 +401,7 @@ def _run_alerts(args: argparse.Namespace, settings: Settings) -> int:
 def _reindex(args: argparse.Namespace, settings: Settings) -> int:
     from search.ingest import reindex
 
-    _print_report(reindex(settings), settings, removed=True)
-    return 0
+    return _print_report(reindex(settings), settings, removed=True)
 
 
 def _delete(args: argparse.Namespace, settings: Settings) -> int:

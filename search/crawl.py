@@ -63,7 +63,7 @@ from search.dates import parse_iso
 from search.decode import decode_html, looks_binary
 from search.discover import MAX_SITEMAP_BYTES, Link, Listing, discover_feeds, parse_feed, parse_sitemap
 from search.enrich import enrich
-from search.errors import CrawlError, ExtractionError, FetchError, RobotsDenied
+from search.errors import CrawlError, ExtractionError, ExtractorFailed, FetchError, RobotsDenied
 from search.fetch import (
     Exchange,
     Fetcher,
@@ -188,6 +188,8 @@ def _page(url: str, source: Source, context: FetchContext, response: Response) -
     page = _raw_page(text, response, replace(context.hints, outlet=source.name))
     try:
         article = clean(page, context.settings)
+    except ExtractorFailed:
+        raise  # a fault of ours, not of the page: the crawler logs it and counts the URL failed
     except ExtractionError as e:
         return FetchResult(url, Outcome.UNEXTRACTABLE, response, page, error=e.message, noarchive=noarchive)
     with _ENRICH_LOCK:

@@ -50,9 +50,17 @@ class IndexBusy(IndexUnavailable):
 
 
 class ExtractionError(NewsdeskError):
-    """A source document could not be turned into an article."""
+    """A source document could not be turned into an article: an expected rejection
+    (no article on it, too big, binary, nested past any sense), skipped with its reason."""
 
     status = 422
+
+
+class ExtractorFailed(ExtractionError):
+    """The cleaner itself failed on a page (a bug of ours or of a library it drives):
+    not a rejection but a failure, logged as an error; ingest exits 1."""
+
+    status = 500
 
 
 class SettingsError(NewsdeskError):

@@ -48,6 +48,8 @@ class IndexReport:
     updated: int = 0
     unchanged: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # Pages the cleaner failed on (search.errors.ExtractorFailed), by source: errors, not skips.
+    failed: list[tuple[str, str]] = field(default_factory=list)
     # Same text as an article of the same outlet already stored under another
     # id: not stored again. ``duplicates`` pairs the origin with that id.
     duplicate: int = 0

@@ -1,8 +1,10 @@
 """Ingest: runs the pipeline over files — sources → clean → enrich → index.
 
 The one place the stages are wired together for ``newsdesk ingest``. A page
-that cannot be cleaned is skipped with its reason logged and counted; it
-never stops the run. Progress is a bar on a terminal and counts in the log
+that holds no article (or is too big, or binary) is skipped with its reason
+logged and counted; a page the cleaner fails on is logged as an error with
+its file and counted as failed, and the command then exits 1. Neither stops
+the run. Progress is a bar on a terminal and counts in the log
 otherwise.
 
 Every file read is kept in the archive (``search.archive``) before it is
@@ -30,7 +32,7 @@ from search.archive import Archive, open_archive
 from search.candidates import record_candidates
 from search.clean import clean
 from search.enrich import enrich
-from search.errors import ExtractionError, IndexUnavailable, NewsdeskError, NotFound
+from search.errors import ExtractionError, ExtractorFailed, IndexUnavailable, NewsdeskError, NotFound
 from search.index import IndexReport, create_index, open_index, replace_index, write_articles
 from search.records import Article, RawPage
 from search.settings import Settings
@@ -105,6 +107,10 @@ def _articles(
             continue
         try:
             article = clean(page, settings)
+        except ExtractorFailed as e:
+            log.error("failed %s: %s", page.origin, e.message, exc_info=e)
+            report.failed.append((page.origin, e.message))
+            continue
         except ExtractionError as e:
             _skip(report, page.origin, e.message)
             continue
