@@ -158,10 +158,10 @@ class Corpus:
         title = f"Valley council report {marker} on {self.rng.choice(FILLER)} and {self.rng.choice(FILLER)}"
         return marker, title, topics, paragraphs
 
-    def folder(self, path: Path) -> None:
+    def folder(self, path: Path, files: int = FILES_PER_INGEST) -> None:
         """A folder of .txt and .html files for ``newsdesk ingest``."""
         path.mkdir(parents=True)
-        for n in range(FILES_PER_INGEST):
+        for n in range(files):
             marker, title, topics, paragraphs = self.article()
             if n % 2:
                 data = (title + "\n\n" + "\n\n".join(paragraphs) + "\n").encode()
@@ -275,6 +275,7 @@ class Tally:
     kills: Counter[str] = field(default_factory=Counter)
     finished_early: Counter[str] = field(default_factory=Counter)  # ended before the kill came
     failures: list[str] = field(default_factory=list)  # a run that exited non-zero by itself
+    cut_sending: int = 0  # alert runs killed after sending some of their pending messages
 
 
 class Campaign:
@@ -342,6 +343,11 @@ class Campaign:
             return ["crawl", "--sources", str(self.sources)]
         if kind == "reindex":
             return ["reindex"]
+        # Mail for the alert run to send: an ingest (not killed) with e-mail off leaves its messages pending.
+        folder = self.folders / f"batch{self.runs:03d}"
+        self.corpus.folder(folder, FILES_PER_INGEST // 2)
+        self.unfinished.append(folder)
+        self.run("ingest", ["ingest", *map(str, self.unfinished)], None, mail=False, measure=False)
         return ["alerts", "run"]
 
     def work(self, kind: str) -> int:
@@ -354,23 +360,29 @@ class Campaign:
         if kind == "reindex":
             return len(self.corpus.given)
         with closing(sqlite3.connect(self.instance / "state.sqlite")) as db:
-            row = db.execute("SELECT count(DISTINCT message_id) FROM deliveries WHERE status = 'pending'").fetchone()
+            try:
+                row = db.execute("SELECT count(DISTINCT message_id) FROM deliveries WHERE status = 'pending'").fetchone()
+            except sqlite3.OperationalError:  # no alert has run yet: no deliveries table
+                return 1
         return 1 + int(row[0])
 
     def expected_duration(self, kind: str) -> float:
-        """The last full run's duration scaled by the work since: a reindex grows with the archive, and a
-        killed ingest's folders or a killed crawl's pages come again with the next run."""
+        """The last full run's duration scaled by the work since: a reindex grows with the archive, a killed
+        ingest's folders or a killed crawl's pages come again with the next run, an alert run's mail piles up."""
         return self.duration[kind] * max(1.0, self.work(kind) / max(1, self.work_then[kind]))
 
-    def run(self, kind: str, args: list[str], kill_after: float | None, mail: bool) -> bool:
-        """Run one process; SIGKILL it after ``kill_after`` seconds. Whether it was killed."""
+    def run(self, kind: str, args: list[str], kill_after: float | None, mail: bool, measure: bool = True) -> bool:
+        """Run one process; SIGKILL it after ``kill_after`` seconds. Whether it was killed.
+
+        A run that ends by itself sets the kind's expected duration, unless ``measure`` is false.
+        """
         self.runs += 1
         env = dict(os.environ, PYTHONPATH=str(REPO), NEWSDESK_INDEX=str(self.instance), NEWSDESK_BATCH_SIZE="4",
                    NEWSDESK_CRAWL_MIN_GAP="0.01", NEWSDESK_BASE_URL=self.settings.base_url,
                    NEWSDESK_SMTP_HOST="127.0.0.1" if mail else "", NEWSDESK_SMTP_PORT=str(self.smtp_port),
                    NEWSDESK_ALERTS_INTERVAL="0")
         log = self.logs / f"{self.runs:03d}-{kind}.log"
-        started = time.monotonic()
+        work, started = self.work(kind), time.monotonic()
         with log.open("wb") as out:
             process = subprocess.Popen([sys.executable, "-m", "search.cli", *args, "-v"], cwd=self.root, env=env,
                                        stdout=out, stderr=subprocess.STDOUT)
@@ -382,7 +394,8 @@ class Campaign:
                 self.tally.kills[kind] += 1
                 return True
         elapsed = time.monotonic() - started
-        self.duration[kind], self.work_then[kind] = elapsed, self.work(kind)
+        if measure:
+            self.duration[kind], self.work_then[kind] = elapsed, work
         if kind == "crawl":
             self.unfetched = 0
         if kind == "ingest" and code == 0:
@@ -400,10 +413,15 @@ class Campaign:
         for _attempt in range(4):  # a process that ends before its kill is run again with a new moment
             expected = self.expected_duration(kind)
             moment = self.rng.uniform(0.1, 1.0) * expected
+            pending = self.work("alerts") - 1
             if self.run(kind, args, moment, mail):
-                return f"{kind}: killed after {moment:.2f} s of ~{expected:.1f} s (mail {'on' if mail else 'off'})"
+                left = self.work("alerts") - 1
+                if kind == "alerts" and left < pending:
+                    self.tally.cut_sending += 1
+                return (f"{kind}: killed after {moment:.2f} s of ~{expected:.1f} s (mail {'on' if mail else 'off'}; "
+                        f"messages pending {pending} → {left})")
             self.tally.finished_early[kind] += 1
-            args = self.prepare(kind) if kind in ("ingest", "crawl") else args
+            args = self.prepare(kind) if kind != "reindex" else args
         return f"{kind}: finished before every kill moment"
 
 
@@ -518,6 +536,10 @@ def section(args: argparse.Namespace, started: dt.datetime, info: dict[str, str]
         "",
         md_table(["process", "killed", "ended before its kill moment", "last full run (s)"],
                  [(k, tally.kills[k], tally.finished_early[k], f"{campaign.duration.get(k, 0):.1f}") for k in KINDS]),
+        "",
+        (f"- {tally.cut_sending} of {tally.kills['alerts']} alert runs were killed after sending part of their "
+         f"pending mail; before each alert run an ingest (not killed) with e-mail off leaves {FILES_PER_INGEST // 2} "
+         f"new articles' messages pending"),
         "",
         "### Articles",
         "",
