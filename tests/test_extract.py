@@ -16,7 +16,7 @@ import pytest
 from conftest import FIXTURES, SHARED
 from search.clean import clean, extract
 from search.cli import main
-from search.errors import ExtractionError
+from search.errors import ExtractionError, ExtractorFailed
 from search.records import PageHints, RawPage
 from search.settings import Settings
 
@@ -235,15 +235,23 @@ def test_body_f1_on_the_shared_aeb_pages_holds() -> None:
     assert scorer.score(golds, found, 4, n_boot=0)["f1"] >= _AEB_BODY_F1 - 0.01
 
 
-def test_a_library_failure_on_one_page_is_that_pages_extraction_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fault injection: whatever trafilatura or lxml raise on a strange page
-    is reported as the page's reason, so an ingest run goes on."""
+@pytest.mark.parametrize(("raised", "kind", "reason"), [
+    (RecursionError("maximum recursion depth exceeded"), ExtractionError, "nests its elements too deeply"),
+    (ValueError("a bug of ours or a library's"), ExtractorFailed, "ValueError: a bug of ours"),
+])
+def test_a_library_failure_on_one_page_is_that_pages_error(
+    monkeypatch: pytest.MonkeyPatch, raised: Exception, kind: type[ExtractionError], reason: str
+) -> None:
+    """Fault injection: whatever trafilatura or lxml raise on a strange page is
+    reported as the page's reason, so an ingest run goes on: a page nested too
+    deeply is a rejection, anything else a failure of the cleaner."""
     def broken(*args: object, **kwargs: object) -> str:
-        raise RecursionError("maximum recursion depth exceeded")
+        raise raised
 
     monkeypatch.setattr("search.clean.extract_body", broken)
-    with pytest.raises(ExtractionError, match="RecursionError"):
+    with pytest.raises(ExtractionError, match=reason) as caught:
         extract(_page("wire-jsonld.html"), HERALD)
+    assert type(caught.value) is kind
 
 
 def test_a_precision_core_that_leaves_out_most_of_the_text_is_not_trusted() -> None:
