@@ -364,8 +364,12 @@ _UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
 def _is_headline(line: str) -> bool:
+    """Headline-shaped: 3-30 words, not a list item, not a sentence's end
+    ("." or "…": a teaser). An exclamation is a headline (tabloids end theirs
+    so: "LAVROV DIREKTNO OPTUŽIO SAD!"). The publisher's capitals are kept as
+    they are: no case rule knows that "SAD" is the USA and not "sad" (now)."""
     words = line.split()
-    return 3 <= len(words) <= 30 and line[-1] not in ".!…" and not line.startswith(("-", "–", "—", "•"))
+    return 3 <= len(words) <= 30 and line[-1] not in ".…" and not line.startswith(("-", "–", "—", "•"))
 
 
 
