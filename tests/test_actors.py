@@ -541,6 +541,8 @@ def test_an_agency_named_in_the_story_is_an_actor(text: str) -> None:
 
 def test_a_parenthesis_and_a_dash_inside_a_sentence_is_no_dateline() -> None:
     assert AGENCIES.find("The Serbian Progressive Party (SNS) - which Lavrov praised - won.") == ["sns", "lavrov"]
+    assert AGENCIES.find("BEOGRAD - Vladajuća stranka (SNS) - koju je Lavrov pohvalio - pobedila je.") == ["sns", "lavrov"]
+    assert AGENCIES.find("WILKES-BARRE, Pa. (AP) — Lavrov said.") == ["lavrov"]
 
 
 # ---------------------------------------------------------- the seed articles
