@@ -8,7 +8,8 @@ ISO 639-1 code, or ``UNKNOWN`` when the text is too short or too mixed to say.
 How a text is labelled (``detect_language``):
 
 1. **Sample.** The first ``LANGUAGE_SAMPLE`` characters: enough to decide,
-   more only costs time. No letters → unknown. A text too short for
+   more only costs time, with Cyrillic look-alikes inside Latin words (an а
+   or о typed into "Ministаrstvо") made Latin. No letters → unknown. A text too short for
    langdetect to judge → the declared language if it fits the script, else
    unknown (``too_short``): in Latin or Cyrillic script, fewer than
    ``MIN_JUDGED_LETTERS`` letters counted once per distinct word, so a wire
@@ -56,7 +57,7 @@ How a text is labelled (``detect_language``):
    takođe/također, šta/tko, the month names), verbs in -ovati/-isati against
    -irati (reagovao/reagirao), and constructions: Serbian's fused future
    (uradićemo against Croatian "uradit ćemo", whose "bit", "imat" count for
-   Croatian), "da li", "može da"/"počeo da" + present where Croatian takes the
+   Croatian), "da li", "može da"/"počeo da"/"pokušala da"/"odbio je da" + present where Croatian takes the
    infinitive, "sa" before words Croatian gives "s". Topic words such as
    Beograd or Srbija are deliberately not counted: Croatian media write them
    too. The side with at least ``DECISIVE_HITS`` hits and at least twice the
@@ -69,7 +70,8 @@ How a text is labelled (``detect_language``):
    gate before a text langdetect calls ``sl`` is reconsidered.
 
 4. **The declared language** (``html_lang``: ``<html lang>`` or
-   Content-Language, only its primary subtag, and only when it is possible
+   Content-Language, only its primary subtag, only an ISO 639-1 code
+   (``LANGUAGE_NAMES``: the facet names every language it shows), and only when it is possible
    for the text's script — many sites declare ``en`` on every page, so a
    Russian text under ``lang="en"`` stays ``ru``) is a prior: it is the answer
    when the text is short (under ``SHORT_LETTERS`` letters), when langdetect
