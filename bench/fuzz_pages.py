@@ -13,8 +13,9 @@ soup, deep nesting …; the case number seeds the choice, so ``--replay N``
 rebuilds case N exactly), serves it as HTML (nine in ten) or as plain text,
 and runs the ingest's path on it: ``clean``, then ``enrich``. The outcome is an
 article, or a skip with the cleaner's reason (``ExtractionError``, which the
-ingest counts), or anything else: an exception that escaped, listed with its
-page, mutations and case number. Each case is timed; the slowest are listed,
+ingest counts), or anything else: an exception that escaped, or an article
+unfit for the index and the feeds (no text, characters XML does not allow, a
+language without a name), listed with its page, mutations and case number. Each case is timed; the slowest are listed,
 and a case cut off by ``clean_time_limit`` (a hang the timer caught) is counted
 apart from other skips.
 """
@@ -39,10 +40,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from page_mutations import mutate
 
 from search.actors import load_gazetteer
-from search.clean import clean
+from search.clean import _NOT_XML, clean
 from search.enrich import enrich
 from search.errors import ExtractionError
-from search.records import RawPage
+from search.language import LANGUAGE_NAMES
+from search.records import Article, RawPage
 from search.settings import Settings
 
 
@@ -68,6 +70,18 @@ def _reason_kind(reason: str) -> str:
     """A skip reason without its figures and details, to count like with like."""
     reason = re.sub(r"\d[\d,.]*", "N", reason.split(":")[0])
     return reason[:70]
+
+
+def _unusable(article: Article) -> str | None:
+    """What makes an article unfit for the index and the feeds, if anything."""
+    fields = f"{article.title}{article.text}{article.author or ''}{article.outlet or ''}"
+    if not article.text.strip():
+        return "no text"
+    if _NOT_XML.search(fields):
+        return "characters XML does not allow"
+    if article.language not in LANGUAGE_NAMES:
+        return f"an unnamed language {article.language!r}"
+    return None
 
 
 def _raised_in(error: BaseException) -> str:
@@ -108,9 +122,12 @@ def main() -> int:
         label = f"case {number}: {name} ({content_type}, {len(data):,} bytes) after {' + '.join(mutations)}"
         start = time.perf_counter()
         try:
-            article = clean(RawPage(data=data, origin=name, content_type=content_type), settings)
-            enrich(article, gazetteer, settings.langdetect_seed)
-            outcomes["article"] += 1
+            article = enrich(clean(RawPage(data=data, origin=name, content_type=content_type), settings),
+                             gazetteer, settings.langdetect_seed)
+            problem = _unusable(article)
+            outcomes["article: " + problem if problem else "article"] += 1
+            if problem:
+                escaped.append(f"{label}: an article with {problem}")
         except ExtractionError as e:
             timed_out = "took longer than" in e.message
             outcomes["skip: time limit" if timed_out else "skip"] += 1
@@ -145,7 +162,7 @@ def main() -> int:
     print(f"Exceptions the cleaner contained (skipped with their reason): {len(contained)}")
     for line in contained[:50]:
         print(f"  {line}")
-    print(f"Exceptions that escaped: {len(escaped)}")
+    print(f"Exceptions that escaped, and unusable articles: {len(escaped)}")
     for line in escaped[:50]:
         print(f"  {line}")
     return 1 if escaped else 0
