@@ -328,21 +328,25 @@ def _time_limit(seconds: float) -> Iterator[None]:
 
 
 def extract_text(text: str, settings: Settings | None = None) -> Article:
-    """Clean a plain-text page dump into title, author, body, date and language."""
+    """Clean a plain-text page dump into title, author, body, date and language.
+
+    Bounded in time like ``extract`` (``clean_time_limit``, on the main thread):
+    a line the rules read too slowly raises ``ExtractionError``."""
     settings = settings or Settings()
-    if _NOT_XML.search(text):  # no feed, page or index field may carry them (see _NOT_XML)
-        text = _NOT_XML.sub(_xml_compatible, text)
-    lines = [line.strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    script = dominant_script(" ".join(lines))
-    header, body = _split_header(lines)
-    title = _pick_title(header, script)
-    author = next((m.group("name").strip() for line in header if (m := BYLINE.match(line))), None)
-    body = drop_trailing_furniture(drop_leftovers(body))
-    if title is None and body:
-        title = _title_from_sentence(body[0])
-    text = "\n\n".join(body)
-    found = find_published(None, None, text, floor_year=settings.date_floor_year)
+    with _time_limit(settings.clean_time_limit), _page_failures():
+        if _NOT_XML.search(text):  # no feed, page or index field may carry them (see _NOT_XML)
+            text = _NOT_XML.sub(_xml_compatible, text)
+        lines = [line.strip() for line in text.splitlines()]
+        lines = [line for line in lines if line]
+        script = dominant_script(" ".join(lines))
+        header, body = _split_header(lines)
+        title = _pick_title(header, script)
+        author = next((m.group("name").strip() for line in header if (m := BYLINE.match(line))), None)
+        body = drop_trailing_furniture(drop_leftovers(body))
+        if title is None and body:
+            title = _title_from_sentence(body[0])
+        text = "\n\n".join(body)
+        found = find_published(None, None, text, floor_year=settings.date_floor_year)
     return Article(
         id="", title=title or "", text=text, origin="", author=author,
         published=found.value if found else None,

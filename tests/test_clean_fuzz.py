@@ -22,11 +22,12 @@ from page_mutations import MUTATIONS, mutate
 
 from conftest import FIXTURES, SEED_ARTICLES
 from search.actors import Gazetteer
-from search.clean import _NOT_XML, clean, extract
+from search.clean import _NOT_XML, clean, extract, extract_text
 from search.enrich import enrich
 from search.errors import ExtractionError
 from search.language import LANGUAGE_NAMES
 from search.records import Article, RawPage
+from search.settings import Settings as SettingsOf  # hypothesis has its own `settings`
 
 #: Every page the project wrote for its tests, and the seed page dumps.
 PAGES: list[tuple[str, bytes, str]] = sorted(
@@ -155,3 +156,19 @@ def test_control_characters_in_a_plain_text_page_do_not_reach_the_article(contro
     outcome = _clean_or_skip(damaged, "text/plain", "controls")
     assert isinstance(outcome, Article), outcome
     assert control not in outcome.text and "Serbia Acts Only If Ordered by the Kremlin" in outcome.text
+
+
+def test_a_long_run_of_spaces_in_a_page_dump_is_read_in_linear_time() -> None:
+    # A garbled page served as text: one "line" of 85,000 spaces between a box character and a tag. The
+    # date-stamp rule tried every split of the run (hours); now it is one pass. The time limit is the
+    # backstop: without the fix this test fails after 5 s instead of hanging.
+    _, data, _ = _page("003_c73c9fc6f3745f3a.txt")
+    damaged = data + ("\n┬" + " " * 85_000 + "</li>\n").encode()
+    article = extract_text(damaged.decode(), SettingsOf(clean_time_limit=5.0))
+    assert article.text.startswith("Russian Foreign Minister Sergei Lavrov stated on Tuesday")
+
+
+def test_a_page_dump_over_the_time_limit_is_abandoned() -> None:
+    _, data, _ = _page("003_c73c9fc6f3745f3a.txt")
+    with pytest.raises(ExtractionError, match="longer than"):
+        extract_text((data * 20).decode(), SettingsOf(clean_time_limit=0.0001))
