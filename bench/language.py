@@ -50,7 +50,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 #: The revision this branch started from (issue 13).
 DEFAULT_BASELINE = "6e36c7f"
-HELD_OUT_SHARE = 3  # of 10
+#: Records whose id hashes to 7, 8 or 9 (of 10) are held out: the rules of
+#: issue 13 were tuned reading only the others.
+HELD_OUT_FROM = 7
 
 
 def _shared() -> Path:
@@ -58,7 +60,7 @@ def _shared() -> Path:
 
 
 def _held_out(record_id: str) -> bool:
-    return zlib.crc32(record_id.encode()) % 10 < HELD_OUT_SHARE
+    return zlib.crc32(record_id.encode()) % 10 >= HELD_OUT_FROM
 
 
 def _corpus(shared: Path) -> list[dict[str, Any]]:
