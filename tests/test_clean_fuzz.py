@@ -172,3 +172,10 @@ def test_a_page_dump_over_the_time_limit_is_abandoned() -> None:
     _, data, _ = _page("003_c73c9fc6f3745f3a.txt")
     with pytest.raises(ExtractionError, match="longer than"):
         extract_text((data * 20).decode(), SettingsOf(clean_time_limit=0.0001))
+
+
+def test_a_garbled_canonical_link_is_ignored_not_the_page() -> None:
+    # "Invalid IPv6 URL" from urlsplit had sunk the whole page (found by bench/fuzz_pages.py).
+    data = (FIXTURES / "balkan-wire.html").read_bytes().replace(b'href="https://balkanwire', b'href="https://[balkanwire')
+    article = extract(data, "https://balkanwire.example/news/2021/06/04/lavrov-vucic-kosovo")
+    assert article.text.startswith("BELGRADE") and article.url == "https://balkanwire.example/news/2021/06/04/lavrov-vucic-kosovo"
