@@ -88,6 +88,16 @@ is read from the words around the match, and a use the rules miss is left out.
   ("Russian President Vladimir Putin", "US President Bill Clinton") still
   names the country: a title is no part of the name.
 * "the Kremlin" is an organisation's own alias and counts wherever it occurs.
+
+An agency's credit in a dateline names the outlet, not an actor of the story:
+whatever the text names inside "(…)" or "/…/" right after a dateline's place
+and date and before the dash ("MOSCOW (Reuters) -", "BELGRADE, Sept 14
+(Reuters) —", "MOSCOW, November 21 (RIA Novosti) -", "BEOGRAD (Tanjug) –",
+"МОСКВА, 14 сентября. /ТАСС/.") is not counted (``_credit_spans``). The same
+agency named in the story ("Reuters reported", "according to Reuters") counts.
+A dateline opens a line: nothing before the credit, or a place whose first
+word is in capitals (as datelines are set) or a place with a date (a digit);
+so "The Serbian Progressive Party (SNS) - which …" keeps its SNS.
 """
 
 from __future__ import annotations
@@ -176,6 +186,9 @@ class Gazetteer:
             return []
         folded = _Folded.of(text)
         candidates = self._candidates(folded) + self._metonyms.candidates(folded)
+        credits = _credit_spans(text)
+        if credits:
+            candidates = [c for c in candidates if not _in_spans(folded.source_offset(c[0]), credits)]
         matches = self._with_titles(_leftmost_longest(candidates), candidates)
         named_in_full = {entry.actor_id for entry in matches if not entry.short}
         found: dict[str, None] = {}  # insertion-ordered set
@@ -699,6 +712,56 @@ def _capital_acts(folded: _Folded, start: int) -> bool:
 # --------------------------------------------------------------- matching
 
 
+#: A dateline and its agency credit, at a line's start: the place and date
+#: (checked in ``_credit_spans``; no dash between words in it: "BEOGRAD -
+#: Predsednik (SNS) -" has its dateline before the first dash), then
+#: "(Agency)" and a dash, or "/Agency/" and a full stop or a dash (the Russian
+#: agencies' style).
+_DATELINE_CREDIT = re.compile(
+    r"[ \t]*(?P<place>[^\W\d_](?:(?![ \t]-[ \t])[^\n()/\u2013\u2014]){0,60}?)?[ \t]*"
+    r"(?:\((?P<paren>[^()\n]{1,60})\)[ \t]*[-\u2013\u2014]|/(?P<slash>[^/\n]{1,60})/[ \t]*[.\-\u2013\u2014]?[ \t])",
+)
+_FIRST_WORD = re.compile(r"[^\W\d_]+")
+_CREDIT_CLOSE = re.compile(r"\)[ \t]*[-\u2013\u2014]|/[ \t]*[.\-\u2013\u2014]?[ \t]")
+
+
+def _credit_spans(text: str) -> list[tuple[int, int]]:
+    """Where the text credits an agency in a dateline (module docstring), as (start, end) in ``text``."""
+    spans = []
+    # A closing ")" and a dash, or a "/" and a space, is rare: only lines
+    # holding one are read in full (measured on 3,013 corpus articles: the
+    # whole matcher took 31% longer when every line was tried).
+    lines = {text.rfind("\n", 0, at) + 1 for at in _credit_closes(text)}
+    for line_start in sorted(lines):
+        match = _DATELINE_CREDIT.match(text, line_start)
+        if match is None:
+            continue
+        place = (match.group("place") or "").strip()
+        first = _FIRST_WORD.match(place)
+        if place and not (first and len(first.group()) >= 2 and first.group().isupper()) and not any(
+            ch.isdigit() for ch in place
+        ):
+            continue
+        group = "paren" if match.group("paren") is not None else "slash"
+        spans.append((match.start(group), match.end(group)))
+    return spans
+
+
+def _credit_closes(text: str) -> Iterable[int]:
+    """Where a ")" and a dash, or a "/" and a space, stand: found by str.find,
+    ten times faster than a regular expression's scan of the whole text."""
+    for mark in ")/":
+        at = text.find(mark)
+        while at >= 0:
+            if _CREDIT_CLOSE.match(text, at):
+                yield at
+            at = text.find(mark, at + 1)
+
+
+def _in_spans(position: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= position < end for start, end in spans)
+
+
 def _on_word_boundaries(text: str, start: int, end: int) -> bool:
     before_ok = start == 0 or not text[start - 1].isalnum()
     after_ok = end == len(text) or not text[end].isalnum()
@@ -764,6 +827,10 @@ class _Folded:
         pieces.append(source[position:].lower())
         offsets.extend(range(position, len(source)))
         return cls("".join(pieces), source, offsets)
+
+    def source_offset(self, index: int) -> int:
+        """Where folded character ``index`` came from in the original."""
+        return index if self.offsets is None else self.offsets[index]
 
     def original(self, start: int, end: int) -> str:
         """The original text behind folded ``[start, end)``, spaces squashed."""

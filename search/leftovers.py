@@ -55,9 +55,14 @@ _PROMPT_OPENING = re.compile(
 )
 # A line that is only a date stamp, with or without its cue: "Published:
 # 14.03.2022. at 11:20", "Објављено: 14.03.2022. у 11:20", "Updated 3 hours ago".
+# Possessive quantifiers (*+, ++): the runs overlap (spaces are \W, \s and
+# the stamp's own characters), and a backtracking match tried every split of
+# a long run of spaces: a garbled page's 85,000-space line took hours
+# (found by bench/fuzz_pages.py). The same verdict on 305,487 corpus and seed lines
+# (ten lines without a letter, never furniture by this rule, match differently).
 _STAMP = re.compile(
-    r"^\W*(?:(?:published|updated|posted|last updated|objavljeno|ažurirano|објављено|ажурирано|опубликовано"
-    r"|обновлено|publikuar|përditësuar)\b\W*)?(?:on\s+)?[\d\s./:,-]+(?:\s*(?:u|у|at|в|në|h|am|pm)\s*[\d.:]*)*\W*$",
+    r"^\W*+(?:(?:published|updated|posted|last updated|objavljeno|ažurirano|објављено|ажурирано|опубликовано"
+    r"|обновлено|publikuar|përditësuar)\b\W*+)?(?:on\s++)?[\d\s./:,-]++(?:\s*+(?:u|у|at|в|në|h|am|pm)\s*+[\d.:]*+)*+\W*+$",
     re.IGNORECASE,
 )
 # An affiliate disclosure: "We may earn a commission when you buy through our links."

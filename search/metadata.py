@@ -152,8 +152,12 @@ def _canonical(tree: lxml.html.HtmlElement, meta: _Meta, url: str | None) -> str
                        " ' canonical ')]/@href")
     for href in [*links, meta.get("og:url")]:
         href = (href or "").strip()
-        absolute = urljoin(url, href) if url and href else href
-        if urlsplit(absolute).scheme in ("http", "https") and urlsplit(absolute).netloc:
+        try:
+            absolute = urljoin(url, href) if url and href else href
+            parts = urlsplit(absolute)
+        except ValueError:  # "http://[broken": a bad link is no canonical URL, not a bad page (bench/fuzz_pages.py)
+            continue
+        if parts.scheme in ("http", "https") and parts.netloc:
             return absolute
     return None
 

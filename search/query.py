@@ -33,6 +33,7 @@ from search.analysis import query_parser, text_analyzer
 from search.dates import parse_iso
 from search.errors import NotFound, QueryError
 from search.facets import Counts
+from search.language import LANGUAGE_NAMES
 from search.records import FACETS, UNKNOWN, ActorPage, ActorRef, FacetValue, Hit, SearchPage, SearchQuery
 from search.settings import Settings
 
@@ -43,13 +44,6 @@ MAX_FACET_LIMIT = 1000
 MAX_PAGE = 1000
 SORTS = ("relevance", "date")
 _SNIPPET_CHARS = 240
-
-LANGUAGE_NAMES = {
-    "en": "English", "sr": "Serbian", "hr": "Croatian", "bs": "Bosnian", "mk": "Macedonian",
-    "ru": "Russian", "sq": "Albanian", "de": "German", "fr": "French", "uk": "Ukrainian",
-    "bg": "Bulgarian", "sl": "Slovenian", "it": "Italian", "es": "Spanish", "tr": "Turkish",
-    UNKNOWN: "Unknown",
-}
 
 
 def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazetteer: Gazetteer) -> SearchPage:

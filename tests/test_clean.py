@@ -180,3 +180,37 @@ def test_a_saved_html_page_is_decoded_by_its_meta_charset() -> None:
     html = f'<html><head><meta charset="windows-1251"><title>Лавров в Белграде</title></head><body><article><p>{text}</p><p>{text}</p></article></body></html>'
     article = clean(RawPage(data=html.encode("cp1251"), origin="ru.html", content_type="text/html"))
     assert "Сергей Лавров" in article.text
+
+
+# Written for this test: a tabloid page dump, its headline in capitals and ending in "!".
+_TABLOID_BODY = (
+    "Ruski ministar spoljnih poslova rekao je danas u Moskvi da su Sjedinjene Američke Države direktno odgovorne "
+    "za eskalaciju sukoba u regionu.\n"
+    "On je dodao da je Moskva spremna za razgovore, ali samo pod uslovima koji uvažavaju bezbednost svih strana."
+)
+_TABLOID_BODY_CYRILLIC = (
+    "Руски министар спољних послова рекао је данас у Москви да су Сједињене Америчке Државе директно одговорне "
+    "за ескалацију сукоба у региону.\n"
+    "Он је додао да је Москва спремна за разговоре, али само под условима који уважавају безбедност свих страна."
+)
+
+
+@pytest.mark.parametrize(
+    ("headline", "body"),
+    [
+        ("LAVROV DIREKTNO OPTUŽIO SAD!", _TABLOID_BODY),
+        ("ЛАВРОВ ДИРЕКТНО ОПТУЖИО САД!", _TABLOID_BODY_CYRILLIC),
+        ("Lavrov direktno optužio SAD!", _TABLOID_BODY),
+        ("DA LI JE OVO KRAJ PREGOVORA?", _TABLOID_BODY),
+    ],
+    ids=["capitals-latin", "capitals-cyrillic", "exclamation", "question"],
+)
+def test_the_publishers_headline_is_kept_as_written(headline: str, body: str) -> None:
+    article = extract_text(f"Alo\nPolitika\n{headline}\n{body}")
+    assert article.title == headline
+    assert article.text == body.replace("\n", "\n\n")
+
+
+def test_a_short_exclamation_in_the_header_is_not_a_headline() -> None:
+    article = extract_text(f"Alo\nBravo!\n{_TABLOID_BODY}")
+    assert article.title.startswith("Ruski ministar spoljnih poslova") and article.title.endswith("…")

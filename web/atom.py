@@ -30,7 +30,7 @@ from flask import Response, request
 from whoosh.searching import Searcher
 
 from search.actors import Gazetteer
-from search.query import LANGUAGE_NAMES
+from search.language import LANGUAGE_NAMES
 from search.records import Hit, Published, SearchQuery
 from search.sequence import first_indexed
 from search.settings import Settings
