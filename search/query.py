@@ -398,18 +398,19 @@ def _facet_values(
 ) -> tuple[FacetValue, ...]:
     """Largest counts first (ties by label), capped; selected values always shown."""
     selected = set(getattr(request, name))
-    labelled = [(value, _label(name, value, gazetteer), count) for value, count in counts.items() if value]
+    labelled = [(value, facet_label(name, value, gazetteer), count) for value, count in counts.items() if value]
     labelled.sort(key=lambda item: (-item[2], item[1].casefold(), item[0]))
     top_values = {value for value, _, _ in labelled[: request.facet_limit]}
     # A selected value must stay visible (to be removed): it takes the place
     # of the smallest of the top values, so the cap still holds.
     missing = sorted(selected - top_values)[: request.facet_limit]
     shown = labelled[: request.facet_limit - len(missing)]
-    shown += [(v, _label(name, v, gazetteer), counts.get(v, 0)) for v in missing]
+    shown += [(v, facet_label(name, v, gazetteer), counts.get(v, 0)) for v in missing]
     return tuple(FacetValue(value, label, count, value in selected) for value, label, count in shown)
 
 
-def _label(name: str, value: str, gazetteer: Gazetteer) -> str:
+def facet_label(name: str, value: str, gazetteer: Gazetteer) -> str:
+    """How a facet value is shown: an actor's name, a language's name, "Unknown"; the value is the key."""
     if name == "actor":
         return gazetteer.label(value)
     if name == "language":

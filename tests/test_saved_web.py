@@ -84,7 +84,7 @@ def test_save_a_search_with_its_filters_and_alert_options(ana: FlaskClient, inst
     assert "Lavrov on Kosovo" in listing
     assert "<q>Kosovo</q>" in listing
     assert "Actor: Sergey Lavrov" in listing
-    assert "Language: en" in listing
+    assert "Language: English" in listing
     assert "daily at 07:00 (UTC time)" in listing
     assert "in its feed, first copy of each story only" in listing
 

@@ -30,7 +30,7 @@ from flask import Response, request
 from whoosh.searching import Searcher
 
 from search.actors import Gazetteer
-from search.language import LANGUAGE_NAMES
+from search.query import facet_label
 from search.records import Hit, Published, SearchQuery
 from search.sequence import first_indexed
 from search.settings import Settings
@@ -87,14 +87,9 @@ def newest(dates: Iterable[dt.datetime], otherwise: dt.datetime | None) -> dt.da
 
 def filters_text(query: SearchQuery, gazetteer: Gazetteer) -> str:
     """The query and its facet filters in words: ``Lavrov · outlet: RksNews · actor: Sergey Lavrov``."""
-    labels = {
-        "outlet": query.outlet,
-        "actor": tuple(gazetteer.label(actor) for actor in query.actor),
-        "year": query.year,
-        "language": tuple(LANGUAGE_NAMES.get(code, code) for code in query.language),
-    }
     parts = [query.q.strip() or "all articles"]
-    parts += [f"{name}: {', '.join(values)}" for name, values in labels.items() if values]
+    parts += [f"{name}: {', '.join(facet_label(name, value, gazetteer) for value in values)}"
+              for name, values in query.filters().items() if values]
     return " · ".join(parts)
 
 

@@ -19,7 +19,7 @@ from wtforms.validators import Length
 
 from search.alerts import DeliverySummary, delivery_summaries
 from search.errors import AlertError, QueryError
-from search.query import make_query, parse_query
+from search.query import facet_label, make_query, parse_query
 from search.records import FACETS, SavedSearch, SearchQuery
 from search.saved import (
     MAX_NAME,
@@ -200,7 +200,7 @@ def _filters(query: SearchQuery) -> list[Filter]:
 
 
 def _label(facet: str, value: str) -> str:
-    return get_gazetteer().label(value) if facet == "actor" else value
+    return facet_label(facet, value, get_gazetteer())
 
 
 def _options_of(saved: SavedSearch) -> AlertOptions:
