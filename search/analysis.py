@@ -283,6 +283,8 @@ class _DatesPlugin(Plugin):  # type: ignore[misc]
             if type(node) in (syntax.WordNode, _AlternativesPhrasePlugin.PhraseNode):
                 first, last = date_span(node.text)
                 return wq.DateRange(self.fieldname, first, last, boost=self.boost)
+            if type(node).__name__ in ("WildcardNode", "PrefixNode"):
+                raise QueryError(f"{DATE_FIELD}: takes no wildcards", hint=DATE_HINT)
             shown = node.text if getattr(node, "has_text", False) else "that"
             raise QueryError(f"{DATE_FIELD}: cannot take {shown!r}", hint=DATE_HINT)
 
