@@ -171,7 +171,8 @@ class Recorder(logging.Handler):
         self.records.append(record)
 
 
-def campaign(settings: Settings, gen: Generator, queries: int, failures_path: Path) -> dict[str, Any]:
+def campaign(settings: Settings, gen: Generator, queries: int, failures_path: Path,
+             until: dt.datetime | None = None) -> dict[str, Any]:
     from web import create_app
 
     app = create_app({"TESTING": False, "NEWSDESK_SETTINGS": settings})
@@ -184,7 +185,11 @@ def campaign(settings: Settings, gen: Generator, queries: int, failures_path: Pa
     hang_after = settings.search_time_limit + 1.0
     started = time.monotonic()
     with failures_path.open("w", encoding="utf-8") as failures:
+        done = 0
         for n in range(1, queries + 1):
+            if until is not None and dt.datetime.now(dt.UTC) >= until:
+                break
+            done = n
             url = gen.url()
             del recorder.records[:]
             t0 = time.monotonic()
@@ -198,11 +203,11 @@ def campaign(settings: Settings, gen: Generator, queries: int, failures_path: Pa
                 failures.write(json.dumps({"kind": kind, "url": url, "status": response.status_code,
                                            "seconds": round(took, 3), "detail": detail}, ensure_ascii=False) + "\n")
                 failures.flush()
-            if n % 5000 == 0:
+            if n % 1000 == 0:
                 rate = n / (time.monotonic() - started)
                 print(f"{n} queries, {rate:.0f}/s, statuses {dict(statuses)}, problems {dict(kinds)}", flush=True)
     logging.getLogger().removeHandler(recorder)
-    return {"queries": queries, "statuses": statuses, "problems": kinds, "slowest": slowest,
+    return {"queries": done, "asked": queries, "statuses": statuses, "problems": kinds, "slowest": slowest,
             "seconds": time.monotonic() - started}
 
 
@@ -245,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=3000, help="corpus articles to index (spread over the file)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
+    parser.add_argument("--until", type=dt.datetime.fromisoformat, default=None, metavar="ISO-TIME",
+                        help="stop asking at this moment (UTC, e.g. 2026-12-04T18:20) and report what was done")
     parser.add_argument("--failures", type=Path, default=Path(tempfile.gettempdir()) / "fuzz_queries_failures.jsonl")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
@@ -253,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         settings, words, outlets = build_index(Path(tmp), args.articles)
         print(f"index built in {time.monotonic() - t0:.0f} s; {len(words)} title words", flush=True)
         gen = Generator(words, outlets, random.Random(args.seed))
-        figures = campaign(settings, gen, args.queries, args.failures)
+        until = args.until.replace(tzinfo=dt.UTC) if args.until and args.until.tzinfo is None else args.until
+        figures = campaign(settings, gen, args.queries, args.failures, until)
     info = machine()
     setup = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
              "machine": f"{info['host']}, {info['CPU']}, {info['cores']} cores, {info['RAM']}, Python {info['Python']}, "

@@ -389,11 +389,29 @@ def _comparisons_on_dates_only(text: str) -> str:
         return (match.group(1) or "") + " " * len(match.group(2))
 
     syntax = _outside_phrases(text)
+    in_dates = _inside_date_groups(syntax)
     pieces, last = [], 0
     for match in _COMPARISON.finditer(syntax):
+        if in_dates[match.start()] and match.group(1) is None:
+            # published:(>2018) would silently mean all of 2018.
+            raise QueryError(f"{match.group(2)!r} inside {DATE_FIELD}:( )",
+                             hint=f"put the comparison right after the field: {DATE_FIELD}:>2018")
         pieces += [text[last:match.start()], keep_or_blank(match)]
         last = match.end()
     return "".join(pieces) + text[last:]
+
+
+def _inside_date_groups(syntax: str) -> list[bool]:
+    """For each character, whether it stands in a group opened by ``published:(``."""
+    opened: list[bool] = []
+    inside = []
+    for i, ch in enumerate(syntax):
+        if ch == "(":
+            opened.append(syntax.endswith(f"{DATE_FIELD}:", 0, i) or any(opened))
+        elif ch == ")" and opened:
+            opened.pop()
+        inside.append(any(opened))
+    return inside
 
 
 def _check_leaves(parsed: wq.Query) -> None:
