@@ -3,14 +3,18 @@ index, used by the web app, the JSON API, Atom and ``newsdesk search``;
 ``actor_page`` builds an actor's page (``ActorPage``) from one such search.
 
 Query text uses Whoosh syntax (phrases, AND/OR/NOT, ``field:term``,
-wildcards, ``published:[2018 to 2019]``) with AND between bare words. Facet
+wildcards over the unstemmed words, dates and date ranges read by
+search/analysis.py) with AND between bare words. Facet
 filters combine as OR within a facet and AND across facets. Facet counts are
 "multi-select": each facet is counted under the query and every *other*
 facet's filters, so picking one outlet still shows how many articles the
 other outlets have.
 
-Unusable input raises ``QueryError`` (HTTP 400) with a hint; a costly query
-is bounded by a cap on wildcard expansion and a time limit on collection.
+Unusable input raises ``QueryError`` (HTTP 400) with a hint; nothing else
+escapes the parser. A costly query is bounded by a cap on wildcard
+expansion and by one ``Deadline`` (``search_time_limit``) shared by
+expansion, collection, facet counts and highlighting: past it, a
+``QueryError`` says so.
 """
 
 from __future__ import annotations
@@ -312,8 +316,12 @@ def _parse(text: str, searcher: Searcher) -> wq.Query:
 _FIELD_PREFIX = re.compile(r"(?:^|[\s(])(\w+):(\S?)")
 _OPERATOR_AT_EDGE = re.compile(r"^(AND|OR)\b|\b(AND|OR|NOT)$")
 _OPERATORS = r"(?:AND|OR|NOT|ANDNOT|ANDMAYBE)"
-# An operator right after another (NOT NOT a, a NOT OR b, a AND OR b) or at a group's edge.
-_OPERATOR_PAIR = re.compile(rf"(?<!\S){_OPERATORS}\s+{_OPERATORS}(?!\S)|(?<!\S)(AND|OR|NOT)\s*\)|\(\s*(AND|OR)(?!\S)")
+# An operator right after another (NOT NOT a, a NOT OR b, a AND OR b: Whoosh fails on some and silently
+# reads others as AND), except AND NOT and OR NOT; or an operator at a group's edge.
+_OPERATOR_PAIR = re.compile(
+    rf"(?<!\S)(?!(?:AND|OR)\s+NOT(?!\S)){_OPERATORS}\s+{_OPERATORS}(?!\S)"
+    r"|(?<!\S)(AND|OR|NOT)\s*\)|\(\s*(AND|OR)(?!\S)"
+)
 _COMPARISON = re.compile(r"(\w+:)?(<=|>=|=<|=>|<|>)")
 _MAX_DEPTH = 20
 

@@ -26,7 +26,9 @@ from webforms import log_in, make_app, make_user, own_instance, submit
 REFUSED = [
     ("NOT NOT a", "operator"),
     ("a NOT OR b", "operator"),
-    ("a AND OR b", "operator"),
+    ("a AND OR b", "operator"),  # Whoosh read it as AND
+    ("a OR OR b", "operator"),
+    ("a ANDNOT ANDNOT b", "operator"),
     ("(a NOT)", "operator"),
     ("(OR a)", "operator"),
     ("published:[a to b]", "not a date"),
@@ -59,6 +61,8 @@ def test_the_api_refuses_with_400_and_a_hint(client: FlaskClient, q: str, messag
         ("kosovo >lavrov", 4),
         ("<kosovo", 5),
         ("*", 5),  # alone: every article, like the empty query
+        ("kosovo AND NOT putin", 3),  # the operator pairs that mean something stay
+        ("putin OR NOT kosovo", 2),
     ],
 )
 def test_comparison_signs_outside_a_date_are_punctuation(
