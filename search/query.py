@@ -32,7 +32,7 @@ from whoosh import query as wq
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
 from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.highlight import ContextFragmenter, Formatter, Highlighter
-from whoosh.searching import Results, Searcher
+from whoosh.searching import Results, SearchContext, Searcher
 
 from search import facets
 from search.actors import Actor, Gazetteer
@@ -458,7 +458,7 @@ def _expanded(parsed: wq.Query, searcher: Searcher, settings: Settings, deadline
             if expanded % 64 == 0:
                 deadline.check()
         deadline.check()
-        return _Expanded(sub, words)
+        return _Expanded(sub, words, deadline)
 
     result: wq.Query = parsed.accept(expand)
     return result
@@ -469,16 +469,27 @@ class _Expanded(wq.MultiTerm):  # type: ignore[misc]  # whoosh ships no type hin
     listed, so the search does not list them again past its deadline. It
     stands for the original in repr and equality (the facet cache's key)."""
 
-    def __init__(self, original: wq.MultiTerm, words: list[Any]) -> None:
+    def __init__(self, original: wq.MultiTerm, words: list[Any], deadline: Deadline) -> None:
         self.original = original
         self.fieldname = original.field()
         self.text = getattr(original, "text", "")
         self.boost = original.boost
         self.constantscore = getattr(original, "constantscore", False)
         self.words = words
+        self.deadline = deadline
 
     def _btexts(self, ixreader: Any) -> list[Any]:
         return self.words
+
+    def matcher(self, searcher: Searcher, context: Any = None) -> Any:
+        """Whoosh's own union of the words' postings, each read only while time remains:
+        reading 2,000 posting lists happens before collection, where no time limit looks."""
+        if len(self.words) <= 1:
+            return super().matcher(searcher, context)
+        if self.constantscore:
+            context = context.set(weighting=None) if context else SearchContext(weighting=None)
+        terms = [_TermInTime(self.fieldname, word, self.deadline) for word in self.words if word]
+        return wq.Or(terms, boost=self.boost).matcher(searcher, context)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Expanded) and other.original == self.original
@@ -493,6 +504,18 @@ class _Expanded(wq.MultiTerm):  # type: ignore[misc]  # whoosh ships no type hin
         return str(self.original)
 
     __str__ = __unicode__
+
+
+class _TermInTime(wq.Term):  # type: ignore[misc]  # whoosh ships no type hints
+    """A term whose postings are opened only before the deadline."""
+
+    def __init__(self, fieldname: str, text: Any, deadline: Deadline) -> None:
+        super().__init__(fieldname, text)
+        self.deadline = deadline
+
+    def matcher(self, searcher: Searcher, context: Any = None) -> Any:
+        self.deadline.check()
+        return super().matcher(searcher, context)
 
 
 # --- collecting -------------------------------------------------------------

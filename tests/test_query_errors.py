@@ -112,15 +112,15 @@ def test_saving_comparison_signs_outside_a_date_saves_the_words(ana: FlaskClient
 
 @pytest.fixture(scope="module")
 def many_words(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """300 articles of 150 random 8-letter words each: a lexicon of ~45,000 words."""
+    """150 articles of 120 random 8-letter words each: a lexicon of ~18,000 words."""
     settings = make_settings(Path(tmp_path_factory.mktemp("many-words")))
     rng = random.Random(4)
 
     def text(n: int) -> str:
         return " ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(8)) for _ in range(n))
 
-    write_articles([Article(id=f"m{n:04d}", title=text(5), text=text(150), origin=f"test:{n}", language="en")
-                    for n in range(300)], settings)
+    write_articles([Article(id=f"m{n:04d}", title=text(5), text=text(120), origin=f"test:{n}", language="en")
+                    for n in range(150)], settings)
     return settings
 
 

@@ -49,7 +49,7 @@ params = st.fixed_dictionaries(
 )
 
 PATHS = st.sampled_from(("/api/search", "/", "/search.atom"))
-EXAMPLES = settings(max_examples=400, deadline=None, derandomize=True,
+EXAMPLES = settings(max_examples=300, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
