@@ -62,7 +62,7 @@ from whoosh.searching import Searcher
 from search.accounts import get_user, list_users
 from search.actors import Gazetteer, load_gazetteer
 from search.errors import AlertError, IndexMissing, MailRefused, NotFound, QueryError
-from search.index import open_index
+from search.index import open_index, word_fields
 from search.mail import Letter, MailItem, Reason, article_link, build_message, message_id, send_message
 from search.query import hits_by_id, matching
 from search.records import FREQUENCIES, Hit, SavedSearch
@@ -381,7 +381,7 @@ def _percolate(run: _Run, articles: list[_NewArticle], alerts: list[SavedSearch]
     ix = _ScratchInRam().create_index(build_schema())
     writer = ix.writer()
     for article in articles:
-        writer.add_document(**article.document)
+        writer.add_document(**article.document, **word_fields(article.document))  # wildcards read the twins
     writer.commit()
     by_id = {article.id: article for article in articles}
     with ix.searcher() as searcher:

@@ -30,6 +30,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import FileIndex, LockError
 from whoosh.writing import SegmentWriter
 
+from search.analysis import WORD_FIELDS
 from search.duplicates import Copy, CopyFinder, band_terms, duplicate_of, nearest, sketch_hex, text_key
 from search.errors import IndexBusy, IndexMissing, SchemaMismatch
 from search.records import Article
@@ -220,8 +221,14 @@ def to_document(article: Article) -> dict[str, Any]:
     # The cluster is not part of the document's content: it is assigned at
     # write time, after the fingerprint, so an unchanged article stays unchanged.
     document["fingerprint"] = _fingerprint(document)
+    document.update(word_fields(document))  # derived, so not part of the fingerprint
     document["indexed_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     return document
+
+
+def word_fields(document: dict[str, Any]) -> dict[str, Any]:
+    """The wildcard twins of a document's text fields (search/schema.py): the same texts, indexed unstemmed."""
+    return {twin: document[name] for name, twin in WORD_FIELDS.items() if document.get(name) is not None}
 
 
 def _date_key(published: dt.date | dt.datetime | None) -> int:

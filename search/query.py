@@ -3,39 +3,57 @@ index, used by the web app, the JSON API, Atom and ``newsdesk search``;
 ``actor_page`` builds an actor's page (``ActorPage``) from one such search.
 
 Query text uses Whoosh syntax (phrases, AND/OR/NOT, ``field:term``,
-wildcards, ``published:[2018 to 2019]``) with AND between bare words. Facet
+wildcards over the unstemmed words, dates and date ranges read by
+search/analysis.py) with AND between bare words. Facet
 filters combine as OR within a facet and AND across facets. Facet counts are
 "multi-select": each facet is counted under the query and every *other*
 facet's filters, so picking one outlet still shows how many articles the
 other outlets have.
 
-Unusable input raises ``QueryError`` (HTTP 400) with a hint; a costly query
-is bounded by a cap on wildcard expansion and a time limit on collection.
+Unusable input raises ``QueryError`` (HTTP 400) with a hint; nothing else
+escapes the parser. A costly query is bounded by a cap on wildcard
+expansion and by one ``Deadline`` (``search_time_limit``) shared by
+expansion, collection, facet counts and highlighting: past it, a
+``QueryError`` says so.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from markupsafe import escape
+from whoosh import highlight, sorting
 from whoosh import query as wq
-from whoosh import sorting
+from whoosh.analysis import LowercaseFilter, RegexTokenizer
 from whoosh.collectors import TimeLimit, TimeLimitCollector
-from whoosh.highlight import ContextFragmenter, Formatter
-from whoosh.searching import Results, Searcher
+from whoosh.highlight import ContextFragmenter, Formatter, Highlighter
+from whoosh.searching import Results, SearchContext, Searcher
 
 from search import facets
 from search.actors import Actor, Gazetteer
-from search.analysis import query_parser, text_analyzer
+from search.analysis import (
+    DATE_FIELD,
+    DATE_HINT,
+    WORD,
+    WORD_FIELDS,
+    folded_word,
+    index_terms,
+    query_parser,
+    text_analyzer,
+)
 from search.dates import parse_iso
 from search.errors import NotFound, QueryError
 from search.facets import Counts
 from search.language import LANGUAGE_NAMES
 from search.records import FACETS, UNKNOWN, ActorPage, ActorRef, FacetValue, Hit, SearchPage, SearchQuery
 from search.settings import Settings
+
+log = logging.getLogger(__name__)
 
 #: Fields a user may name in the query text, e.g. ``title:kosovo``.
 QUERY_FIELDS = ("title", "body", "author", "outlet", "actor", "year", "language", "published", "url", "id", "cluster")
@@ -47,14 +65,15 @@ _SNIPPET_CHARS = 240
 
 
 def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazetteer: Gazetteer) -> SearchPage:
-    """Run one search: the page of hits and the four facets' counts."""
-    parsed = parse_query(request.q, searcher, settings)
+    """Run one search: the page of hits and the four facets' counts, all within the time limit."""
+    deadline = Deadline(settings)
+    parsed = parse_query(request.q, searcher, settings, deadline)
     filters = {name: _filter(name, values) for name, values in request.filters().items() if values}
     cache_key = facets.counts_key(searcher, parsed, request)
     counts = facets.kept_counts(cache_key) if settings.facet_cache_size else None
     unfiltered = [name for name in FACETS if name not in filters] if counts is None else []
     results = _collect(
-        searcher, _require(parsed, filters.values()), settings,
+        searcher, _require(parsed, filters.values()), deadline,
         limit=request.page * request.per_page,
         sortedby=_sort(request, parsed),
         groupedby=facets.facet_types(unfiltered) if unfiltered else None,
@@ -62,26 +81,27 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
         # Whoosh's block-quality skipping trips an assertion inside Require.
         optimize=not filters,
     )
-    results.fragmenter, results.formatter = _FRAGMENTER, _MarkFormatter()
+    results.highlighter = _WordsHighlighter(fragmenter=_FRAGMENTER, formatter=_MarkFormatter())
     if counts is None:
         counts = {name: results.groups(name) for name in unfiltered}
-        counts.update(_filtered_counts(searcher, parsed, filters, settings))
+        counts.update(_filtered_counts(searcher, parsed, filters, deadline))
         facets.keep_counts(cache_key, counts, settings.facet_cache_size)
     start = (request.page - 1) * request.per_page
-    hits = tuple(_hit(hit, gazetteer, request.q) for hit in _page(results, start, request.per_page))
+    hits = tuple(_hit(hit, gazetteer, request.q, deadline) for hit in _page(results, start, request.per_page))
     hits = _with_copies(searcher, hits)
+    deadline.check()
     values = {name: _facet_values(name, counts[name], request, gazetteer) for name in FACETS}
     return SearchPage(query=request, total=len(results), hits=hits, facets=values)
 
 
 def _filtered_counts(
-    searcher: Searcher, parsed: wq.Query, filters: dict[str, wq.Query], settings: Settings
+    searcher: Searcher, parsed: wq.Query, filters: dict[str, wq.Query], deadline: Deadline
 ) -> Counts:
     """Each filtered facet counted under the query and the *other* facets' filters."""
     counts = {}
     for name in filters:
         others = _require(parsed, (f for other, f in filters.items() if other != name))
-        results = _collect(searcher, others, settings, limit=1, scored=False, groupedby=facets.facet_types([name]))
+        results = _collect(searcher, others, deadline, limit=1, scored=False, groupedby=facets.facet_types([name]))
         counts[name] = results.groups(name)
     return counts
 
@@ -92,9 +112,10 @@ def matching(searcher: Searcher, request: SearchQuery, settings: Settings) -> di
     The same parsing and filters as ``search``, so an alert (search/alerts.py)
     matches exactly what the results page shows; words are given as typed.
     """
-    parsed = parse_query(request.q, searcher, settings)
+    deadline = Deadline(settings)
+    parsed = parse_query(request.q, searcher, settings, deadline)
     filters = [_filter(name, values) for name, values in request.filters().items() if values]
-    results = _collect(searcher, _require(parsed, filters), settings, limit=None, scored=False,
+    results = _collect(searcher, _require(parsed, filters), deadline, limit=None, scored=False,
                        terms=bool(request.q), optimize=not filters)
     words = _typed_words(request.q)  # analysed once, not once per hit
     return {hit["id"]: _matched_words(words, hit) for hit in results}
@@ -111,6 +132,9 @@ def _matched_words(words: list[tuple[str, str]], hit: Any) -> tuple[str, ...]:
     if not words or not hit.results.has_matched_terms():
         return ()
     found = {term.decode() for field, term in hit.matched_terms() if field in ("title", "body")}
+    # A wildcard matched whole words: a typed word counts when it stems like one of them.
+    words_fields = (WORD_FIELDS["title"], WORD_FIELDS["body"])
+    found.update(t for field, term in hit.matched_terms() if field in words_fields for t in index_terms(term.decode()))
     return tuple(dict.fromkeys(word for term, word in words if term in found))
 
 
@@ -228,28 +252,82 @@ def make_query(
     )
 
 
-def parse_query(text: str, searcher: Searcher, settings: Settings) -> wq.Query:
-    """Parse query text, or raise ``QueryError`` saying what to change."""
-    if not text:
-        return wq.Every()
+def parse_query(text: str, searcher: Searcher, settings: Settings, deadline: Deadline | None = None) -> wq.Query:
+    """Parse query text, or raise ``QueryError`` saying what to change.
+
+    Wildcards are expanded here, within ``deadline`` (the search's time
+    limit) and the ``max_wildcard_terms`` cap, so nothing a user types makes
+    the search itself walk an unbounded list of words.
+    """
+    deadline = deadline or Deadline(settings)
     text = _lowercase_fields(text)
+    if not text or text == "*":
+        return wq.Every()  # "*" alone: every article, as the empty query lists them
     _check_syntax(text, settings)
-    parsed = query_parser(searcher.schema).parse(text)
+    parsed = _parse(_comparisons_on_dates_only(text), searcher)
     if parsed is wq.NullQuery:
         raise QueryError(f"nothing to search for in {text!r}", hint="type one or more words")
-    _check_expansions(parsed, searcher, settings)
-    return parsed
+    _check_leaves(parsed)
+    return _expanded(parsed, searcher, settings, deadline)
+
+
+class Deadline:
+    """The moment a search must be answered by (``search_time_limit`` after it started)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.limit = settings.search_time_limit
+        self.at = time.monotonic() + self.limit
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    def check(self) -> None:
+        if self.remaining() <= 0:
+            raise self.error()
+
+    def error(self) -> QueryError:
+        return QueryError(f"the search took longer than {self.limit:g} s",
+                          hint="use fewer wildcards or more specific words")
+
+
+def _parse(text: str, searcher: Searcher) -> wq.Query:
+    try:
+        return query_parser(searcher.schema, QUERY_FIELDS).parse(text)
+    except QueryError:
+        raise
+    except RecursionError:
+        raise QueryError("the query is nested too deeply", hint="use fewer brackets") from None
+    except Exception:
+        # Whoosh's parser fails with IndexError and the like on some operator
+        # sequences; the checks above catch the known ones with a better hint.
+        log.warning("the query parser failed on %r", text, exc_info=True)
+        raise QueryError("the query could not be read",
+                         hint="check its operators, brackets and quotes; put punctuation in quotes") from None
 
 
 # --- checks before and after parsing ---------------------------------------
 
 _FIELD_PREFIX = re.compile(r"(?:^|[\s(])(\w+):(\S?)")
 _OPERATOR_AT_EDGE = re.compile(r"^(AND|OR)\b|\b(AND|OR|NOT)$")
+_OPERATORS = r"(?:AND|OR|NOT|ANDNOT|ANDMAYBE)"
+# An operator right after another (NOT NOT a, a NOT OR b, a AND OR b: Whoosh fails on some and silently
+# reads others as AND), except AND NOT and OR NOT; or an operator at a group's edge.
+_OPERATOR_PAIR = re.compile(
+    rf"(?<!\S)(?!(?:AND|OR)\s+NOT(?!\S)){_OPERATORS}\s+{_OPERATORS}(?!\S)"
+    r"|(?<!\S)(AND|OR|NOT)\s*\)|\(\s*(AND|OR)(?!\S)"
+)
+_COMPARISON = re.compile(r"(\w+:)?(<=|>=|=<|=>|<|>)")
+_MAX_DEPTH = 20
 
 
 def _lowercase_fields(text: str) -> str:
     """``Title:kosovo`` means ``title:kosovo``: field names are lower case."""
     return _FIELD_PREFIX.sub(lambda m: m.group(0).replace(m.group(1) + ":", m.group(1).lower() + ":"), text)
+
+
+def _outside_phrases(text: str) -> str:
+    """``text`` with each phrase's inside blanked, so checks see only the query syntax."""
+    return re.sub(r'"[^"]*"', lambda m: '"' + " " * (len(m.group(0)) - 2) + '"', text)
 
 
 def _check_syntax(text: str, settings: Settings) -> None:
@@ -259,8 +337,9 @@ def _check_syntax(text: str, settings: Settings) -> None:
         )
     if text.count('"') % 2:
         raise QueryError("a phrase is not closed", hint='add the closing quote, as in "like this"')
-    _check_balanced(re.sub(r'"[^"]*"', "", text))
-    for match in _FIELD_PREFIX.finditer(re.sub(r'"[^"]*"', '""', text)):
+    syntax = _outside_phrases(text)
+    _check_balanced(syntax)
+    for match in _FIELD_PREFIX.finditer(syntax):
         field, following = match.groups()
         if field not in QUERY_FIELDS:
             raise QueryError(
@@ -269,8 +348,14 @@ def _check_syntax(text: str, settings: Settings) -> None:
             )
         if not following:
             raise QueryError(f"nothing after {field}:", hint=f"write {field}:word")
-    if _OPERATOR_AT_EDGE.search(text.strip()):
+        if following in "<>" and field != DATE_FIELD:
+            raise QueryError(f"{field}: cannot compare", hint=f"only dates compare, as in {DATE_FIELD}:>=2018-09")
+    if _OPERATOR_AT_EDGE.search(syntax.strip()):
         raise QueryError("an operator has nothing on one side", hint="write: kosovo AND serbia, NOT may not end the query")
+    pair = _OPERATOR_PAIR.search(syntax)
+    if pair:
+        raise QueryError(f"{' '.join(pair.group(0).split())!r}: an operator has nothing on one side",
+                         hint="put a word or a group between operators: lavrov NOT putin, (a OR b) AND c")
 
 
 def _check_balanced(text: str) -> None:
@@ -279,6 +364,8 @@ def _check_balanced(text: str) -> None:
     for ch in text:
         if ch in depth:
             depth[ch] += 1
+            if sum(depth.values()) > _MAX_DEPTH:
+                raise QueryError(f"more than {_MAX_DEPTH} brackets open at once", hint="use fewer brackets")
         elif ch in closing:
             depth[closing[ch]] -= 1
             if depth[closing[ch]] < 0:
@@ -288,26 +375,148 @@ def _check_balanced(text: str) -> None:
             raise QueryError(f"{opener!r} is not closed", hint="close every bracket you open")
 
 
-def _check_expansions(parsed: wq.Query, searcher: Searcher, settings: Settings) -> None:
-    """Refuse wildcards and prefixes that expand to too many words, together."""
+def _comparisons_on_dates_only(text: str) -> str:
+    """``<`` and ``>`` compare right after ``published:``; anywhere else they
+    separate words like other punctuation (``<script>`` is the word script).
+
+    Whoosh would make a term range of ``title:>x`` (refused above) and fails
+    on a comparison with no field before it.
+    """
+    def keep_or_blank(match: re.Match[str]) -> str:
+        if match.group(1) == f"{DATE_FIELD}:":
+            after = text[match.end():match.end() + 1]
+            if not after or after.isspace() or after in "()[]{}":
+                raise QueryError(f"nothing after {match.group(0)}", hint=f"write {DATE_FIELD}:>=2018-09")
+            return match.group(0)
+        return (match.group(1) or "") + " " * len(match.group(2))
+
+    syntax = _outside_phrases(text)
+    in_dates = _inside_date_groups(syntax)
+    pieces, last = [], 0
+    for match in _COMPARISON.finditer(syntax):
+        if in_dates[match.start()] and match.group(1) is None:
+            # published:(>2018) would silently mean all of 2018.
+            raise QueryError(f"{match.group(2)!r} inside {DATE_FIELD}:( )",
+                             hint=f"put the comparison right after the field: {DATE_FIELD}:>2018")
+        pieces += [text[last:match.start()], keep_or_blank(match)]
+        last = match.end()
+    return "".join(pieces) + text[last:]
+
+
+def _inside_date_groups(syntax: str) -> list[bool]:
+    """For each character, whether it stands in a group opened by ``published:(``."""
+    opened: list[bool] = []
+    inside = []
+    for i, ch in enumerate(syntax):
+        if ch == "(":
+            opened.append(syntax.endswith(f"{DATE_FIELD}:", 0, i) or any(opened))
+        elif ch == ")" and opened:
+            opened.pop()
+        inside.append(any(opened))
+    return inside
+
+
+def _check_leaves(parsed: wq.Query) -> None:
+    """Refuse what would walk every posting: a lone ``*`` beside other words, or ``field:*``."""
+    for sub in parsed.leaves():
+        if isinstance(sub, wq.Every):
+            raise QueryError(
+                "a lone * stands for every word",
+                hint="leave it out, or put letters before it (negotiat*); * alone lists every article",
+            )
+        if isinstance(sub, wq.MultiTerm) and sub.field() == DATE_FIELD:
+            raise QueryError(f"{DATE_FIELD}: takes no wildcards", hint=DATE_HINT)
+
+
+def _expanded(parsed: wq.Query, searcher: Searcher, settings: Settings, deadline: Deadline) -> wq.Query:
+    """The query with each wildcard, prefix, fuzzy term and term range expanded
+    to its words once, within the cap on words (all together) and the deadline."""
     reader = searcher.reader()
     expanded = 0
-    for sub in parsed.leaves():
-        if isinstance(sub, (wq.Wildcard, wq.Prefix, wq.FuzzyTerm, wq.Regex)):
-            # expanded_terms is a generator: counting stops at the cap.
-            for _ in sub.expanded_terms(reader):
-                expanded += 1
-                if expanded > settings.max_wildcard_terms:
-                    raise QueryError(
-                        f"{sub.text!r} takes the query over {settings.max_wildcard_terms} words",
-                        hint="use fewer wildcards, or more letters before each * or ?",
-                    )
+
+    def expand(sub: wq.Query) -> wq.Query:
+        nonlocal expanded
+        if not isinstance(sub, wq.MultiTerm):
+            return sub
+        words = []
+        # _btexts is a generator: counting stops at the cap, or at the deadline.
+        for word in sub._btexts(reader):
+            words.append(word)
+            expanded += 1
+            if expanded > settings.max_wildcard_terms:
+                shown = getattr(sub, "text", None) or str(sub)
+                raise QueryError(
+                    f"{shown!r} takes the query over {settings.max_wildcard_terms} words",
+                    hint="use fewer wildcards, or more letters before each * or ?",
+                )
+            if expanded % 64 == 0:
+                deadline.check()
+        deadline.check()
+        return _Expanded(sub, words, deadline)
+
+    result: wq.Query = parsed.accept(expand)
+    return result
+
+
+class _Expanded(wq.MultiTerm):  # type: ignore[misc]  # whoosh ships no type hints
+    """A wildcard (or prefix, fuzzy term, term range) with its words already
+    listed, so the search does not list them again past its deadline. It
+    stands for the original in repr and equality (the facet cache's key)."""
+
+    def __init__(self, original: wq.MultiTerm, words: list[Any], deadline: Deadline) -> None:
+        self.original = original
+        self.fieldname = original.field()
+        self.text = getattr(original, "text", "")
+        self.boost = original.boost
+        self.constantscore = getattr(original, "constantscore", False)
+        self.words = words
+        self.deadline = deadline
+
+    def _btexts(self, ixreader: Any) -> list[Any]:
+        return self.words
+
+    def matcher(self, searcher: Searcher, context: Any = None) -> Any:
+        """Whoosh's own union of the words' postings, each read only while time remains:
+        reading 2,000 posting lists happens before collection, where no time limit looks."""
+        if len(self.words) <= 1:
+            return super().matcher(searcher, context)
+        if self.constantscore:
+            context = context.set(weighting=None) if context else SearchContext(weighting=None)
+        terms = [_TermInTime(self.fieldname, word, self.deadline) for word in self.words if word]
+        return wq.Or(terms, boost=self.boost).matcher(searcher, context)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Expanded) and other.original == self.original
+
+    def __hash__(self) -> int:
+        return hash(self.original)
+
+    def __repr__(self) -> str:
+        return repr(self.original)
+
+    def __unicode__(self) -> str:
+        return str(self.original)
+
+    __str__ = __unicode__
+
+
+class _TermInTime(wq.Term):  # type: ignore[misc]  # whoosh ships no type hints
+    """A term whose postings are opened only before the deadline."""
+
+    def __init__(self, fieldname: str, text: Any, deadline: Deadline) -> None:
+        super().__init__(fieldname, text)
+        self.deadline = deadline
+
+    def matcher(self, searcher: Searcher, context: Any = None) -> Any:
+        self.deadline.check()
+        return super().matcher(searcher, context)
 
 
 # --- collecting -------------------------------------------------------------
 
 
-def _collect(searcher: Searcher, q: wq.Query, settings: Settings, **kwargs: Any) -> Results:
+def _collect(searcher: Searcher, q: wq.Query, deadline: Deadline, **kwargs: Any) -> Results:
+    deadline.check()
     collector = searcher.collector(**kwargs)
     if isinstance(q, wq.Every):
         # Listing everything costs one pass over the index and nothing a user
@@ -315,13 +524,11 @@ def _collect(searcher: Searcher, q: wq.Query, settings: Settings, **kwargs: Any)
         # only slow the front page down.
         searcher.search_with_collector(q, collector)
         return collector.results()
-    collector = TimeLimitCollector(collector, timelimit=settings.search_time_limit, use_alarm=False)
+    collector = TimeLimitCollector(collector, timelimit=max(deadline.remaining(), 0.0), use_alarm=False)
     try:
         searcher.search_with_collector(q, collector)
     except TimeLimit:
-        raise QueryError(
-            f"the search took longer than {settings.search_time_limit:g} s", hint="use fewer wildcards or more specific words"
-        ) from None
+        raise deadline.error() from None
     return collector.results()
 
 
@@ -354,7 +561,8 @@ def _page(results: Results, start: int, size: int) -> list[Any]:
 # --- building the page ------------------------------------------------------
 
 
-def _hit(hit: Any, gazetteer: Gazetteer, q: str) -> Hit:
+def _hit(hit: Any, gazetteer: Gazetteer, q: str, deadline: Deadline) -> Hit:
+    deadline.check()  # highlighting a long text is the costly part of a hit
     stored = hit.fields()
     snippet = hit.highlights("body", top=2) if q else ""
     # A snippet is one run of text: paragraph breaks inside it become spaces.
@@ -457,4 +665,34 @@ class _MarkFormatter(Formatter):  # type: ignore[misc]  # whoosh ships no type h
 
 
 _FRAGMENTER = ContextFragmenter(maxchars=160, surround=60)
+
+
+class _WordsHighlighter(Highlighter):  # type: ignore[misc]  # whoosh ships no type hints
+    """Marks a word of the text when its stem matched, or when the word itself
+    matched a wildcard (on the field's unstemmed twin)."""
+
+    def highlight_hit(self, hitobj: Any, fieldname: str, text: str | None = None, top: int = 3,
+                      minscore: int = 1, strict_phrase: bool = False) -> str:
+        twin = WORD_FIELDS.get(fieldname)
+        results = hitobj.results
+        if twin is None or not results.has_matched_terms():
+            return str(super().highlight_hit(hitobj, fieldname, text, top, minscore, strict_phrase))
+        text = hitobj[fieldname] if text is None else text
+        matched = results.matched_terms()
+        stems = {term.decode() for field, term in matched if field == fieldname}
+        words = {term.decode() for field, term in matched if field == twin}
+        tokens = _LOWERCASE_WORDS(text, positions=True, chars=True, mode="index")
+        marked = (self._marked(token, stems, words) for token in tokens)
+        fragments = self.fragmenter.fragment_tokens(text, self._merge_matched_tokens(marked))
+        return str(self.formatter.format(highlight.top_fragments(fragments, top, self.scorer, self.order,
+                                                                 minscore=minscore)))
+
+    @staticmethod
+    def _marked(token: Any, stems: set[str], words: set[str]) -> Any:
+        # index_terms takes the word unfolded: it tells Russian words by their letters.
+        token.matched = folded_word(token.text) in words or not stems.isdisjoint(index_terms(token.text))
+        return token
+
+
+_LOWERCASE_WORDS = RegexTokenizer(expression=WORD) | LowercaseFilter()
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from whoosh import fields
 
-from search.analysis import text_analyzer
+from search.analysis import text_analyzer, word_analyzer
 
 #: Bump when a field changes: an index built with another version must be
 #: rebuilt, and Newsdesk says so instead of failing on a missing field.
-SCHEMA_VERSION = 3  # 2: syndication fields; 3: Russian stems beside the folded words, seq
+SCHEMA_VERSION = 4  # 2: syndication fields; 3: Russian stems beside the folded words, seq; 4: *_words
 
 #: Title matches count double against body matches.
 TITLE_BOOST = 2.0
@@ -38,6 +38,12 @@ def build_schema(actor_vectors: bool = False) -> fields.Schema:
         title=fields.TEXT(stored=True, analyzer=analyzer, field_boost=TITLE_BOOST),
         body=fields.TEXT(stored=True, analyzer=analyzer),
         author=fields.TEXT(stored=True, analyzer=text_analyzer()),
+        # The same texts folded but not stemmed, for wildcards only
+        # (search/analysis.py): not stored, no positions (a wildcard is
+        # never part of a phrase), the title's boost kept for ranking.
+        title_words=fields.TEXT(analyzer=word_analyzer(), phrase=False, field_boost=TITLE_BOOST),
+        body_words=fields.TEXT(analyzer=word_analyzer(), phrase=False),
+        author_words=fields.TEXT(analyzer=word_analyzer(), phrase=False),
         outlet=fields.ID(stored=True, sortable=True),
         year=fields.ID(stored=True, sortable=True),
         language=fields.ID(stored=True, sortable=True),
