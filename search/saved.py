@@ -19,10 +19,15 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+from whoosh.filedb.filestore import RamStorage
+
 from search.accounts import accounts_db
-from search.errors import AlertError, NotFound
+from search.errors import AlertError, IndexUnavailable, NotFound
+from search.index import open_index
 from search.keys import sign, unsign
+from search.query import parse_query
 from search.records import FACETS, FREQUENCIES, SavedSearch, SearchQuery
+from search.schema import build_schema
 from search.sequence import last_number
 from search.settings import Settings
 from search.state import ensure_tables
@@ -64,6 +69,7 @@ def saved_db(settings: Settings) -> Iterator[sqlite3.Connection]:
 
 def save_search(settings: Settings, user_id: int, name: str, query: SearchQuery, **options: Any) -> SavedSearch:
     """Store a new saved search for ``user_id``, starting from the current ingest number."""
+    _check_query(settings, query.q)
     draft = _checked(SavedSearch(id=0, user_id=user_id, name=name, query=_saved_query(query), **options))
     draft = replace(draft, watermark=last_number(settings), feed_nonce=secrets.token_urlsafe(12),
                     created=dt.datetime.now(dt.UTC).replace(microsecond=0))
@@ -121,6 +127,8 @@ def update_saved(settings: Settings, user_id: int, saved_id: int, **changes: Any
         raise AlertError(f"cannot change {', '.join(sorted(unknown))}")
     if "query" in changes:
         changes["query"] = _saved_query(changes["query"])
+    if "query" in changes:  # only then: an unsubscribe must work even for a search saved before a rule changed
+        _check_query(settings, changes["query"].q)
     updated = _checked(replace(get_saved(settings, user_id, saved_id), **changes))
     _write(settings, updated)
     return updated
@@ -194,6 +202,20 @@ def _checked(saved: SavedSearch) -> SavedSearch:
     if not 0 <= saved.hour <= 23 or not 0 <= saved.weekday <= 6:
         raise AlertError("the hour is 0–23 and the weekday 0–6 (Monday is 0)")
     return replace(saved, name=name)
+
+
+def _check_query(settings: Settings, q: str) -> None:
+    """``QueryError`` (400) for a query that cannot run: refused when it is saved, on the web and the
+    command line alike, not found broken at alert time. Parsed as the results page parses it, against
+    the live index (its words bound wildcards) or, before there is one, an empty index of its schema."""
+    if not q:
+        return
+    try:
+        index = open_index(settings)
+    except IndexUnavailable:
+        index = RamStorage().create_index(build_schema())
+    with index.searcher() as searcher:
+        parse_query(q, searcher, settings)
 
 
 _COLUMNS = ("user_id", "name", "q", "filters", "frequency", "hour", "weekday", "email", "feed",

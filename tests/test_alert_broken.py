@@ -92,3 +92,31 @@ def test_a_bug_of_ours_on_one_search_is_logged_as_an_error_and_the_others_run(
     monkeypatch.setattr(alerts, "matching", matching)  # fixed: the next run clears the mark
     run_alerts(settings, gazetteer=gazetteer)
     assert delivery_summaries(settings, [failing.id])[failing.id].broken is None
+
+
+@pytest.mark.parametrize("q", ["NOT NOT oil", "published:[a to b]", "(oil", "nosuchfield:oil", "*"])
+def test_the_command_line_refuses_to_save_a_query_that_cannot_run(
+    seeded: Settings, tmp_path: Path, q: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from search.cli import main
+
+    settings = _instance(seeded, tmp_path)
+    add_user(settings, "ana@example.org", PASSWORD)
+    code = main(["alerts", "add", "--user", "ana@example.org", "--name", "oil", "--query", q,
+                 "--index", str(settings.index)])
+    if q == "*":  # every article: a query that runs
+        assert code == 0
+        return
+    assert code == 1 and "Traceback" not in capsys.readouterr().err
+    with saved_db(settings) as db:
+        assert db.execute("SELECT count(*) FROM saved_searches").fetchone()[0] == 0
+
+
+def test_a_search_saved_before_a_rule_changed_can_still_be_unsubscribed(seeded: Settings, tmp_path: Path) -> None:
+    from search.saved import update_saved
+
+    settings = _instance(seeded, tmp_path)
+    saved = _feed_alert(settings, "old@example.org", "oil")
+    with saved_db(settings) as db, db:
+        db.execute("UPDATE saved_searches SET q = ? WHERE id = ?", ("published:[a to b]", saved.id))
+    assert update_saved(settings, saved.user_id, saved.id, email=False, feed=False).feed is False
