@@ -43,6 +43,8 @@ MIN_PASSWORD = 8
 LOGIN_FAILURES_PER_ACCOUNT = 5
 LOGIN_FAILURES_PER_CLIENT = 20
 LOGIN_WINDOW = dt.timedelta(minutes=15)
+#: A session not ended by a log-out ends this long after its log-in.
+SESSION_LIFETIME = dt.timedelta(days=30)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS users (
@@ -148,20 +150,23 @@ def _check_failures(db: sqlite3.Connection, keys: list[tuple[str, int]], now: dt
                                 hint=f"try again in {minutes} minute{'s' if minutes != 1 else ''}")
 
 
-def open_session(settings: Settings, user_id: int) -> str:
-    """A new session for ``user_id``: the token its cookie carries."""
-    token = secrets.token_urlsafe(32)
+def open_session(settings: Settings, user_id: int, now: dt.datetime | None = None) -> str:
+    """A new session for ``user_id``: the token its cookie carries. Sessions past their lifetime go."""
+    token, now = secrets.token_urlsafe(32), now or dt.datetime.now(dt.UTC)
     with accounts_db(settings) as db, db:
+        db.execute("DELETE FROM sessions WHERE created < ?", ((now - SESSION_LIFETIME).isoformat(),))
         db.execute("INSERT INTO sessions (token_hash, user_id, created) VALUES (?, ?, ?)",
-                   (_token_hash(token), user_id, dt.datetime.now(dt.UTC).isoformat()))
+                   (_token_hash(token), user_id, now.isoformat()))
     return token
 
 
-def session_user(settings: Settings, token: str) -> User:
-    """The user of an open session, else ``NotFound`` (closed, or never opened)."""
+def session_user(settings: Settings, token: str, now: dt.datetime | None = None) -> User:
+    """The user of an open session, else ``NotFound`` (closed, expired, or never opened)."""
+    oldest = ((now or dt.datetime.now(dt.UTC)) - SESSION_LIFETIME).isoformat()
     with accounts_db(settings) as db:
         row = db.execute("SELECT users.* FROM sessions JOIN users ON users.id = sessions.user_id "
-                         "WHERE sessions.token_hash = ?", (_token_hash(token),)).fetchone()
+                         "WHERE sessions.token_hash = ? AND sessions.created >= ?",
+                         (_token_hash(token), oldest)).fetchone()
     if row is None:
         raise NotFound("no such session")
     return _user(row)

@@ -146,3 +146,18 @@ def test_an_administrator_resets_a_password_from_the_command_line(
     assert browser.get("/account").status_code == 302
     assert log_in(browser, password="reset by the admin").status_code == 302
     assert main(["users", "passwd", "nobody@example.org", "--index", str(instance.index)]) == 1
+
+
+def test_a_session_ends_by_itself_after_its_lifetime(instance: Settings) -> None:
+    from search.accounts import SESSION_LIFETIME
+
+    logged_in = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    token = open_session(instance, 1, now=logged_in)
+    assert session_user(instance, token, now=logged_in + SESSION_LIFETIME).email == "ana@example.org"
+    with pytest.raises(NotFound):
+        session_user(instance, token, now=logged_in + SESSION_LIFETIME + dt.timedelta(seconds=1))
+    open_session(instance, 1, now=logged_in + 2 * SESSION_LIFETIME)  # a later log-in clears the table of it
+    import sqlite3
+
+    with sqlite3.connect(instance.index / "state.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM sessions WHERE created = ?", (logged_in.isoformat(),)).fetchone() == (0,)
