@@ -1,4 +1,5 @@
-"""Headless Chromium for the tests that look at pages as a browser does (test_browser, test_html_standards).
+"""Headless Chromium for the tests that look at pages as a browser does (test_browser, test_html_standards),
+and ``served``: the app behind a real WSGI server (waitress) on a free loopback port, for it to load.
 
 Debian's Chromium and ChromeDriver, started with an explicit driver path so
 Selenium Manager never runs and nothing is downloaded; ``make test`` installs
@@ -9,8 +10,13 @@ skip on a machine without them.
 from __future__ import annotations
 
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import waitress
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -52,3 +58,17 @@ def start_chromium(javascript: bool = True, size: tuple[int, int] = (1280, 1000)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(WAIT)
     return driver, profile
+
+
+@contextmanager
+def served(app: Any, threads: int = 4) -> Iterator[str]:
+    """``app`` served by waitress on a free port of 127.0.0.1, in a daemon thread: its base URL."""
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        server.task_dispatcher.shutdown()
+        thread.join(timeout=5)

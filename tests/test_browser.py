@@ -15,7 +15,6 @@ element to appear, with 10 s as a safety net only.
 from __future__ import annotations
 
 import shutil
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import waitress
 from selenium.common.exceptions import (
     NoAlertPresentException,
     StaleElementReferenceException,
@@ -38,7 +36,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from chromium import MISSING, WAIT, start_chromium
+from chromium import MISSING, WAIT, served, start_chromium
 from search.accounts import add_user
 from search.ingest import ingest
 from search.settings import Settings
@@ -73,14 +71,8 @@ def live_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="module")
 def base_url(live_settings: Settings) -> Iterator[str]:
     """The app served by waitress on a free port, in a daemon thread."""
-    app = create_app({"NEWSDESK_SETTINGS": live_settings})
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    server.task_dispatcher.shutdown()
-    thread.join(timeout=5)
+    with served(create_app({"NEWSDESK_SETTINGS": live_settings})) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ import functools
 import json
 import shutil
 import subprocess
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -35,13 +34,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import waitress
 from flask.testing import FlaskClient
 from markupsafe import escape
 from selenium.webdriver.remote.webdriver import WebDriver
 from werkzeug.test import TestResponse
 
-from chromium import MISSING, start_chromium
+from chromium import MISSING, served, start_chromium
 from search.accounts import find_user
 from search.actors import Gazetteer
 from search.candidates import record_candidates
@@ -290,13 +288,8 @@ class _Pages:
 
 @pytest.fixture(scope="module")
 def checked_base_url(pages: dict[str, Page], seeded: Settings) -> Iterator[str]:
-    server = waitress.create_server(_Pages(make_app(seeded), pages), host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, name="waitress-standards", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}/checked/"
-    server.close()
-    server.task_dispatcher.shutdown()
-    thread.join(timeout=5)
+    with served(_Pages(make_app(seeded), pages), threads=2) as base_url:
+        yield f"{base_url}/checked/"
 
 
 @pytest.fixture(scope="module")
