@@ -123,16 +123,18 @@ def authenticate(
     with accounts_db(settings) as db:
         _check_failures(db, keys, now)
         row = db.execute("SELECT * FROM users WHERE email = ?", (email.strip(),)).fetchone()
-    # Check a hash even for an unknown address, so timing does not tell which addresses exist.
-    stored = row["password_hash"] if row else generate_password_hash("not a password")
-    if not check_password_hash(stored, password) or row is None:
-        with accounts_db(settings) as db, db:
-            db.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)",
-                           [(key, now.isoformat()) for key, _ in keys])
-            db.execute("DELETE FROM login_failures WHERE at < ?", ((now - LOGIN_WINDOW).isoformat(),))
+        # Check a hash even for an unknown address, so timing does not tell which addresses exist.
+        stored = row["password_hash"] if row else generate_password_hash("not a password")
+        right = check_password_hash(stored, password) and row is not None
+        with db:
+            if right:
+                db.execute("DELETE FROM login_failures WHERE key = ?", (keys[0][0],))
+            else:
+                db.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)",
+                               [(key, now.isoformat()) for key, _ in keys])
+                db.execute("DELETE FROM login_failures WHERE at < ?", ((now - LOGIN_WINDOW).isoformat(),))
+    if not right:
         raise AccountError("wrong e-mail address or password")
-    with accounts_db(settings) as db, db:
-        db.execute("DELETE FROM login_failures WHERE key = ?", (keys[0][0],))
     return _user(row)
 
 

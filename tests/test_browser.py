@@ -75,20 +75,21 @@ def base_url(live_settings: Settings) -> Iterator[str]:
         yield base_url
 
 
-@pytest.fixture(scope="module")
-def browser(base_url: str) -> Iterator[WebDriver]:
-    driver, profile = start_chromium()
+def _chromium(javascript: bool = True) -> Iterator[WebDriver]:
+    driver, profile = start_chromium(javascript=javascript)
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser(base_url: str) -> Iterator[WebDriver]:
+    yield from _chromium()
 
 
 @pytest.fixture(scope="module")
 def browser_without_js(base_url: str) -> Iterator[WebDriver]:
-    driver, profile = start_chromium(javascript=False)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    yield from _chromium(javascript=False)
 
 
 @pytest.fixture(scope="module")

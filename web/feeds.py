@@ -12,10 +12,13 @@ token in the URL is what authorises it (web/__init__.py exempts this blueprint).
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, Flask, Response, render_template, request
 
 from search.alerts import feed_page
 from search.errors import NotFound
+from search.mail import article_link
 from search.saved import feed_url, saved_by_token, update_saved
 from web import atom
 from web.searcher import get_gazetteer, get_searcher, get_settings
@@ -35,7 +38,7 @@ def feed(token: str) -> Response:
         "alert.atom.xml", page=page, title=atom.filters_text(saved.query, get_gazetteer()),
         self_url=feed_url(settings, saved), feed_id=atom.public_url(settings, f"/feeds/saved/{saved.id}"),
         home_url=atom.public_url(settings, "/"), as_uri=atom.as_uri,
-        article_url=lambda article_id: atom.public_url(settings, f"/articles/{article_id}"),
+        article_url=partial(article_link, settings),
     )
     # New deliveries change the feed without an index commit, and a takedown the other way round.
     # (A renamed saved search changes only the ETag: nothing records when it was renamed.)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
+from search.mail import article_link
 from search.query import make_query, search
 from search.records import FACETS, SearchPage, SearchQuery
 from web.atom import as_uri, commit_time, entry_dates, feed_response, filters_text, moment, newest, public_url
@@ -51,7 +53,7 @@ def _render_atom(page: SearchPage) -> Response | str:
         "search.atom.xml", page=page, dates=dates, updated=newest(dates.values(), committed),
         title=filters_text(page.query, get_gazetteer()), self_url=public_url(settings, request.path, args),
         page_url=public_url(settings, url_for("results.index"), args),
-        article_url=lambda article_id: public_url(settings, f"/articles/{article_id}"), as_uri=as_uri,
+        article_url=partial(article_link, settings), as_uri=as_uri,
     )
     return feed_response(body, committed)
 
