@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import logging
 import re
 import signal
@@ -51,7 +50,7 @@ from search.metadata import read_metadata
 from search.records import Article, PageHints, RawPage
 from search.settings import Settings
 from search.sources import load_sources, outlets_by_host
-from search.urls import canonical_url, normalize_url, resolve_url
+from search.urls import article_id, canonical_url, resolve_url
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement, HTMLParser
@@ -59,7 +58,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Bytes of a document hashed into its id when no canonical URL is known.
-_ID_CHARS = 20
 
 
 def clean(page: RawPage, settings: Settings | None = None) -> Article:
@@ -75,17 +73,6 @@ def clean(page: RawPage, settings: Settings | None = None) -> Article:
     if not article.text.strip():
         raise ExtractionError("no article text found")
     return _finish(article, page)
-
-
-def article_id(url: str | None, data: bytes) -> str:
-    """Stable, URL-safe id: from the canonical URL when known, else the raw bytes.
-
-    The URL is normalised first, so every spelling of it gives one id. The
-    raw bytes, not the cleaned text, so a better cleaner later updates the
-    same article instead of adding a second one.
-    """
-    key = normalize_url(url).encode() if url else data
-    return hashlib.sha256(key).hexdigest()[:_ID_CHARS]
 
 
 def _finish(article: Article, page: RawPage) -> Article:
