@@ -27,7 +27,8 @@ from conftest import make_settings
 from search.actors import Gazetteer
 from search.clean import clean
 from search.duplicates import CLUSTER_SIMILARITY, band_terms, estimate, jaccard, sketch_hex, text_key
-from search.enrich import MIN_FINGERPRINT_WORDS, enrich, minhash, shingles, text_minhash
+from search.enrich import enrich
+from search.fingerprint import MIN_FINGERPRINT_WORDS, minhash, shingles, text_minhash
 from search.index import IndexReport, open_index, write_articles
 from search.query import get_article, get_copies, make_query, search
 from search.records import Article, PageHints, RawPage, SearchPage
