@@ -46,17 +46,26 @@ from search.analysis import (
     query_parser,
     text_analyzer,
 )
-from search.dates import parse_iso
+from search.document import from_stored
 from search.errors import NotFound, QueryError
 from search.facets import Counts
 from search.language import LANGUAGE_NAMES
-from search.records import FACETS, UNKNOWN, ActorPage, ActorRef, FacetValue, Hit, SearchPage, SearchQuery
+from search.records import (
+    FACETS,
+    UNKNOWN,
+    ActorPage,
+    ActorRef,
+    FacetValue,
+    Hit,
+    SearchPage,
+    SearchQuery,
+    StoredArticle,
+)
+from search.schema import QUERY_FIELDS
 from search.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: Fields a user may name in the query text, e.g. ``title:kosovo``.
-QUERY_FIELDS = ("title", "body", "author", "outlet", "actor", "year", "language", "published", "url", "id", "cluster")
 MAX_PER_PAGE = 100
 MAX_FACET_LIMIT = 1000
 MAX_PAGE = 1000
@@ -140,8 +149,9 @@ def _matched_words(words: list[tuple[str, str]], hit: Any) -> tuple[str, ...]:
 
 def hits_by_id(searcher: Searcher, ids: Iterable[str], gazetteer: Gazetteer) -> tuple[Hit, ...]:
     """The articles with these ids, in that order, with their lead as snippet; ids not indexed are left out."""
-    stored = (searcher.document(id=article_id) for article_id in ids)
-    return _with_copies(searcher, tuple(_to_hit(s, gazetteer, _lead(s.get("body", ""))) for s in stored if s))
+    found = (searcher.document(id=article_id) for article_id in ids)
+    articles = (from_stored(stored) for stored in found if stored)
+    return _with_copies(searcher, tuple(_to_hit(article, gazetteer, _lead(article.text)) for article in articles))
 
 
 def get_article(searcher: Searcher, article_id: str, gazetteer: Gazetteer) -> Hit:
@@ -149,7 +159,8 @@ def get_article(searcher: Searcher, article_id: str, gazetteer: Gazetteer) -> Hi
     stored = searcher.document(id=article_id)
     if stored is None:
         raise NotFound(f"no article with id {article_id!r}")
-    return _with_copies(searcher, (_to_hit(stored, gazetteer, _lead(stored.get("body", "")), full=True),))[0]
+    article = from_stored(stored)
+    return _with_copies(searcher, (_to_hit(article, gazetteer, _lead(article.text), full=True),))[0]
 
 
 def get_copies(searcher: Searcher, article: Hit, gazetteer: Gazetteer, limit: int = 100) -> tuple[Hit, ...]:
@@ -158,7 +169,7 @@ def get_copies(searcher: Searcher, article: Hit, gazetteer: Gazetteer, limit: in
         return ()
     newest = sorting.FieldFacet("date_key", reverse=True)
     results = searcher.search(wq.Term("cluster", article.cluster), limit=limit + 1, sortedby=newest)
-    others = (_to_hit(hit.fields(), gazetteer, "") for hit in results if hit["id"] != article.id)
+    others = (_to_hit(from_stored(hit.fields()), gazetteer, "") for hit in results if hit["id"] != article.id)
     return tuple(others)[:limit]
 
 
@@ -563,28 +574,27 @@ def _page(results: Results, start: int, size: int) -> list[Any]:
 
 def _hit(hit: Any, gazetteer: Gazetteer, q: str, deadline: Deadline) -> Hit:
     deadline.check()  # highlighting a long text is the costly part of a hit
-    stored = hit.fields()
+    article = from_stored(hit.fields())
     snippet = hit.highlights("body", top=2) if q else ""
     # A snippet is one run of text: paragraph breaks inside it become spaces.
-    return _to_hit(stored, gazetteer, _one_line(snippet) or _lead(stored.get("body", "")))
+    return _to_hit(article, gazetteer, _one_line(snippet) or _lead(article.text))
 
 
-def _to_hit(stored: Mapping[str, Any], gazetteer: Gazetteer, snippet: str, full: bool = False) -> Hit:
-    actors = [a for a in stored.get("actor", "").split(",") if a]
+def _to_hit(article: StoredArticle, gazetteer: Gazetteer, snippet: str, full: bool = False) -> Hit:
     return Hit(
-        id=stored["id"],
-        url=stored.get("url"),
-        title=stored.get("title", ""),
-        outlet=stored.get("outlet", UNKNOWN),
-        author=stored.get("author"),
-        published=parse_iso(stored.get("published_iso")),
-        year=stored.get("year", UNKNOWN),
-        language=stored.get("language", UNKNOWN),
-        actors=tuple(ActorRef(a, gazetteer.label(a)) for a in actors),
+        id=article.id,
+        url=article.url,
+        title=article.title,
+        outlet=article.outlet,
+        author=article.author,
+        published=article.published,
+        year=article.year,
+        language=article.language,
+        actors=tuple(ActorRef(actor, gazetteer.label(actor)) for actor in article.actors),
         snippet=snippet,
-        text=stored.get("body") if full else None,
-        published_source=stored.get("published_source") if full else None,
-        cluster=stored.get("cluster") or stored["id"],
+        text=article.text if full else None,
+        published_source=article.published_source if full else None,
+        cluster=article.cluster,
     )
 
 
