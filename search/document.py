@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import struct
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -31,9 +32,6 @@ from search.dates import parse_iso
 from search.duplicates import band_terms, sketch_hex, text_key
 from search.records import UNKNOWN, Article, Published, StoredArticle
 from search.schema import QUERY_FIELDS
-
-# A stored sketch holds one 8-digit hex value per bin (search.duplicates.sketch_hex).
-_HEX_PER_BIN = 8
 
 
 def to_fields(article: Article) -> dict[str, Any]:
@@ -163,7 +161,9 @@ def _fingerprint(document: dict[str, Any]) -> str:
 
 
 def _sketch(stored: str | None) -> tuple[int, ...] | None:
-    """A stored sketch (search.duplicates.sketch_hex) back to its values."""
+    """A stored sketch (search.duplicates.sketch_hex: 8 hex digits, 4 bytes, a bin) back to its values."""
     if stored is None:
         return None
-    return tuple(int(stored[i:i + _HEX_PER_BIN], 16) for i in range(0, len(stored), _HEX_PER_BIN))
+    data = bytes.fromhex(stored)
+    values: tuple[int, ...] = struct.unpack(f">{len(data) // 4}I", data)
+    return values
