@@ -43,7 +43,7 @@ from search.actors import load_gazetteer
 from search.clean import _NOT_XML, clean
 from search.enrich import enrich
 from search.errors import ExtractionError
-from search.language import LANGUAGE_NAMES
+from search.language_names import LANGUAGE_NAMES
 from search.records import Article, RawPage
 from search.settings import Settings
 

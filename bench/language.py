@@ -203,7 +203,8 @@ def _bands(corpus: list[dict[str, Any]]) -> str:
     Serbian counts as right when langdetect says Croatian: it has no Serbian profile, the South Slavic rule
     takes it from there."""
     sys.path.insert(0, str(ROOT))
-    from search.language import MIN_PROBABILITY, _count_letters, _langdetect, judged_letters
+    from search.language import MIN_PROBABILITY, _langdetect, judged_letters
+    from search.scripts import count_letters
 
     right: Counter[int] = Counter()
     total: Counter[int] = Counter()
@@ -211,7 +212,7 @@ def _bands(corpus: list[dict[str, Any]]) -> str:
         if _held_out(record["id"]):
             continue
         sample = record["text"][:1000]
-        letters = _count_letters(sample)
+        letters = count_letters(sample)
         if letters.total == 0 or letters.script == "other":
             continue
         band = min(judged_letters(sample) // 20 * 20, 300)

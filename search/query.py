@@ -33,7 +33,7 @@ from search.analysis import WORD_FIELDS, index_terms, text_analyzer
 from search.document import from_stored
 from search.errors import NotFound
 from search.facets import Counts
-from search.language import LANGUAGE_NAMES
+from search.language_names import LANGUAGE_NAMES
 from search.query_parse import MAX_FACET_LIMIT, MAX_PER_PAGE, Deadline, make_query, parse_query
 from search.query_snippets import highlighter, lead, one_line
 from search.records import (

@@ -25,7 +25,7 @@ from search.actors import Gazetteer
 from search.clean import _NOT_XML, clean, extract, extract_text
 from search.enrich import enrich
 from search.errors import ExtractionError
-from search.language import LANGUAGE_NAMES
+from search.language_names import LANGUAGE_NAMES
 from search.records import Article, RawPage
 from search.settings import Settings as SettingsOf  # hypothesis has its own `settings`
 

@@ -255,18 +255,20 @@ def test_every_language_langdetect_knows_has_a_name() -> None:
 
     from langdetect.detector_factory import PROFILES_DIRECTORY
 
-    from search.language import _ALIASES, LANGUAGE_NAMES
+    from search.language_names import ALIASES, LANGUAGE_NAMES
 
     profiles = os.listdir(PROFILES_DIRECTORY)
     assert len(profiles) == 55  # langdetect 1.0.9: a new version with new profiles must be looked at
-    unnamed = {code for code in profiles if _ALIASES.get(code, code) not in LANGUAGE_NAMES}
+    unnamed = {code for code in profiles if ALIASES.get(code, code) not in LANGUAGE_NAMES}
     assert unnamed == set()
 
 
 def test_every_language_the_rules_give_has_a_name() -> None:
-    from search.language import _CONFUSABLE, _CYRILLIC_LANGUAGES, _NON_LATIN_LANGUAGES, LANGUAGE_NAMES
+    from search.language import _CONFUSABLE
+    from search.language_names import LANGUAGE_NAMES
+    from search.scripts import CYRILLIC_LANGUAGES, NON_LATIN_LANGUAGES
 
-    given = {"sr", "hr", "bs", "mk", UNKNOWN}.union(*_CONFUSABLE, _CYRILLIC_LANGUAGES, _NON_LATIN_LANGUAGES)
+    given = {"sr", "hr", "bs", "mk", UNKNOWN}.union(*_CONFUSABLE, CYRILLIC_LANGUAGES, NON_LATIN_LANGUAGES)
     assert given - LANGUAGE_NAMES.keys() == set()
 
 
@@ -275,7 +277,7 @@ def test_any_declared_code_comes_back_named_or_not_at_all(text: str) -> None:
     from itertools import product
     from string import ascii_lowercase
 
-    from search.language import LANGUAGE_NAMES
+    from search.language_names import LANGUAGE_NAMES
 
     for a, b in product(ascii_lowercase, repeat=2):
         for declared in (a + b, f"{a}{b}-XX", f"{a}{b}x"):
