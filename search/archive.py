@@ -13,20 +13,9 @@ Layout: ``<instance>/archive/newsdesk-<UTC timestamp>-<counter>.warc.gz``,
 gzipped WARC 1.1, one gzip member per record, a ``warcinfo`` record at the
 head of each file; a file is closed for appends at ``MAX_FILE_BYTES``.
 
-Records:
-
-* ``response`` — a fetched page (``add_response``): the HTTP status line and
-  headers, then the body as the crawler received it after transfer and
-  content decoding (so those headers are dropped and Content-Length fixed);
-* ``resource`` — a file taken in by ``newsdesk ingest`` (``add_file``): its
-  bytes, with the page's content type; target URI the page's URL when known,
-  else ``urn:newsdesk:sha256:<hex of the bytes>``;
-* ``metadata`` — JSON ``{"origin": …, "hints": {…}}`` for the record it names
-  in ``WARC-Concurrent-To`` (written with it) or ``WARC-Refers-To`` (written
-  later, when the same bytes arrive with other hints). Hints (manifest or
-  feed facts) and the origin (the file path ingested) live here rather than
-  in custom headers, so standard WARC tools show them and the payload record
-  stays untouched when only the hints change. The latest one wins.
+Records (``search.warc``): ``response`` for a fetched page (``add_response``),
+``resource`` for a file taken in by ``newsdesk ingest`` (``add_file``),
+``metadata`` for the hints and origin that came with either.
 
 Crash safety: each record is flushed as its own gzip member before it is
 catalogued, so a killed process leaves at most one cut member at the end of
@@ -51,7 +40,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import hashlib
 import io
 import json
 import logging
@@ -60,17 +48,14 @@ import re
 import sqlite3
 import time
 import zlib
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field, replace
-from http import HTTPStatus
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
-from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordbuilder import RecordBuilder
-from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from search.decode import decode_html
@@ -79,6 +64,24 @@ from search.records import Article, PageHints, RawPage
 from search.settings import Settings
 from search.state import ensure_tables, open_state
 from search.urls import article_id
+from search.warc import (
+    GZIP,
+    NO_METADATA,
+    WARC_VERSION,
+    Record,
+    http_headers,
+    json_object,
+    members,
+    metadata_json,
+    page_type,
+    parse_hints,
+    parse_record,
+    record_page,
+    sha256,
+    target_of,
+    warc_date,
+)
+from search.warc_catalogue import DDL, LATEST_METADATA, LATEST_PAGE, LATEST_PAGES, Pending, pending_for
 
 log = logging.getLogger(__name__)
 
@@ -86,79 +89,7 @@ ARCHIVE_DIR = "archive"
 #: A file is closed for appends once it reaches this size.
 MAX_FILE_BYTES = 1 << 30
 _NAME = re.compile(r"^newsdesk-\d{8}T\d{6}Z-(\d{5,})\.warc\.gz$")
-_WARC_VERSION = "1.1"
 _PAGE_KINDS = ("response", "resource")
-_URN = "urn:newsdesk:sha256:"
-_GZIP = zlib.MAX_WBITS | 16  # zlib's gzip framing, one member at a time
-_CHUNK = 1 << 20
-# The stored body is already decoded, so these would mislead any reader.
-_DECODED_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
-
-_DDL = """
-CREATE TABLE IF NOT EXISTS archive_files (
-    name TEXT PRIMARY KEY,        -- file name in archive/
-    seq INTEGER NOT NULL,         -- its counter: files are read in this order
-    size INTEGER NOT NULL,        -- bytes on disk when catalogued
-    clean_end INTEGER NOT NULL    -- end of its last complete record (< size: a cut tail)
-);
-CREATE TABLE IF NOT EXISTS archive_records (
-    file TEXT NOT NULL REFERENCES archive_files(name) ON DELETE CASCADE,
-    offset INTEGER NOT NULL,
-    length INTEGER NOT NULL,
-    kind TEXT NOT NULL,           -- warcinfo, response, resource, metadata
-    record_id TEXT NOT NULL,      -- WARC-Record-ID
-    refers_to TEXT,               -- metadata: the record it describes
-    target_uri TEXT NOT NULL,
-    digest TEXT NOT NULL,         -- sha256 of the payload (metadata: of its JSON)
-    PRIMARY KEY (file, offset)
-);
-CREATE INDEX IF NOT EXISTS archive_records_target ON archive_records(target_uri, kind);
-CREATE INDEX IF NOT EXISTS archive_records_id ON archive_records(record_id);
-CREATE INDEX IF NOT EXISTS archive_records_refers ON archive_records(refers_to);
-CREATE TABLE IF NOT EXISTS archive_keys (
-    record_id TEXT NOT NULL,      -- a response or resource record
-    key TEXT NOT NULL,            -- a URL or article id that names it
-    PRIMARY KEY (key, record_id)
-);
-CREATE TABLE IF NOT EXISTS archive_articles (
-    record_id TEXT NOT NULL,      -- a response or resource record
-    article_id TEXT NOT NULL,     -- the article it became when last cleaned
-    PRIMARY KEY (record_id, article_id)
-);
-CREATE INDEX IF NOT EXISTS archive_articles_article ON archive_articles(article_id);
-"""
-
-
-@dataclass(frozen=True)
-class _Record:
-    """One WARC record as read back."""
-
-    kind: str
-    record_id: str
-    target: str
-    refers_to: str | None
-    content_type: str
-    payload: bytes
-
-
-@dataclass
-class _Pending:
-    """A record written or found, with what the catalogue needs of it."""
-
-    kind: str
-    record_id: str
-    target: str
-    digest: str
-    refers_to: str | None = None
-    keys: set[str] = field(default_factory=set)
-    record: Any = None  # the warcio record, when it is still to be written
-
-
-def _pending(
-    record: Any, target: str, digest: str, refers_to: str | None = None, keys: set[str] | None = None
-) -> _Pending:
-    record_id = str(record.rec_headers.get_header("WARC-Record-ID"))
-    return _Pending(record.rec_type, record_id, target, digest, refers_to, keys or set(), record)
 
 
 class Archive:
@@ -173,11 +104,11 @@ class Archive:
         # No fsync per catalogue commit: whatever a power cut loses of it, the
         # size check on the next open rebuilds from the WARC files.
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._builder = RecordBuilder(warc_version=_WARC_VERSION)
+        self._builder = RecordBuilder(warc_version=WARC_VERSION)
         self._out: IO[bytes] | None = None
         self._out_name = ""
         try:
-            ensure_tables(self._db, _DDL)
+            ensure_tables(self._db, DDL)
             _remove_leftovers(self.directory)
             self._refresh()
         except BaseException:
@@ -196,18 +127,18 @@ class Archive:
         hints: PageHints | None = None,
     ) -> bool:
         """Archive a fetched page; False when this URL already holds these bytes and hints."""
-        http = _http_headers(status, headers, len(body))
-        page = RawPage(body, url, _page_type(http.get_header("Content-Type")), url, hints or PageHints())
+        http = http_headers(status, headers, len(body))
+        page = RawPage(body, url, page_type(http.get_header("Content-Type")), url, hints or PageHints())
         record = self._builder.create_warc_record(
             url, "response", payload=io.BytesIO(body), length=len(body), http_headers=http,
-            warc_headers_dict={"WARC-Date": _warc_date(fetched_at)},
+            warc_headers_dict={"WARC-Date": warc_date(fetched_at)},
         )
         return self._add(page, record)
 
     def add_file(self, page: RawPage) -> bool:
         """Archive a file taken in by ingest; False when it is archived already, hints and all."""
         record = self._builder.create_warc_record(
-            _target(page), "resource", payload=io.BytesIO(page.data), length=len(page.data),
+            target_of(page), "resource", payload=io.BytesIO(page.data), length=len(page.data),
             warc_content_type=page.content_type,
         )
         return self._add(page, record)
@@ -218,7 +149,7 @@ class Archive:
         The note goes to the latest capture of the page's URI: the one just
         added, or the one just replayed.
         """
-        latest = self._latest(_target(page))
+        latest = self._latest(target_of(page))
         if latest is None:
             return
         record_id, keys = latest["record_id"], {article.id, article.url} - {None}
@@ -261,7 +192,7 @@ class Archive:
         the index holds. Nothing is left out, so a cleaner that now tells
         them apart indexes each.
         """
-        for row in self._db.execute(_LATEST_PAGES).fetchall():
+        for row in self._db.execute(LATEST_PAGES).fetchall():
             record = self._read(row["file"], row["offset"], row["length"])
             if record is not None:
                 yield _replayed(record, self._metadata(record.record_id))
@@ -297,40 +228,40 @@ class Archive:
     # --- internals: adding -----------------------------------------------
 
     def _add(self, page: RawPage, record: Any) -> bool:
-        target, digest = _target(page), _sha256(page.data)
-        meta = _metadata_json(page, target)
+        target, digest = target_of(page), sha256(page.data)
+        meta = metadata_json(page, target)
         latest = self._latest(target)
         if latest is not None and latest["digest"] == digest:
             return self._update_metadata(target, latest["record_id"], meta)
-        pending = [_pending(record, target, digest, keys=_page_keys(page, target))]
-        if meta != _NO_METADATA:
+        pending = [pending_for(record, target, digest, keys=_page_keys(page, target))]
+        if meta != NO_METADATA:
             pending.append(self._metadata_record(target, pending[0].record_id, meta, "WARC-Concurrent-To"))
         self._append(pending)
         return True
 
     def _update_metadata(self, target: str, record_id: str, meta: bytes) -> bool:
         """Same bytes again: write a metadata record only if the hints or origin changed."""
-        row = self._db.execute(_LATEST_METADATA, (record_id,)).fetchone()
-        if (row["digest"] if row else _sha256(_NO_METADATA)) == _sha256(meta):
+        row = self._db.execute(LATEST_METADATA, (record_id,)).fetchone()
+        if (row["digest"] if row else sha256(NO_METADATA)) == sha256(meta):
             return False
         self._append([self._metadata_record(target, record_id, meta, "WARC-Refers-To")])
         return True
 
-    def _metadata_record(self, target: str, record_id: str, meta: bytes, relation: str) -> _Pending:
+    def _metadata_record(self, target: str, record_id: str, meta: bytes, relation: str) -> Pending:
         record = self._builder.create_warc_record(
             target, "metadata", payload=io.BytesIO(meta), length=len(meta),
             warc_content_type="application/json", warc_headers_dict={relation: record_id},
         )
-        hints = _hints(json.loads(meta).get("hints", {}))
-        return _pending(record, target, _sha256(meta), record_id, _hint_keys(hints))
+        hints = parse_hints(json.loads(meta).get("hints", {}))
+        return pending_for(record, target, sha256(meta), record_id, _hint_keys(hints))
 
-    def _append(self, pending: list[_Pending]) -> None:
+    def _append(self, pending: list[Pending]) -> None:
         """Write the records (one gzip member each), flush, then catalogue them."""
         out = self._output()
-        written: list[tuple[int, int, _Pending]] = []
+        written: list[tuple[int, int, Pending]] = []
         for item in pending:
             start = out.tell()
-            WARCWriter(out, gzip=True, warc_version=_WARC_VERSION).write_record(item.record)
+            WARCWriter(out, gzip=True, warc_version=WARC_VERSION).write_record(item.record)
             written.append((start, out.tell() - start, item))
         out.flush()  # a process killed after this loses nothing it was told was archived
         with self._db:
@@ -359,7 +290,7 @@ class Archive:
         with self._db:
             self._db.execute("INSERT INTO archive_files VALUES (?, ?, 0, 0)", (self._out_name, seq))
         info = self._builder.create_warcinfo_record(self._out_name, {"software": "Newsdesk", "format": "WARC/1.1"})
-        self._append([_pending(info, "", "")])
+        self._append([pending_for(info, "", "")])
         _fsync_dir(self.directory)
         return self._out
 
@@ -370,7 +301,7 @@ class Archive:
             self._out.close()
             self._out = None
 
-    def _catalogue(self, name: str, offset: int, length: int, item: _Pending) -> None:
+    def _catalogue(self, name: str, offset: int, length: int, item: Pending) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO archive_records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (name, offset, length, item.kind, item.record_id, item.refers_to, item.target, item.digest),
@@ -381,23 +312,23 @@ class Archive:
         )
 
     def _latest(self, target: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self._db.execute(_LATEST_PAGE, (target,)).fetchone()
+        row: sqlite3.Row | None = self._db.execute(LATEST_PAGE, (target,)).fetchone()
         return row
 
     # --- internals: reading and scanning ---------------------------------
 
-    def _read(self, name: str, offset: int, length: int) -> _Record | None:
+    def _read(self, name: str, offset: int, length: int) -> Record | None:
         with (self.directory / name).open("rb") as f:
             f.seek(offset)
             raw = f.read(length)
         try:
-            return _parse(zlib.decompress(raw, _GZIP))
+            return parse_record(zlib.decompress(raw, GZIP))
         except (zlib.error, ArchiveLoadFailed, StopIteration, ValueError) as e:
             log.warning("archive %s: unreadable record at %d (%s); skipped", name, offset, e)
             return None
 
     def _metadata(self, record_id: str) -> dict[str, Any]:
-        row = self._db.execute(_LATEST_METADATA, (record_id,)).fetchone()
+        row = self._db.execute(LATEST_METADATA, (record_id,)).fetchone()
         record = self._read(row["file"], row["offset"], row["length"]) if row else None
         return dict(json.loads(record.payload)) if record else {}
 
@@ -417,10 +348,10 @@ class Archive:
     def _scan(self, name: str) -> None:
         """Catalogue one file from its bytes, stopping (with a warning) at a cut or damaged tail."""
         path = self.directory / name
-        items: list[tuple[int, int, _Pending]] = []
+        items: list[tuple[int, int, Pending]] = []
         clean_end = 0
         with path.open("rb") as f:
-            for offset, length, raw in _members(f):
+            for offset, length, raw in members(f):
                 clean_end = offset + length
                 item = _pending_from(raw)
                 if item is None:
@@ -459,7 +390,7 @@ class Archive:
         path = self.directory / name
         temporary = path.with_name(name + ".tmp")
         with path.open("rb") as scan, path.open("rb") as source, temporary.open("wb") as out:
-            for offset, length, raw in _members(scan):
+            for offset, length, raw in members(scan):
                 item = _pending_from(raw)
                 if item is None or item.record_id not in drop:
                     source.seek(offset)
@@ -476,161 +407,32 @@ def open_archive(settings: Settings, max_file_bytes: int = MAX_FILE_BYTES) -> Ar
     return Archive(settings, max_file_bytes)
 
 
-# --- catalogue queries -------------------------------------------------------
-
-_ORDER = "f.seq DESC, r.offset DESC"
-_LATEST_PAGE = f"""
-SELECT r.* FROM archive_records r JOIN archive_files f ON f.name = r.file
-WHERE r.target_uri = ? AND r.kind IN ('response', 'resource') ORDER BY {_ORDER} LIMIT 1
-"""
-_LATEST_METADATA = f"""
-SELECT r.* FROM archive_records r JOIN archive_files f ON f.name = r.file
-WHERE r.refers_to = ? AND r.kind = 'metadata' ORDER BY {_ORDER} LIMIT 1
-"""
-# A position (file counter, offset) as one sortable number: offsets stay below 2**40.
-_POSITION = "f.seq * 1099511627776 + r.offset"
-_LATEST_PAGES = f"""
-WITH winners AS (
-    SELECT * FROM (
-        SELECT r.*, {_POSITION} AS pos,
-               ROW_NUMBER() OVER (PARTITION BY r.target_uri ORDER BY {_ORDER}) AS rank
-        FROM archive_records r JOIN archive_files f ON f.name = r.file
-        WHERE r.kind IN ('response', 'resource')
-    ) WHERE rank = 1
-), same_article AS (
-    SELECT a.record_id, MAX(w.pos) AS group_pos
-    FROM archive_articles a
-    JOIN archive_articles b ON b.article_id = a.article_id
-    JOIN winners w ON w.record_id = b.record_id
-    GROUP BY a.record_id
-)
-SELECT w.* FROM winners w LEFT JOIN same_article g ON g.record_id = w.record_id
-ORDER BY COALESCE(g.group_pos, w.pos), w.pos DESC
-"""
+# --- records and their keys ------------------------------------------------
 
 
-# --- records ---------------------------------------------------------------
-
-
-def _parse(raw: bytes) -> _Record:
-    """One decompressed WARC record; the payload without the HTTP head for responses."""
-    record = next(iter(ArchiveIterator(io.BytesIO(raw))))
-    headers = record.rec_headers
-    http = record.http_headers if record.rec_type == "response" else None
-    return _Record(
-        kind=record.rec_type,
-        record_id=headers.get_header("WARC-Record-ID") or "",
-        target=headers.get_header("WARC-Target-URI") or "",
-        refers_to=headers.get_header("WARC-Concurrent-To") or headers.get_header("WARC-Refers-To"),
-        content_type=(http or headers).get_header("Content-Type") or "",
-        payload=record.raw_stream.read(),
-    )
-
-
-def _pending_from(raw: bytes) -> _Pending | None:
+def _pending_from(raw: bytes) -> Pending | None:
     """What the catalogue needs of a record found in a file (the same as when it was written)."""
     try:
-        record = _parse(raw)
+        record = parse_record(raw)
     except (ArchiveLoadFailed, StopIteration, ValueError):
         return None
-    item = _Pending(record.kind, record.record_id, record.target, _sha256(record.payload), record.refers_to)
+    item = Pending(record.kind, record.record_id, record.target, sha256(record.payload), record.refers_to)
     if record.kind in _PAGE_KINDS:
-        item.keys = _page_keys(_page(record, {}), record.target)
+        item.keys = _page_keys(record_page(record, {}), record.target)
     elif record.kind == "metadata":
-        item.keys = _hint_keys(_hints(_json(record.payload).get("hints", {})))
+        item.keys = _hint_keys(parse_hints(json_object(record.payload).get("hints", {})))
     return item
 
 
-def _page(record: _Record, meta: dict[str, Any]) -> RawPage:
-    url = None if record.target.startswith(_URN) else record.target
-    content_type = record.content_type if record.kind == "resource" else _page_type(record.content_type)
-    return RawPage(
-        data=record.payload,
-        origin=meta.get("origin") or record.target,
-        content_type=content_type,
-        url=url,
-        hints=_hints(meta.get("hints", {})),
-    )
-
-
-def _replayed(record: _Record, meta: dict[str, Any]) -> RawPage:
+def _replayed(record: Record, meta: dict[str, Any]) -> RawPage:
     """The page as the pipeline first saw it: the crawler hands the cleaner
     fetched bodies decoded (header, ``<meta>``, detection) and re-encoded as
     UTF-8, so replay decodes them the same way, with the crawler's own code."""
-    page = _page(record, meta)
+    page = record_page(record, meta)
     if record.kind != "response":
         return page
 
     return replace(page, data=decode_html(page.data, record.content_type).encode("utf-8"))
-
-
-def _members(f: IO[bytes]) -> Iterator[tuple[int, int, bytes]]:
-    """(offset, length, decompressed bytes) of each whole gzip member, in order.
-
-    Stops at the first member that is cut short or damaged: the caller
-    compares the end of the last member with the file size.
-    """
-    offset, chunk_start, data = 0, 0, b""
-    inflater, parts = zlib.decompressobj(_GZIP), []
-    while True:
-        if not data:
-            chunk_start, data = f.tell(), f.read(_CHUNK)
-            if not data:
-                return
-        try:
-            parts.append(inflater.decompress(data))
-        except zlib.error:
-            return
-        if not inflater.eof:
-            data = b""
-            continue
-        end = chunk_start + len(data) - len(inflater.unused_data)
-        yield offset, end - offset, b"".join(parts)
-        offset, chunk_start, data = end, end, inflater.unused_data
-        inflater, parts = zlib.decompressobj(_GZIP), []
-
-
-# --- metadata and keys -----------------------------------------------------
-
-_NO_METADATA = b"{}"
-
-
-def _metadata_json(page: RawPage, target: str) -> bytes:
-    """The metadata record's payload: only what replay cannot know from the record itself."""
-    hints = {k: _json_value(v) for k, v in asdict(page.hints).items() if v is not None}
-    meta: dict[str, Any] = {}
-    if page.origin != target:
-        meta["origin"] = page.origin
-    if hints:
-        meta["hints"] = hints
-    return json.dumps(meta, sort_keys=True, ensure_ascii=False).encode()
-
-
-def _json_value(value: object) -> object:
-    return value.isoformat() if isinstance(value, dt.date) else value
-
-
-def _hints(data: dict[str, Any]) -> PageHints:
-    published = data.get("published")
-    return PageHints(
-        outlet=data.get("outlet"),
-        author=data.get("author"),
-        published=_published(published) if published else None,
-        published_source=data.get("published_source"),
-        url=data.get("url"),
-    )
-
-
-def _published(value: str) -> dt.date | dt.datetime:
-    """Back to the very type stored: a date stays a date, a naive datetime stays naive."""
-    return dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
-
-
-def _json(payload: bytes) -> dict[str, Any]:
-    try:
-        return dict(json.loads(payload))
-    except (ValueError, TypeError):
-        return {}
 
 
 def _page_keys(page: RawPage, target: str) -> set[str]:
@@ -643,41 +445,6 @@ def _page_keys(page: RawPage, target: str) -> set[str]:
 
 def _hint_keys(hints: PageHints) -> set[str]:
     return {hints.url, article_id(hints.url, b"")} if hints.url else set()
-
-
-def _target(page: RawPage) -> str:
-    return page.url or _URN + _sha256(page.data)
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-# --- HTTP details ----------------------------------------------------------
-
-
-def _http_headers(status: int, headers: Iterable[tuple[str, str]], length: int) -> Any:
-    kept = [(name, value) for name, value in headers if name.lower() not in _DECODED_HEADERS]
-    kept.append(("Content-Length", str(length)))
-    return StatusAndHeaders(f"{status} {_reason(status)}".strip(), kept, protocol="HTTP/1.1")
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
-def _page_type(content_type: str | None) -> str:
-    """The cleaner knows plain text and HTML; the crawler keeps only HTML-like types."""
-    mime = (content_type or "").split(";")[0].strip().lower()
-    return "text/plain" if mime == "text/plain" else "text/html"
-
-
-def _warc_date(moment: dt.datetime) -> str:
-    utc = moment.astimezone(dt.UTC) if moment.tzinfo else moment
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # --- files -----------------------------------------------------------------
