@@ -17,6 +17,13 @@ Redirects are followed here, hop by hop, so each hop passes the robots and
 politeness checks of its own origin; loops and long chains fail. 5xx and
 429 are retried with growing waits, honouring ``Retry-After``. Bodies are
 streamed and dropped at ``crawl_max_bytes``, never cut and kept.
+
+The robots.txt rules and the host gate are ``search.politeness``; this module
+fetches robots.txt (``RobotsFile``) and everything else. Exports:
+``Fetcher``, ``Response``, ``Exchange``, ``Validators``, ``RobotsFile``,
+``accept_html``, ``accept_any``, ``host_of``, ``user_agent`` and
+``robots_directives`` (what a page's ``<meta name=robots>`` and
+``X-Robots-Tag`` say about us).
 """
 
 from __future__ import annotations
@@ -26,8 +33,7 @@ import email.utils
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -36,10 +42,9 @@ from protego import Protego
 
 from search import __version__
 from search.errors import FetchError, RobotsDenied
+from search.politeness import ROBOTS_TOKEN, HostGate, RobotsRules, origin_of, origin_url
 from search.settings import Settings
 
-#: The product token robots.txt groups are matched against.
-ROBOTS_TOKEN = "Newsdesk"
 #: RFC 9309 asks crawlers to read at least 500 KiB of a robots.txt.
 _MAX_ROBOTS_BYTES = 500 * 1024
 #: RFC 9309: follow at least five redirects for robots.txt.
@@ -125,71 +130,9 @@ class RobotsFile:
         return RobotsRules(None, unreachable=f"robots.txt of {origin_url(self.origin)} unreachable ({answer})")
 
 
-@dataclass(frozen=True)
-class RobotsRules:
-    parser: Protego | None
-    unreachable: str | None = None  # why nothing may be fetched from the origin for now
-
-    def allows(self, url: str) -> bool:
-        """Whether robots.txt lets us fetch ``url``; ``FetchError`` when it could not be read.
-
-        An unreachable robots.txt is a failure of the origin (counted, backed
-        off), not a rule of its owner, so it is not reported as ``RobotsDenied``.
-        """
-        if self.unreachable:
-            raise FetchError(self.unreachable)
-        return self.parser is None or bool(self.parser.can_fetch(url, ROBOTS_TOKEN))
-
-    def delay(self) -> float:
-        found = self.parser.crawl_delay(ROBOTS_TOKEN) if self.parser is not None else None
-        return float(found or 0.0)
-
-
-def origin_of(url: str) -> str:
-    """``scheme://host:port`` with the default port made explicit (RFC 9309)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or {"http": 80, "https": 443}.get(scheme, 0)
-    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
-
-
 def host_of(url: str) -> str:
     """The host politeness and host health are kept for (no port)."""
     return (urlsplit(url).hostname or "").lower()
-
-
-class HostGate:
-    """One request at a time per host, ``gap`` seconds from one end to the next start."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
-        self._free_at: dict[str, float] = {}
-
-    @contextmanager
-    def slot(self, host: str, gap: float) -> Iterator[None]:
-        with self._lock(host):
-            wait = self._free_at.get(host, 0.0) - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            try:
-                yield
-            finally:
-                self.defer(host, gap)
-
-    def waiting(self, host: str) -> float:
-        """Seconds until ``host`` may be asked again (0 when it may now)."""
-        with self._guard:
-            return max(0.0, self._free_at.get(host, 0.0) - time.monotonic())
-
-    def defer(self, host: str, seconds: float) -> None:
-        """No request to ``host`` before ``seconds`` from now (Retry-After, backoff)."""
-        with self._guard:
-            self._free_at[host] = max(self._free_at.get(host, 0.0), time.monotonic() + seconds)
-
-    def _lock(self, host: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(host, threading.Lock())
 
 
 Accept = Callable[[str], bool]
@@ -338,14 +281,6 @@ class Fetcher:
         if answer.status == 304 and known is not None:
             return RobotsFile(origin, 200, known.body, known.validators, time.time())
         return RobotsFile(origin, answer.status, answer.body, answer.validators, time.time())
-
-
-def origin_url(origin: str) -> str:
-    """The URL form of an origin (default ports dropped again)."""
-    scheme, rest = origin.split("://", 1)
-    host, _, port = rest.rpartition(":")
-    default = {"http": "80", "https": "443"}.get(scheme)
-    return f"{scheme}://{host}" if port == default else f"{scheme}://{host}:{port}"
 
 
 def _with_hops(response: Response, url: str, hops: list[str]) -> Response:
