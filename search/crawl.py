@@ -59,7 +59,6 @@ from search.alerts import after_commit
 from search.archive import open_archive
 from search.candidates import record_candidates
 from search.clean import clean
-from search.dates import parse_iso
 from search.decode import decode_html, looks_binary
 from search.discover import MAX_SITEMAP_BYTES, Link, Listing, discover_feeds, parse_feed, parse_sitemap
 from search.enrich import enrich
@@ -79,6 +78,7 @@ from search.index import IndexReport, write_articles
 from search.records import Article, PageHints, RawPage, Source
 from search.settings import Settings
 from search.state import open_state
+from search.timeparse import parse_iso
 from search.urls import normalize_url
 
 log = logging.getLogger(__name__)

@@ -65,22 +65,6 @@ def find_published(tree: lxml.html.HtmlElement | None, url: str | None, text: st
     return DateFound(_with_time(best, found), best.source)
 
 
-def parse_iso(value: str | None) -> Day | None:
-    """An ISO 8601 date or datetime as Newsdesk stores them (index, state,
-    manifest, feeds' normalised dates), or None when absent or unusable.
-    Strict on purpose: ``parse_date`` is the lenient reader of page markup."""
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if len(value) <= 10:  # a date without a time of day
-        return parsed.date()
-    # A time without an offset is taken as UTC, so every datetime we show has one.
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
 def parse_date(value: str) -> Day | None:
     """A date or datetime written by a machine (ISO 8601, RFC 2822, ``16.10.2019``, epoch seconds …)."""
     s = value.strip()

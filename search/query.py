@@ -46,12 +46,12 @@ from search.analysis import (
     query_parser,
     text_analyzer,
 )
-from search.dates import parse_iso
 from search.errors import NotFound, QueryError
 from search.facets import Counts
 from search.language import LANGUAGE_NAMES
 from search.records import FACETS, UNKNOWN, ActorPage, ActorRef, FacetValue, Hit, SearchPage, SearchQuery
 from search.settings import Settings
+from search.timeparse import parse_iso
 
 log = logging.getLogger(__name__)
 
