@@ -11,7 +11,8 @@ Signals, most reliable first (``_RANK``; measured on the htmldate and WCXB evalu
 * ``page``      a date stamp shown by the headline (``Published 3 May 2021``, ``Berlin, 28.10.2021``) — what
                 the outlet tells its readers, in its own calendar day;
 * ``meta``      ``article:published_time`` and its kin, then microdata ``itemprop=datePublished``;
-* ``json-ld``   ``datePublished`` of the page's main Article/WebPage entity, then ``dateCreated``;
+* ``json-ld``   ``datePublished`` of the page's main Article/WebPage entity, then ``dateCreated``
+                (as ``search/linked_data.py`` read them for the whole cleaner);
 * ``time``      a ``<time>`` element (one marked as the publication time, then one in the article, then any — that last one below htmldate);
 * ``dateline``  "MOSCOW, November 21 (RIA Novosti) –" at the start of the text; a dateline without a year
                 counts only when the URL or another signal of the same month and day gives the year;
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -37,6 +37,8 @@ from typing import TypeVar
 
 import lxml.html
 from lxml import etree
+
+from search.linked_data import LinkedData
 
 Day = dt.date | dt.datetime
 _D = TypeVar("_D", dt.date, dt.datetime)
@@ -51,11 +53,14 @@ class DateFound:
 
 
 def find_published(tree: lxml.html.HtmlElement | None, url: str | None, text: str = "", *,
-                   hint: DateFound | None = None, floor_year: int = 1990,
+                   linked: LinkedData | None = None, hint: DateFound | None = None, floor_year: int = 1990,
                    now: dt.datetime | None = None) -> DateFound | None:
-    """The most reliable publication date of a page, or None; ``tree`` is read, never modified."""
+    """The most reliable publication date of a page, or None; ``tree`` is read, never modified.
+
+    ``linked`` is the page's JSON-LD as ``read_linked_data`` read it (once per page: the metadata
+    reader takes the same reading); None for a page without any, such as a plain-text one."""
     latest = _aware(now or dt.datetime.now(dt.UTC)) + dt.timedelta(days=1)  # a day of clock skew, no more
-    found = [c for c in _page_signals(tree, url, hint) if _plausible(c, floor_year, latest)]
+    found = [c for c in _page_signals(tree, url, linked, hint) if _plausible(c, floor_year, latest)]
     found += [c for c in _from_dateline(text, url, found) if _plausible(c, floor_year, latest)]
     best = min(found, key=lambda c: c.rank, default=None)
     if tree is not None and (best is None or best.rank > _RANK["htmldate"]):
@@ -112,7 +117,7 @@ class _Candidate:
     hint: bool = False  # given by the caller, from outside the page
 
 
-def _page_signals(tree: lxml.html.HtmlElement | None, url: str | None,
+def _page_signals(tree: lxml.html.HtmlElement | None, url: str | None, linked: LinkedData | None,
                   hint: DateFound | None) -> list[_Candidate]:
     found = []
     if hint is not None:  # a source we do not know is ranked like the weakest hint
@@ -120,7 +125,7 @@ def _page_signals(tree: lxml.html.HtmlElement | None, url: str | None,
         found.append(_Candidate(_aware(hint.value), hint.source, rank, hint=True))
     if tree is not None:  # a plain-text page has only its dateline (whose year the URL may give)
         found += _from_url(url)
-        found += _from_json_ld(tree)
+        found += _from_json_ld(linked)
         found += _from_meta(tree)
         found += _from_microdata(tree)
         found += _from_time_elements(tree)
@@ -198,51 +203,14 @@ def _path(url: str | None) -> str:
 
 # ----------------------------------------------------------------- JSON-LD --
 
-_ARTICLE_TYPES = frozenset({
-    "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
-    "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "askpublicnewsarticle",
-    "liveblogposting", "scholarlyarticle", "techarticle", "report", "socialmediaposting", "posting",
-    "discussionforumposting", "satiricalarticle", "advertisercontentarticle", "medicalscholarlyarticle",
-    "webpage", "itempage", "collectionpage", "faqpage", "qapage", "aboutpage", "profilepage",
-})
+_JSON_LD_RANK = {"datePublished": _RANK["json-ld"], "dateCreated": _RANK["json-ld-created"]}
 
 
-def _from_json_ld(tree: lxml.html.HtmlElement) -> Iterator[_Candidate]:
-    for script in tree.iterfind('.//script[@type="application/ld+json"]'):
-        raw = script.text or ""
-        try:
-            data = json.loads(raw, strict=False)
-        except ValueError:  # hand-written JSON-LD is often broken; the property itself rarely is
-            m = re.search(r'"datePublished"\s*:\s*"([^"]{8,40})"', raw)
-            value = parse_date(m.group(1)) if m else None
-            if value is not None:
-                yield _Candidate(value, "json-ld", _RANK["json-ld"])
-            continue
-        yield from _walk_json_ld(data, top=True)
-
-
-def _walk_json_ld(node: object, top: bool) -> Iterator[_Candidate]:
-    """Dates of the top-level entities only: nested ones are videos, comments, other articles."""
-    if isinstance(node, list):
-        for item in node:
-            yield from _walk_json_ld(item, top)
-        return
-    if not isinstance(node, dict):
-        return
-    if top and _json_ld_types(node) & _ARTICLE_TYPES:
-        for key, rank in (("datePublished", _RANK["json-ld"]), ("dateCreated", _RANK["json-ld-created"])):
-            raw = node.get(key)
-            value = parse_date(raw) if isinstance(raw, str) else None
-            if value is not None:
-                yield _Candidate(value, "json-ld", rank)
-    if "@graph" in node:
-        yield from _walk_json_ld(node["@graph"], top)
-
-
-def _json_ld_types(node: dict[str, object]) -> set[str]:
-    types = node.get("@type")
-    names = [types] if isinstance(types, str) else types if isinstance(types, list) else []
-    return {str(name).lower() for name in names}
+def _from_json_ld(linked: LinkedData | None) -> Iterator[_Candidate]:
+    for stated in linked.dates if linked is not None else ():
+        value = parse_date(stated.text)
+        if value is not None:
+            yield _Candidate(value, "json-ld", _JSON_LD_RANK[stated.prop])
 
 
 # -------------------------------------------------------- meta and markup --

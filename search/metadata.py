@@ -4,6 +4,8 @@ A helper of the cleaner (``search/clean.py``, stage 2 of the pipeline: sources
 → **clean** → enrich → index). The cleaner parses a page once with
 ``lxml.html`` and hands the same tree to trafilatura and to ``read_metadata``
 here, so nothing in this module changes the tree: it only runs XPath over it.
+The page's JSON-LD comes read already (``search/linked_data.py``, once per
+page, the same reading the date finder gets).
 
 Every field is read from several places that pages fill unevenly, and each
 place has its own habit of noise:
@@ -26,17 +28,17 @@ place has its own habit of noise:
 
 from __future__ import annotations
 
-import html
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
+
+from search.linked_data import LinkedData
+from search.page_strings import repair, squash, text_key
 
 
 @dataclass(frozen=True)
@@ -50,15 +52,16 @@ class PageMetadata:
     html_lang: str | None
 
 
-def read_metadata(tree: lxml.html.HtmlElement, url: str | None, *,
+def read_metadata(tree: lxml.html.HtmlElement, url: str | None, *, linked: LinkedData,
                   outlets_by_host: Mapping[str, str] | None = None) -> PageMetadata:
     """Title, authors, outlet, canonical URL and ``<html lang>`` of a parsed page.
 
-    ``outlets_by_host`` maps a host without "www." to the outlet's display
-    name (from the sources file); it outranks whatever the page claims.
+    ``linked`` is the page's JSON-LD as ``read_linked_data`` read it (once
+    per page: the date finder takes the same reading). ``outlets_by_host``
+    maps a host without "www." to the outlet's display name (from the
+    sources file); it outranks whatever the page claims.
     """
     meta = _Meta(tree)
-    linked = _read_linked_data(tree)
     canonical = _canonical(tree, meta, url)
     host = _host(url) or _host(canonical)
     declared = _first(meta.get("og:site_name"), *linked.publishers, meta.get("application-name"))
@@ -78,39 +81,6 @@ def read_metadata(tree: lxml.html.HtmlElement, url: str | None, *,
 
 # --- shared text helpers ----------------------------------------------------
 
-_SPACE = re.compile(r"\s+")
-
-
-def _squash(text: str) -> str:
-    """Whitespace collapsed and trimmed; what a reader sees."""
-    return _SPACE.sub(" ", text).strip()
-
-
-def _key(text: str) -> str:
-    """A comparison key: case, accents of width, punctuation and spaces ignored."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in text if ch.isalnum())
-
-
-def _repair(text: str) -> str:
-    """``text`` with HTML entities a template escaped twice ("&#8217;") resolved and
-    UTF-8 read as Latin-1 or cp1252 ("Investorâ€™s") read again as UTF-8."""
-    if "&" in text:
-        text = html.unescape(text)
-    if _MOJIBAKE.search(text):
-        for codec in ("cp1252", "latin-1"):
-            try:
-                return text.encode(codec).decode("utf-8")
-            except UnicodeError:
-                continue
-    return text
-
-
-# The lead bytes of two- and three-byte UTF-8 sequences as Latin-1/cp1252 show
-# them, followed by a continuation byte.
-_CONTINUATION = "\x80-\xbf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"  # bytes 0x80-0xbf as Latin-1 and as cp1252
-_MOJIBAKE = re.compile(f"[ÂÃÄÅÆÇÐÑ][{_CONTINUATION}]|â[{_CONTINUATION}]")
-
 
 def _first(*values: str | None) -> str | None:
     return next((v for v in values if v), None)
@@ -125,7 +95,7 @@ class _Meta:
     def __init__(self, tree: lxml.html.HtmlElement) -> None:
         self._values: dict[str, list[str]] = {}
         for element in tree.xpath("//meta[@content]"):
-            content = _squash(element.get("content") or "")
+            content = squash(element.get("content") or "")
             for attribute in ("property", "name", "itemprop") if content else ():
                 key = (element.get(attribute) or "").strip().lower()
                 if key:
@@ -197,111 +167,10 @@ _HOST_NOISE = frozenset({"www", "m", "amp", "mobile", "blog", "blogs", "news", "
                          "gov", "edu"})
 
 
-# --- JSON-LD ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _LinkedData:
-    """What a page's JSON-LD says about its article and its site."""
-
-    headlines: tuple[str, ...] = ()
-    authors: tuple[str, ...] = ()
-    publishers: tuple[str, ...] = ()
-    sites: tuple[str, ...] = ()
-
-
-def _read_linked_data(tree: lxml.html.HtmlElement) -> _LinkedData:
-    nodes = [node for script in tree.xpath("//script[contains(@type, 'ld+json')]")
-             for node in _walk(_load_json(script.text or ""))]
-    by_id = {node["@id"]: node for node in nodes if isinstance(node.get("@id"), str)}
-    articles = [node for node in nodes if _is_article(node)]
-    # A page typed only as a WebPage still names its author and publisher there.
-    described = articles or [node for node in nodes if _is_page(node)]
-    headlines = [_text(node.get("headline")) or _text(node.get("name")) for node in articles]
-    authors = [name for node in described for name in _names(node.get("author"), by_id)]
-    publishers = [name for node in described for name in _names(node.get("publisher"), by_id)]
-    sites = [_text(node.get("name")) for node in nodes if _types(node) & {"WebSite", "Organization"}]
-    return _LinkedData(
-        headlines=tuple(h for h in headlines if h),
-        authors=tuple(authors),
-        publishers=tuple(dict.fromkeys(publishers)),
-        sites=tuple(dict.fromkeys(s for s in sites if s)),
-    )
-
-
-def _load_json(text: str) -> Any:
-    """The parsed script, or ``None``: broken JSON-LD is common and never fatal."""
-    text = text.strip().removeprefix("<!--").removesuffix("-->").strip()
-    text = text.removeprefix("//<![CDATA[").removesuffix("//]]>")
-    try:
-        return json.loads(text, strict=False)
-    except ValueError:
-        pass
-    try:  # the commonest breakage: a trailing comma before } or ]
-        return json.loads(_TRAILING_COMMA.sub(r"\1", text), strict=False)
-    except ValueError:
-        return None
-
-
-_TRAILING_COMMA = re.compile(r",\s*([}\]])")
-
-
-def _walk(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
-    """Every object in a JSON-LD document: top-level lists, ``@graph`` and nested ones."""
-    if depth > 6:
-        return
-    if isinstance(value, list):
-        for item in value:
-            yield from _walk(item, depth + 1)
-    elif isinstance(value, dict):
-        yield value
-        for key in ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement", "hasPart"):
-            if key in value:
-                yield from _walk(value[key], depth + 1)
-
-
-def _types(node: Mapping[str, Any]) -> set[str]:
-    kind = node.get("@type")
-    kinds = kind if isinstance(kind, list) else [kind]
-    return {k.rsplit("/", 1)[-1] for k in kinds if isinstance(k, str)}
-
-
-def _is_article(node: Mapping[str, Any]) -> bool:
-    return any(k.endswith(("Article", "Posting")) or k in _ARTICLE_TYPES for k in _types(node))
-
-
-def _is_page(node: Mapping[str, Any]) -> bool:
-    return any(k.endswith("Page") for k in _types(node))
-
-
-_ARTICLE_TYPES = frozenset({"ReportageNews", "Report", "Review", "Blog", "CreativeWork", "Recipe"})
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, list):
-        value = next((v for v in value if isinstance(v, str)), None)
-    return _squash(_repair(value)) or None if isinstance(value, str) else None
-
-
-def _names(value: Any, by_id: Mapping[str, Mapping[str, Any]]) -> Iterator[str]:
-    """Names in an ``author``/``publisher`` value: text, objects, lists, ``@id`` references."""
-    for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, str):
-            yield item
-        elif isinstance(item, dict):
-            ref = item.get("@id")
-            node = by_id.get(ref, item) if isinstance(ref, str) and "name" not in item else item
-            name = _text(node.get("name"))
-            if not name and (node.get("givenName") or node.get("familyName")):
-                name = f"{_text(node.get('givenName')) or ''} {_text(node.get('familyName')) or ''}".strip()
-            if name:
-                yield name
-
-
 # --- title --------------------------------------------------------------------
 
 
-def _choose_title(tree: lxml.html.HtmlElement, meta: _Meta, linked: _LinkedData,
+def _choose_title(tree: lxml.html.HtmlElement, meta: _Meta, linked: LinkedData,
                   site_names: list[str]) -> str | None:
     """The headline a reader sees, checked against the titles the page declares.
 
@@ -315,22 +184,22 @@ def _choose_title(tree: lxml.html.HtmlElement, meta: _Meta, linked: _LinkedData,
     declared = _declared_titles(tree, meta, linked)
     headings = [h for h in (_heading_text(e) for e in tree.xpath("//h1")[:8]) if 0 < len(h) < 400]
     names = [*site_names, *_shared_affixes(declared)]
-    site_keys = [_key(name) for name in names]
+    site_keys = [text_key(name) for name in names]
     # An <h1> holding the site's name (a logo, a blog's name) is no headline,
     # and tells how the site is named in its titles ("Blog Name: Title").
-    logos = [h for h in headings if _key(h) in site_keys or (
+    logos = [h for h in headings if text_key(h) in site_keys or (
         _is_site(h, site_keys, loose=True) and any(_fold(d).startswith(_fold(h) + ": ") for d in declared))]
     headings = [h for h in headings if h not in logos]
     cleaned = [clean_title(d, [*names, *logos]) for d in declared]
     # A declared title that is only the site's name (a careless template) says nothing of the article.
-    telling = [c for c in cleaned if _key(c) not in site_keys]
+    telling = [c for c in cleaned if text_key(c) not in site_keys]
     return _agreeing_heading(headings, declared, telling) or (_most_agreed(telling or cleaned) if cleaned else None)
 
 
 def _agreeing_heading(headings: list[str], declared: list[str], cleaned: list[str]) -> str | None:
-    keys = {_key(c) for c in cleaned}
+    keys = {text_key(c) for c in cleaned}
     for heading in headings:
-        if _key(heading) in keys:
+        if text_key(heading) in keys:
             return heading
     for heading in headings:
         wrapped = next((c for c in cleaned if len(c.split()) >= 3 and _wraps(heading, c)), None)
@@ -351,12 +220,12 @@ def _agreeing_heading(headings: list[str], declared: list[str], cleaned: list[st
 _MIN_OVERLAP = 0.3
 
 
-def _declared_titles(tree: lxml.html.HtmlElement, meta: _Meta, linked: _LinkedData) -> list[str]:
+def _declared_titles(tree: lxml.html.HtmlElement, meta: _Meta, linked: LinkedData) -> list[str]:
     """Titles the page declares, most trusted first."""
     title_element = tree.find(".//title")
     found = [meta.get("og:title"), *linked.headlines[:1], meta.get("twitter:title"), meta.get("headline"),
-             _squash(title_element.text_content()) if title_element is not None else None]
-    return [_repair(title) for title in found if title]
+             squash(title_element.text_content()) if title_element is not None else None]
+    return [repair(title) for title in found if title]
 
 
 def _heading_text(element: lxml.html.HtmlElement) -> str:
@@ -367,7 +236,7 @@ def _heading_text(element: lxml.html.HtmlElement) -> str:
         if text and piece and (text[-1].isalnum() or text[-1] == ")") and piece[0].isupper():
             text += " "
         text += piece
-    return _squash(_repair(text))
+    return squash(repair(text))
 
 
 _WORD = re.compile(r"\w+")
@@ -404,7 +273,7 @@ def _starts_segment(declared: str, heading: str) -> bool:
 
 def _fold(text: str) -> str:
     """Case, Unicode width, spacing and typographic quotes ignored, for comparing spellings."""
-    return _squash(unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES))
+    return squash(unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES))
 
 
 _QUOTES = str.maketrans("‘’‚‛“”„‟", "''''\"\"\"\"")
@@ -414,9 +283,9 @@ def _most_agreed(titles: list[str]) -> str:
     """The title most sources give; on a tie the first (the order is by trust)."""
     counts: dict[str, int] = {}
     for title in titles:
-        counts[_key(title)] = counts.get(_key(title), 0) + 1
+        counts[text_key(title)] = counts.get(text_key(title), 0) + 1
     best = max(counts.values())
-    return next(t for t in titles if counts[_key(t)] == best)
+    return next(t for t in titles if counts[text_key(t)] == best)
 
 
 def _shared_affixes(titles: list[str]) -> list[str]:
@@ -446,8 +315,8 @@ def clean_title(title: str, site_names: Iterable[str] = ()) -> str:
     Kosovo talks" keeps its dash. Whatever follows the site name (a
     tagline) goes with it.
     """
-    title = _squash(title)
-    keys = [k for k in (_key(name) for name in site_names) if len(k) >= 2]
+    title = squash(title)
+    keys = [k for k in (text_key(name) for name in site_names) if len(k) >= 2]
     if not keys:
         return title
     segments = _SEGMENT_SPLIT.split(title)
@@ -459,13 +328,13 @@ def clean_title(title: str, site_names: Iterable[str] = ()) -> str:
     title = segments[first] + "".join(sep + seg for sep, seg in zip(separators[first:last - 1],
                                                                     segments[first + 1:last], strict=True))
     head, colon, rest = title.partition(": ")
-    if colon and rest and _key(head) in keys:
+    if colon and rest and text_key(head) in keys:
         return rest.strip()
     return title
 
 
 def _is_site(segment: str, site_keys: list[str], *, loose: bool) -> bool:
-    key = _key(segment)
+    key = text_key(segment)
     if not key:
         return False
     if key in site_keys:
@@ -480,7 +349,7 @@ def _is_site(segment: str, site_keys: list[str], *, loose: bool) -> bool:
 # --- authors ------------------------------------------------------------------
 
 
-def _choose_authors(tree: lxml.html.HtmlElement, meta: _Meta, linked: _LinkedData,
+def _choose_authors(tree: lxml.html.HtmlElement, meta: _Meta, linked: LinkedData,
                     outlet_names: list[str]) -> tuple[str, ...]:
     """Names from the first source that gives any: JSON-LD, ``<meta>``, bylines in the page.
 
@@ -598,7 +467,7 @@ def _visible_text(element: lxml.html.HtmlElement) -> str:
         if text and piece and text[-1].isalnum() and piece[0].isalnum():
             text += " · "
         text += piece
-    return _squash(text)
+    return squash(text)
 
 
 _PREFIX = re.compile(
@@ -669,29 +538,29 @@ def normalise_authors(raw: Iterable[str], outlet_names: Iterable[str] = ()) -> t
     name reads like a person's (a one-person site). Title-cases a name only
     when it is all capitals. Works on plain-text bylines as well as HTML ones.
     """
-    outlets = [name for name in outlet_names if _key(name)]
-    outlet_keys = {_key(name) for name in outlets}
+    outlets = [name for name in outlet_names if text_key(name)]
+    outlet_keys = {text_key(name) for name in outlets}
     names: dict[str, str] = {}
     for text in raw:
         if not text or _URL.fullmatch(text.strip()):
             continue
-        whole = _PREFIX.sub("", _squash(text))
-        if _key(whole) in outlet_keys and not _reads_as_person(whole):
+        whole = _PREFIX.sub("", squash(text))
+        if text_key(whole) in outlet_keys and not _reads_as_person(whole):
             continue  # the outlet as a whole ("Morgan & Morgan" is not two Morgans)
         for found in _names_in(text):
             name = _without_outlet(found, outlets)
             if name:
-                names.setdefault(_key(name), name)
+                names.setdefault(text_key(name), name)
     kept = list(names.values())
     # "Doe" beside "Jane Doe": keep the fullest spelling only.
-    words = [{_key(w) for w in name.split()} for name in kept]
+    words = [{text_key(w) for w in name.split()} for name in kept]
     return tuple(n for n, w in zip(kept, words, strict=True)
                  if not any(w < other for other in words))
 
 
 def _names_in(text: str) -> Iterator[str]:
     """The names in one author string, in order."""
-    text = _squash(_URL.sub(" · ", _EMAIL.sub(" · ", _repair(text))))
+    text = squash(_URL.sub(" · ", _EMAIL.sub(" · ", repair(text))))
     text = _WRITTEN_BY.sub("", text)
     named = described = False
     for index, part in enumerate(_SPLIT.split(text)):
@@ -772,7 +641,7 @@ def _without_initials(words: list[str]) -> list[str]:
 def _without_outlet(name: str, outlets: list[str]) -> str | None:
     """``name`` without the outlet's own name: "Jane Doe USA TODAY" → "Jane Doe"; "USA TODAY" → None."""
     for outlet in outlets:
-        if _key(name) == _key(outlet):
+        if text_key(name) == text_key(outlet):
             return name if _reads_as_person(name) else None
         suffixes = [f" {outlet}", *(f" {outlet} {group}" for group in _GROUPS)]  # "Jane Doe Acme Staff"
         trimmed_ends = [name[: -len(end)] for end in suffixes if name.casefold().endswith(end.casefold())]
