@@ -1,4 +1,5 @@
-"""Page metadata: title, authors, outlet, canonical URL and ``<html lang>`` (search/metadata.py)."""
+"""Page metadata: title, authors, outlet, canonical URL and ``<html lang>`` (search/metadata.py, with
+search/titles.py and search/authors.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import lxml.html
 import pytest
 
 from conftest import SHARED
+from search.authors import normalise_authors
 from search.linked_data import read_linked_data
-from search.metadata import PageMetadata, clean_title, normalise_authors, read_metadata
+from search.metadata import PageMetadata, read_metadata
+from search.titles import clean_title
 
 URL = "https://www.dailyplanet.example/world/2024/talks.html"
 
