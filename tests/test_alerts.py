@@ -30,7 +30,6 @@ from search import alerts
 from search.accounts import add_user
 from search.actors import Gazetteer
 from search.alerts import AlertFeed, after_commit, feed_page, run_alerts, start_scheduler
-from search.clean import article_id
 from search.enrich import enrich
 from search.errors import AlertError
 from search.index import IndexReport, open_index, write_articles
@@ -40,6 +39,7 @@ from search.records import Article, SavedSearch, SearchQuery
 from search.saved import feed_url, get_saved, revoke_feed, save_search, unsubscribe_url
 from search.settings import Settings
 from search.state import state_path
+from search.urls import article_id
 
 LAVROV = "Q58217"
 
