@@ -45,6 +45,7 @@ from search.leftovers import (
     is_furniture,
     is_prompt,
 )
+from search.linked_data import is_linked_data, read_linked_data
 from search.metadata import read_metadata
 from search.records import Article, PageHints, RawPage
 from search.settings import Settings
@@ -147,11 +148,13 @@ def extract(
     with _time_limit(settings.clean_time_limit), _page_failures():
         tree = _parse(html, settings.clean_max_bytes)
         _require_size(tree, settings.clean_max_elements)
-        meta = read_metadata(tree, url, outlets_by_host=outlets)
+        linked = read_linked_data(tree)  # once: the metadata and the date both read it
+        meta = read_metadata(tree, url, linked=linked, outlets_by_host=outlets)
         text = extract_body(tree, url, meta.title or "", meta.authors)
         rejected = _rejection(text)
         text = "" if rejected else text
-        found = find_published(tree, url, text, hint=_listed_date(hints), floor_year=settings.date_floor_year)
+        found = find_published(tree, url, text, linked=linked, hint=_listed_date(hints),
+                               floor_year=settings.date_floor_year)
     return Article(
         id="",
         rejected=rejected,
@@ -232,8 +235,9 @@ def _parse(html: str | bytes, max_bytes: int) -> HtmlElement:
     # htmldate, the last resort for the date, no longer finds build stamps in
     # asset names (WCXB: six false dates fewer, one right date more; htmldate
     # set: two right ones fewer, one of them written out by a script).
-    for script in tree.xpath("//script[not(contains(@type, 'ld+json'))]"):
-        script.drop_tree()
+    for script in tree.xpath("//script"):
+        if not is_linked_data(script):
+            script.drop_tree()
     return tree
 
 

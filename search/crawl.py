@@ -58,7 +58,6 @@ from tqdm import tqdm
 
 from search.actors import load_gazetteer
 from search.archive import open_archive
-from search.dates import parse_iso
 from search.decode import decode_html, looks_binary
 from search.discover import MAX_SITEMAP_BYTES, Link, Listing, discover_feeds, parse_feed, parse_sitemap
 from search.errors import CrawlError, ExtractionError, ExtractorFailed, FetchError, RobotsDenied
@@ -78,6 +77,7 @@ from search.pipeline import Pipeline, load_pipeline
 from search.records import Article, PageHints, RawPage, Source
 from search.settings import Settings
 from search.state import open_state
+from search.timeparse import parse_iso
 from search.urls import normalize_url
 
 log = logging.getLogger(__name__)

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from search.dates import parse_iso
 from search.records import Published
 from search.sources import gunzip
+from search.timeparse import parse_iso
 
 #: The sitemap protocol caps a sitemap at 50 MB uncompressed.
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024

@@ -28,10 +28,10 @@ from whoosh import query as wq
 from whoosh.searching import Searcher
 
 from search.analysis import WORD_FIELDS
-from search.dates import parse_iso
 from search.duplicates import band_terms, sketch_hex, text_key
 from search.records import UNKNOWN, Article, Published, StoredArticle
 from search.schema import QUERY_FIELDS
+from search.timeparse import parse_iso
 
 
 def to_fields(article: Article) -> dict[str, Any]:

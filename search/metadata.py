@@ -4,39 +4,39 @@ A helper of the cleaner (``search/clean.py``, stage 2 of the pipeline: sources
 → **clean** → enrich → index). The cleaner parses a page once with
 ``lxml.html`` and hands the same tree to trafilatura and to ``read_metadata``
 here, so nothing in this module changes the tree: it only runs XPath over it.
+The page's JSON-LD comes read already (``search/linked_data.py``, once per
+page, the same reading the date finder gets).
 
 Every field is read from several places that pages fill unevenly, and each
 place has its own habit of noise:
 
-* title — ``og:title``, ``twitter:title``, the JSON-LD headline and ``<title>``
-  are tuned for sharing and search engines and usually carry a " | Site"
-  suffix or a "Site: " prefix; ``<h1>`` is the headline readers see, but a
-  page may have several (logo, menu, teasers). The ``<h1>`` that agrees with
-  a declared title wins (same words, or sharing enough of them); else the
-  declared titles vote once their site affixes are cut. Measured on the 790
-  WCXB pages: 0.856 exact, trafilatura 0.523.
-* authors — JSON-LD ``author``, then ``<meta>`` (``author``,
-  ``article:author``, ``citation_author`` …), then byline elements; all go
-  through ``normalise_authors`` (no "By", roles, credentials, e-mails, dates,
-  furniture or outlet names; "A and B" split; one spelling per person).
+* title — the ``<h1>`` that agrees with a declared title (``og:title``,
+  the JSON-LD headline, ``<title>`` …), else the declared titles without
+  the site's name (``search/titles.py``);
+* authors — JSON-LD ``author``, then ``<meta>``, then byline elements, all
+  normalised to person names (``search/authors.py``);
 * outlet — the project's sources file (host → name) first, then what the page
   says (``og:site_name``, JSON-LD publisher, ``application-name``), then the
-  host.
+  host. The site's names gathered here let the title lose its " | Site"
+  and the authors the outlet's own name.
+
+The ``<meta>`` are read once here (``search/meta_tags.py``) for all of them.
+
+Exports :class:`PageMetadata` and :func:`read_metadata`.
 """
 
 from __future__ import annotations
 
-import html
-import json
-import re
-import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
-from lxml import etree
+
+from search.authors import choose_authors
+from search.linked_data import LinkedData
+from search.meta_tags import MetaTags
+from search.titles import choose_title
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,16 @@ class PageMetadata:
     html_lang: str | None
 
 
-def read_metadata(tree: lxml.html.HtmlElement, url: str | None, *,
+def read_metadata(tree: lxml.html.HtmlElement, url: str | None, *, linked: LinkedData,
                   outlets_by_host: Mapping[str, str] | None = None) -> PageMetadata:
     """Title, authors, outlet, canonical URL and ``<html lang>`` of a parsed page.
 
-    ``outlets_by_host`` maps a host without "www." to the outlet's display
-    name (from the sources file); it outranks whatever the page claims.
+    ``linked`` is the page's JSON-LD as ``read_linked_data`` read it (once
+    per page: the date finder takes the same reading). ``outlets_by_host``
+    maps a host without "www." to the outlet's display name (from the
+    sources file); it outranks whatever the page claims.
     """
-    meta = _Meta(tree)
-    linked = _read_linked_data(tree)
+    meta = MetaTags(tree)
     canonical = _canonical(tree, meta, url)
     host = _host(url) or _host(canonical)
     declared = _first(meta.get("og:site_name"), *linked.publishers, meta.get("application-name"))
@@ -68,48 +69,12 @@ def read_metadata(tree: lxml.html.HtmlElement, url: str | None, *,
                                      meta.get("application-name"), meta.get("twitter:site")) if name]
     site_names += _host_labels(host)
     return PageMetadata(
-        title=_choose_title(tree, meta, linked, site_names),
-        authors=_choose_authors(tree, meta, linked, [n for n in (mapped, declared, *linked.publishers) if n]),
+        title=choose_title(tree, meta, linked, site_names),
+        authors=choose_authors(tree, meta, linked, [n for n in (mapped, declared, *linked.publishers) if n]),
         outlet=outlet,
         canonical=canonical,
         html_lang=_html_lang(tree),
     )
-
-
-# --- shared text helpers ----------------------------------------------------
-
-_SPACE = re.compile(r"\s+")
-
-
-def _squash(text: str) -> str:
-    """Whitespace collapsed and trimmed; what a reader sees."""
-    return _SPACE.sub(" ", text).strip()
-
-
-def _key(text: str) -> str:
-    """A comparison key: case, accents of width, punctuation and spaces ignored."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in text if ch.isalnum())
-
-
-def _repair(text: str) -> str:
-    """``text`` with HTML entities a template escaped twice ("&#8217;") resolved and
-    UTF-8 read as Latin-1 or cp1252 ("Investorâ€™s") read again as UTF-8."""
-    if "&" in text:
-        text = html.unescape(text)
-    if _MOJIBAKE.search(text):
-        for codec in ("cp1252", "latin-1"):
-            try:
-                return text.encode(codec).decode("utf-8")
-            except UnicodeError:
-                continue
-    return text
-
-
-# The lead bytes of two- and three-byte UTF-8 sequences as Latin-1/cp1252 show
-# them, followed by a continuation byte.
-_CONTINUATION = "\x80-\xbf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"  # bytes 0x80-0xbf as Latin-1 and as cp1252
-_MOJIBAKE = re.compile(f"[ÂÃÄÅÆÇÐÑ][{_CONTINUATION}]|â[{_CONTINUATION}]")
 
 
 def _first(*values: str | None) -> str | None:
@@ -119,34 +84,7 @@ def _first(*values: str | None) -> str | None:
 # --- <meta>, <link>, <html lang> -------------------------------------------
 
 
-class _Meta:
-    """The ``<meta>`` of a page by key (``property``, ``name`` or ``itemprop``, lower case)."""
-
-    def __init__(self, tree: lxml.html.HtmlElement) -> None:
-        self._values: dict[str, list[str]] = {}
-        for element in tree.xpath("//meta[@content]"):
-            content = _squash(element.get("content") or "")
-            for attribute in ("property", "name", "itemprop") if content else ():
-                key = (element.get(attribute) or "").strip().lower()
-                if key:
-                    self._values.setdefault(key, []).append(content)
-
-    def get(self, key: str) -> str | None:
-        """The first value of ``key``."""
-        values = self._values.get(key)
-        return values[0] if values else None
-
-    def all(self, key: str) -> list[str]:
-        """Every value of ``key``: some are repeated, one per author."""
-        return self._values.get(key, [])
-
-    def labelled(self, labels: frozenset[str]) -> list[str]:
-        """Values of ``twitter:dataN`` whose ``twitter:labelN`` is one of ``labels`` ("Written by")."""
-        return [value for n in range(1, 5) if (self.get(f"twitter:label{n}") or "").lower() in labels
-                for value in self.all(f"twitter:data{n}")]
-
-
-def _canonical(tree: lxml.html.HtmlElement, meta: _Meta, url: str | None) -> str | None:
+def _canonical(tree: lxml.html.HtmlElement, meta: MetaTags, url: str | None) -> str | None:
     """The declared canonical URL (``link rel=canonical``, else ``og:url``), made absolute."""
     links = tree.xpath("//link[contains(concat(' ', translate(@rel, 'CANONICAL', 'canonical'), ' '),"
                        " ' canonical ')]/@href")
@@ -195,616 +133,3 @@ def _host_labels(host: str | None) -> list[str]:
 
 _HOST_NOISE = frozenset({"www", "m", "amp", "mobile", "blog", "blogs", "news", "co", "com", "org", "net", "ac",
                          "gov", "edu"})
-
-
-# --- JSON-LD ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _LinkedData:
-    """What a page's JSON-LD says about its article and its site."""
-
-    headlines: tuple[str, ...] = ()
-    authors: tuple[str, ...] = ()
-    publishers: tuple[str, ...] = ()
-    sites: tuple[str, ...] = ()
-
-
-def _read_linked_data(tree: lxml.html.HtmlElement) -> _LinkedData:
-    nodes = [node for script in tree.xpath("//script[contains(@type, 'ld+json')]")
-             for node in _walk(_load_json(script.text or ""))]
-    by_id = {node["@id"]: node for node in nodes if isinstance(node.get("@id"), str)}
-    articles = [node for node in nodes if _is_article(node)]
-    # A page typed only as a WebPage still names its author and publisher there.
-    described = articles or [node for node in nodes if _is_page(node)]
-    headlines = [_text(node.get("headline")) or _text(node.get("name")) for node in articles]
-    authors = [name for node in described for name in _names(node.get("author"), by_id)]
-    publishers = [name for node in described for name in _names(node.get("publisher"), by_id)]
-    sites = [_text(node.get("name")) for node in nodes if _types(node) & {"WebSite", "Organization"}]
-    return _LinkedData(
-        headlines=tuple(h for h in headlines if h),
-        authors=tuple(authors),
-        publishers=tuple(dict.fromkeys(publishers)),
-        sites=tuple(dict.fromkeys(s for s in sites if s)),
-    )
-
-
-def _load_json(text: str) -> Any:
-    """The parsed script, or ``None``: broken JSON-LD is common and never fatal."""
-    text = text.strip().removeprefix("<!--").removesuffix("-->").strip()
-    text = text.removeprefix("//<![CDATA[").removesuffix("//]]>")
-    try:
-        return json.loads(text, strict=False)
-    except ValueError:
-        pass
-    try:  # the commonest breakage: a trailing comma before } or ]
-        return json.loads(_TRAILING_COMMA.sub(r"\1", text), strict=False)
-    except ValueError:
-        return None
-
-
-_TRAILING_COMMA = re.compile(r",\s*([}\]])")
-
-
-def _walk(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
-    """Every object in a JSON-LD document: top-level lists, ``@graph`` and nested ones."""
-    if depth > 6:
-        return
-    if isinstance(value, list):
-        for item in value:
-            yield from _walk(item, depth + 1)
-    elif isinstance(value, dict):
-        yield value
-        for key in ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement", "hasPart"):
-            if key in value:
-                yield from _walk(value[key], depth + 1)
-
-
-def _types(node: Mapping[str, Any]) -> set[str]:
-    kind = node.get("@type")
-    kinds = kind if isinstance(kind, list) else [kind]
-    return {k.rsplit("/", 1)[-1] for k in kinds if isinstance(k, str)}
-
-
-def _is_article(node: Mapping[str, Any]) -> bool:
-    return any(k.endswith(("Article", "Posting")) or k in _ARTICLE_TYPES for k in _types(node))
-
-
-def _is_page(node: Mapping[str, Any]) -> bool:
-    return any(k.endswith("Page") for k in _types(node))
-
-
-_ARTICLE_TYPES = frozenset({"ReportageNews", "Report", "Review", "Blog", "CreativeWork", "Recipe"})
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, list):
-        value = next((v for v in value if isinstance(v, str)), None)
-    return _squash(_repair(value)) or None if isinstance(value, str) else None
-
-
-def _names(value: Any, by_id: Mapping[str, Mapping[str, Any]]) -> Iterator[str]:
-    """Names in an ``author``/``publisher`` value: text, objects, lists, ``@id`` references."""
-    for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, str):
-            yield item
-        elif isinstance(item, dict):
-            ref = item.get("@id")
-            node = by_id.get(ref, item) if isinstance(ref, str) and "name" not in item else item
-            name = _text(node.get("name"))
-            if not name and (node.get("givenName") or node.get("familyName")):
-                name = f"{_text(node.get('givenName')) or ''} {_text(node.get('familyName')) or ''}".strip()
-            if name:
-                yield name
-
-
-# --- title --------------------------------------------------------------------
-
-
-def _choose_title(tree: lxml.html.HtmlElement, meta: _Meta, linked: _LinkedData,
-                  site_names: list[str]) -> str | None:
-    """The headline a reader sees, checked against the titles the page declares.
-
-    Pages tune ``og:title`` and ``<title>`` for search engines and sharing;
-    the ``<h1>`` is the headline, but a page may have several (logo, menu,
-    teasers) or wrap the headline in furniture (a date, "Posted by …"). So
-    an ``<h1>`` wins when it agrees with a declared title (same words, or
-    the declared title plus a " | Site"), a declared title wins when an
-    ``<h1>`` only wraps it, and without either the declared titles vote.
-    """
-    declared = _declared_titles(tree, meta, linked)
-    headings = [h for h in (_heading_text(e) for e in tree.xpath("//h1")[:8]) if 0 < len(h) < 400]
-    names = [*site_names, *_shared_affixes(declared)]
-    site_keys = [_key(name) for name in names]
-    # An <h1> holding the site's name (a logo, a blog's name) is no headline,
-    # and tells how the site is named in its titles ("Blog Name: Title").
-    logos = [h for h in headings if _key(h) in site_keys or (
-        _is_site(h, site_keys, loose=True) and any(_fold(d).startswith(_fold(h) + ": ") for d in declared))]
-    headings = [h for h in headings if h not in logos]
-    cleaned = [clean_title(d, [*names, *logos]) for d in declared]
-    # A declared title that is only the site's name (a careless template) says nothing of the article.
-    telling = [c for c in cleaned if _key(c) not in site_keys]
-    return _agreeing_heading(headings, declared, telling) or (_most_agreed(telling or cleaned) if cleaned else None)
-
-
-def _agreeing_heading(headings: list[str], declared: list[str], cleaned: list[str]) -> str | None:
-    keys = {_key(c) for c in cleaned}
-    for heading in headings:
-        if _key(heading) in keys:
-            return heading
-    for heading in headings:
-        wrapped = next((c for c in cleaned if len(c.split()) >= 3 and _wraps(heading, c)), None)
-        if wrapped:
-            return wrapped
-        if any(_starts_segment(d, heading) for d in declared):
-            return heading
-        # "Index funds" beside "Index Funds: How to Invest": the heading is short for the title.
-        subtitled = next((c for c in cleaned if _fold(c).startswith(_fold(heading) + ": ")), None)
-        if subtitled:
-            return subtitled
-    best = max(headings, key=lambda h: _overlap(h, cleaned), default=None)
-    if best is not None and (not cleaned or _overlap(best, cleaned) >= _MIN_OVERLAP):
-        return best
-    return None
-
-
-_MIN_OVERLAP = 0.3
-
-
-def _declared_titles(tree: lxml.html.HtmlElement, meta: _Meta, linked: _LinkedData) -> list[str]:
-    """Titles the page declares, most trusted first."""
-    title_element = tree.find(".//title")
-    found = [meta.get("og:title"), *linked.headlines[:1], meta.get("twitter:title"), meta.get("headline"),
-             _squash(title_element.text_content()) if title_element is not None else None]
-    return [_repair(title) for title in found if title]
-
-
-def _heading_text(element: lxml.html.HtmlElement) -> str:
-    """The text of an ``<h1>``; where a line break or a box split it ("Title<br>Subtitle"),
-    with a space rather than nothing in between."""
-    text = ""
-    for piece in element.itertext():
-        if text and piece and (text[-1].isalnum() or text[-1] == ")") and piece[0].isupper():
-            text += " "
-        text += piece
-    return _squash(_repair(text))
-
-
-_WORD = re.compile(r"\w+")
-
-
-def _words(text: str) -> set[str]:
-    return set(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
-
-
-def _overlap(heading: str, titles: list[str]) -> float:
-    """The largest share of the heading's words found in one of ``titles``; 0 below two words shared."""
-    words = _words(heading)
-    shared = max((len(words & _words(title)) for title in titles), default=0)
-    return shared / len(words) if shared >= 2 else 0.0
-
-
-def _wraps(heading: str, title: str) -> bool:
-    """``heading`` is ``title`` with something before or after it ("Dec 18 2025 Title", "Title Posted by …")."""
-    heading, title = _fold(heading), _fold(title)
-    if heading == title:
-        return False
-    if heading.startswith(title):
-        return not heading[len(title)].isalnum()
-    return heading.endswith(title) and not heading[-len(title) - 1].isalnum()
-
-
-def _starts_segment(declared: str, heading: str) -> bool:
-    """``declared`` is ``heading`` followed by a separated segment ("H | Site")."""
-    declared, heading = _fold(declared), _fold(heading)
-    if not declared.startswith(heading):
-        return False
-    return bool(_SEPARATOR_AT_START.match(declared[len(heading):]))
-
-
-def _fold(text: str) -> str:
-    """Case, Unicode width, spacing and typographic quotes ignored, for comparing spellings."""
-    return _squash(unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES))
-
-
-_QUOTES = str.maketrans("‘’‚‛“”„‟", "''''\"\"\"\"")
-
-
-def _most_agreed(titles: list[str]) -> str:
-    """The title most sources give; on a tie the first (the order is by trust)."""
-    counts: dict[str, int] = {}
-    for title in titles:
-        counts[_key(title)] = counts.get(_key(title), 0) + 1
-    best = max(counts.values())
-    return next(t for t in titles if counts[_key(t)] == best)
-
-
-def _shared_affixes(titles: list[str]) -> list[str]:
-    """Segments one declared title adds to another: "T | Site" beside "T" → "Site"."""
-    affixes = []
-    for longer in titles:
-        for shorter in titles:
-            if len(shorter) < len(longer) and _fold(longer).startswith(_fold(shorter)):
-                rest = longer[len(shorter):]
-                if _SEPARATOR_AT_START.match(rest):
-                    affixes.append(_SEPARATOR_AT_START.sub("", rest, count=1))
-    return affixes
-
-
-_SEPARATORS = r"[|\-–—•·»«:/~‹›⁄]|::"
-_SEPARATOR_AT_START = re.compile(rf"^\s+(?:{_SEPARATORS})\s+")
-_SEGMENT_SPLIT = re.compile(rf"\s+(?:{_SEPARATORS})\s+")
-
-
-def clean_title(title: str, site_names: Iterable[str] = ()) -> str:
-    """``title`` without a site name tacked on: "T | Site", "T - Site | Tagline", "Site » T", "Site: T".
-
-    A segment is cut only when it names the site (case, spacing and
-    punctuation ignored): it is one of ``site_names``, or at the end, a
-    short segment that starts one ("Site Blog"), shortens one or is part of
-    one (the host "getsite.com" for "Site"). So a headline such as "Serbia -
-    Kosovo talks" keeps its dash. Whatever follows the site name (a
-    tagline) goes with it.
-    """
-    title = _squash(title)
-    keys = [k for k in (_key(name) for name in site_names) if len(k) >= 2]
-    if not keys:
-        return title
-    segments = _SEGMENT_SPLIT.split(title)
-    separators = _SEGMENT_SPLIT.findall(title)
-    first, last = 0, len(segments)
-    while first < last - 1 and _is_site(segments[first], keys, loose=False):
-        first += 1
-    last = next((i for i in range(first + 1, last) if _is_site(segments[i], keys, loose=True)), last)
-    title = segments[first] + "".join(sep + seg for sep, seg in zip(separators[first:last - 1],
-                                                                    segments[first + 1:last], strict=True))
-    head, colon, rest = title.partition(": ")
-    if colon and rest and _key(head) in keys:
-        return rest.strip()
-    return title
-
-
-def _is_site(segment: str, site_keys: list[str], *, loose: bool) -> bool:
-    key = _key(segment)
-    if not key:
-        return False
-    if key in site_keys:
-        return True
-    if len(segment.split()) > 4 or len(key) < 4:
-        return False
-    if loose:
-        return any(site in key or key in site for site in site_keys if len(site) >= 4)
-    return any(site.startswith(key) for site in site_keys)
-
-
-# --- authors ------------------------------------------------------------------
-
-
-def _choose_authors(tree: lxml.html.HtmlElement, meta: _Meta, linked: _LinkedData,
-                    outlet_names: list[str]) -> tuple[str, ...]:
-    """Names from the first source that gives any: JSON-LD, ``<meta>``, bylines in the page.
-
-    A source that gives only user handles ("jdoe", "j.doe") yields to a later
-    one that gives a name written out.
-    """
-    sources = (lambda: linked.authors, lambda: _meta_authors(meta), lambda: _byline_authors(tree))
-    fallback: tuple[str, ...] = ()
-    for source in sources:
-        names = normalise_authors(source(), outlet_names)
-        if names and not all(_is_handle(name) for name in names):
-            return names
-        fallback = fallback or names
-    return fallback
-
-
-def _meta_authors(meta: _Meta) -> list[str]:
-    found = [value for key in _META_AUTHOR_KEYS for value in meta.all(key)] + meta.labelled(_AUTHOR_LABELS)
-    # Scholarly pages list one author a tag, family name first: "Roy, Aniruddha".
-    found += [" ".join(reversed(name.split(",", 1))) for name in meta.all("citation_author")]
-    return found
-
-
-# twitter:creator is left out: it holds a handle, not a name.
-_META_AUTHOR_KEYS = ("author", "article:author", "og:article:author", "parsely-author", "sailthru.author",
-                     "dc.creator", "dcterms.creator", "byl")
-# Slack-style "twitter:label1: Written by / twitter:data1: Jane Doe" pairs.
-_AUTHOR_LABELS = frozenset({"written by", "author", "authors", "by"})
-
-
-# Elements a page marks as a byline or an author's name, then links to an author's page.
-_BYLINE_XPATH = etree.XPath(
-    "//@class[contains(., 'uthor') or contains(., 'yline') or contains(., 'YLINE') or contains(., 'UTHOR')]/.."
-    " | //@itemprop[contains(., 'uthor')]/.. | //@rel[. = 'author']/.."
-    " | //a[contains(@href, '/author/') or contains(@href, '/authors/')]"
-)
-# Texts that may open with a byline word; short ones only (a "By 2030, …" sentence is long).
-# The first letter (or a space re's \s knows and XPath's does not) is tested
-# in XPath, so that only these few texts become Python strings: half the time.
-_BYLINE_FIRST = "bBwWpPvVaA\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\x85"
-_BYLINE_TEXTS = etree.XPath(
-    f"//body//text()[string-length() < 120][normalize-space()][contains('{_BYLINE_FIRST}', substring(normalize-space(), 1, 1))]"
-)
-_BYLINE_START = re.compile(r"\s*(?:by|written by|posted by|von|par|por|authors?)\b", re.IGNORECASE)
-# Bylines in these parts of a page belong to other articles or to readers.
-_ELSEWHERE = re.compile(r"comment|related|recommend|sidebar|widget|footer|newsletter|popular|trending|reply",
-                        re.IGNORECASE)
-
-
-def _byline_authors(tree: lxml.html.HtmlElement) -> list[str]:
-    """The names in the first byline-like element that names someone: first
-    the elements a page marks as bylines, then short texts opening with "By".
-
-    Only names written like names (capitalised words) count here: a byline
-    class or a "By" also catches prose, widgets and category links.
-    """
-    marked = _BYLINE_XPATH(tree)[:40]
-    for index, element in enumerate(marked):
-        if names := _byline_names(element):
-            return _innermost(element, names, marked[index + 1:])
-    for text in _BYLINE_TEXTS(tree):
-        if _BYLINE_START.match(text):
-            # A tail text ("<i></i> By Jane") belongs to the element around it.
-            holder = text.getparent() if not text.is_tail else text.getparent().getparent()
-            if holder is not None and (names := _byline_names(holder)):
-                return names
-    return []
-
-
-def _innermost(element: lxml.html.HtmlElement, names: list[str], later: list[lxml.html.HtmlElement]) -> list[str]:
-    """The names of the byline elements inside ``element`` when they say less: a byline box
-    also holds links and buttons ("Jane Doe About the author Close"), its name element does not."""
-    inside = [name for other in later if element in other.iterancestors() for name in _byline_names(other)]
-    inner_words = {w for name in inside for w in name.split()}
-    outer_words = {w for name in names for w in name.split()}
-    return list(dict.fromkeys(inside)) if inside and inner_words < outer_words else names
-
-
-def _byline_names(element: lxml.html.HtmlElement) -> list[str]:
-    if element.tag in _NOT_BYLINE_TAGS or _is_elsewhere(element):
-        return []
-    text = _visible_text(element)
-    if _PREFIX.fullmatch(text) is not None and element.getnext() is not None:
-        text = _visible_text(element.getnext())  # a "Written by" label, the name beside it
-    if not 0 < len(text) <= 120 or text.rstrip(": ").endswith("says"):
-        return []
-    return [name for name in normalise_authors([text]) if _is_written_name(name)]
-
-
-def _is_written_name(name: str) -> bool:
-    words = name.split()
-    return all(w[0].isupper() or w in _PARTICLES or (i == 0 and w == "the") for i, w in enumerate(words))
-
-
-_NOT_BYLINE_TAGS = frozenset({"meta", "link", "img", "script", "style", "html", "body", "head", "article", "main"})
-
-
-def _is_elsewhere(element: lxml.html.HtmlElement) -> bool:
-    """Inside comments, related stories, sidebars or the page footer."""
-    for ancestor in element.iterancestors():
-        if ancestor.tag in ("body", "html"):
-            return False  # body classes describe the whole page ("comments-open")
-        if ancestor.tag in ("nav", "form"):
-            return True
-        if _ELSEWHERE.search(f"{ancestor.get('class', '')} {ancestor.get('id', '')}"):
-            return True
-    return False
-
-
-def _visible_text(element: lxml.html.HtmlElement) -> str:
-    """Text of ``element``; where two nodes touch without a space ("By" +
-    "Jane Doe", "Jane Doe" + "Dec 18"), a separator goes between them."""
-    text = ""
-    for piece in element.xpath(".//text()[not(ancestor::script or ancestor::style)]"):
-        if text and piece and text[-1].isalnum() and piece[0].isalnum():
-            text += " · "
-        text += piece
-    return _squash(text)
-
-
-_PREFIX = re.compile(
-    r"^(?:(?:written|posted|published|reported|created|words|text|story|reporting|article|photos?)\s+by"
-    r"|by|von|par|por|door|autor(?:in)?|authors?|auteur|written|posted)\b\s*[:\-–]?\s*",
-    re.IGNORECASE,
-)
-# Who checked or edited a story is not who wrote it.
-_NOT_AUTHOR = re.compile(r"^\W*(?:medically\s+)?(?:reviewed|fact[- ]?checked|edited|updated)\s+by\b", re.IGNORECASE)
-_EMAIL = re.compile(r"\S+@\S+\.\w+")
-_URL = re.compile(r"(?:https?://|www\.)\S*", re.IGNORECASE)
-_SPLIT = re.compile(r"\s*(?:[,;&|/•·]|\s[-–—]\s|\s(?:and|und|et|y|e|i|og|och|en|и)\s)\s*", re.IGNORECASE)
-_BIO = re.compile(r"\s(?:is|was)\s(?:a|an|the)\s.*")
-# "Jane Doe for Reuters", "Jane Doe at Acme": cut only after a full name (two words).
-_AFFILIATION = re.compile(r"^(\S+\s+\S+.*?)\s(?:on behalf of|for|in|at|from|on)\s.*")
-_PARENTHESIS = re.compile(r"\s*\([^)]*\)?")
-# "Interview: Jane Doe", "Fotos: John Roe": a label before the name.
-_LABEL = re.compile(r"^(?:interview|text|texte|fotos?|photos?|bild|video|reportage|words|story|reporting)\s*:\s*",
-                    re.IGNORECASE)
-_WRITTEN_BY = re.compile(r"^.*?\b(?:written|posted|authored|reported)\s+by\s+", re.IGNORECASE)
-_FURNITURE = frozenset({"read", "min", "mins", "minute", "minutes", "comments", "comment", "views", "disclosure",
-                        "advertiser", "sponsored", "checked", "reviewed", "subscribe", "profile", "posts", "bio"})
-# Month names (English, and the other languages of the corpus with a month before a number).
-_MONTH = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
-          r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|januar|februar|märz|juni|juli|oktober|dezember"
-          r"|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre")
-_DATE = re.compile(
-    rf"\b(?:{_MONTH})\.?\s+\d|\b\d|\d{{1,4}}[./-]\d{{1,2}}[./-]\d"
-    r"|\b(?:last\s+)?(?:updated?|published|posted|modified|ago)\b|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b",
-    re.IGNORECASE,
-)
-# What is left before a date: "BeauHD on", "Jane Doe |".
-_DANGLING = re.compile(r"(?:\s+(?:on|at|in|from|the|originally)|\W)+$", re.IGNORECASE)
-_ROLES = frozenset({
-    "writer", "editor", "correspondent", "reporter", "contributor", "columnist", "journalist", "producer",
-    "analyst", "expert", "director", "ceo", "cto", "founder", "co-founder", "cofounder", "manager", "president",
-    "officer", "specialist", "intern", "photographer", "consultant", "strategist", "blogger", "attorney", "lawyer",
-    "coordinator", "assistant", "advisor", "adviser", "nurse", "physician", "dietitian", "nutritionist",
-    "therapist", "coach", "trainer", "certified", "licensed", "registered",
-    # words that open a role: "Senior Writer", "Former McKinsey Consultant"
-    "senior", "chief", "former", "contributing", "executive", "managing", "deputy", "associate", "freelance",
-    "guest", "head",
-})
-# A byline ending in one of these names a group ("Podium Staff", "News Desk"), not a role.
-_GROUPS = frozenset({"staff", "team", "desk", "editors", "newsroom", "bureau"})
-# What is left of "Acme Editorial Team" without "Acme" names nobody.
-_GROUP_WORDS = _GROUPS | {"the", "our", "editorial", "news", "content", "editor", "editors", "writers"}
-_CREDENTIALS = frozenset({
-    "md", "phd", "ms", "msc", "ma", "mba", "rd", "rdn", "cpa", "cfp", "dvm", "jd", "rn", "np", "dds", "esq",
-    "mph", "lcsw", "cfa", "pharmd", "ldn", "edd", "facs", "faan", "cpt", "sr", "jr",
-})
-_NOT_NAMES = frozenset({
-    "admin", "administrator", "webmaster", "editor", "staff", "unknown", "anonymous", "guest", "undefined",
-    "null", "none", "name", "user", "author", "share", "follow", "email", "reply", "facebook", "twitter",
-    "linkedin", "instagram", "more", "menu", "home", "by", "the", "the author", "sign in", "log in", "login",
-    "register", "subscribe", "category", "categories", "tags", "about the author", "contributors",
-    # "the editors" in other languages, as "Staff" above
-    "redaktion", "rédaction", "redacción", "redazione", "redactie", "redakcja", "redakcija", "редакция", "редакција",
-})
-
-
-def normalise_authors(raw: Iterable[str], outlet_names: Iterable[str] = ()) -> tuple[str, ...]:
-    """Person names from author strings or bylines, each once, in order.
-
-    Strips "By"/"Von"/"Par"/"Por", e-mails, URLs, dates, roles ("Staff
-    Writer") and credentials ("MD"); splits "A, B and C"; drops site
-    furniture ("Admin") and an outlet's own name given as author, unless that
-    name reads like a person's (a one-person site). Title-cases a name only
-    when it is all capitals. Works on plain-text bylines as well as HTML ones.
-    """
-    outlets = [name for name in outlet_names if _key(name)]
-    outlet_keys = {_key(name) for name in outlets}
-    names: dict[str, str] = {}
-    for text in raw:
-        if not text or _URL.fullmatch(text.strip()):
-            continue
-        whole = _PREFIX.sub("", _squash(text))
-        if _key(whole) in outlet_keys and not _reads_as_person(whole):
-            continue  # the outlet as a whole ("Morgan & Morgan" is not two Morgans)
-        for found in _names_in(text):
-            name = _without_outlet(found, outlets)
-            if name:
-                names.setdefault(_key(name), name)
-    kept = list(names.values())
-    # "Doe" beside "Jane Doe": keep the fullest spelling only.
-    words = [{_key(w) for w in name.split()} for name in kept]
-    return tuple(n for n, w in zip(kept, words, strict=True)
-                 if not any(w < other for other in words))
-
-
-def _names_in(text: str) -> Iterator[str]:
-    """The names in one author string, in order."""
-    text = _squash(_URL.sub(" · ", _EMAIL.sub(" · ", _repair(text))))
-    text = _WRITTEN_BY.sub("", text)
-    named = described = False
-    for index, part in enumerate(_SPLIT.split(text)):
-        if _NOT_AUTHOR.match(part):
-            return  # "Reviewed by …, Attorney at …": the rest is about someone else
-        if index and _is_credential(part):
-            continue  # "Jane Doe, MD, RD"
-        if named and _has_role(part):
-            described = True  # "Jane Doe, Home and Security Expert, Hardware": a description follows
-            continue
-        name = _clean_name(part)
-        if name and not (described and " " not in name):
-            named = True
-            yield name
-
-
-def _has_role(part: str) -> bool:
-    return any(w.lower().strip(".,") in _ROLES for w in part.split())
-
-
-def _is_credential(part: str) -> bool:
-    """"MD", "Ph.D.", "RD": letters after a name. "Ma" (a surname) is not one: credentials are not
-    written in title case."""
-    words = part.replace(".", "").split()
-    return bool(words) and all((w.lower() in _CREDENTIALS and w != w.capitalize()) or (w.isupper() and 2 <= len(w) <= 5)
-                               for w in words)
-
-
-def _clean_name(part: str) -> str | None:
-    """One person's name from one byline segment, or ``None`` if it is not one."""
-    previous = None
-    while previous != part:
-        previous, part = part, _LABEL.sub("", _PREFIX.sub("", part.strip(" \t\"'“”‘’«».,:;()[]*-–—")))
-    part = _AFFILIATION.sub(r"\1", _BIO.sub("", _PARENTHESIS.sub("", part)))
-    if date := _DATE.search(part):
-        part = _DANGLING.sub("", part[: date.start()])
-    part = part.strip(" \t\"'“”‘’«».,:;()[]*-–—")
-    words = _without_initials(_without_roles(part.split()))
-    while len(words) > 1 and words[-1].replace(".", "").lower() in _CREDENTIALS and words[-1] != words[-1].capitalize():
-        words.pop()
-    part = " ".join(words)
-    if not part or len(words) > 5 or part.casefold() in _NOT_NAMES or not any(ch.isalpha() for ch in part):
-        return None
-    if any(w.lower() in _FURNITURE for w in words):
-        return None  # "5 min read", "Advertiser Disclosure"
-    if len(words) == 1 and len(part) <= 2:
-        return None  # initials on an avatar
-    return part.title() if part.isupper() and len(part) > 3 and len(words) > 1 else part
-
-
-def _without_roles(words: list[str]) -> list[str]:
-    """"Jane Doe Senior Writer" → "Jane Doe"; a group byline ("Podium Staff") stays whole."""
-    lower = [w.lower().strip(".,") for w in words]
-    if lower and lower[-1] in _GROUPS and not any(w in _ROLES for w in lower):
-        return words
-    cut = next((i for i, w in enumerate(lower) if w in _ROLES), len(words))
-    if cut < len(words):  # "Jane Doe Content Marketing Manager": the department goes too
-        while cut and lower[cut - 1] in _DEPARTMENTS:
-            cut -= 1
-    # One word before a role is a department ("Marketing Director"), not a name.
-    return [] if cut == 1 < len(words) else words[:cut]
-
-
-_DEPARTMENTS = frozenset({
-    "content", "marketing", "sales", "communications", "digital", "product", "social", "media", "seo",
-    "operations", "engineering", "growth", "brand", "editorial", "research", "business", "technology", "tech",
-    "hr", "pr", "finance", "development", "community", "news", "sports", "politics", "travel", "food",
-})
-
-
-def _without_initials(words: list[str]) -> list[str]:
-    """"JD Jane Doe" → "Jane Doe": the initials an avatar shows before the name."""
-    if len(words) >= 3 and words[0].isupper() and words[0] == "".join(w[0] for w in words[1:]).upper():
-        return words[1:]
-    return words
-
-
-def _without_outlet(name: str, outlets: list[str]) -> str | None:
-    """``name`` without the outlet's own name: "Jane Doe USA TODAY" → "Jane Doe"; "USA TODAY" → None."""
-    for outlet in outlets:
-        if _key(name) == _key(outlet):
-            return name if _reads_as_person(name) else None
-        suffixes = [f" {outlet}", *(f" {outlet} {group}" for group in _GROUPS)]  # "Jane Doe Acme Staff"
-        trimmed_ends = [name[: -len(end)] for end in suffixes if name.casefold().endswith(end.casefold())]
-        for trimmed in (*trimmed_ends, name.removeprefix(f"{outlet} ")):
-            trimmed = trimmed.strip(" -–|,")
-            if trimmed == name or not trimmed:
-                continue
-            if len(trimmed.split()) < 2:
-                continue  # "Acme Staff" is a byline of its own
-            if all(w.lower() in _GROUP_WORDS for w in trimmed.split()):
-                return None  # "Acme Editorial Team": the outlet again
-            if trimmed[0].isupper():
-                return trimmed
-    return name
-
-
-def _reads_as_person(name: str) -> bool:
-    """Two to four capitalised words and none that names an organisation."""
-    words = name.split()
-    if not 2 <= len(words) <= 4 or name.isupper() or words[0].lower() == "the":
-        return False
-    return all((w[0].isupper() or w in _PARTICLES) and w.lower() not in _ORG_WORDS for w in words)
-
-
-_PARTICLES = frozenset({"van", "von", "der", "den", "de", "da", "di", "du", "la", "le", "del", "bin", "al"})
-_ORG_WORDS = frozenset({
-    "news", "media", "team", "staff", "desk", "inc", "inc.", "llc", "ltd", "gmbh", "corp", "company", "group",
-    "press", "times", "post", "daily", "magazine", "online", "journal", "network", "agency", "services",
-    "solutions", "blog", "tv", "radio", "foundation", "institute", "university", "association", "editors",
-})
-
-
-def _is_handle(name: str) -> bool:
-    """A user name rather than a written-out name: "jdoe", "j.doe", "jane_doe42"."""
-    return " " not in name and (name.islower() or any(ch in "._-@" or ch.isdigit() for ch in name))

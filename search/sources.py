@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from search.dates import parse_iso
 from search.errors import SettingsError
 from search.records import PageHints, RawPage, Source
 from search.settings import seeds_dir
+from search.timeparse import parse_iso
 
 log = logging.getLogger(__name__)
 

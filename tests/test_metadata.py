@@ -1,4 +1,5 @@
-"""Page metadata: title, authors, outlet, canonical URL and ``<html lang>`` (search/metadata.py)."""
+"""Page metadata: title, authors, outlet, canonical URL and ``<html lang>`` (search/metadata.py, with
+search/titles.py and search/authors.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import lxml.html
 import pytest
 
 from conftest import SHARED
-from search.metadata import PageMetadata, clean_title, normalise_authors, read_metadata
+from search.authors import normalise_authors
+from search.linked_data import read_linked_data
+from search.metadata import PageMetadata, read_metadata
+from search.titles import clean_title
 
 URL = "https://www.dailyplanet.example/world/2024/talks.html"
 
@@ -22,7 +26,12 @@ def page(head: str = "", body: str = "", lang: str = "") -> lxml.html.HtmlElemen
 
 
 def read(head: str = "", body: str = "", url: str | None = URL, **kwargs: object) -> PageMetadata:
-    return read_metadata(page(head, body), url, **kwargs)  # type: ignore[arg-type]
+    return metadata_of(page(head, body), url, **kwargs)
+
+
+def metadata_of(tree: lxml.html.HtmlElement, url: str | None, **kwargs: object) -> PageMetadata:
+    """``read_metadata`` as the cleaner calls it, with the page's JSON-LD read once beforehand."""
+    return read_metadata(tree, url, linked=read_linked_data(tree), **kwargs)  # type: ignore[arg-type]
 
 
 def ld(data: object) -> str:
@@ -177,15 +186,15 @@ def test_canonical_url() -> None:
 
 
 def test_html_lang_as_declared() -> None:
-    assert read_metadata(page(lang="sr-Latn"), URL).html_lang == "sr-Latn"
-    assert read_metadata(page(), URL).html_lang is None
+    assert metadata_of(page(lang="sr-Latn"), URL).html_lang == "sr-Latn"
+    assert metadata_of(page(), URL).html_lang is None
 
 
 def test_the_tree_is_left_as_it_was() -> None:
     tree = page('<meta property="og:title" content="Talks | Daily Planet">' + ld({"@type": "Article"}),
                 '<h1>Talks</h1><p class="byline">By <b>Jane Doe</b></p><footer class="comments">x</footer>')
     before = lxml.html.tostring(tree)
-    read_metadata(tree, URL)
+    metadata_of(tree, URL)
     assert lxml.html.tostring(tree) == before
 
 
@@ -211,5 +220,5 @@ def test_title_accuracy_on_the_shared_pages() -> None:
     for key, gold in truth.items():
         raw = (_PAGES / "html" / f"{key}.html.gz").read_bytes()
         tree = lxml.html.document_fromstring(gzip.decompress(raw).decode("utf-8", errors="replace"))
-        right += _norm(read_metadata(tree, gold.get("url")).title) == _norm(gold["title"])
+        right += _norm(metadata_of(tree, gold.get("url")).title) == _norm(gold["title"])
     assert right / len(truth) >= _TITLE_MEASURED - 0.01
