@@ -41,10 +41,11 @@ from page_mutations import mutate
 
 from search.actors import load_gazetteer
 from search.clean import _NOT_XML, clean
+from search.decode import received_page
 from search.enrich import enrich
 from search.errors import ExtractionError
 from search.language_names import LANGUAGE_NAMES
-from search.records import Article, RawPage
+from search.records import Article
 from search.settings import Settings
 
 
@@ -122,7 +123,7 @@ def main() -> int:
         label = f"case {number}: {name} ({content_type}, {len(data):,} bytes) after {' + '.join(mutations)}"
         start = time.perf_counter()
         try:
-            article = enrich(clean(RawPage(data=data, origin=name, content_type=content_type), settings),
+            article = enrich(clean(received_page(data=data, origin=name, content_type=content_type), settings),
                              gazetteer, settings.langdetect_seed)
             problem = _unusable(article)
             outcomes["article: " + problem if problem else "article"] += 1

@@ -49,7 +49,6 @@ import sqlite3
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -58,7 +57,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordbuilder import RecordBuilder
 from warcio.warcwriter import WARCWriter
 
-from search.decode import decode_html
+from search.decode import received_page
 from search.errors import IndexBusy
 from search.records import Article, PageHints, RawPage
 from search.settings import Settings
@@ -68,15 +67,17 @@ from search.warc import (
     GZIP,
     NO_METADATA,
     WARC_VERSION,
+    Capture,
+    Captured,
     Record,
     http_headers,
     json_object,
     members,
     metadata_json,
-    page_type,
     parse_hints,
     parse_record,
-    record_page,
+    record_capture,
+    record_type,
     sha256,
     target_of,
     warc_date,
@@ -128,7 +129,7 @@ class Archive:
     ) -> bool:
         """Archive a fetched page; False when this URL already holds these bytes and hints."""
         http = http_headers(status, headers, len(body))
-        page = RawPage(body, url, page_type(http.get_header("Content-Type")), url, hints or PageHints())
+        page = Capture(body, url, url, hints or PageHints())
         record = self._builder.create_warc_record(
             url, "response", payload=io.BytesIO(body), length=len(body), http_headers=http,
             warc_headers_dict={"WARC-Date": warc_date(fetched_at)},
@@ -227,7 +228,7 @@ class Archive:
 
     # --- internals: adding -----------------------------------------------
 
-    def _add(self, page: RawPage, record: Any) -> bool:
+    def _add(self, page: Captured, record: Any) -> bool:
         target, digest = target_of(page), sha256(page.data)
         meta = metadata_json(page, target)
         latest = self._latest(target)
@@ -418,24 +419,22 @@ def _pending_from(raw: bytes) -> Pending | None:
         return None
     item = Pending(record.kind, record.record_id, record.target, sha256(record.payload), record.refers_to)
     if record.kind in _PAGE_KINDS:
-        item.keys = _page_keys(record_page(record, {}), record.target)
+        item.keys = _page_keys(record_capture(record, {}), record.target)
     elif record.kind == "metadata":
         item.keys = _hint_keys(parse_hints(json_object(record.payload).get("hints", {})))
     return item
 
 
 def _replayed(record: Record, meta: dict[str, Any]) -> RawPage:
-    """The page as the pipeline first saw it: the crawler hands the cleaner
-    fetched bodies decoded (header, ``<meta>``, detection) and re-encoded as
-    UTF-8, so replay decodes them the same way, with the crawler's own code."""
-    page = record_page(record, meta)
-    if record.kind != "response":
-        return page
-
-    return replace(page, data=decode_html(page.data, record.content_type).encode("utf-8"))
+    """The page as the pipeline first took it in, decoded as it was then: a
+    fetched response by its HTTP header, ``<meta>`` and detection, a file as
+    ingest decodes one (``search.decode``)."""
+    page = record_capture(record, meta)
+    header = (record.content_type or "") if record.kind == "response" else None
+    return received_page(page.data, page.origin, record_type(record), page.url, page.hints, http_content_type=header)
 
 
-def _page_keys(page: RawPage, target: str) -> set[str]:
+def _page_keys(page: Captured, target: str) -> set[str]:
     """The names a takedown may use for a page: URLs and the article ids the index derives from them."""
     keys = {target, article_id(None, page.data)}
     if page.url:

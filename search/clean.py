@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from search.body import extract_body
 from search.dates import DateFound, find_published
-from search.decode import decode_html, decode_wide, detect, looks_binary
+from search.decode import page_text
 from search.errors import ExtractionError, ExtractorFailed, NewsdeskError
 from search.language import detect_language
 from search.leftovers import (
@@ -66,12 +66,12 @@ def clean(page: RawPage, settings: Settings | None = None, outlets: Mapping[str,
     sources file gives it, which outranks what a page says of itself; the
     caller reads the sources file once (``search.pipeline``), not the cleaner per page.
     """
-    if looks_binary(page.data):
-        raise ExtractionError("binary data, not a text or HTML page")
+    if page.unreadable is not None:
+        raise ExtractionError(page.unreadable)
     if page.content_type == "text/html":
-        article = extract(page.data, page.url or page.hints.url, hints=page.hints, settings=settings, outlets=outlets)
+        article = extract(page.text, page.url or page.hints.url, hints=page.hints, settings=settings, outlets=outlets)
     else:
-        article = extract_text(_decode(page.data), settings)
+        article = extract_text(page.text, settings)
     if article.rejected:
         raise ExtractionError(article.rejected)
     if not article.text.strip():
@@ -97,27 +97,6 @@ def _finish(article: Article, page: RawPage) -> Article:
         article.published = hints.published
         article.published_source = hints.published_source or "manifest"
     return article
-
-
-def _decode_html(data: bytes) -> str:
-    # Valid UTF-8 is almost never an accident, and the crawler hands pages on
-    # re-encoded as UTF-8 with their original <meta charset> still in them;
-    # other bytes (a saved page) follow their <meta charset>, then detection.
-    # UTF-16 and UTF-32 first: ASCII in them is valid UTF-8 with NULs between.
-    wide = decode_wide(data)
-    if wide is not None:
-        return wide
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return decode_html(data, None)
-
-
-def _decode(data: bytes) -> str:
-    text = detect(data)
-    if text is None:
-        raise ExtractionError("cannot tell the text encoding")
-    return text
 
 
 # --- saved HTML pages ------------------------------------------------------
@@ -208,10 +187,8 @@ def _parse(html: str | bytes, max_bytes: int) -> HtmlElement:
     size = len(html) if isinstance(html, bytes) else len(html.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         raise ExtractionError(f"page of {size:,} bytes is over the {max_bytes:,}-byte limit")
-    if isinstance(html, bytes):
-        if looks_binary(html):
-            raise ExtractionError("binary data, not a text or HTML page")
-        html = _decode_html(html)
+    if isinstance(html, bytes):  # a page taken alone, as a saved file: decoded as ingest decodes one
+        html = page_text(html, "text/html")
     if _NOT_XML.search(html):
         html = _NOT_XML.sub(_xml_compatible, html)
     if not html.strip():

@@ -249,7 +249,8 @@ def _extract(args: argparse.Namespace, settings: Settings) -> int:
 
     from search.clean import clean
     from search.errors import ExtractionError
-    from search.sources import Skipped, read_files
+    from search.records import Skipped
+    from search.sources import read_files
 
     page = next(read_files([args.file], manifest={}))
     if isinstance(page, Skipped):

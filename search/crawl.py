@@ -58,7 +58,7 @@ from tqdm import tqdm
 
 from search.actors import load_gazetteer
 from search.archive import open_archive
-from search.decode import decode_html, looks_binary
+from search.decode import decode_html, looks_binary, received_page
 from search.discover import MAX_SITEMAP_BYTES, Link, Listing, discover_feeds, parse_feed, parse_sitemap
 from search.errors import CrawlError, ExtractionError, ExtractorFailed, FetchError, RobotsDenied
 from search.fetch import (
@@ -175,12 +175,11 @@ def _page(url: str, source: Source, context: FetchContext, response: Response) -
         return FetchResult(url, Outcome.FAILED, response, error=f"HTTP {response.status}")
     if looks_binary(response.body):
         return FetchResult(url, Outcome.FAILED, response, error=f"binary body labelled {response.content_type}")
-    text = decode_html(response.body, response.header("content-type"))
-    directives = robots_directives(text, response.header("x-robots-tag"))
+    page = _received(response, replace(context.hints, outlet=source.name))
+    directives = robots_directives(page.text, response.header("x-robots-tag"))
     noarchive = "noarchive" in directives
     if "noindex" in directives:
         return FetchResult(url, Outcome.NOINDEX, response, noarchive=True)
-    page = _raw_page(text, response, replace(context.hints, outlet=source.name))
     try:
         article = Pipeline(context.settings, load_gazetteer(), context.outlets).process(page)
     except ExtractorFailed:
@@ -190,12 +189,14 @@ def _page(url: str, source: Source, context: FetchContext, response: Response) -
     return FetchResult(url, Outcome.ARTICLE, response, page, article, noarchive=noarchive)
 
 
-def _raw_page(text: str, response: Response, hints: PageHints) -> RawPage:
-    """What the cleaner gets: the text decoded once here (header, meta,
-    detection) and handed on as UTF-8, under the URL the archive keeps, so a
-    reindex replays the very same page."""
+def _received(response: Response, hints: PageHints) -> RawPage:
+    """The response as the pipeline takes it: its body as received (what the
+    archive keeps) and decoded once, here, by header, ``<meta>`` and
+    detection, under the URL the archive keeps it by, so a reindex decodes
+    and replays the very same page."""
     page_url = normalize_url(response.final_url)
-    return RawPage(data=text.encode("utf-8"), origin=page_url, content_type="text/html", url=page_url, hints=hints)
+    return received_page(response.body, page_url, "text/html", page_url, hints,
+                         http_content_type=response.header("content-type") or "")
 
 
 def fetch_listing(
@@ -481,7 +482,7 @@ class _Crawl:
             page.hints,
         )
         if result.article is not None:  # so a takedown by article id or canonical URL finds it
-            self.archive.link(replace(page, data=response.body), result.article)
+            self.archive.link(page, result.article)
 
     def _flush(self) -> None:
         """Commit pending articles to the index, then record their pages as done."""

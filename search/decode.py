@@ -1,9 +1,10 @@
 """Bytes to text: the charset of a page or file, and whether it is text at all.
 
-Used where raw bytes become text before the cleaner works on them: the
-crawler (``search.fetch`` responses), the archive's replay of fetched pages,
-and the cleaner's own path for files. One place, so a page decodes the same
-way when crawled, when replayed and when ingested from disk.
+A page is decoded once, where it is acquired, by ``received_page``: the
+crawler for each response, ingest for each file (``search.sources``) and the
+archive for each page it replays. The cleaner takes the text; the archive
+keeps the bytes as received. One place, so a page decodes the same way when
+crawled, when replayed and when ingested from disk.
 
 UTF-16 and UTF-32 pages have zero bytes all through them, which is what
 marks binary data too: they are recognised first, by their byte-order mark
@@ -17,9 +18,65 @@ from __future__ import annotations
 import codecs
 import re
 
+from search.errors import ExtractionError
+from search.records import PageHints, RawPage
+
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 #: WHATWG: these labels mean windows-1252 in HTML.
 _LATIN1_LABELS = frozenset({"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "us-ascii", "ascii", "cp819"})
+
+
+def received_page(
+    data: bytes,
+    origin: str,
+    content_type: str,
+    url: str | None = None,
+    hints: PageHints | None = None,
+    *,
+    http_content_type: str | None = None,
+) -> RawPage:
+    """A page as received, its bytes decoded to text here (``page_text``) and
+    nowhere else; bytes that have no text make a page ``unreadable``, with the reason."""
+    text, unreadable = "", None
+    try:
+        text = page_text(data, content_type, http_content_type)
+    except ExtractionError as e:
+        unreadable = e.message
+    return RawPage(data=data, text=text, origin=origin, content_type=content_type, url=url,
+                   hints=hints or PageHints(), unreadable=unreadable)
+
+
+def page_text(data: bytes, content_type: str, http_content_type: str | None = None) -> str:
+    """The text of a page's bytes, or ``ExtractionError`` for binary data or
+    text whose encoding cannot be told (such a page is skipped with that reason).
+
+    A fetched page (``http_content_type``, the response's header) decodes by
+    header, ``<meta>``, then detection. A file has no header, and the saved
+    copy of a page usually keeps a ``<meta charset>`` that its saving
+    re-encoded away, so valid UTF-8 goes first, then ``<meta>``, then
+    detection; a plain-text file by detection alone. Either way a byte-order
+    mark or the zeros of UTF-16/32 decide first.
+    """
+    if looks_binary(data):
+        raise ExtractionError("binary data, not a text or HTML page")
+    if content_type != "text/html":
+        text = detect(data)
+        if text is None:
+            raise ExtractionError("cannot tell the text encoding")
+        return text
+    if http_content_type is not None:
+        return decode_html(data, http_content_type)
+    return _decode_saved_html(data)
+
+
+def _decode_saved_html(data: bytes) -> str:
+    wide = decode_wide(data)
+    if wide is not None:
+        return wide
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return decode_html(data, None)
 
 
 def decode_html(body: bytes, content_type_header: str | None) -> str:

@@ -35,9 +35,9 @@ from search.clean import clean
 from search.enrich import enrich
 from search.errors import ExtractionError, ExtractorFailed
 from search.index import IndexReport, write_articles
-from search.records import Article, RawPage, Source
+from search.records import Article, RawPage, Skipped, Source
 from search.settings import Settings, seeds_dir
-from search.sources import Skipped, load_sources, outlets_by_host
+from search.sources import load_sources, outlets_by_host
 
 log = logging.getLogger(__name__)
 

@@ -27,18 +27,34 @@ Published = dt.date | dt.datetime
 
 @dataclass(frozen=True)
 class RawPage:
-    """A source document exactly as received, before any cleaning.
+    """A source document as received, and its text, before any cleaning.
 
-    ``data`` is the raw bytes (the article id is derived from them when no
-    canonical URL is known). ``hints`` carries metadata stated outside the
-    document itself, e.g. by a manifest or, later, a feed entry.
+    ``data`` is the bytes as received: what the archive keeps, and what the
+    article id is hashed from when no canonical URL is known. ``text`` is
+    those bytes decoded once, where the page was acquired
+    (``search.decode.received_page``); the cleaner reads only the text. Bytes
+    with no text (binary data, an encoding nobody can tell) still make a page,
+    so the archive keeps them for a better reader: ``unreadable`` says why, and
+    the cleaner skips the page with that reason.
+    ``hints`` carries metadata stated outside the document itself, e.g. by a
+    manifest, a feed entry or a sitemap.
     """
 
     data: bytes
+    text: str
     origin: str  # where it came from: a file path or a fetched URL
     content_type: str  # "text/plain" or "text/html"
     url: str | None = None
     hints: PageHints = field(default_factory=lambda: PageHints())
+    unreadable: str | None = None  # why ``data`` has no text; ``text`` is then empty
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A page that could not be acquired (unreadable, binary, undecodable), and why: counted, never fatal."""
+
+    origin: str
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 For ``newsdesk ingest`` a source is a file or a folder of files: plain-text
 page dumps (``.txt``) and saved pages (``.html``, ``.htm``, ``.html.gz``).
-Each becomes a ``RawPage`` holding the bytes exactly as read; metadata stated
+Each becomes a ``RawPage`` holding the bytes exactly as read and their text,
+decoded here once (``search.decode``; a binary or undecodable file is archived,
+then skipped by the cleaner with the reason); metadata stated
 outside the document (a manifest such as ``seeds/manifest.toml``) rides along
 as ``PageHints``, matched by the SHA-256 of the bytes so it follows the file
 wherever it is ingested from.
@@ -25,12 +27,12 @@ import re
 import tomllib
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from search.decode import received_page
 from search.errors import SettingsError
-from search.records import PageHints, RawPage, Source
+from search.records import PageHints, RawPage, Skipped, Source
 from search.settings import seeds_dir
 from search.timeparse import parse_iso
 
@@ -41,14 +43,6 @@ _TYPES = {".txt": "text/plain", ".text": "text/plain", ".html": "text/html", ".h
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 Manifest = dict[str, PageHints]
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A source that yields no page, and why (reported by ingest, never fatal)."""
-
-    origin: str
-    reason: str
 
 
 def read_files(paths: Iterable[str | Path], manifest: Manifest | None = None) -> Iterator[RawPage | Skipped]:
@@ -85,7 +79,7 @@ def _read(path: Path, manifest: Manifest) -> RawPage | Skipped:
     except (OSError, EOFError, zlib.error) as e:
         return Skipped(str(path), f"cannot read: {e}")
     hints = manifest.get(hashlib.sha256(data).hexdigest(), PageHints())
-    return RawPage(data=data, origin=str(path), content_type=content_type, url=hints.url, hints=hints)
+    return received_page(data, str(path), content_type, hints.url, hints)
 
 
 def gunzip(data: bytes, limit: int) -> bytes:

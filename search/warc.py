@@ -6,7 +6,7 @@ this module knows their format: the HTTP head of a response
 (``http_headers``), a record parsed back (``parse_record``, ``Record``), the
 gzip members of a file (``members``), the metadata record's JSON
 (``metadata_json``, ``parse_hints``), and the ``RawPage`` a record holds
-(``record_page``).
+(``record_capture``).
 
 Records:
 
@@ -25,7 +25,7 @@ Records:
   stays untouched when only the hints change. The latest one wins.
 
 Exports: ``Record``, ``parse_record``, ``members``, ``GZIP``,
-``WARC_VERSION``, ``URN``, ``target_of``, ``sha256``, ``record_page``,
+``WARC_VERSION``, ``URN``, ``target_of``, ``sha256``, ``record_capture``, ``record_type``, ``Capture``,
 ``NO_METADATA``, ``metadata_json``, ``parse_hints``, ``json_object``,
 ``http_headers``, ``page_type``, ``warc_date``.
 """
@@ -40,12 +40,12 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 
-from search.records import PageHints, RawPage
+from search.records import PageHints
 
 WARC_VERSION = "1.1"
 URN = "urn:newsdesk:sha256:"
@@ -85,17 +85,43 @@ def parse_record(raw: bytes) -> Record:
     )
 
 
-def record_page(record: Record, meta: dict[str, Any]) -> RawPage:
+class Captured(Protocol):
+    """What the archive needs of a page: its bytes as received, and where and how it came.
+
+    A ``RawPage`` is one; so is a ``Capture``, which the archive makes where
+    it has no reason to decode the bytes (a response being archived, a record
+    being catalogued).
+    """
+
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def origin(self) -> str: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def hints(self) -> PageHints: ...
+
+
+@dataclass(frozen=True)
+class Capture:
+    """A page's bytes as received, with its origin, URL and hints, not decoded."""
+
+    data: bytes
+    origin: str
+    url: str | None
+    hints: PageHints
+
+
+def record_capture(record: Record, meta: dict[str, Any]) -> Capture:
     """The page a response or resource record holds, with the origin and hints of its metadata."""
     url = None if record.target.startswith(URN) else record.target
-    content_type = record.content_type if record.kind == "resource" else page_type(record.content_type)
-    return RawPage(
-        data=record.payload,
-        origin=meta.get("origin") or record.target,
-        content_type=content_type,
-        url=url,
-        hints=parse_hints(meta.get("hints", {})),
-    )
+    return Capture(record.payload, meta.get("origin") or record.target, url, parse_hints(meta.get("hints", {})))
+
+
+def record_type(record: Record) -> str:
+    """The page type ("text/html" or "text/plain") of a response or resource record."""
+    return record.content_type if record.kind == "resource" else page_type(record.content_type)
 
 
 def members(f: IO[bytes]) -> Iterator[tuple[int, int, bytes]]:
@@ -129,7 +155,7 @@ def members(f: IO[bytes]) -> Iterator[tuple[int, int, bytes]]:
 NO_METADATA = b"{}"
 
 
-def metadata_json(page: RawPage, target: str) -> bytes:
+def metadata_json(page: Captured, target: str) -> bytes:
     """The metadata record's payload: only what replay cannot know from the record itself."""
     hints = {k: _json_value(v) for k, v in asdict(page.hints).items() if v is not None}
     meta: dict[str, Any] = {}
@@ -169,7 +195,7 @@ def json_object(payload: bytes) -> dict[str, Any]:
         return {}
 
 
-def target_of(page: RawPage) -> str:
+def target_of(page: Captured) -> str:
     """The target URI a page is archived under: its URL, else a URN of its bytes."""
     return page.url or URN + sha256(page.data)
 

@@ -19,6 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 from conftest import FIXTURES, SEED_ARTICLES
 from search.archive import ARCHIVE_DIR, open_archive
 from search.cli import main
+from search.decode import received_page
 from search.errors import IndexBusy
 from search.index import open_index
 from search.ingest import ingest, reindex
@@ -184,7 +185,7 @@ def test_an_index_already_open_sees_the_rebuilt_one_after_the_swap(fresh: Settin
     ingest([SEED_ARTICLES], fresh, progress=False)
     served = open_index(fresh)  # as the web app keeps it between requests
     with open_archive(fresh) as archive:
-        archive.add_file(RawPage(HTML, "extra.html", "text/html"))
+        archive.add_file(received_page(HTML, "extra.html", "text/html"))
     reindex(fresh, progress=False)
     with served.searcher() as searcher:
         assert searcher.doc_count() == 6
@@ -264,7 +265,7 @@ def test_a_cut_last_record_is_skipped_on_replay_and_appends_still_work(
 
     with open_archive(fresh) as archive:
         assert archive.add_response("https://e.example/cut", 200, [], HTML, dt.datetime.now(dt.UTC))
-        assert archive.add_file(RawPage(b"A later file.", "later.txt", "text/plain"))
+        assert archive.add_file(received_page(b"A later file.", "later.txt", "text/plain"))
     assert len(warc_files(fresh)) == 2  # a new file, the damaged one left as it was
     assert len(replay(fresh)) == 7
 
@@ -284,7 +285,7 @@ def test_a_lost_state_database_is_rebuilt_from_the_warc_files(fresh: Settings, t
 def test_files_rotate_at_the_size_limit_and_replay_across_them(fresh: Settings) -> None:
     with open_archive(fresh, max_file_bytes=2000) as archive:
         for path in sorted(SEED_ARTICLES.iterdir()):
-            archive.add_file(RawPage(path.read_bytes(), str(path), "text/plain"))
+            archive.add_file(received_page(path.read_bytes(), str(path), "text/plain"))
     names = [path.name for path in warc_files(fresh)]
     assert len(names) == 5
     assert all(re.fullmatch(rf"newsdesk-\d{{8}}T\d{{6}}Z-{n:05}\.warc\.gz", name) for n, name in enumerate(names))
@@ -319,12 +320,13 @@ def test_responses_replay_as_html_pages_with_their_url(fresh: Settings) -> None:
     assert http.get_header("Content-Encoding") is None  # the body is stored decoded
 
 
-def test_a_fetched_page_in_another_charset_replays_decoded_as_the_crawl_handed_it_on(fresh: Settings) -> None:
+def test_a_fetched_page_in_another_charset_replays_its_bytes_and_the_text_its_header_gives(fresh: Settings) -> None:
     text = "<html><body><p>Лавров встретился с Вучичем в Белграде.</p></body></html>"
     body = text.encode("windows-1251")
     with open_archive(fresh) as archive:
         archive.add_response("https://ru.example/a", 200, [("Content-Type", "text/html; charset=windows-1251")],
                              body, dt.datetime.now(dt.UTC))
     [page] = replay(fresh)
-    assert page.data.decode("utf-8") == text
-    assert body in warc_bytes(fresh)  # the archive itself keeps the bytes as received
+    assert page.text == text  # decoded by its HTTP header, as the crawl decoded it
+    assert page.data == body  # the bytes as received, not a re-encoding
+    assert body in warc_bytes(fresh)

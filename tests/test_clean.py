@@ -9,6 +9,7 @@ import pytest
 
 from conftest import FIXTURES, SEED_ARTICLES
 from search.clean import clean, extract_text
+from search.decode import received_page
 from search.errors import ExtractionError
 from search.records import PageHints, RawPage
 from search.urls import article_id
@@ -47,7 +48,7 @@ SEEDS = {
 
 def _seed(name: str) -> RawPage:
     path = SEED_ARTICLES / name
-    return RawPage(data=path.read_bytes(), origin=str(path), content_type="text/plain")
+    return received_page(data=path.read_bytes(), origin=str(path), content_type="text/plain")
 
 
 @pytest.mark.parametrize("name", sorted(SEEDS))
@@ -112,7 +113,7 @@ Comments
 
 def test_manifest_hints_override_guesses_and_say_where_the_date_came_from() -> None:
     hints = PageHints(outlet="RksNews", published=dt.date(2024, 1, 23), published_source="manifest")
-    raw = RawPage(data=b"A headline about Serbia and Kosovo talks\n\n" + b"word " * 30, origin="x.txt",
+    raw = received_page(data=b"A headline about Serbia and Kosovo talks\n\n" + b"word " * 30, origin="x.txt",
                   content_type="text/plain", hints=hints)
     article = clean(raw)
     assert (article.outlet, article.published, article.published_source) == ("RksNews", dt.date(2024, 1, 23), "manifest")
@@ -120,7 +121,7 @@ def test_manifest_hints_override_guesses_and_say_where_the_date_came_from() -> N
 
 def test_html_pages_take_body_date_and_metadata_from_the_page() -> None:
     data = (FIXTURES / "balkan-wire.html").read_bytes()
-    article = clean(RawPage(data=data, origin="balkan-wire.html", content_type="text/html"))
+    article = clean(received_page(data=data, origin="balkan-wire.html", content_type="text/html"))
     assert article.title == "Lavrov and Vučić discuss Kosovo talks"
     assert article.url == "https://balkanwire.example/news/2021/06/04/lavrov-vucic-kosovo"
     assert article.outlet == "Balkan Wire"
@@ -136,7 +137,7 @@ def test_html_pages_take_body_date_and_metadata_from_the_page() -> None:
 
 def test_article_id_comes_from_the_canonical_url_when_known() -> None:
     data = (FIXTURES / "balkan-wire.html").read_bytes()
-    article = clean(RawPage(data=data, origin="a.html", content_type="text/html"))
+    article = clean(received_page(data=data, origin="a.html", content_type="text/html"))
     assert article.id == article_id("https://balkanwire.example/news/2021/06/04/lavrov-vucic-kosovo", b"")
     assert article.id.isalnum()
 
@@ -157,12 +158,12 @@ def test_article_id_comes_from_the_raw_bytes_otherwise() -> None:
 )
 def test_pages_without_an_article_are_rejected_with_a_reason(data: bytes, reason: str) -> None:
     with pytest.raises(ExtractionError, match=reason):
-        clean(RawPage(data=data, origin="bad.txt", content_type="text/plain"))
+        clean(received_page(data=data, origin="bad.txt", content_type="text/plain"))
 
 
 def test_text_in_a_legacy_encoding_is_decoded() -> None:
     text = "Министр иностранных дел России Сергей Лавров встретился с президентом Сербии в Белграде в пятницу."
-    article = clean(RawPage(data=(text + "\n") .encode("cp1251") * 3, origin="ru.txt", content_type="text/plain"))
+    article = clean(received_page(data=(text + "\n") .encode("cp1251") * 3, origin="ru.txt", content_type="text/plain"))
     assert "Лавров" in article.text
 
 
@@ -179,7 +180,7 @@ def test_gzip_is_read_by_sources_not_the_cleaner(tmp_path) -> None:  # type: ign
 def test_a_saved_html_page_is_decoded_by_its_meta_charset() -> None:
     text = "Министр иностранных дел России Сергей Лавров встретился с президентом Сербии в Белграде в пятницу."
     html = f'<html><head><meta charset="windows-1251"><title>Лавров в Белграде</title></head><body><article><p>{text}</p><p>{text}</p></article></body></html>'
-    article = clean(RawPage(data=html.encode("cp1251"), origin="ru.html", content_type="text/html"))
+    article = clean(received_page(data=html.encode("cp1251"), origin="ru.html", content_type="text/html"))
     assert "Сергей Лавров" in article.text
 
 

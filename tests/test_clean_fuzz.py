@@ -23,10 +23,11 @@ from page_mutations import MUTATIONS, mutate
 from conftest import FIXTURES, SEED_ARTICLES
 from search.actors import Gazetteer
 from search.clean import _NOT_XML, clean, extract, extract_text
+from search.decode import received_page
 from search.enrich import enrich
 from search.errors import ExtractionError
 from search.language_names import LANGUAGE_NAMES
-from search.records import Article, RawPage
+from search.records import Article
 from search.settings import Settings as SettingsOf  # hypothesis has its own `settings`
 
 #: Every page the project wrote for its tests, and the seed page dumps.
@@ -46,7 +47,7 @@ def _page(name: str) -> tuple[str, bytes, str]:
 def _clean_or_skip(data: bytes, content_type: str, origin: str) -> Article | str:
     """The ingest's view: the article, or the reason the page is skipped."""
     try:
-        return clean(RawPage(data=data, origin=origin, content_type=content_type))
+        return clean(received_page(data=data, origin=origin, content_type=content_type))
     except ExtractionError as e:
         return e.message
 

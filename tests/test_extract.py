@@ -16,8 +16,9 @@ import pytest
 from conftest import FIXTURES, SHARED
 from search.clean import clean, extract
 from search.cli import main
+from search.decode import received_page
 from search.errors import ExtractionError, ExtractorFailed
-from search.records import PageHints, RawPage
+from search.records import PageHints
 from search.settings import Settings
 
 PAGES = FIXTURES / "pages"
@@ -101,10 +102,10 @@ def test_future_dates_are_rejected() -> None:
 def test_a_feed_date_competes_and_a_manifest_date_wins() -> None:
     url = "https://institute.example/explainers/brussels-agreement"
     feed = PageHints(published=dt.date(2021, 5, 4), published_source="feed")
-    page = RawPage(_page("undated.html"), url, "text/html", url, feed)
+    page = received_page(_page("undated.html"), url, "text/html", url, feed)
     assert (clean(page).published, clean(page).published_source) == (dt.date(2021, 5, 4), "feed")
     manifest = PageHints(published=dt.date(1987, 3, 1), published_source="manifest")  # a corpus's own date, taken as is
-    article = clean(RawPage(_page("wire-jsonld.html"), HERALD, "text/html", HERALD, manifest))
+    article = clean(received_page(_page("wire-jsonld.html"), HERALD, "text/html", HERALD, manifest))
     assert (article.published, article.published_source) == (dt.date(1987, 3, 1), "manifest")
 
 
@@ -159,7 +160,7 @@ def test_a_rejected_page_keeps_the_title_and_date_its_metadata_gives() -> None:
 
 
 def test_the_pipeline_skips_a_rejected_page_with_its_reason() -> None:
-    page = RawPage(_page("video-stub.html"), "video-stub.html", "text/html")
+    page = received_page(_page("video-stub.html"), "video-stub.html", "text/html")
     with pytest.raises(ExtractionError, match="navigation or furniture only"):
         clean(page)
 

@@ -44,6 +44,7 @@ from search.accounts import find_user
 from search.actors import Gazetteer
 from search.candidates import record_candidates
 from search.clean import clean
+from search.decode import received_page
 from search.enrich import enrich
 from search.fetch import Exchange
 from search.frontier import Frontier
@@ -77,7 +78,7 @@ def _page(url: str, outlet: str, title: str, paragraphs: Iterable[str]) -> RawPa
     body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
     data = f"<html lang=en><head><title>{escape(title)}</title></head><body><article><h1>{escape(title)}</h1>" \
            f"{body}</article></body></html>"
-    return RawPage(data=data.encode(), origin=url, content_type="text/html", url=url, hints=PageHints(outlet=outlet))
+    return received_page(data=data.encode(), origin=url, content_type="text/html", url=url, hints=PageHints(outlet=outlet))
 
 
 def _add_wire_story(settings: Settings, gazetteer: Gazetteer) -> None:

@@ -26,6 +26,7 @@ from whoosh.searching import Searcher
 from conftest import make_settings
 from search.actors import Gazetteer
 from search.clean import clean
+from search.decode import received_page
 from search.duplicates import CLUSTER_SIMILARITY, band_terms, estimate, jaccard, sketch_hex, text_key
 from search.enrich import enrich
 from search.fingerprint import MIN_FINGERPRINT_WORDS, minhash, shingles, text_minhash
@@ -94,7 +95,7 @@ def html(title: str, paragraphs: Iterable[str], *, canonical: str | None = None,
 
 def raw(url: str | None, outlet: str, title: str, paragraphs: Iterable[str], **links: str) -> RawPage:
     """A fetched page, the way the crawler hands it on: URL, outlet from the source."""
-    return RawPage(data=html(title, paragraphs, **links), origin=url or title, content_type="text/html",
+    return received_page(data=html(title, paragraphs, **links), origin=url or title, content_type="text/html",
                    url=url, hints=PageHints(outlet=outlet))
 
 

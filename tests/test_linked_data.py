@@ -12,6 +12,7 @@ import pytest
 
 from search.clean import clean
 from search.dates import DateFound, find_published
+from search.decode import received_page
 from search.linked_data import LinkedData, StatedDate, is_linked_data, read_linked_data
 from search.metadata import read_metadata
 from search.records import RawPage
@@ -42,7 +43,7 @@ def article_page(media_type: str) -> RawPage:
     )
     html = (f'<html lang="en"><head><title>Talks resume in Brussels</title>{script(ARTICLE, media_type)}</head>'
             f"<body><article><h1>Talks resume in Brussels</h1>{paragraphs}</article></body></html>")
-    return RawPage(data=html.encode(), origin="talks.html", content_type="text/html", url=URL)
+    return received_page(data=html.encode(), origin="talks.html", content_type="text/html", url=URL)
 
 
 # --- which scripts --------------------------------------------------------------

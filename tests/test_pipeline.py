@@ -13,6 +13,7 @@ import pytest
 
 from search.archive import open_archive
 from search.clean import clean
+from search.decode import received_page
 from search.index import IndexReport, open_index
 from search.ingest import ingest
 from search.pipeline import load_pipeline
@@ -28,7 +29,7 @@ PAGE = f"""<!doctype html><html lang="en"><head><title>Talks resume in Brussels<
 
 
 def _page(data: str = PAGE, origin: str = "talks.html") -> RawPage:
-    return RawPage(data=data.encode(), origin=origin, content_type="text/html")
+    return received_page(data=data.encode(), origin=origin, content_type="text/html")
 
 
 def test_the_sources_outlet_outranks_what_the_page_says(tmp_path: Path) -> None:
@@ -78,3 +79,27 @@ def test_a_run_archives_every_page_before_cleaning_and_counts_the_skips(tmp_path
     assert [article.title for article in articles] == ["Talks resume in Brussels"]
     assert [origin for origin, _ in report.skipped] == ["menu.html"]
     assert pipeline.commit(articles, report, alerts=False).added == 1
+
+
+def test_the_cleaner_reads_the_text_decoded_where_the_page_came_in(tmp_path: Path) -> None:
+    # The bytes are a windows-1251 page whose <meta> lies (utf-8): only the
+    # text decoded at acquisition (by the HTTP header) is right. A cleaner
+    # that decoded the bytes again would read mojibake.
+    cyrillic = PAGE.replace("Talks resume in Brussels", "Лавров о переговорах").replace(
+        "<head>", '<head><meta charset="utf-8">')
+    body = cyrillic.encode("cp1251")
+    page = received_page(body, "https://dailyplanet.example/news/talks", "text/html",
+                         http_content_type="text/html; charset=windows-1251")
+    assert page.data == body and page.text == cyrillic
+    assert clean(page).title == "Лавров о переговорах"
+
+
+def test_bytes_with_no_text_are_archived_and_skipped_with_the_reason(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    binary = received_page(bytes(range(256)) * 4, "scan.txt", "text/plain")
+    assert binary.unreadable == "binary data, not a text or HTML page" and binary.text == ""
+    report = IndexReport()
+    with open_archive(settings) as archive:
+        assert list(load_pipeline(settings, sources=()).articles([binary], report, archive)) == []
+        assert [page.data for page in archive.pages()] == [binary.data]  # kept for a better reader
+    assert report.skipped == [("scan.txt", "binary data, not a text or HTML page")]

@@ -16,9 +16,8 @@ import pytest
 
 from conftest import FIXTURES, SEED_ARTICLES
 from search.clean import clean, extract
-from search.decode import decode_html, looks_binary
+from search.decode import decode_html, looks_binary, received_page
 from search.errors import ExtractionError
-from search.records import RawPage
 
 PAGES = sorted((FIXTURES / "pages").glob("*.html")) + [FIXTURES / "balkan-wire.html"]
 TEXTS = sorted(SEED_ARTICLES.glob("*.txt"))
@@ -55,8 +54,8 @@ def test_an_html_page_in_utf16_or_utf32_gives_the_article_its_utf8_original_give
 @pytest.mark.parametrize("dump", TEXTS, ids=lambda p: p.name)
 def test_a_plain_text_dump_in_utf16_or_utf32_is_cleaned_like_its_original(dump: Path, encoding: str) -> None:
     text = dump.read_text(encoding="utf-8")
-    original = clean(RawPage(data=text.encode("utf-8"), origin="a.txt", content_type="text/plain"))
-    again = clean(RawPage(data=ENCODINGS[encoding](text), origin="a.txt", content_type="text/plain"))
+    original = clean(received_page(data=text.encode("utf-8"), origin="a.txt", content_type="text/plain"))
+    again = clean(received_page(data=ENCODINGS[encoding](text), origin="a.txt", content_type="text/plain"))
     assert (again.title, again.text, again.author) == (original.title, original.text, original.author)
 
 
@@ -72,4 +71,4 @@ def test_binary_data_is_still_binary() -> None:
                  b"\x00\x01" * 100):  # valid UTF-16, but control codes
         assert looks_binary(data)
         with pytest.raises(ExtractionError, match="binary"):
-            clean(RawPage(data=data, origin="x.html", content_type="text/html"))
+            clean(received_page(data=data, origin="x.html", content_type="text/html"))
