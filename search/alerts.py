@@ -55,7 +55,7 @@ from whoosh.searching import Searcher
 from search.accounts import get_user
 from search.actors import Gazetteer, load_gazetteer
 from search.alert_schedule import aware, due_alerts, exclusive, schedule_runs
-from search.errors import AlertError, IndexMissing, MailRefused, NotFound, QueryError
+from search.errors import IndexMissing, MailError, MailRefused, NotFound, QueryError
 from search.index import open_index, word_fields
 from search.mail import Letter, MailItem, Reason, article_link, build_message, send_message
 from search.outbox import Match, Outcome, PendingMessage, mark_sent, pending_messages, record_outcomes, record_refusal
@@ -81,9 +81,13 @@ class AlertReport:
     sent: int = 0
     pending: int = 0
     locked: bool = False  # another run held the lock: this one did nothing
-    mail_failed: bool = False  # the SMTP server could not be reached or failed for now
+    mail_error: str | None = None  # why the SMTP server could not be reached or failed for now (``MailError``)
     refused: int = 0  # messages the server refused for good (the others still went out)
     broken: int = 0  # saved searches that could not run (marked broken; the others ran)
+
+    @property
+    def mail_failed(self) -> bool:
+        return self.mail_error is not None
 
 
 @dataclass(frozen=True)
@@ -253,8 +257,8 @@ def _send_pending(run: _Run) -> None:
 
     A message the server refuses for good (``MailRefused``: its recipient)
     is recorded and tried again later, and the others go on; any other
-    failure means the server is unreachable or failing for now, so the run
-    stops there and everything left stays pending for the next run.
+    ``MailError`` means the server is unreachable or failing for now, so the
+    run stops there and everything left stays pending for the next run.
     """
     pending = pending_messages(run.settings, run.now)
     if pending and not run.settings.smtp_host:
@@ -270,10 +274,10 @@ def _send_pending(run: _Run) -> None:
                 given_up = record_refusal(run.settings, message, str(e), run.now)
                 log.warning("alerts: %s; %s", e, "given up" if given_up else "tried again later")
                 run.report.refused += 1
-            except AlertError as e:
+            except MailError as e:  # MailRefused is caught above
                 log.warning("alerts: %s; %d e-mail(s) stay pending", e, len(pending) - done)
                 run.report.pending = len(pending) - done
-                run.report.mail_failed = True
+                run.report.mail_error = str(e)
                 return
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from search.errors import AlertError, MailRefused
+from search.errors import MailError, MailRefused
 from search.records import Hit, SavedSearch, User
 from search.settings import Settings
 
@@ -115,7 +115,8 @@ def build_message(settings: Settings, letter: Letter) -> EmailMessage:
 
 
 def send_message(settings: Settings, message: EmailMessage) -> None:
-    """Hand the message to the SMTP server of the settings; ``AlertError`` when that fails."""
+    """Hand the message to the SMTP server of the settings: ``MailRefused`` when it refuses this message for
+    good, ``MailError`` when it cannot be reached or fails for now."""
     try:
         with _connect(settings) as smtp:
             if settings.smtp_tls == "starttls":
@@ -127,9 +128,9 @@ def send_message(settings: Settings, message: EmailMessage) -> None:
         if _permanent(e):
             raise MailRefused(f"{settings.smtp_host}:{settings.smtp_port} refused the message to "
                               f"{message['To']}: {_smtp_reason(e)}") from e
-        raise AlertError(f"cannot send mail through {settings.smtp_host}:{settings.smtp_port}: {e}") from e
+        raise MailError(f"cannot send mail through {settings.smtp_host}:{settings.smtp_port}: {e}") from e
     except OSError as e:  # smtplib.SMTPException is an OSError
-        raise AlertError(f"cannot send mail through {settings.smtp_host}:{settings.smtp_port}: {e}") from e
+        raise MailError(f"cannot send mail through {settings.smtp_host}:{settings.smtp_port}: {e}") from e
 
 
 def _permanent(error: smtplib.SMTPException) -> bool:

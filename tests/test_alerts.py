@@ -34,7 +34,7 @@ from search.alert_schedule import LOCK_FILE
 from search.alerts import after_commit, run_alerts, start_scheduler
 from search.clean import article_id
 from search.enrich import enrich
-from search.errors import AlertError
+from search.errors import MailError
 from search.index import IndexReport, open_index, write_articles
 from search.ingest import ingest
 from search.query import search
@@ -271,7 +271,7 @@ def test_after_a_failed_send_an_ingest_leaves_mail_to_the_scheduler_for_a_while(
     def send(settings: Settings, message: EmailMessage) -> None:
         attempts.append(str(message["Message-ID"]))
         if outage[0]:
-            raise AlertError("cannot send mail: connection timed out")
+            raise MailError("cannot send mail: connection timed out")
         real_send(settings, message)
 
     real_send = alerts.send_message
