@@ -84,13 +84,13 @@ from whoosh.searching import Searcher
 
 import search.facets as search_facets
 from search.actors import Gazetteer, load_gazetteer
-from search.clean import article_id
 from search.dates import parse_iso
 from search.enrich import enrich
 from search.index import create_index, open_index, write_articles
 from search.query import MAX_FACET_LIMIT, make_query, parse_query, search
 from search.records import Article, SearchPage, SearchQuery
 from search.settings import Settings
+from search.urls import article_id
 
 log = logging.getLogger("bench")
 T = TypeVar("T")

@@ -82,12 +82,12 @@ from ingest_search import append_results, machine, md_table  # the sibling bench
 
 from search.accounts import add_user
 from search.actors import load_gazetteer
-from search.clean import article_id
 from search.index import open_index
 from search.query import search
 from search.records import SearchQuery
 from search.saved import list_saved, save_search
 from search.settings import Settings
+from search.urls import article_id
 
 KINDS = ("ingest", "crawl", "reindex", "alerts")
 #: Words an alert asks for; no filler word is one of them or shares its stem.

@@ -27,6 +27,7 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from ingest_search import directory_mb, find_corpus, machine, read_records, to_article
 
+import search.document
 import search.index
 from search.actors import load_gazetteer
 from search.analysis import WORD_FIELDS
@@ -47,12 +48,12 @@ def without_twins() -> Iterator[None]:
             built.remove(twin)
         return built
 
-    saved = search.index.build_schema, search.index.word_fields
-    search.index.build_schema, search.index.word_fields = schema, lambda document: {}
+    saved = search.index.build_schema, search.document.word_fields
+    search.index.build_schema, search.document.word_fields = schema, lambda document: {}
     try:
         yield
     finally:
-        search.index.build_schema, search.index.word_fields = saved
+        search.index.build_schema, search.document.word_fields = saved
 
 
 def build(articles: list[Article], root: Path) -> dict[str, float]:

@@ -73,12 +73,12 @@ from warcio.recordbuilder import RecordBuilder
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from search.clean import article_id
 from search.decode import decode_html
 from search.errors import IndexBusy
 from search.records import Article, PageHints, RawPage
 from search.settings import Settings
 from search.state import ensure_tables, open_state
+from search.urls import article_id
 
 log = logging.getLogger(__name__)
 

@@ -23,13 +23,11 @@ manifest) wins over what the cleaner finds, and says so in
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import logging
 import re
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -50,8 +48,7 @@ from search.leftovers import (
 from search.metadata import read_metadata
 from search.records import Article, PageHints, RawPage
 from search.settings import Settings
-from search.sources import load_sources, outlets_by_host
-from search.urls import canonical_url, normalize_url, resolve_url
+from search.urls import article_id, canonical_url, resolve_url
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement, HTMLParser
@@ -59,15 +56,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Bytes of a document hashed into its id when no canonical URL is known.
-_ID_CHARS = 20
 
 
-def clean(page: RawPage, settings: Settings | None = None) -> Article:
-    """Turn one raw page into an article, or raise ``ExtractionError``."""
+def clean(page: RawPage, settings: Settings | None = None, outlets: Mapping[str, str] | None = None) -> Article:
+    """Turn one raw page into an article, or raise ``ExtractionError``.
+
+    ``outlets`` maps a host (without "www.") to the outlet's name as the
+    sources file gives it, which outranks what a page says of itself; the
+    caller reads the sources file once (``search.pipeline``), not the cleaner per page.
+    """
     if looks_binary(page.data):
         raise ExtractionError("binary data, not a text or HTML page")
     if page.content_type == "text/html":
-        article = extract(page.data, page.url or page.hints.url, hints=page.hints, settings=settings)
+        article = extract(page.data, page.url or page.hints.url, hints=page.hints, settings=settings, outlets=outlets)
     else:
         article = extract_text(_decode(page.data), settings)
     if article.rejected:
@@ -75,17 +76,6 @@ def clean(page: RawPage, settings: Settings | None = None) -> Article:
     if not article.text.strip():
         raise ExtractionError("no article text found")
     return _finish(article, page)
-
-
-def article_id(url: str | None, data: bytes) -> str:
-    """Stable, URL-safe id: from the canonical URL when known, else the raw bytes.
-
-    The URL is normalised first, so every spelling of it gives one id. The
-    raw bytes, not the cleaned text, so a better cleaner later updates the
-    same article instead of adding a second one.
-    """
-    key = normalize_url(url).encode() if url else data
-    return hashlib.sha256(key).hexdigest()[:_ID_CHARS]
 
 
 def _finish(article: Article, page: RawPage) -> Article:
@@ -138,6 +128,7 @@ def extract(
     *,
     hints: PageHints | None = None,
     settings: Settings | None = None,
+    outlets: Mapping[str, str] | None = None,
 ) -> Article:
     """One HTML page in, its article out: body, title, date (with its
     source), authors, outlet, canonical URL and language.
@@ -156,7 +147,7 @@ def extract(
     with _time_limit(settings.clean_time_limit), _page_failures():
         tree = _parse(html, settings.clean_max_bytes)
         _require_size(tree, settings.clean_max_elements)
-        meta = read_metadata(tree, url, outlets_by_host=_outlets_by_host())
+        meta = read_metadata(tree, url, outlets_by_host=outlets)
         text = extract_body(tree, url, meta.title or "", meta.authors)
         rejected = _rejection(text)
         text = "" if rejected else text
@@ -286,12 +277,6 @@ def _listed_date(hints: PageHints) -> DateFound | None:
 
 
 _LISTING_SOURCES = frozenset({"feed", "sitemap"})
-
-
-@functools.lru_cache(maxsize=1)
-def _outlets_by_host() -> dict[str, str]:
-    """Host → outlet name from the sources file, which outranks what a page says of itself."""
-    return outlets_by_host(load_sources())
 
 
 @contextlib.contextmanager

@@ -1,9 +1,11 @@
-"""The crawler: outlets → feeds, sitemaps, homepages → pages → clean → enrich → index.
+"""The crawler: outlets → feeds, sitemaps, homepages → pages, into the pipeline.
 
-The network-facing first stage of the pipeline, beside file ingest: where
+The network-facing runner of the pipeline, beside file ingest: where
 ``search.ingest`` reads ``RawPage``s from files, ``crawl`` fetches them from
 the outlets of a sources file (``search.sources.load_sources``) and hands
-them to the same ``clean`` → ``enrich`` → ``write_articles`` stages.
+them to the same stages (``search.pipeline``): its workers clean and enrich,
+its writer archives and commits. The crawler itself keeps fetching, the
+frontier and scheduling.
 
 One crawl, in rounds until nothing is due:
 
@@ -55,14 +57,10 @@ from typing import Any
 from tqdm import tqdm
 
 from search.actors import load_gazetteer
-from search.alerts import after_commit
 from search.archive import open_archive
-from search.candidates import record_candidates
-from search.clean import clean
 from search.dates import parse_iso
 from search.decode import decode_html, looks_binary
 from search.discover import MAX_SITEMAP_BYTES, Link, Listing, discover_feeds, parse_feed, parse_sitemap
-from search.enrich import enrich
 from search.errors import CrawlError, ExtractionError, ExtractorFailed, FetchError, RobotsDenied
 from search.fetch import (
     Exchange,
@@ -75,7 +73,8 @@ from search.fetch import (
     robots_directives,
 )
 from search.frontier import Entry, Frontier
-from search.index import IndexReport, write_articles
+from search.index import IndexReport
+from search.pipeline import Pipeline, load_pipeline
 from search.records import Article, PageHints, RawPage, Source
 from search.settings import Settings
 from search.state import open_state
@@ -88,11 +87,6 @@ _LOG_EVERY = 100
 #: Commit the index batch at least this often (seconds), so a killed crawl
 #: re-fetches little even when ``batch_size`` is large and fetching slow.
 _FLUSH_EVERY = 15.0
-#: The workers share one gazetteer automaton (pyahocorasick), which does not
-#: document reading from several threads at once, so enrichment takes turns;
-#: it is a small part of a page's cost. (Language detection, in the cleaner,
-#: gives each call its own seeded detector and needs no lock.)
-_ENRICH_LOCK = threading.Lock()
 
 
 class Outcome(StrEnum):
@@ -112,6 +106,7 @@ class FetchContext:
     settings: Settings
     hints: PageHints = field(default_factory=PageHints)  # dates stated by a feed or sitemap
     validators: Validators = field(default_factory=Validators)  # for a conditional GET
+    outlets: dict[str, str] = field(default_factory=dict)  # host → outlet, from the crawl's sources
 
 
 @dataclass(frozen=True)
@@ -187,13 +182,11 @@ def _page(url: str, source: Source, context: FetchContext, response: Response) -
         return FetchResult(url, Outcome.NOINDEX, response, noarchive=True)
     page = _raw_page(text, response, replace(context.hints, outlet=source.name))
     try:
-        article = clean(page, context.settings)
+        article = Pipeline(context.settings, load_gazetteer(), context.outlets).process(page)
     except ExtractorFailed:
         raise  # a fault of ours, not of the page: the crawler logs it and counts the URL failed
     except ExtractionError as e:
         return FetchResult(url, Outcome.UNEXTRACTABLE, response, page, error=e.message, noarchive=noarchive)
-    with _ENRICH_LOCK:
-        article = enrich(article, load_gazetteer(), context.settings.langdetect_seed)
     return FetchResult(url, Outcome.ARTICLE, response, page, article, noarchive=noarchive)
 
 
@@ -285,6 +278,7 @@ class _Crawl:
     def __init__(self, sources: Sequence[Source], settings: Settings, progress: bool | None) -> None:
         self.sources = {source.name: source for source in sources}
         self.settings = settings
+        self.pipeline = load_pipeline(settings, sources=sources)
         self.report = CrawlReport(sources=len(sources))
         self.frontier = Frontier(open_state(settings))
         try:
@@ -357,7 +351,7 @@ class _Crawl:
     def _work(self, entry: Entry) -> FetchResult:
         source = self.sources[entry.source]
         hints = PageHints(published=parse_iso(entry.published), published_source=entry.published_source)
-        context = FetchContext(self.settings, hints, entry.validators)
+        context = FetchContext(self.settings, hints, entry.validators, dict(self.pipeline.outlets))
         try:
             if entry.kind == "page":
                 return fetch_article(entry.url, source, context, self.fetcher)
@@ -499,10 +493,7 @@ class _Crawl:
 
     def _write(self, name: str, items: list[tuple[Entry, FetchResult]]) -> None:
         articles = [result.article for _, result in items if result.article is not None]
-        articles = list(record_candidates(articles, self.settings, load_gazetteer()))
-        # Instant alerts after each commit (they never raise: an SMTP outage must not stop a crawl).
-        alerts = functools.partial(after_commit, self.settings)
-        written = write_articles(articles, self.settings, IndexReport(), on_commit=alerts)
+        written = self.pipeline.commit(articles, IndexReport())
         self.report.added += written.added
         self.report.updated += written.updated
         self.report.unchanged += written.unchanged

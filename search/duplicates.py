@@ -10,7 +10,7 @@ Two cases, told apart by outlet:
   first article of the cluster.
 
 How alike two texts are is the Jaccard similarity of their sets of
-three-word shingles (``search.enrich.shingles``). Exact copies are found by
+three-word shingles (``search.fingerprint.shingles``). Exact copies are found by
 the hash of the folded words (``text_key``); near copies through the MinHash
 sketch enrichment computed, for texts of at least ``MIN_FINGERPRINT_WORDS``
 words — shorter ones only ever match exactly, title included.
@@ -55,7 +55,7 @@ from typing import Any
 
 from whoosh.searching import Searcher
 
-from search.enrich import MIN_FINGERPRINT_WORDS, MINHASH_BINS, shingles
+from search.fingerprint import MIN_FINGERPRINT_WORDS, MINHASH_BINS, shingles
 from search.folding import fold
 from search.records import UNKNOWN
 

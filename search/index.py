@@ -6,16 +6,14 @@ an ingest waits for the write lock (up to ``write_timeout``) and commits in
 batches, each commit atomic, so a process killed mid-ingest leaves the last
 committed index intact; the server only opens searchers, which never lock.
 Takedowns delete by id (``delete_articles``); a rebuilt index is swapped in
-whole (``replace_index``).
+whole (``replace_index``). What one stored document holds is search/document.py's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import datetime as dt
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -23,20 +21,29 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import FileIndex, LockError
 from whoosh.writing import SegmentWriter
 
-from search.analysis import WORD_FIELDS
-from search.duplicates import Copy, CopyFinder, band_terms, duplicate_of, nearest, sketch_hex, text_key
+from search.document import to_fields, word_fields
+from search.duplicates import Copy, CopyFinder, duplicate_of, nearest
 from search.errors import IndexBusy, IndexMissing, SchemaMismatch
 from search.records import Article
 from search.schema import SCHEMA_VERSION, build_schema
 from search.sequence import Sequence, open_sequence
 from search.settings import Settings
+
+__all__ = [
+    "IndexReport",
+    "create_index",
+    "delete_articles",
+    "open_index",
+    "replace_index",
+    "word_fields",  # search/alerts.py reads it here until it takes it from search.document
+    "write_articles",
+]
 
 _VERSION_FILE = "newsdesk-schema.json"
 
@@ -149,7 +156,7 @@ def _write_batch(writer: SegmentWriter, batch: list[Article], report: IndexRepor
     with writer.searcher() as searcher:
         finder = CopyFinder(searcher)
         for article in batch:
-            document = to_document(article)
+            document = to_fields(article)
             stored = searcher.document(id=article.id)
             if stored is not None and stored.get("fingerprint") == document["fingerprint"]:
                 report.unchanged += 1
@@ -190,66 +197,6 @@ def _batches(articles: Iterable[Article], size: int) -> Iterator[list[Article]]:
             batch = []
     if batch:
         yield batch
-
-
-def to_document(article: Article) -> dict[str, Any]:
-    """The Whoosh document for an article (the one mapping, used everywhere)."""
-    published = article.published
-    document: dict[str, Any] = {
-        "id": article.id,
-        "title": article.title,
-        "body": article.text,
-        "outlet": article.outlet or "unknown",
-        "year": article.year,
-        "language": article.language or "unknown",
-        "actor": ",".join(article.actors),
-        "date_key": _date_key(published),
-        "published_iso": published.isoformat() if published else None,
-        "published_source": article.published_source,
-        "origin": article.origin,
-    }
-    if article.url:
-        document["url"] = article.url
-    if article.author:
-        document["author"] = article.author
-    if published:
-        document["published"] = _naive_utc(published)
-    document["text_key"] = text_key(article.text, article.title)
-    if article.minhash is not None:
-        document["minhash"] = sketch_hex(article.minhash)
-        document["minhash_bands"] = " ".join(band_terms(article.minhash))
-    # The cluster is not part of the document's content: it is assigned at
-    # write time, after the fingerprint, so an unchanged article stays unchanged.
-    document["fingerprint"] = _fingerprint(document)
-    document.update(word_fields(document))  # derived, so not part of the fingerprint
-    document["indexed_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    return document
-
-
-def word_fields(document: dict[str, Any]) -> dict[str, Any]:
-    """The wildcard twins of a document's text fields (search/schema.py): the same texts, indexed unstemmed."""
-    return {twin: document[name] for name, twin in WORD_FIELDS.items() if document.get(name) is not None}
-
-
-def _date_key(published: dt.date | dt.datetime | None) -> int:
-    """Sortable integer YYYYMMDDhhmmss in UTC; 0 (sorts last, newest first) when unknown."""
-    if published is None:
-        return 0
-    moment = _naive_utc(published)
-    return int(moment.strftime("%Y%m%d%H%M%S"))
-
-
-def _naive_utc(published: dt.date | dt.datetime) -> dt.datetime:
-    if not isinstance(published, dt.datetime):
-        return dt.datetime(published.year, published.month, published.day)
-    if published.tzinfo is not None:
-        published = published.astimezone(dt.UTC).replace(tzinfo=None)
-    return published
-
-
-def _fingerprint(document: dict[str, Any]) -> str:
-    payload = json.dumps(document, sort_keys=True, default=str).encode()
-    return hashlib.sha256(payload).hexdigest()
 
 
 def _read_version(path: Path) -> int | None:

@@ -1,17 +1,11 @@
-"""Ingest: runs the pipeline over files — sources → clean → enrich → index.
+"""Ingest and reindex: the two runners of the pipeline (``search.pipeline``) over stored pages.
 
-The one place the stages are wired together for ``newsdesk ingest``. A page
-that holds no article (or is too big, or binary) is skipped with its reason
-logged and counted; a page the cleaner fails on is logged as an error with
-its file and counted as failed, and the command then exits 1. Neither stops
-the run. Progress is a bar on a terminal and counts in the log
-otherwise.
-
-Every file read is kept in the archive (``search.archive``) before it is
-cleaned. Titled people the gazetteer does not know are recorded as
-candidate actors on the way to the index (``search.candidates``).
-``reindex`` is the second runner: archive → clean → enrich → a new
-index swapped in whole, without the network.
+``ingest`` reads files; ``reindex`` replays the archive into a new index
+swapped in whole, without the network. The stages and their order belong to
+the pipeline; here are what only these runners decide: which pages, the
+rebuild beside the live index and its swap, and progress — a bar on a
+terminal, counts in the log otherwise. A page the cleaner fails on is
+counted as failed, and the command then exits 1.
 """
 
 from __future__ import annotations
@@ -20,23 +14,18 @@ import logging
 import shutil
 import sys
 from collections.abc import Iterable, Iterator
-from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 from tqdm import tqdm
 
-from search.actors import Gazetteer, load_gazetteer
-from search.alerts import after_commit
-from search.archive import Archive, open_archive
-from search.candidates import record_candidates
-from search.clean import clean
-from search.enrich import enrich
-from search.errors import ExtractionError, ExtractorFailed, IndexUnavailable, NewsdeskError, NotFound
-from search.index import IndexReport, create_index, open_index, replace_index, write_articles
-from search.records import Article, RawPage
+from search.actors import Gazetteer
+from search.archive import open_archive
+from search.errors import IndexUnavailable, NewsdeskError, NotFound
+from search.index import IndexReport, create_index, open_index, replace_index
+from search.pipeline import load_pipeline
 from search.settings import Settings
-from search.sources import Manifest, Skipped, count_files, read_files
+from search.sources import Manifest, count_files, read_files
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,62 +55,24 @@ def ingest(
     if missing:
         raise NotFound(f"no such file or folder: {', '.join(missing)}", hint="nothing was changed; check the path")
     report = IndexReport()
-    gazetteer = gazetteer or load_gazetteer()
+    pipeline = load_pipeline(settings, gazetteer)
     with open_archive(settings) as archive:  # held throughout: one ingest, crawl or reindex at a time
-        pages = _track(_archived(read_files(paths, manifest), archive), count_files(paths), progress)
-        articles = record_candidates(_articles(pages, gazetteer, settings, report, archive), settings, gazetteer)
+        pages = _track(read_files(paths, manifest), count_files(paths), progress)
+        articles = pipeline.articles(pages, report, archive)
         if not rebuild:
             # Instant alerts after each commit: the articles are new to the instance (not so in reindex).
-            return write_articles(articles, settings, report, on_commit=partial(after_commit, settings))
+            return pipeline.commit(articles, report)
         staging = settings.index / "whoosh.new"
         shutil.rmtree(staging, ignore_errors=True)  # left by a rebuild or reindex that was killed
         create_index(settings, directory=staging)
-        write_articles(articles, settings, report, directory=staging)
+        pipeline.commit(articles, report, directory=staging, alerts=False)
         if not report.added:
             shutil.rmtree(staging)
             raise NewsdeskError(f"the rebuild found no article in {', '.join(map(str, paths))}",
                                 hint="the index is unchanged; see the skipped files above")
         replace_index(settings, staging)
-    after_commit(settings)  # the new index is live: instant alerts on what is new to the instance
+    pipeline.alert()  # the new index is live
     return report
-
-
-def _archived(pages: Iterable[RawPage | Skipped], archive: Archive) -> Iterator[RawPage | Skipped]:
-    """Archive each page before it is cleaned, so a better cleaner can reindex even the rejected ones."""
-    for page in pages:
-        if isinstance(page, RawPage):
-            archive.add_file(page)
-        yield page
-
-
-def _articles(
-    pages: Iterable[RawPage | Skipped],
-    gazetteer: Gazetteer,
-    settings: Settings,
-    report: IndexReport,
-    archive: Archive | None = None,
-) -> Iterator[Article]:
-    for page in pages:
-        if isinstance(page, Skipped):
-            _skip(report, page.origin, page.reason)
-            continue
-        try:
-            article = clean(page, settings)
-        except ExtractorFailed as e:
-            log.error("failed %s: %s", page.origin, e.message, exc_info=e)
-            report.failed.append((page.origin, e.message))
-            continue
-        except ExtractionError as e:
-            _skip(report, page.origin, e.message)
-            continue
-        if archive is not None:
-            archive.link(page, article)  # a takedown by the article's id or URL then finds the page
-        yield enrich(article, gazetteer, settings.langdetect_seed)
-
-
-def _skip(report: IndexReport, origin: str, reason: str) -> None:
-    log.warning("skipped %s: %s", origin, reason)
-    report.skipped.append((origin, reason))
 
 
 def _track(pages: Iterable[T], total: int, progress: bool | None, label: str = "ingest") -> Iterator[T]:
@@ -149,7 +100,7 @@ def reindex(
     """
     staging = settings.index / "whoosh.new"
     report = IndexReport()
-    gazetteer = gazetteer or load_gazetteer()
+    pipeline = load_pipeline(settings, gazetteer)
     with open_archive(settings) as archive:  # held throughout: no ingest or crawl meanwhile
         if not len(archive):
             raise NewsdeskError(
@@ -159,9 +110,8 @@ def reindex(
         shutil.rmtree(staging, ignore_errors=True)  # left by a reindex that was killed
         create_index(settings, directory=staging)
         pages = _track(archive.pages(), len(archive), progress, "reindex")
-        articles = _articles(pages, gazetteer, settings, report, archive)
-        articles = record_candidates(articles, settings, gazetteer, replace=True)  # the replay gives them all again
-        write_articles(articles, settings, report, directory=staging)
+        articles = pipeline.articles(pages, report, archive, keep=False)  # they are the archive's own
+        pipeline.commit(articles, report, directory=staging, alerts=False, replay=True)
         _compare(settings, staging, report)
         replace_index(settings, staging)
     return report

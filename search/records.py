@@ -1,6 +1,7 @@
 """The typed records that flow between pipeline stages.
 
 sources → ``RawPage`` → clean → ``Article`` → enrich → ``Article`` → index;
+the index gives back ``StoredArticle`` (search/document.py) to query and alerts;
 query: ``SearchQuery`` → search → ``SearchPage`` (→ HTML, JSON, Atom); an actor →
 ``actor_page`` → ``ActorPage`` (→ HTML, JSON).
 
@@ -103,6 +104,37 @@ class Article:
     @property
     def year(self) -> str:
         return str(self.published.year) if self.published else UNKNOWN
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """One article as the index gives it back: what the read side (results,
+    an article's page, alerts) reads instead of Whoosh's stored fields.
+
+    Made by ``search.document.from_stored``, the one place that reads them:
+    an article's fields as written (``outlet``, ``year`` and ``language``
+    "unknown" when not stated) plus what the index stage added.
+    """
+
+    id: str
+    url: str | None
+    title: str
+    text: str
+    origin: str
+    outlet: str
+    author: str | None
+    published: Published | None  # as the article gave it: a date, or a moment with its zone
+    published_utc: dt.datetime | None  # the same moment, naive UTC: what date ranges compare
+    published_source: str | None
+    year: str
+    language: str
+    actors: tuple[str, ...]  # actor ids, first mention first
+    cluster: str  # its syndication cluster's id (search/duplicates.py): its own id when alone
+    seq: int  # when it first entered this instance (search/sequence.py)
+    indexed_at: dt.datetime | None  # when this version was written (naive UTC)
+    fingerprint: str  # of its content: an unchanged article is not written again
+    text_key: str  # hash of its folded words: exact copies share it
+    minhash: tuple[int, ...] | None  # the sketch near copies are found by; None for a short text
 
 
 @dataclass(frozen=True)

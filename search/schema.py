@@ -18,6 +18,10 @@ from search.analysis import text_analyzer, word_analyzer
 #: rebuilt, and Newsdesk says so instead of failing on a missing field.
 SCHEMA_VERSION = 4  # 2: syndication fields; 3: Russian stems beside the folded words, seq; 4: *_words
 
+#: Fields a user may name in the query text, e.g. ``title:kosovo`` (the facets among them): what the
+#: query parser reads, and what an alert's index of the new articles holds (search/document.py).
+QUERY_FIELDS = ("title", "body", "author", "outlet", "actor", "year", "language", "published", "url", "id", "cluster")
+
 #: Title matches count double against body matches.
 TITLE_BOOST = 2.0
 

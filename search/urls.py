@@ -1,4 +1,4 @@
-"""URL identity: one spelling for every URL of the same page.
+"""URL identity: one spelling for every URL of the same page, and the article id made from it.
 
 Used wherever a URL becomes a key: the crawler normalises every URL it
 discovers (so the frontier never fetches one page twice under two
@@ -11,10 +11,15 @@ change which document a server returns — case of scheme and host, default
 ports, the fragment, percent-encoding of characters that need none, dot
 segments, the order of query parameters — plus parameters that exist only
 to track a reader (``TRACKING_PARAMETERS``). It is idempotent.
+
+``article_id`` lives here, beside the normalisation it depends on: the
+cleaner names articles with it and the archive derives takedown keys from it,
+so both agree on identity without the archive importing the cleaner.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import string
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit, urlunsplit
@@ -51,6 +56,18 @@ _PATH_SAFE = "/:@!$&'()*+,;=%"
 _QUERY_SAFE = "/?:@!$'()*+,;=%"
 # Sub-domains that name another rendering of the same site, not another site.
 _SAME_SITE_PREFIXES = ("www.", "m.", "mobile.", "amp.")
+_ID_CHARS = 20
+
+
+def article_id(url: str | None, data: bytes) -> str:
+    """Stable, URL-safe id: from the canonical URL when known, else the raw bytes.
+
+    The URL is normalised first, so every spelling of it gives one id. The
+    raw bytes, not the cleaned text, so a better cleaner later updates the
+    same article instead of adding a second one.
+    """
+    key = normalize_url(url).encode() if url else data
+    return hashlib.sha256(key).hexdigest()[:_ID_CHARS]
 
 
 def normalize_url(url: str) -> str:

@@ -32,7 +32,6 @@ from search.actors import Gazetteer
 from search.alert_feed import AlertFeed, feed_page
 from search.alert_schedule import LOCK_FILE
 from search.alerts import after_commit, run_alerts, start_scheduler
-from search.clean import article_id
 from search.enrich import enrich
 from search.errors import MailError
 from search.index import IndexReport, open_index, write_articles
@@ -42,6 +41,7 @@ from search.records import Article, SavedSearch, SearchQuery
 from search.saved import feed_url, get_saved, revoke_feed, save_search, unsubscribe_url
 from search.settings import Settings
 from search.state import state_path
+from search.urls import article_id
 
 LAVROV = "Q58217"
 

@@ -8,9 +8,10 @@ import gzip
 import pytest
 
 from conftest import FIXTURES, SEED_ARTICLES
-from search.clean import article_id, clean, extract_text
+from search.clean import clean, extract_text
 from search.errors import ExtractionError
 from search.records import PageHints, RawPage
+from search.urls import article_id
 
 # Each seed: the real first and last sentence of the article, and furniture
 # strings that were on the page and must not reach the index.

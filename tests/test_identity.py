@@ -25,14 +25,15 @@ from whoosh.searching import Searcher
 
 from conftest import make_settings
 from search.actors import Gazetteer
-from search.clean import article_id, clean
+from search.clean import clean
 from search.duplicates import CLUSTER_SIMILARITY, band_terms, estimate, jaccard, sketch_hex, text_key
-from search.enrich import MIN_FINGERPRINT_WORDS, enrich, minhash, shingles, text_minhash
+from search.enrich import enrich
+from search.fingerprint import MIN_FINGERPRINT_WORDS, minhash, shingles, text_minhash
 from search.index import IndexReport, open_index, write_articles
 from search.query import get_article, get_copies, make_query, search
 from search.records import Article, PageHints, RawPage, SearchPage
 from search.settings import Settings
-from search.urls import TRACKING_PARAMETERS, canonical_url, normalize_url
+from search.urls import TRACKING_PARAMETERS, article_id, canonical_url, normalize_url
 from web import create_app
 
 # --- fixtures: a wire story, its copies, an unrelated story ------------------

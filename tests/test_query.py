@@ -260,3 +260,16 @@ def test_a_name_finds_the_same_articles_in_either_script_and_spelling(
     English seeds answer a query typed in Serbian or Russian Cyrillic."""
     found = ids(run(searcher, seeded, gazetteer, latin))
     assert found and ids(run(searcher, seeded, gazetteer, other)) == found
+
+
+def test_the_query_stage_is_entered_through_search_query() -> None:
+    """Parsing and snippets live beside it (search/query_parse.py, search/query_snippets.py); what the
+    web app, the command line, saved searches and alerts call stays in the stage's entry module."""
+    import search.query
+    from search import query_parse
+
+    entry = ("search", "matching", "hits_by_id", "get_article", "get_copies", "actor_page", "facet_label",
+             "make_query", "parse_query", "MAX_FACET_LIMIT")
+    assert set(entry) <= set(search.query.__all__)
+    assert all(callable(getattr(search.query, name)) for name in entry if name != "MAX_FACET_LIMIT")
+    assert search.query.make_query is query_parse.make_query

@@ -1,0 +1,90 @@
+"""Text fingerprints: shingles and their MinHash sketch, on the ground floor.
+
+Enrichment computes an article's sketch (``text_minhash``) and the index
+compares sketches and shingles to recognise copies of one story
+(``search.duplicates``): both read the same definitions from here, so what
+"alike" means is decided once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+
+from search.folding import fold
+
+#: Texts shorter than this get no fingerprint: a few words leave too few
+#: shingles to tell a copy from a look-alike (templated briefs — market
+#: reports, result lines — would pass for copies), so they match only exactly.
+MIN_FINGERPRINT_WORDS = 50
+#: Words per shingle. Three words, not one: single words make reports on one
+#: subject or in one template look alike.
+SHINGLE_WORDS = 3
+#: Bins of the MinHash sketch: one minimum per bin.
+MINHASH_BINS = 64
+_EMPTY_BIN = 1 << 32  # above every 32-bit value
+_WORD = re.compile(r"\w+")
+
+
+def text_minhash(text: str) -> tuple[int, ...] | None:
+    """The MinHash sketch of the text's shingles, or None for a short text.
+
+    Only the text, never the title: copies of a wire story usually carry
+    each outlet's own headline.
+    """
+    found = shingles(text)
+    return minhash(found) if found is not None else None
+
+
+def shingles(text: str) -> set[str] | None:
+    """The text's runs of ``SHINGLE_WORDS`` folded words, or None when it has
+    fewer than ``MIN_FINGERPRINT_WORDS`` words."""
+    words = _WORD.findall(fold(text))
+    if len(words) < MIN_FINGERPRINT_WORDS:
+        return None
+    n = SHINGLE_WORDS
+    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def minhash(features: Iterable[str]) -> tuple[int, ...]:
+    """One-permutation MinHash (Li, Owen & Zhang 2012): each feature's hash
+    picks a bin and a 32-bit value; each bin keeps its smallest value.
+
+    Two sets agree on a bin with probability equal to their Jaccard
+    similarity, so the share of equal bins estimates it. One hash per
+    feature instead of one per feature and bin: 64 times less hashing than
+    classic MinHash, for the same estimate. Hashes are BLAKE2b, not
+    ``hash()``, whose per-process salt would change the sketch every run.
+    """
+    minima = [_EMPTY_BIN] * MINHASH_BINS
+    for feature in features:
+        bin_, value = divmod(_hash64(feature), 1 << 32)
+        bin_ %= MINHASH_BINS
+        minima[bin_] = min(minima[bin_], value)
+    return tuple(_densify(minima))
+
+
+def _densify(minima: list[int]) -> list[int]:
+    """Fill each empty bin from the first non-empty one in a fixed, per-bin
+    pseudo-random order ("optimal densification", Shrivastava 2017), so two
+    texts fill an empty bin alike and equal bins still mean shared shingles."""
+    if all(value == _EMPTY_BIN for value in minima):
+        return minima
+    return [
+        value if value != _EMPTY_BIN else next(minima[j] for j in _BORROW_ORDER[b] if minima[j] != _EMPTY_BIN)
+        for b, value in enumerate(minima)
+    ]
+
+
+def _hash64(feature: str) -> int:
+    return int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big")
+
+
+# Derived from BLAKE2b rather than ``random``, whose algorithms may change
+# between Python versions: a sketch must mean the same in every index.
+def _borrow_order(bin_: int) -> tuple[int, ...]:
+    return tuple(sorted(range(MINHASH_BINS), key=lambda j: _hash64(f"borrow {bin_} {j}")))
+
+
+_BORROW_ORDER = tuple(_borrow_order(b) for b in range(MINHASH_BINS))
