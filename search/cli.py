@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from search.errors import AccountError, NewsdeskError
+from search.errors import AccountError, MailError, NewsdeskError
 from search.records import FREQUENCIES
 from search.settings import Settings, listening_url, load_settings
 
@@ -396,6 +396,8 @@ def _run_alerts(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"alerts: evaluated {report.evaluated}, matched {report.matched}, sent {report.sent}, "
           f"pending {report.pending}")
+    if report.mail_error is not None:  # a mail server down is a failed run (exit 1), though the matches are kept
+        raise MailError(report.mail_error, hint=f"{report.pending} e-mail(s) stay pending; the next run sends them")
     return 0
 
 

@@ -97,14 +97,22 @@ class AccountError(NewsdeskError):
 
 
 class AlertError(NewsdeskError):
-    """A saved search or alert option that cannot be used, or mail that cannot be sent."""
+    """A saved search or alert option that cannot be used: the user's input, to fix."""
 
     status = 400
 
 
-class MailRefused(AlertError):
+class MailError(NewsdeskError):
+    """The SMTP server could not be reached or failed for now: nothing the user did wrong.
+    The alert runner stops sending and the messages stay pending for its next run."""
+
+    status = 503
+
+
+class MailRefused(MailError):
     """The SMTP server refused this one message for good (its recipient, or the
-    address needs SMTPUTF8 the server lacks): the others still go out."""
+    address needs SMTPUTF8 the server lacks): the others still go out. Not the
+    user's input either; not "try later" (503) but a refusal from upstream."""
 
     status = 502
 

@@ -3,10 +3,12 @@
 The last step of the alert runner (search/alerts.py), which decides what goes
 out and records it; this module only turns a list of articles into a
 multipart message (plain text and HTML) and hands it to the SMTP server of
-the settings. Everything taken from an article is escaped in the HTML part
-(Jinja autoescape). Each message carries a ``Message-ID`` the runner stores
-before sending, so a message sent again after a crash is recognisably the
-same message, and RFC 8058 one-click unsubscribe headers.
+the settings. Subject and parts are Jinja templates, files in
+``templates/mail/`` beside this module (shipped as package data);
+everything taken from an article is escaped in the HTML part (autoescape).
+Each message carries a ``Message-ID`` the runner stores before sending, so
+a message sent again after a crash is recognisably the same message, and
+RFC 8058 one-click unsubscribe headers.
 
 Headers go out as mail clients parse them: ``List-Unsubscribe`` is the URL
 verbatim in angle brackets (RFC 2369), which the stdlib would otherwise fold
@@ -26,11 +28,12 @@ from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from pathlib import Path
 
-from jinja2 import Environment
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from search.errors import AlertError, MailRefused
+from search.errors import MailError, MailRefused
 from search.records import Hit, SavedSearch, User
 from search.settings import Settings
 
@@ -97,22 +100,23 @@ def build_message(settings: Settings, letter: Letter) -> EmailMessage:
     message = EmailMessage(policy=_POLICY)
     message["From"] = settings.mail_from
     message["To"] = letter.user.email
-    message["Subject"] = _subject(letter)
+    context = {"letter": letter, "digest": letter.saved.frequency != "instant",
+               "manage": f"{settings.base_url.rstrip('/')}/saved"}
+    message["Subject"] = _render("subject.txt", context).rstrip("\n")  # the template file's own line end
     message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
     message["Message-ID"] = letter.message_id
     # Raw: a URL has no white space to fold at, and an encoded word is not a URL.
     message.set_raw("List-Unsubscribe", f"<{letter.unsubscribe}>")
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
-    context = {"letter": letter, "digest": letter.saved.frequency != "instant", "lead": _lead,
-               "manage": f"{settings.base_url.rstrip('/')}/saved"}
-    message.set_content(_TEXT.render(**context))
-    message.add_alternative(_HTML.render(**context), subtype="html")
+    message.set_content(_render("body.txt", context))
+    message.add_alternative(_render("body.html", context), subtype="html")
     return message
 
 
 def send_message(settings: Settings, message: EmailMessage) -> None:
-    """Hand the message to the SMTP server of the settings; ``AlertError`` when that fails."""
+    """Hand the message to the SMTP server of the settings: ``MailRefused`` when it refuses this message for
+    good, ``MailError`` when it cannot be reached or fails for now."""
     try:
         with _connect(settings) as smtp:
             if settings.smtp_tls == "starttls":
@@ -124,9 +128,9 @@ def send_message(settings: Settings, message: EmailMessage) -> None:
         if _permanent(e):
             raise MailRefused(f"{settings.smtp_host}:{settings.smtp_port} refused the message to "
                               f"{message['To']}: {_smtp_reason(e)}") from e
-        raise AlertError(f"cannot send mail through {settings.smtp_host}:{settings.smtp_port}: {e}") from e
+        raise MailError(f"cannot send mail through {settings.smtp_host}:{settings.smtp_port}: {e}") from e
     except OSError as e:  # smtplib.SMTPException is an OSError
-        raise AlertError(f"cannot send mail through {settings.smtp_host}:{settings.smtp_port}: {e}") from e
+        raise MailError(f"cannot send mail through {settings.smtp_host}:{settings.smtp_port}: {e}") from e
 
 
 def _permanent(error: smtplib.SMTPException) -> bool:
@@ -158,14 +162,6 @@ def _connect(settings: Settings) -> smtplib.SMTP:
     return smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT)
 
 
-def _subject(letter: Letter) -> str:
-    count = len(letter.items)
-    articles = f"{count} new article{'s' if count != 1 else ''}"
-    if letter.saved.frequency == "instant":
-        return f"{letter.saved.name}: {articles}"
-    return f"{letter.saved.name}: {letter.saved.frequency} digest, {articles}"
-
-
 def _lead(hit: Hit) -> str:
     """The hit's snippet as plain text (the HTML template escapes it again)."""
     return re.sub(r"\s+", " ", Markup(hit.snippet).striptags()).strip()
@@ -175,41 +171,17 @@ def _date(hit: Hit) -> str:
     return hit.published.isoformat()[:10] if hit.published else "undated"
 
 
-_TEXT = Environment(autoescape=False, keep_trailing_newline=True).from_string(
-    """{{ "Digest" if digest else "New" }} for your saved search "{{ letter.saved.name }}" \
-({{ letter.saved.query.q or "all articles" }}):
-{% for item in letter.items %}
-{{ loop.index }}. {{ item.hit.title }}
-   {{ item.hit.outlet }}, {{ date(item.hit) }}
-   {{ lead(item.hit) }}
-   Why: {{ item.why.describe() }}
-   {{ item.link }}
-{% endfor %}
---
-Unsubscribe from this alert: {{ letter.unsubscribe }}
-Change or turn off your alerts: {{ manage }}
-""",
-    globals={"date": _date},
+#: The message's templates, files beside this module (``templates/mail/``):
+#: the HTML part autoescaped (everything taken from an article is escaped),
+#: the subject and the plain text part as written. A file's last line end is
+#: kept (the text part ends with one; the subject drops it).
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates" / "mail"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
+    keep_trailing_newline=True,
 )
+_TEMPLATES.globals.update(date=_date, lead=_lead)
 
-_HTML = Environment(autoescape=True).from_string(
-    """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ letter.saved.name }}</title></head>
-<body style="font-family: sans-serif; max-width: 40em">
-<p>{{ "Digest" if digest else "New" }} for your saved search <strong>{{ letter.saved.name }}</strong>
-({{ letter.saved.query.q or "all articles" }}):</p>
-{% for item in letter.items %}
-<div style="margin: 1.2em 0">
-  <h2 style="font-size: 1.1em; margin: 0"><a href="{{ item.link }}">{{ item.hit.title }}</a></h2>
-  <p style="margin: .2em 0; color: #555">{{ item.hit.outlet }} · {{ date(item.hit) }}</p>
-  <p style="margin: .2em 0">{{ lead(item.hit) }}</p>
-  <p style="margin: .2em 0; font-size: .9em">Why: {{ item.why.describe() }}</p>
-</div>
-{% endfor %}
-<hr>
-<p style="font-size: .9em"><a href="{{ letter.unsubscribe }}">Unsubscribe from this alert</a> ·
-<a href="{{ manage }}">Change or turn off your alerts</a></p>
-</body></html>
-""",
-    globals={"date": _date},
-)
+
+def _render(name: str, context: dict[str, object]) -> str:
+    return _TEMPLATES.get_template(name).render(context)

@@ -19,9 +19,10 @@ from conftest import make_settings
 from search import alerts
 from search.accounts import add_user
 from search.actors import Gazetteer
-from search.alerts import delivery_summaries, run_alerts
+from search.alerts import run_alerts
 from search.enrich import enrich
 from search.index import write_articles
+from search.outbox import delivery_summaries
 from search.records import Article, SavedSearch, SearchQuery
 from search.saved import save_search, saved_db
 from search.settings import Settings

@@ -23,9 +23,10 @@ from aiosmtpd.controller import Controller
 from conftest import free_port, make_settings
 from search.accounts import add_user
 from search.actors import Gazetteer
-from search.alerts import MAX_REFUSALS, delivery_summaries, run_alerts
+from search.alerts import run_alerts
 from search.enrich import enrich
 from search.index import write_articles
+from search.outbox import MAX_REFUSALS, delivery_summaries
 from search.records import Article, SavedSearch, SearchQuery
 from search.saved import save_search
 from search.settings import Settings

@@ -29,9 +29,11 @@ from conftest import Inbox, free_port, make_settings
 from search import alerts
 from search.accounts import add_user
 from search.actors import Gazetteer
-from search.alerts import AlertFeed, after_commit, feed_page, run_alerts, start_scheduler
+from search.alert_feed import AlertFeed, feed_page
+from search.alert_schedule import LOCK_FILE
+from search.alerts import after_commit, run_alerts, start_scheduler
 from search.enrich import enrich
-from search.errors import AlertError
+from search.errors import MailError
 from search.index import IndexReport, open_index, write_articles
 from search.ingest import ingest
 from search.query import search
@@ -233,7 +235,7 @@ def test_a_crash_between_sending_and_recording_resends_the_same_message(
         raise KeyboardInterrupt("killed after the SMTP server accepted")
 
     with monkeypatch.context() as patch:
-        patch.setattr(alerts, "_mark_sent", killed)
+        patch.setattr(alerts, "mark_sent", killed)
         with pytest.raises(KeyboardInterrupt):
             run_alerts(instance)
     assert len(mail.messages) == 1
@@ -269,7 +271,7 @@ def test_after_a_failed_send_an_ingest_leaves_mail_to_the_scheduler_for_a_while(
     def send(settings: Settings, message: EmailMessage) -> None:
         attempts.append(str(message["Message-ID"]))
         if outage[0]:
-            raise AlertError("cannot send mail: connection timed out")
+            raise MailError("cannot send mail: connection timed out")
         real_send(settings, message)
 
     real_send = alerts.send_message
@@ -288,7 +290,7 @@ def test_after_a_failed_send_an_ingest_leaves_mail_to_the_scheduler_for_a_while(
 def test_a_concurrent_run_is_locked_out(instance: Settings, mail: Inbox, gazetteer: Gazetteer) -> None:
     alert(instance, "Lavrov")
     add(instance, article(gazetteer, 1, "Lavrov story", LAVROV_TEXT.format(day="Monday")))
-    with (instance.index / alerts.LOCK_FILE).open("a") as other:  # another runner holds the lock
+    with (instance.index / LOCK_FILE).open("a") as other:  # another runner holds the lock
         fcntl.flock(other, fcntl.LOCK_EX)
         report = run_alerts(instance)
         assert report.locked and report.evaluated == 0 and mail.messages == []

@@ -25,9 +25,9 @@ import pytest
 
 from conftest import ROOT, make_settings
 from search.accounts import add_user
-from search.alerts import delivery_summaries
 from search.index import open_index
 from search.ingest import ingest
+from search.outbox import delivery_summaries
 from search.records import SearchQuery
 from search.saved import save_search
 from search.settings import Settings

@@ -1,7 +1,7 @@
 """Tokenised alert feeds and one-click unsubscribe: the alert runner's web side.
 
 ``GET /feeds/<token>.atom`` is a saved search's Atom feed (RFC 4287): the
-articles its alert delivered (search/alerts.py ``feed_page``), newest
+articles its alert delivered (search/alert_feed.py ``feed_page``), newest
 delivery first. ``/unsubscribe/<token>`` is the link in every alert e-mail:
 GET shows a confirmation with a button, POST (one-click, RFC 8058, sent by
 mail software without a session) turns the saved search's e-mail off. Both
@@ -16,7 +16,7 @@ from functools import partial
 
 from flask import Blueprint, Flask, Response, render_template, request
 
-from search.alerts import feed_page
+from search.alert_feed import feed_page
 from search.errors import NotFound
 from search.mail import article_link
 from search.saved import feed_url, saved_by_token, update_saved

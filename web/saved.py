@@ -17,8 +17,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length
 
-from search.alerts import DeliverySummary, delivery_summaries
 from search.errors import AlertError, QueryError
+from search.outbox import DeliverySummary, delivery_summaries
 from search.query import facet_label, make_query
 from search.records import FACETS, SavedSearch, SearchQuery
 from search.saved import (
