@@ -45,32 +45,26 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
-from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from whoosh import query as wq
 from whoosh.filedb.filestore import RamStorage
 from whoosh.searching import Searcher
 
 from search.accounts import get_user
 from search.actors import Gazetteer, load_gazetteer
 from search.alert_schedule import aware, due_alerts, exclusive, schedule_runs
+from search.document import articles_after, search_fields
 from search.errors import IndexMissing, MailError, MailRefused, NotFound, QueryError
-from search.index import open_index, word_fields
+from search.index import open_index
 from search.mail import Letter, MailItem, Reason, article_link, build_message, send_message
 from search.outbox import Match, Outcome, PendingMessage, mark_sent, pending_messages, record_outcomes, record_refusal
 from search.query import hits_by_id, matching
-from search.records import FREQUENCIES, SavedSearch
+from search.records import FREQUENCIES, SavedSearch, StoredArticle
 from search.saved import saved_by_id, unsubscribe_url
 from search.schema import build_schema
 from search.settings import Settings
 
 log = logging.getLogger(__name__)
-
-#: The stored fields a saved search can select on: what the RAM index holds.
-_QUERY_FIELDS = ("id", "url", "title", "body", "author", "outlet", "year", "language", "actor", "published", "cluster",
-                 "seq")
-
 
 @dataclass
 class AlertReport:
@@ -88,16 +82,6 @@ class AlertReport:
     @property
     def mail_failed(self) -> bool:
         return self.mail_error is not None
-
-
-@dataclass(frozen=True)
-class _NewArticle:
-    id: str
-    seq: int
-    cluster: str
-    outlet: str
-    actors: frozenset[str]
-    document: dict[str, Any]  # its stored fields, for the RAM index
 
 
 @dataclass
@@ -168,7 +152,7 @@ def _evaluate(run: _Run, due: list[SavedSearch]) -> None:
         return
     try:
         with open_index(run.settings).searcher() as searcher:
-            fresh = _new_articles(searcher, min(saved.watermark for saved in due))
+            fresh = articles_after(searcher, min(saved.watermark for saved in due))
     except IndexMissing:
         log.info("alerts: no index yet, nothing is new")
         return
@@ -178,21 +162,7 @@ def _evaluate(run: _Run, due: list[SavedSearch]) -> None:
         _record(run, list(_percolate(run, articles, list(group))), top)
 
 
-def _new_articles(searcher: Searcher, watermark: int) -> list[_NewArticle]:
-    """The articles numbered above ``watermark`` in this snapshot, in ingest order."""
-    results = searcher.search(wq.NumericRange("seq", watermark + 1, None), limit=None, scored=False)
-    articles = []
-    for hit in results:
-        stored = hit.fields()
-        articles.append(_NewArticle(
-            id=stored["id"], seq=int(stored["seq"]), cluster=stored.get("cluster") or stored["id"],
-            outlet=stored.get("outlet", "unknown"), actors=frozenset(a for a in stored.get("actor", "").split(",") if a),
-            document={name: stored[name] for name in _QUERY_FIELDS if stored.get(name) is not None},
-        ))
-    return sorted(articles, key=lambda article: article.seq)
-
-
-def _percolate(run: _Run, articles: list[_NewArticle], alerts: list[SavedSearch]) -> Iterator[Outcome]:
+def _percolate(run: _Run, articles: list[StoredArticle], alerts: list[SavedSearch]) -> Iterator[Outcome]:
     """Each alert with its matches among ``articles``, found in one RAM index of just those articles."""
     if not articles:
         yield from (Outcome(saved, []) for saved in alerts)
@@ -200,7 +170,7 @@ def _percolate(run: _Run, articles: list[_NewArticle], alerts: list[SavedSearch]
     ix = _ScratchInRam().create_index(build_schema())
     writer = ix.writer()
     for article in articles:
-        writer.add_document(**article.document, **word_fields(article.document))  # wildcards read the twins
+        writer.add_document(**search_fields(article))  # the wildcard twins included
     writer.commit()
     by_id = {article.id: article for article in articles}
     with ix.searcher() as searcher:
@@ -221,7 +191,7 @@ class _ScratchInRam(RamStorage):  # type: ignore[misc]  # whoosh ships no type h
         return RamStorage()
 
 
-def _matches(run: _Run, searcher: Searcher, saved: SavedSearch, by_id: dict[str, _NewArticle]) -> Outcome:
+def _matches(run: _Run, searcher: Searcher, saved: SavedSearch, by_id: dict[str, StoredArticle]) -> Outcome:
     """One alert's matches. One that cannot run is marked broken and matches nothing, and the others run:
     a query saved before a rule changed (``QueryError``, a warning), or a bug of ours (logged as an error)."""
     try:
@@ -237,7 +207,7 @@ def _matches(run: _Run, searcher: Searcher, saved: SavedSearch, by_id: dict[str,
                                  _why(saved, article, found[article.id], run.gazetteer)) for article in ordered])
 
 
-def _why(saved: SavedSearch, article: _NewArticle, words: tuple[str, ...], gazetteer: Gazetteer) -> Reason:
+def _why(saved: SavedSearch, article: StoredArticle, words: tuple[str, ...], gazetteer: Gazetteer) -> Reason:
     actors = tuple(gazetteer.label(actor) for actor in saved.query.actor if actor in article.actors)
     return Reason(words=words, actors=actors, outlets=(article.outlet,) if saved.query.outlet else ())
 

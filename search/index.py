@@ -27,7 +27,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import FileIndex, LockError
 from whoosh.writing import SegmentWriter
 
-from search.document import to_fields, word_fields
+from search.document import to_fields
 from search.duplicates import Copy, CopyFinder, duplicate_of, nearest
 from search.errors import IndexBusy, IndexMissing, SchemaMismatch
 from search.records import Article
@@ -41,7 +41,6 @@ __all__ = [
     "delete_articles",
     "open_index",
     "replace_index",
-    "word_fields",  # search/alerts.py reads it here until it takes it from search.document
     "write_articles",
 ]
 
