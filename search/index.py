@@ -29,7 +29,7 @@ from whoosh.writing import SegmentWriter
 
 from search.document import to_fields
 from search.duplicates import Copy, CopyFinder, duplicate_of, nearest
-from search.errors import IndexBusy, IndexMissing, SchemaMismatch
+from search.errors import IndexBusy, IndexMissing, IndexUnavailable, SchemaMismatch
 from search.records import Article
 from search.schema import SCHEMA_VERSION, build_schema
 from search.sequence import Sequence, open_sequence
@@ -39,6 +39,7 @@ __all__ = [
     "IndexReport",
     "create_index",
     "delete_articles",
+    "fingerprints",
     "open_index",
     "replace_index",
     "write_articles",
@@ -203,6 +204,16 @@ def _read_version(path: Path) -> int | None:
         return int(json.loads((path / _VERSION_FILE).read_text())["schema_version"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def fingerprints(settings: Settings, directory: Path | None = None) -> dict[str, str]:
+    """Article id → fingerprint of its content; empty when there is no usable index there."""
+    try:
+        ix = open_index(settings, directory)
+    except IndexUnavailable:
+        return {}
+    with ix.searcher() as searcher:
+        return {fields["id"]: fields.get("fingerprint", "") for fields in searcher.all_stored_fields()}
 
 
 def delete_articles(settings: Settings, ids: Iterable[str]) -> int:

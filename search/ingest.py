@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from search.actors import Gazetteer
 from search.archive import open_archive
-from search.errors import IndexUnavailable, NewsdeskError, NotFound
-from search.index import IndexReport, create_index, open_index, replace_index
+from search.errors import NewsdeskError, NotFound
+from search.index import IndexReport, create_index, fingerprints, replace_index
 from search.pipeline import load_pipeline
 from search.settings import Settings
 from search.sources import Manifest, count_files, read_files
@@ -118,18 +118,8 @@ def reindex(
 
 
 def _compare(settings: Settings, staging: Path, report: IndexReport) -> None:
-    new, old = _fingerprints(settings, staging), _fingerprints(settings, settings.index_dir)
+    new, old = fingerprints(settings, staging), fingerprints(settings, settings.index_dir)
     report.added = len(new.keys() - old.keys())
     report.unchanged = sum(1 for article_id, print_ in new.items() if old.get(article_id) == print_)
     report.updated = len(new) - report.added - report.unchanged
     report.removed = len(old.keys() - new.keys())
-
-
-def _fingerprints(settings: Settings, directory: Path) -> dict[str, str]:
-    """Article id → fingerprint; empty when there is no usable index there."""
-    try:
-        ix = open_index(settings, directory)
-    except IndexUnavailable:
-        return {}
-    with ix.searcher() as searcher:
-        return {fields["id"]: fields.get("fingerprint", "") for fields in searcher.all_stored_fields()}
