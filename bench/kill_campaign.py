@@ -22,7 +22,7 @@ words drawn from a list no filler word shares, and the saved searches ask for
 topic words, so plain Python knows which article each alert must deliver.
 
 The campaign runs each kind of process once to measure how long it takes,
-then, in a seeded random order, starts ``python -m search.cli ...`` as a
+then, in a seeded random order, starts ``python -m web.cli ...`` as a
 subprocess, waits a random fraction of that duration, SIGKILLs it and goes on
 with the next process on the same instance (a killed ingest's folder is given
 again with the next ingest). Ingest and crawl send e-mail on half of their
@@ -384,7 +384,7 @@ class Campaign:
         log = self.logs / f"{self.runs:03d}-{kind}.log"
         work, started = self.work(kind), time.monotonic()
         with log.open("wb") as out:
-            process = subprocess.Popen([sys.executable, "-m", "search.cli", *args, "-v"], cwd=self.root, env=env,
+            process = subprocess.Popen([sys.executable, "-m", "web.cli", *args, "-v"], cwd=self.root, env=env,
                                        stdout=out, stderr=subprocess.STDOUT)
             try:
                 code = process.wait(timeout=kill_after)

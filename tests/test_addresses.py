@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from search.accounts import add_user
-from search.cli import main
 from search.errors import AccountError
 from search.settings import Settings
+from web.cli import main
 from webforms import make_app, own_instance, submit
 
 VALID = ["ana@example.org", "a.b+alerts@news.example.com", "reporter@desk.test", "žana@example.org",

@@ -99,7 +99,7 @@ def test_a_bug_of_ours_on_one_search_is_logged_as_an_error_and_the_others_run(
 def test_the_command_line_refuses_to_save_a_query_that_cannot_run(
     seeded: Settings, tmp_path: Path, q: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from search.cli import main
+    from web.cli import main
 
     settings = _instance(seeded, tmp_path)
     add_user(settings, "ana@example.org", PASSWORD)

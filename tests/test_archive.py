@@ -18,7 +18,6 @@ from warcio.archiveiterator import ArchiveIterator
 
 from conftest import FIXTURES, SEED_ARTICLES
 from search.archive import ARCHIVE_DIR, open_archive
-from search.cli import main
 from search.decode import received_page
 from search.errors import IndexBusy
 from search.index import open_index
@@ -28,6 +27,7 @@ from search.settings import Settings
 from search.sources import Manifest, load_manifest, read_files
 from search.state import state_path
 from search.urls import article_id
+from web.cli import main
 
 SEED = SEED_ARTICLES / "003_c73c9fc6f3745f3a.txt"
 URL = "https://www.rksnews.example/lavrov-balkans"

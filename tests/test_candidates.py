@@ -13,10 +13,10 @@ from flask.testing import FlaskClient
 from conftest import ROOT, make_settings
 from search.actors import Gazetteer
 from search.candidates import Candidate, find_candidates, list_candidates
-from search.cli import main
 from search.ingest import ingest, reindex
 from search.settings import Settings
 from search.state import state_path
+from web.cli import main
 
 ARTICLE = """\
 Montenegro and Serbia sign a border deal

@@ -19,10 +19,10 @@ import pytest
 
 from conftest import FIXTURES, SEED_ARTICLES
 from search import clean as clean_module
-from search.cli import main
 from search.errors import ExtractionError
 from search.ingest import ingest
 from search.settings import Settings
+from web.cli import main
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import feedparser
 import pytest
 
 from conftest import ROOT
-from search.cli import main
 from search.settings import Settings
+from web.cli import main
 
 
 def test_search_prints_titles_outlets_and_dates(seeded: Settings, capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,7 +54,7 @@ def _free_port() -> int:
 def test_serve_runs_a_real_wsgi_server(seeded: Settings) -> None:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "search.cli", "serve", "--index", str(seeded.index), "--port", str(port)]
+    command = [sys.executable, "-m", "web.cli", "serve", "--index", str(seeded.index), "--port", str(port)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         body = _get_when_up(f"http://127.0.0.1:{port}/api/search?q=Kosovo")
@@ -88,9 +88,9 @@ def _get_when_up(url: str) -> bytes:
 def test_reference_data_is_found_from_any_working_directory(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "NEWSDESK_SEEDS"}
     env["PYTHONPATH"] = str(ROOT)
-    command = [sys.executable, "-m", "search.cli", "ingest", str(ROOT / "seeds" / "articles"), "--index", "here"]
+    command = [sys.executable, "-m", "web.cli", "ingest", str(ROOT / "seeds" / "articles"), "--index", "here"]
     subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True)
-    command = [sys.executable, "-m", "search.cli", "search", "--json", "--outlet", "RksNews", "--index", "here"]
+    command = [sys.executable, "-m", "web.cli", "search", "--json", "--outlet", "RksNews", "--index", "here"]
     found = json.loads(subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True).stdout)
     assert found["total"] == 1  # the manifest was found: the outlet is known
     assert any(a["name"] == "Sergey Lavrov" for a in found["hits"][0]["actors"])  # and the gazetteer

@@ -18,9 +18,9 @@ import pytest
 
 from conftest import Inbox
 from search.accounts import authenticate
-from search.cli import main
 from search.saved import list_saved, saved_by_token, update_saved
 from search.settings import Settings, load_settings
+from web.cli import main
 
 Capture = pytest.CaptureFixture[str]
 

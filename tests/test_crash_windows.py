@@ -117,7 +117,7 @@ def test_numbers_stay_for_good_once_committed(seeded: Settings, tmp_path: Path) 
 
 def test_a_rebuild_from_a_path_that_does_not_exist_changes_nothing(seeded: Settings, tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from search.cli import main
+    from web.cli import main
 
     shutil.copytree(seeded.index, tmp_path / "instance")
     settings = make_settings(tmp_path / "instance")

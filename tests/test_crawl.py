@@ -545,8 +545,8 @@ def test_fetch_log_and_health_are_recorded(crawled: Fixture) -> None:
 
 
 def test_sources_command_and_page_show_health(crawled: Fixture, capsys: pytest.CaptureFixture[str]) -> None:
-    from search.cli import main
     from web import create_app
+    from web.cli import main
 
     assert main(["sources", "--index", str(crawled.settings.index)]) == 0
     out = capsys.readouterr().out
@@ -604,7 +604,7 @@ def _many_pages(web: Web, count: int) -> tuple[Site, list[Source]]:
 def _crawl_in_a_process(settings: Settings, sources_file: Path, web: Web, stop_after: int, how: int) -> int:
     env = {**os.environ, "NEWSDESK_CRAWL_MIN_GAP": str(GAP), "NEWSDESK_BATCH_SIZE": "3"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "search.cli", "crawl", "--sources", str(sources_file), "--index", str(settings.index)],
+        [sys.executable, "-m", "web.cli", "crawl", "--sources", str(sources_file), "--index", str(settings.index)],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
@@ -667,7 +667,7 @@ def test_crawl_without_sources_cannot_run(fresh: Settings) -> None:
 def test_crawl_command_prints_a_summary_and_exits_0_despite_failures(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from search.cli import main
+    from web.cli import main
 
     web = Web()
     try:

@@ -15,11 +15,11 @@ import pytest
 
 from conftest import FIXTURES, SHARED
 from search.clean import clean, extract
-from search.cli import main
 from search.decode import received_page
 from search.errors import ExtractionError, ExtractorFailed
 from search.records import PageHints
 from search.settings import Settings
+from web.cli import main
 
 PAGES = FIXTURES / "pages"
 HERALD = "https://www.adriatic-herald.example/politics/eu-envoy-returns-to-pristina"

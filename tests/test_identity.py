@@ -501,7 +501,7 @@ def test_the_article_page_lists_the_other_copies(syndicated_client: FlaskClient)
 
 
 def test_the_ingest_command_reports_duplicates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from search.cli import main
+    from web.cli import main
 
     folder = tmp_path / "pages"
     folder.mkdir()

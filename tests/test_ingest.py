@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SEED_ARTICLES
-from search.cli import main
 from search.errors import IndexBusy, SchemaMismatch
 from search.index import open_index
 from search.ingest import ingest
 from search.settings import Settings
 from search.sources import load_manifest
+from web.cli import main
 
 
 def stored(settings: Settings) -> list[dict[str, object]]:
@@ -131,7 +131,7 @@ def test_a_killed_ingest_leaves_a_working_index_and_a_rerun_completes(tmp_path: 
     folder, instance = tmp_path / "many", tmp_path / "instance"
     _many_articles(folder, 1200)
     env = {**os.environ, "NEWSDESK_BATCH_SIZE": "50", "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "search.cli", "ingest", str(folder), "--index", str(instance)]
+    command = [sys.executable, "-m", "web.cli", "ingest", str(folder), "--index", str(instance)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list((instance / "whoosh").glob("_MAIN_[1-9]*.toc")):

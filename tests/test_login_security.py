@@ -136,7 +136,7 @@ def test_an_administrator_resets_a_password_from_the_command_line(
 ) -> None:
     import io
 
-    from search.cli import main
+    from web.cli import main
 
     browser = _client(instance)
     log_in(browser)

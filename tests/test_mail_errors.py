@@ -23,7 +23,6 @@ from flask.testing import FlaskClient
 from conftest import Inbox, free_port, make_settings
 from search.accounts import add_user
 from search.actors import Gazetteer
-from search.cli import main
 from search.enrich import enrich
 from search.errors import AlertError, MailError, MailRefused
 from search.index import write_articles
@@ -32,6 +31,7 @@ from search.outbox import delivery_summaries
 from search.records import Article, SearchQuery
 from search.saved import MAX_NAME, list_saved, save_search
 from search.settings import Settings
+from web.cli import main
 from webforms import PASSWORD, log_in, make_app, submit
 
 

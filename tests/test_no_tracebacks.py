@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from search.cli import main
 from search.settings import Settings
+from web.cli import main
 from webforms import log_in, make_app, make_user, own_instance
 
 HUGE = "99999999999999999999999"
@@ -49,7 +49,7 @@ def test_the_cli_says_no_such_saved_search_for_any_number(
 def test_search_into_a_pipe_closed_early_ends_quietly(seeded: Settings) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     # `true` reads nothing and exits at once, long before Python has started: every write hits a closed pipe.
-    shell = (f"{sys.executable} -m search.cli search --per-page 100 --index {seeded.index} 2>err.txt | true; "
+    shell = (f"{sys.executable} -m web.cli search --per-page 100 --index {seeded.index} 2>err.txt | true; "
              f"echo ${{PIPESTATUS[0]}}")
     done = subprocess.run(["bash", "-c", shell], cwd=seeded.index.parent, env=env, capture_output=True, text=True,
                           check=True, timeout=120)

@@ -14,12 +14,12 @@ from whoosh.searching import Searcher
 
 from conftest import make_settings
 from search.actors import Gazetteer
-from search.cli import main
 from search.errors import QueryError
 from search.index import open_index, write_articles
 from search.query import make_query, matching, search
 from search.records import Article
 from search.settings import Settings
+from web.cli import main
 from webforms import log_in, make_app, make_user, own_instance, submit
 
 #: The three causes of the issue's 500s, and their neighbours.

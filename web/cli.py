@@ -1,4 +1,7 @@
-"""The ``newsdesk`` command: the pipeline and the index from a terminal.
+"""The ``newsdesk`` command: the pipeline, the index and the web server from a terminal.
+
+A shell on top of both packages, like the Flask app beside it: it lives in
+``web`` so that the engine (``search``) never imports the web package.
 
     newsdesk ingest PATH... [--index DIR] [--rebuild]
     newsdesk search QUERY [--outlet O] [--actor ID] [--year Y] [--language L] [--sort date] [--json]
