@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import ROOT, SHARED, make_settings
-from search.crawl import CrawlReport, FetchContext, Outcome, crawl, fetch_article
+from search.crawl import CrawlReport, crawl
+from search.crawl_work import FetchContext, Outcome, fetch_article
 from search.decode import decode_html
 from search.discover import parse_feed, parse_sitemap
 from search.errors import CrawlError, SettingsError
