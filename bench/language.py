@@ -95,10 +95,10 @@ def _pages(shared: Path) -> list[dict[str, Any]]:
 def _html_lang(data: bytes) -> str | None:
     import lxml.html
 
-    from search.clean import _decode_html
+    from search.decode import page_text
     from search.metadata import _html_lang as html_lang
 
-    return html_lang(lxml.html.document_fromstring(_decode_html(data)))
+    return html_lang(lxml.html.document_fromstring(page_text(data, "text/html")))
 
 
 # --- the worker: one version of search.language, in its own process ---
