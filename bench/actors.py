@@ -1,6 +1,6 @@
 """Benchmark: actor matching quality and speed (issue 5, item 6).
 
-Measures ``search.actors.Gazetteer.find`` (the gazetteer in seeds/actors.toml)
+Measures ``search.enrich.actors.Gazetteer.find`` (the gazetteer in seeds/actors.toml)
 three ways and appends a section to ``bench/RESULTS.md``:
 
 1. **Reuters**: document-level precision/recall/F1 of people and organisations
@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO / "bench"))
 import ahocorasick  # untyped; the raw-automaton baseline
 from ingest_search import append_results, find_corpus, machine, md_table, read_records, spread
 
-from search.actors import Gazetteer, default_path, load_gazetteer
+from search.enrich.actors import Gazetteer, default_path, load_gazetteer
 
 FIXTURES = REPO / "tests" / "fixtures" / "actors"
 TYPES = {"people": "person", "orgs": "organisation", "countries": "country"}

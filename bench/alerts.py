@@ -3,7 +3,7 @@
 
 An instance is built in a temporary directory from the shared corpus
 (``news-24k.jsonl.gz``): ``--base`` articles indexed, then 10,000 real saved
-searches (``search.saved.save_search``) whose queries are derived
+searches (``search.alerts.saved.save_search``) whose queries are derived
 deterministically from the corpus titles (``derive_queries``), every
 other one with an outlet, actor or language filter, a tenth filter-only. Then
 ``--new`` more articles are indexed, and for 10, 1,000 and 10,000 active
@@ -42,15 +42,12 @@ sys.path.insert(0, str(REPO / "bench"))
 from ingest_search import append_results, derive_queries, find_corpus, machine, md_table, read_records, to_article
 from whoosh import query as wq
 
-from search.accounts import add_user
-from search.actors import Gazetteer, load_gazetteer
-from search.alerts import run_alerts
-from search.enrich import enrich
-from search.index import open_index, write_articles
+from search.alerts import add_user, run_alerts
+from search.alerts.saved import list_saved, save_search, saved_db
+from search.enrich import Gazetteer, enrich, load_gazetteer
+from search.index import last_number, open_index, write_articles
 from search.query import parse_query
 from search.records import SearchQuery
-from search.saved import list_saved, save_search, saved_db
-from search.sequence import last_number
 from search.settings import Settings
 
 DEFAULT_OUT = REPO / "bench" / "RESULTS.md"

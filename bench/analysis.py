@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark: the cost of per-language text analysis (search/analysis.py).
+"""Benchmark: the cost of per-language text analysis (search/index/analysis.py).
 
 Newsdesk's analyzer folds every word, stems it for English, and adds a
 Russian stem beside Cyrillic words that are not distinctly Serbian. The
@@ -34,8 +34,8 @@ sys.path.insert(0, str(REPO / "bench"))
 from ingest_search import append_results, find_corpus, machine, md_table, read_records
 from whoosh.analysis import Analyzer, Filter, LowercaseFilter, RegexTokenizer, StemFilter
 
-from search import analysis
 from search.folding import fold
+from search.index import analysis
 
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 

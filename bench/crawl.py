@@ -44,7 +44,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_search import append_results, machine, md_table  # the sibling benchmark's report helpers
 
-from search.crawl import CrawlReport, crawl
+from search.crawl.crawler import CrawlReport, crawl
 from search.records import Source
 from search.settings import Settings
 

@@ -60,7 +60,7 @@ def shared_dir() -> Path:
 
 
 def newsdesk(html: str, url: str | None) -> dict[str, Any]:
-    from search.clean import extract
+    from search.clean.cleaner import extract
     from search.errors import ExtractionError
 
     try:

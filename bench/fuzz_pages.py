@@ -39,10 +39,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from page_mutations import mutate
 
-from search.actors import load_gazetteer
-from search.clean import _NOT_XML, clean
+from search.clean.cleaner import _NOT_XML, clean
 from search.decode import received_page
-from search.enrich import enrich
+from search.enrich import enrich, load_gazetteer
 from search.errors import ExtractionError
 from search.language_names import LANGUAGE_NAMES
 from search.records import Article

@@ -40,8 +40,7 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from ingest_search import find_corpus, machine, read_records, to_article
 
-from search.actors import load_gazetteer
-from search.enrich import enrich
+from search.enrich import enrich, load_gazetteer
 from search.index import write_articles
 from search.ingest import ingest
 from search.settings import Settings

@@ -82,9 +82,8 @@ from whoosh.index import FileIndex
 from whoosh.qparser import MultifieldParser
 from whoosh.searching import Searcher
 
-import search.facets as search_facets
-from search.actors import Gazetteer, load_gazetteer
-from search.enrich import enrich
+import search.query.facets as search_facets
+from search.enrich import Gazetteer, enrich, load_gazetteer
 from search.index import create_index, open_index, write_articles
 from search.query import MAX_FACET_LIMIT, make_query, parse_query, search
 from search.records import Article, SearchPage, SearchQuery

@@ -30,7 +30,7 @@ runs and leave it pending otherwise, so ``alerts run`` has mail to send. After
 the kills each kind runs once more to the end. Then the checks:
 
 * articles: every marker given is in the index exactly once (counted over the
-  stored fields, and by id against ``search.clean.article_id`` of what was
+  stored fields, and by id against ``search.urls.article_id`` of what was
   given), the index opens and a search answers;
 * alerts: for each saved search, the articles that should be alerted are the
   matching articles that were not in the index when it was saved (alerts never
@@ -80,12 +80,11 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_search import append_results, machine, md_table  # the sibling benchmark's helpers
 
-from search.accounts import add_user
-from search.actors import load_gazetteer
+from search.alerts import add_user, list_saved, save_search
+from search.enrich import load_gazetteer
 from search.index import open_index
 from search.query import search
 from search.records import SearchQuery
-from search.saved import list_saved, save_search
 from search.settings import Settings
 from search.urls import article_id
 

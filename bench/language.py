@@ -73,7 +73,7 @@ def _corpus(shared: Path) -> list[dict[str, Any]]:
 def _pages(shared: Path) -> list[dict[str, Any]]:
     """Title and text of every shared page as this tree's cleaner finds them, with the declared language."""
     sys.path.insert(0, str(ROOT))
-    from search.clean import extract
+    from search.clean.cleaner import extract
     from search.errors import ExtractionError
 
     found = []
@@ -95,17 +95,17 @@ def _pages(shared: Path) -> list[dict[str, Any]]:
 def _html_lang(data: bytes) -> str | None:
     import lxml.html
 
+    from search.clean.metadata import _html_lang as html_lang
     from search.decode import page_text
-    from search.metadata import _html_lang as html_lang
 
     return html_lang(lxml.html.document_fromstring(page_text(data, "text/html")))
 
 
-# --- the worker: one version of search.language, in its own process ---
+# --- the worker: one version of search.clean.language, in its own process ---
 
 
 def _work(inputs: Path, output: Path) -> None:
-    from search.language import detect_language
+    from search.clean import detect_language
 
     job = json.loads(inputs.read_text())
     corpus_labels, times = {}, []
@@ -203,8 +203,8 @@ def _bands(corpus: list[dict[str, Any]]) -> str:
     Serbian counts as right when langdetect says Croatian: it has no Serbian profile, the South Slavic rule
     takes it from there."""
     sys.path.insert(0, str(ROOT))
-    from search.language import MIN_PROBABILITY, _langdetect, judged_letters
-    from search.scripts import count_letters
+    from search.clean.language import MIN_PROBABILITY, _langdetect, judged_letters
+    from search.clean.scripts import count_letters
 
     right: Counter[int] = Counter()
     total: Counter[int] = Counter()

@@ -27,13 +27,11 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from ingest_search import directory_mb, find_corpus, machine, read_records, to_article
 
-import search.document
-import search.index
-from search.actors import load_gazetteer
-from search.analysis import WORD_FIELDS
-from search.enrich import enrich
+import search.index.document
+import search.index.store
+from search.enrich import enrich, load_gazetteer
+from search.index import WORD_FIELDS, build_schema
 from search.records import Article
-from search.schema import build_schema
 from search.settings import Settings
 
 BATCH = 200
@@ -48,12 +46,12 @@ def without_twins() -> Iterator[None]:
             built.remove(twin)
         return built
 
-    saved = search.index.build_schema, search.document.word_fields
-    search.index.build_schema, search.document.word_fields = schema, lambda document: {}
+    saved = search.index.store.build_schema, search.index.document.word_fields
+    search.index.store.build_schema, search.index.document.word_fields = schema, lambda document: {}
     try:
         yield
     finally:
-        search.index.build_schema, search.document.word_fields = saved
+        search.index.store.build_schema, search.index.document.word_fields = saved
 
 
 def build(articles: list[Article], root: Path) -> dict[str, float]:
@@ -62,11 +60,11 @@ def build(articles: list[Article], root: Path) -> dict[str, float]:
     for start in range(0, len(articles), BATCH):
         batch = articles[start:start + BATCH]
         t0 = time.perf_counter()
-        search.index.write_articles(batch, shipped)
+        search.index.store.write_articles(batch, shipped)
         seconds["with"] += time.perf_counter() - t0
         with without_twins():
             t0 = time.perf_counter()
-            search.index.write_articles(batch, before)
+            search.index.store.write_articles(batch, before)
             seconds["without"] += time.perf_counter() - t0
     return {"with_s": seconds["with"], "without_s": seconds["without"],
             "with_mb": directory_mb(shipped.index_dir), "without_mb": directory_mb(before.index_dir)}

@@ -2,7 +2,7 @@
 
 Enrichment computes an article's sketch (``text_minhash``) and the index
 compares sketches and shingles to recognise copies of one story
-(``search.duplicates``): both read the same definitions from here, so what
+(``search.index.duplicates``): both read the same definitions from here, so what
 "alike" means is decided once.
 """
 

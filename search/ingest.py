@@ -19,8 +19,8 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
-from search.actors import Gazetteer
 from search.archive import open_archive
+from search.enrich import Gazetteer
 from search.errors import NewsdeskError, NotFound
 from search.index import IndexReport, create_index, fingerprints, replace_index
 from search.pipeline import load_pipeline

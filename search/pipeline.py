@@ -27,12 +27,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from search.actors import Gazetteer, load_gazetteer
 from search.alerts import after_commit
 from search.archive import Archive
-from search.candidates import record_candidates
 from search.clean import clean
-from search.enrich import enrich
+from search.enrich import Gazetteer, enrich, load_gazetteer, record_candidates
 from search.errors import ExtractionError, ExtractorFailed
 from search.index import IndexReport, write_articles
 from search.records import Article, RawPage, Skipped, Source

@@ -1,7 +1,7 @@
 """The typed records that flow between pipeline stages.
 
 sources → ``RawPage`` → clean → ``Article`` → enrich → ``Article`` → index;
-the index gives back ``StoredArticle`` (search/document.py) to query and alerts;
+the index gives back ``StoredArticle`` (search/index/document.py) to query and alerts;
 query: ``SearchQuery`` → search → ``SearchPage`` (→ HTML, JSON, Atom); an actor →
 ``actor_page`` → ``ActorPage`` (→ HTML, JSON).
 
@@ -127,7 +127,7 @@ class StoredArticle:
     """One article as the index gives it back: what the read side (results,
     an article's page, alerts) reads instead of Whoosh's stored fields.
 
-    Made by ``search.document.from_stored``, the one place that reads them:
+    Made by ``search.index.document.from_stored``, the one place that reads them:
     an article's fields as written (``outlet``, ``year`` and ``language``
     "unknown" when not stated) plus what the index stage added.
     """
@@ -145,8 +145,8 @@ class StoredArticle:
     year: str
     language: str
     actors: tuple[str, ...]  # actor ids, first mention first
-    cluster: str  # its syndication cluster's id (search/duplicates.py): its own id when alone
-    seq: int  # when it first entered this instance (search/sequence.py)
+    cluster: str  # its syndication cluster's id (search/index/duplicates.py): its own id when alone
+    seq: int  # when it first entered this instance (search/index/sequence.py)
     indexed_at: dt.datetime | None  # when this version was written (naive UTC)
     fingerprint: str  # of its content: an unchanged article is not written again
     text_key: str  # hash of its folded words: exact copies share it
@@ -285,7 +285,7 @@ class ActorPage:
         }
 
 
-# --- accounts, saved searches, alerts (search/accounts.py, search/saved.py, search/alerts.py) ---
+# --- accounts, saved searches, alerts (search/alerts/accounts.py, search/alerts/saved.py, search/alerts/runner.py) ---
 
 #: How often an alert is evaluated: after every ingest commit, or as a digest.
 FREQUENCIES: tuple[str, ...] = ("instant", "daily", "weekly")
@@ -303,7 +303,7 @@ class User:
 class SavedSearch:
     """A query with its facet filters, saved by one user, and its alert options.
 
-    ``watermark`` is the ingest number (search/sequence.py) up to which new
+    ``watermark`` is the ingest number (search/index/sequence.py) up to which new
     articles have been considered: a new saved search starts at the current
     number, so it never backfills old articles.
     """

@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from whoosh.searching import Searcher
 
-from search.actors import Gazetteer, load_gazetteer
+from search.enrich import Gazetteer, load_gazetteer
 from search.index import open_index
 from search.ingest import ingest
 from search.settings import Settings

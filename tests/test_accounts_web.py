@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from search.accounts import find_user, get_user, remove_user
+from search.alerts.accounts import find_user, get_user, remove_user
 from search.settings import Settings
 from search.state import state_path
 from webforms import PASSWORD, csrf_token, log_in, make_app, make_user, own_instance, submit

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SHARED
-from search.actors import Gazetteer
+from search.enrich import Gazetteer
 
 SEEDS = ROOT / "seeds"
 ACTORS = SEEDS / "actors.toml"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from search.actors import Gazetteer, load_gazetteer
+from search.enrich import Gazetteer, load_gazetteer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "actors"
 TYPES = {"people": "person", "orgs": "organisation", "countries": "country"}

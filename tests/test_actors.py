@@ -1,4 +1,4 @@
-"""Actor matching (search/actors.py) against the real seeds/actors.toml.
+"""Actor matching (search/enrich/actors.py) against the real seeds/actors.toml.
 
 Each test states one rule of how an article's actors are found.
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from search.actors import Actor, Gazetteer, default_path, load_gazetteer
+from search.enrich.actors import Actor, Gazetteer, default_path, load_gazetteer
 from search.errors import SettingsError
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"

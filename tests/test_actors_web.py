@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from whoosh.searching import Searcher
 
-from search.actors import Gazetteer, load_gazetteer
+from search.enrich import Gazetteer, load_gazetteer
 from search.errors import NotFound
 from search.ingest import ingest
 from search.query import actor_page

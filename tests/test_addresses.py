@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from search.accounts import add_user
+from search.alerts import add_user
 from search.errors import AccountError
 from search.settings import Settings
 from web.cli import main

@@ -16,15 +16,12 @@ from pathlib import Path
 import pytest
 
 from conftest import make_settings
-from search import alerts
-from search.accounts import add_user
-from search.actors import Gazetteer
-from search.alerts import run_alerts
-from search.enrich import enrich
+from search.alerts import add_user, delivery_summaries, run_alerts
+from search.alerts import runner as alerts
+from search.alerts.saved import save_search, saved_db
+from search.enrich import Gazetteer, enrich
 from search.index import write_articles
-from search.outbox import delivery_summaries
 from search.records import Article, SavedSearch, SearchQuery
-from search.saved import save_search, saved_db
 from search.settings import Settings
 from webforms import PASSWORD, log_in, make_app
 
@@ -114,7 +111,7 @@ def test_the_command_line_refuses_to_save_a_query_that_cannot_run(
 
 
 def test_a_search_saved_before_a_rule_changed_can_still_be_unsubscribed(seeded: Settings, tmp_path: Path) -> None:
-    from search.saved import update_saved
+    from search.alerts import update_saved
 
     settings = _instance(seeded, tmp_path)
     saved = _feed_alert(settings, "old@example.org", "oil")

@@ -21,14 +21,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from conftest import free_port, make_settings
-from search.accounts import add_user
-from search.actors import Gazetteer
-from search.alerts import run_alerts
-from search.enrich import enrich
+from search.alerts import add_user, run_alerts, save_search
+from search.alerts.outbox import MAX_REFUSALS, delivery_summaries
+from search.enrich import Gazetteer, enrich
 from search.index import write_articles
-from search.outbox import MAX_REFUSALS, delivery_summaries
 from search.records import Article, SavedSearch, SearchQuery
-from search.saved import save_search
 from search.settings import Settings
 
 REFUSED = "gone@example.org"

@@ -26,19 +26,17 @@ import pytest
 from flask.testing import FlaskClient
 
 from conftest import Inbox, free_port, make_settings
-from search import alerts
-from search.accounts import add_user
-from search.actors import Gazetteer
-from search.alert_feed import AlertFeed, feed_page
-from search.alert_schedule import LOCK_FILE
-from search.alerts import after_commit, run_alerts, start_scheduler
-from search.enrich import enrich
+from search.alerts import add_user, after_commit, run_alerts, start_scheduler
+from search.alerts import runner as alerts
+from search.alerts.feed import AlertFeed, feed_page
+from search.alerts.saved import feed_url, get_saved, revoke_feed, save_search, unsubscribe_url
+from search.alerts.schedule import LOCK_FILE
+from search.enrich import Gazetteer, enrich
 from search.errors import MailError
 from search.index import IndexReport, open_index, write_articles
 from search.ingest import ingest
 from search.query import search
 from search.records import Article, SavedSearch, SearchQuery
-from search.saved import feed_url, get_saved, revoke_feed, save_search, unsubscribe_url
 from search.settings import Settings
 from search.state import state_path
 from search.urls import article_id

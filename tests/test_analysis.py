@@ -10,9 +10,8 @@ from __future__ import annotations
 import pytest
 from whoosh.searching import Searcher
 
-from search.actors import Gazetteer
-from search.analysis import index_terms
-from search.index import open_index
+from search.enrich import Gazetteer
+from search.index import index_terms, open_index
 from search.ingest import ingest
 from search.query import make_query, search
 from search.settings import Settings

@@ -17,7 +17,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from conftest import FIXTURES, SEED_ARTICLES
-from search.archive import ARCHIVE_DIR, open_archive
+from search.archive.store import ARCHIVE_DIR, open_archive
 from search.decode import received_page
 from search.errors import IndexBusy
 from search.index import open_index

@@ -26,14 +26,11 @@ from flask.testing import FlaskClient
 from lxml import etree
 
 from conftest import FIXTURES, SEED_ARTICLES, make_settings
-from search.accounts import add_user
-from search.actors import Gazetteer
-from search.alerts import run_alerts
-from search.enrich import enrich
+from search.alerts import add_user, feed_url, run_alerts, save_search
+from search.enrich import Gazetteer, enrich
 from search.index import write_articles
 from search.ingest import ingest, reindex
 from search.records import Article, SavedSearch, SearchQuery
-from search.saved import feed_url, save_search
 from search.settings import Settings
 from search.state import state_path
 from web import create_app

@@ -37,7 +37,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from chromium import MISSING, WAIT, served, start_chromium
-from search.accounts import add_user
+from search.alerts import add_user
 from search.ingest import ingest
 from search.settings import Settings
 from web import create_app

@@ -11,8 +11,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from conftest import ROOT, make_settings
-from search.actors import Gazetteer
-from search.candidates import Candidate, find_candidates, list_candidates
+from search.enrich import Gazetteer
+from search.enrich.candidates import Candidate, find_candidates, list_candidates
 from search.ingest import ingest, reindex
 from search.settings import Settings
 from search.state import state_path

@@ -8,7 +8,7 @@ import gzip
 import pytest
 
 from conftest import FIXTURES, SEED_ARTICLES
-from search.clean import clean, extract_text
+from search.clean.cleaner import clean, extract_text
 from search.decode import received_page
 from search.errors import ExtractionError
 from search.records import PageHints, RawPage

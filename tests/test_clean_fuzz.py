@@ -21,10 +21,9 @@ from hypothesis import strategies as st
 from page_mutations import MUTATIONS, mutate
 
 from conftest import FIXTURES, SEED_ARTICLES
-from search.actors import Gazetteer
-from search.clean import _NOT_XML, clean, extract, extract_text
+from search.clean.cleaner import _NOT_XML, clean, extract, extract_text
 from search.decode import received_page
-from search.enrich import enrich
+from search.enrich import Gazetteer, enrich
 from search.errors import ExtractionError
 from search.language_names import LANGUAGE_NAMES
 from search.records import Article

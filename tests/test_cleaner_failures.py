@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES, SEED_ARTICLES
-from search import clean as clean_module
+from search.clean import cleaner as clean_module
 from search.errors import ExtractionError
 from search.ingest import ingest
 from search.settings import Settings

@@ -104,7 +104,7 @@ def test_ingest_draws_a_progress_bar_on_a_terminal(fresh: Settings, capsys: pyte
 
 
 def _add_alert(index: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> str:
-    from search.accounts import add_user
+    from search.alerts import add_user
 
     add_user(Settings(index=index), f"{len(flags)}@example.org", "a long password")
     assert main(["alerts", "add", "--user", f"{len(flags)}@example.org", "--name", "Lavrov", "--query", "Lavrov",

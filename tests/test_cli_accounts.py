@@ -17,8 +17,7 @@ import feedparser
 import pytest
 
 from conftest import Inbox
-from search.accounts import authenticate
-from search.saved import list_saved, saved_by_token, update_saved
+from search.alerts import authenticate, list_saved, saved_by_token, update_saved
 from search.settings import Settings, load_settings
 from web.cli import main
 

@@ -1,7 +1,7 @@
 """Crash windows of ingest, opened deterministically: the kill replaces the step it interrupts.
 
 An article must become visible to alerts exactly when it becomes visible to
-search. Ingest numbers (search/sequence.py) are saved before the index
+search. Ingest numbers (search/index/sequence.py) are saved before the index
 commit; a process killed between the two left numbers for articles that
 never reached the index. When another ingest then committed and alerts ran,
 the killed batch, ingested again, came back with its old, lower numbers,
@@ -24,12 +24,10 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, make_settings
-from search.accounts import add_user
+from search.alerts import add_user, delivery_summaries, save_search
 from search.index import open_index
 from search.ingest import ingest
-from search.outbox import delivery_summaries
 from search.records import SearchQuery
-from search.saved import save_search
 from search.settings import Settings
 
 #: Ingest ``folder`` into ``instance``, dying by SIGKILL where the index commit would be.

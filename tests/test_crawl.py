@@ -31,13 +31,13 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import ROOT, SHARED, make_settings
-from search.crawl import CrawlReport, crawl
-from search.crawl_work import FetchContext, Outcome, fetch_article
+from search.crawl import crawl_health
+from search.crawl.crawler import CrawlReport, crawl
+from search.crawl.discover import parse_feed, parse_sitemap
+from search.crawl.fetch import robots_directives
+from search.crawl.work import FetchContext, Outcome, fetch_article
 from search.decode import decode_html
-from search.discover import parse_feed, parse_sitemap
 from search.errors import CrawlError, SettingsError
-from search.fetch import robots_directives
-from search.frontier import crawl_health
 from search.index import open_index
 from search.records import Source
 from search.settings import Settings
@@ -459,7 +459,7 @@ def test_one_article_reached_by_several_urls_is_stored_once(crawled: Fixture) ->
 def test_syndicated_copies_are_kept_under_each_outlet(crawled: Fixture) -> None:
     copies = by_title(crawled.settings, "Wire story on energy")
     assert sorted(str(doc["outlet"]) for doc in copies) == ["Balkan Wire", "Wire Mirror"]
-    # ... and grouped: one cluster (search.duplicates), so the UI can say "also published by".
+    # ... and grouped: one cluster (search.index.duplicates), so the UI can say "also published by".
     clusters = {doc.get("cluster") or doc["id"] for doc in copies}
     assert len(clusters) == 1
 
@@ -774,7 +774,7 @@ def test_every_real_feed_and_sitemap_parses() -> None:
 
 
 def test_crawl_delay_in_robots_txt_widens_the_gap(tmp_path: Path) -> None:
-    from search.fetch import Fetcher
+    from search.crawl.fetch import Fetcher
 
     web = Web()
     try:

@@ -1,4 +1,4 @@
-"""search/dates.py (with date_text.py and date_formats.py): the publication date of a page and its provenance.
+"""search/clean/dates.py (with date_text.py and date_formats.py): the publication date of a page and its provenance.
 
 Small pages written here, one signal or one conflict each; then a quality gate on the shared htmldate
 evaluation set (skipped when ../shared or $NEWSDESK_SHARED is absent).
@@ -15,9 +15,9 @@ import lxml.html
 import pytest
 
 from conftest import SHARED
-from search.date_formats import parse_date
-from search.dates import DateFound, find_published
-from search.linked_data import read_linked_data
+from search.clean.date_formats import parse_date
+from search.clean.dates import DateFound, find_published
+from search.clean.linked_data import read_linked_data
 
 NOW = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.UTC)
 UTC = dt.UTC

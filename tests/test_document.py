@@ -1,4 +1,4 @@
-"""The stored document (search/document.py): an Article through a real index and back, every field kept."""
+"""The stored document (search/index/document.py): an Article through a real index and back, every field kept."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from whoosh import index as whoosh_index
 
-from search.document import articles_after, from_stored, search_fields, searched_fields, to_fields, word_fields
-from search.index import open_index, write_articles
+from search.index import QUERY_FIELDS, build_schema, open_index, write_articles
+from search.index.document import articles_after, from_stored, search_fields, searched_fields, to_fields, word_fields
 from search.query import make_query, matching
 from search.records import FACETS, Article, StoredArticle
-from search.schema import QUERY_FIELDS, build_schema
 from search.settings import Settings
 
 BELGRADE = dt.timezone(dt.timedelta(hours=2))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, SHARED
-from search.clean import clean, extract
+from search.clean.cleaner import clean, extract
 from search.decode import received_page
 from search.errors import ExtractionError, ExtractorFailed
 from search.records import PageHints
@@ -249,7 +249,7 @@ def test_a_library_failure_on_one_page_is_that_pages_error(
     def broken(*args: object, **kwargs: object) -> str:
         raise raised
 
-    monkeypatch.setattr("search.clean.extract_body", broken)
+    monkeypatch.setattr("search.clean.cleaner.extract_body", broken)
     with pytest.raises(ExtractionError, match=reason) as caught:
         extract(_page("wire-jsonld.html"), HERALD)
     assert type(caught.value) is kind
@@ -258,7 +258,7 @@ def test_a_library_failure_on_one_page_is_that_pages_error(
 def test_a_precision_core_that_leaves_out_most_of_the_text_is_not_trusted() -> None:
     """trafilatura's precision run trims the recall run's edges (teasers, related
     links); when its core would drop most of the words, it lost the article."""
-    from search.body import _merge
+    from search.clean.body import _merge
 
     article = [f"Paragraph {n} of the report on the talks, long enough to be prose in any reading." for n in range(6)]
     teaser = "Related: more from the region, in pictures and in video"
@@ -283,7 +283,7 @@ def test_when_recall_settles_on_one_section_the_balanced_run_is_tried(monkeypatc
     real pages that trigger it are in the shared WCXB set (bench/extraction.py)."""
     import lxml.html
 
-    from search import body
+    from search.clean import body
 
     article = [f"Paragraph {n} of the long report on what the stalled talks cost both economies." for n in range(12)]
     faq = ["How long have the talks lasted?", "Since 2011, with breaks and several changes of envoy."]
@@ -324,7 +324,7 @@ def test_a_recall_run_that_stops_short_of_a_long_story_falls_back_to_the_baselin
     The runs' answers are simulated, the baseline is trafilatura's own."""
     import lxml.html
 
-    from search import body
+    from search.clean import body
 
     story = [f"Paragraph {n} of the long report on what the stalled talks between the two sides cost both "
              "economies, in trade and in trust." for n in range(36)]
@@ -348,7 +348,7 @@ def test_forms_and_inputs_are_plain_elements_and_their_page_still_reads() -> Non
     C, not per element in Python): a page of forms reads as before."""
     import lxml.html
 
-    from search.clean import _parse
+    from search.clean.cleaner import _parse
 
     page = _page("wire-jsonld.html").replace(
         b"</body>", b'<form action="/s"><label>Find <input name="q"></label><select><option>EN</option></select>'

@@ -1,7 +1,7 @@
 """Facet counts under the server's threads: the kept counts are shared, so they must be thread-safe.
 
 The server answers requests on several threads (waitress) that share the
-kept facet counts and the per-segment actor lists (search/facets.py). A
+kept facet counts and the per-segment actor lists (search/query/facets.py). A
 lookup that found an entry and then marked it as recently used raised
 ``KeyError`` when another thread evicted that entry in between: a 500
 under load. The first test opens that window deterministically.
@@ -18,10 +18,9 @@ from typing import Any
 from flask import Flask
 
 from conftest import make_settings
-from search.actors import Gazetteer
-from search.enrich import enrich
-from search.facets import _Lru
+from search.enrich import Gazetteer, enrich
 from search.index import write_articles
+from search.query.facets import _Lru
 from search.records import Article
 
 

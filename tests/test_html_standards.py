@@ -40,17 +40,15 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from werkzeug.test import TestResponse
 
 from chromium import MISSING, served, start_chromium
-from search.accounts import find_user
-from search.actors import Gazetteer
-from search.candidates import record_candidates
+from search.alerts import find_user
+from search.alerts.saved import list_saved, unsubscribe_url
 from search.clean import clean
+from search.crawl.fetch import Exchange
+from search.crawl.frontier import Frontier
 from search.decode import received_page
-from search.enrich import enrich
-from search.fetch import Exchange
-from search.frontier import Frontier
+from search.enrich import Gazetteer, enrich, record_candidates
 from search.index import write_articles
 from search.records import PageHints, RawPage, Source
-from search.saved import list_saved, unsubscribe_url
 from search.settings import Settings
 from search.state import open_state
 from webforms import csrf_token, log_in, make_app, make_user, own_instance, submit

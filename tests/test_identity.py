@@ -2,7 +2,7 @@
 
 URL normalisation and canonical links (``search.urls``, ``search.clean``);
 same-outlet duplicates and cross-outlet syndication clusters
-(``search.enrich`` SimHash, ``search.duplicates``, ``search.index``); the
+(``search.enrich`` SimHash, ``search.index.duplicates``, ``search.index``); the
 ``cluster`` and ``copies`` of each hit in the API, "also published by" on the
 results page and the other copies on the article page. Every index is real,
 built in the test's own directory from HTML pages written here.
@@ -24,13 +24,12 @@ from markupsafe import escape
 from whoosh.searching import Searcher
 
 from conftest import make_settings
-from search.actors import Gazetteer
 from search.clean import clean
 from search.decode import received_page
-from search.duplicates import CLUSTER_SIMILARITY, band_terms, estimate, jaccard, sketch_hex, text_key
-from search.enrich import enrich
+from search.enrich import Gazetteer, enrich
 from search.fingerprint import MIN_FINGERPRINT_WORDS, minhash, shingles, text_minhash
 from search.index import IndexReport, open_index, write_articles
+from search.index.duplicates import CLUSTER_SIMILARITY, band_terms, estimate, jaccard, sketch_hex, text_key
 from search.query import get_article, get_copies, make_query, search
 from search.records import Article, PageHints, RawPage, SearchPage
 from search.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.leftovers import drop_leftovers, is_furniture
+from search.clean.leftovers import drop_leftovers, is_furniture
 
 FURNITURE = [
     "Read more: Kosovo and Serbia trade accusations over border crossing",

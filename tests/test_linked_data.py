@@ -1,4 +1,4 @@
-"""search/linked_data.py: a page's JSON-LD, found by one rule and read once for the metadata and the date."""
+"""search/clean/linked_data.py: a page's JSON-LD, found by one rule and read once for the metadata and the date."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import lxml.html
 import pytest
 
 from search.clean import clean
-from search.dates import DateFound, find_published
+from search.clean.dates import DateFound, find_published
+from search.clean.linked_data import LinkedData, StatedDate, is_linked_data, read_linked_data
+from search.clean.metadata import read_metadata
 from search.decode import received_page
-from search.linked_data import LinkedData, StatedDate, is_linked_data, read_linked_data
-from search.metadata import read_metadata
 from search.records import RawPage
 
 URL = "https://dailyplanet.example/world/talks-resume-in-brussels"
@@ -130,4 +130,4 @@ def test_the_json_ld_is_parsed_once_per_page(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(json, "loads", counting_loads)
     article = clean(article_page("application/ld+json"))
     assert article.published == dt.datetime.fromisoformat(PUBLISHED)
-    assert parsed == ["search.linked_data"]
+    assert parsed == ["search.clean.linked_data"]

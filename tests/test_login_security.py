@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from search.accounts import (
+from search.alerts.accounts import (
     LOGIN_FAILURES_PER_ACCOUNT,
     LOGIN_FAILURES_PER_CLIENT,
     LOGIN_WINDOW,
@@ -149,7 +149,7 @@ def test_an_administrator_resets_a_password_from_the_command_line(
 
 
 def test_a_session_ends_by_itself_after_its_lifetime(instance: Settings) -> None:
-    from search.accounts import SESSION_LIFETIME
+    from search.alerts.accounts import SESSION_LIFETIME
 
     logged_in = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     token = open_session(instance, 1, now=logged_in)

@@ -21,15 +21,12 @@ from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
 
 from conftest import Inbox, free_port, make_settings
-from search.accounts import add_user
-from search.actors import Gazetteer
-from search.enrich import enrich
+from search.alerts import MAX_NAME, add_user, delivery_summaries, list_saved, save_search
+from search.alerts.mail import send_message
+from search.enrich import Gazetteer, enrich
 from search.errors import AlertError, MailError, MailRefused
 from search.index import write_articles
-from search.mail import send_message
-from search.outbox import delivery_summaries
 from search.records import Article, SearchQuery
-from search.saved import MAX_NAME, list_saved, save_search
 from search.settings import Settings
 from web.cli import main
 from webforms import PASSWORD, log_in, make_app, submit

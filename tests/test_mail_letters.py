@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from search.mail import Letter, MailItem, Reason, build_message
+from search.alerts.mail import Letter, MailItem, Reason, build_message
 from search.records import Hit, SavedSearch, SearchQuery, User
 from search.settings import Settings
 

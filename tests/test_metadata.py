@@ -1,5 +1,5 @@
-"""Page metadata: title, authors, outlet, canonical URL and ``<html lang>`` (search/metadata.py, with
-search/titles.py and search/authors.py)."""
+"""Page metadata: title, authors, outlet, canonical URL and ``<html lang>`` (search/clean/metadata.py, with
+search/clean/titles.py and search/clean/authors.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import lxml.html
 import pytest
 
 from conftest import SHARED
-from search.authors import normalise_authors
-from search.linked_data import read_linked_data
-from search.metadata import PageMetadata, read_metadata
-from search.titles import clean_title
+from search.clean.authors import normalise_authors
+from search.clean.linked_data import read_linked_data
+from search.clean.metadata import PageMetadata, read_metadata
+from search.clean.titles import clean_title
 
 URL = "https://www.dailyplanet.example/world/2024/talks.html"
 
@@ -201,7 +201,7 @@ def test_the_tree_is_left_as_it_was() -> None:
 # --- the shared page set (skipped when absent) ------------------------------------
 
 _PAGES = SHARED / "data" / "pages" / "wcxb"
-#: Exact title accuracy on the 790 WCXB pages when measured (search/metadata.py as
+#: Exact title accuracy on the 790 WCXB pages when measured (search/clean/metadata.py as
 #: first written; trafilatura's bare_extraction: 0.523). Matching as in
 #: shared/tools/eval_metadata.py: NFKC, case-folded, spaces collapsed, outer punctuation cut.
 _TITLE_MEASURED = 0.856

@@ -13,7 +13,7 @@ import re
 import tarfile
 from pathlib import Path
 
-from search.actors import load_gazetteer
+from search.enrich import load_gazetteer
 from search.index import open_index, write_articles
 from search.query import search
 from search.records import Article, SearchQuery

@@ -1,7 +1,7 @@
 """Percolation's scratch space: an alert run writes nothing outside its own instance.
 
 Alerts match new articles in a RAM index of just those articles
-(search/alerts.py). Whoosh's ``RamStorage`` would put its writer's scratch
+(search/alerts/runner.py). Whoosh's ``RamStorage`` would put its writer's scratch
 files in ``<system temp dir>/MAIN.tmp``: one path for every process on the
 machine, so two instances' alert runs deleted each other's files, and a
 symlink planted there by another local user was followed. These tests plant
@@ -21,13 +21,10 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, make_settings
-from search.accounts import add_user
-from search.actors import Gazetteer
-from search.alerts import run_alerts
-from search.enrich import enrich
+from search.alerts import add_user, run_alerts, save_search
+from search.enrich import Gazetteer, enrich
 from search.index import write_articles
 from search.records import Article, SearchQuery
-from search.saved import save_search
 from search.settings import Settings
 
 
@@ -74,7 +71,7 @@ _PERCOLATE_LOOP = textwrap.dedent("""
     from test_percolation import _lavrov_articles
     from pathlib import Path
     from conftest import make_settings
-    from search.actors import load_gazetteer
+    from search.enrich.actors import load_gazetteer
     from search.alerts import run_alerts
     from search.index import write_articles
 

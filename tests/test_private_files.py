@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_settings
-from search.accounts import add_user, list_users
-from search.keys import secret_key
+from search.alerts import add_user, list_users, secret_key
 from search.settings import Settings
 
 

@@ -9,7 +9,7 @@ import pytest
 from whoosh.searching import Searcher
 
 from conftest import SEED_ARTICLES
-from search.actors import Gazetteer
+from search.enrich import Gazetteer
 from search.errors import QueryError
 from search.index import open_index
 from search.ingest import ingest
@@ -263,10 +263,10 @@ def test_a_name_finds_the_same_articles_in_either_script_and_spelling(
 
 
 def test_the_query_stage_is_entered_through_search_query() -> None:
-    """Parsing and snippets live beside it (search/query_parse.py, search/query_snippets.py); what the
+    """Parsing and snippets live beside it (search/query/parse.py, search/query/snippets.py); what the
     web app, the command line, saved searches and alerts call stays in the stage's entry module."""
-    import search.query
-    from search import query_parse
+    import search.query.run
+    from search.query import parse as query_parse
 
     entry = ("search", "matching", "hits_by_id", "get_article", "get_copies", "actor_page", "facet_label",
              "make_query", "parse_query", "MAX_FACET_LIMIT")

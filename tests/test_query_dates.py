@@ -21,8 +21,7 @@ import pytest
 from whoosh.searching import Searcher
 
 from conftest import make_settings
-from search.actors import Gazetteer
-from search.enrich import enrich
+from search.enrich import Gazetteer, enrich
 from search.errors import QueryError
 from search.index import open_index, write_articles
 from search.query import make_query, matching, search

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from whoosh.searching import Searcher
 
 from conftest import make_settings
-from search.actors import Gazetteer
+from search.enrich import Gazetteer
 from search.errors import QueryError
 from search.index import open_index, write_articles
 from search.query import make_query, matching, search

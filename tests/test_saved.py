@@ -11,11 +11,8 @@ import sqlite3
 import pytest
 
 from conftest import SEED_ARTICLES
-from search.accounts import add_user, authenticate, list_users, remove_user
-from search.errors import AccountError, AlertError, NotFound
-from search.ingest import ingest
-from search.records import SearchQuery
-from search.saved import (
+from search.alerts import add_user, authenticate, list_users, remove_user
+from search.alerts.saved import (
     delete_saved,
     feed_token,
     get_saved,
@@ -26,6 +23,9 @@ from search.saved import (
     unsubscribe_token,
     update_saved,
 )
+from search.errors import AccountError, AlertError, NotFound
+from search.ingest import ingest
+from search.records import SearchQuery
 from search.settings import Settings
 
 PASSWORD = "correct horse battery"

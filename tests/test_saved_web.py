@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from search.accounts import find_user
+from search.alerts import find_user
+from search.alerts.saved import feed_token, get_saved, list_saved, save_search
 from search.ingest import ingest
 from search.records import SavedSearch, SearchQuery
-from search.saved import feed_token, get_saved, list_saved, save_search
 from search.settings import Settings
 from webforms import csrf_token, log_in, make_app, make_user, own_instance, submit
 

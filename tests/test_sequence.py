@@ -1,6 +1,6 @@
 """The ingest sequence: an article's number says when it first entered the instance.
 
-Alerts rely on it (search/alerts.py): "new" is a number above the alert's
+Alerts rely on it (search/alerts/runner.py): "new" is a number above the alert's
 watermark, so an updated, re-ingested or rebuilt article must keep its number
 and a number must never be given twice.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from conftest import FIXTURES, SEED_ARTICLES
 from search.index import delete_articles, open_index
+from search.index.sequence import last_number, open_sequence
 from search.ingest import ingest, reindex
-from search.sequence import last_number, open_sequence
 from search.settings import Settings
 
 

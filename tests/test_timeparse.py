@@ -52,6 +52,6 @@ def test_timeparse_stands_on_the_ground_floor() -> None:
                                                                                               "search.errors"}
 
 
-@pytest.mark.parametrize("module", ["search.query", "search.document", "search.crawl", "search.discover", "search.sources"])
+@pytest.mark.parametrize("module", ["search.query", "search.index.document", "search.crawl", "search.crawl.discover", "search.sources"])
 def test_the_read_side_and_the_crawler_read_dates_without_the_date_finder(module: str) -> None:
-    assert "search.dates" not in _imported(module)
+    assert "search.clean.dates" not in _imported(module)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, SEED_ARTICLES
-from search.clean import clean, extract
+from search.clean.cleaner import clean, extract
 from search.decode import decode_html, looks_binary, received_page
 from search.errors import ExtractionError
 

@@ -1,7 +1,7 @@
 """Wildcards match the words as written — folded, not stemmed — checked against plain Python.
 
 The oracle tokenizes each stored title and body with the project's own word
-pattern (``search.analysis.WORD``) and folds each word with
+pattern (``search.index.analysis.WORD``) and folds each word with
 ``search.folding.fold``; ``prefix*`` must find exactly the articles holding
 a folded word with that prefix (``?`` exactly one character), on a generated
 corpus of inflected English, Serbian and Russian words and on the seeds.
@@ -17,11 +17,9 @@ import pytest
 from whoosh.searching import Searcher
 
 from conftest import make_settings
-from search.actors import Gazetteer
-from search.analysis import WORD
-from search.enrich import enrich
+from search.enrich import Gazetteer, enrich
 from search.folding import fold
-from search.index import open_index, write_articles
+from search.index import WORD, open_index, write_articles
 from search.query import make_query, matching, search
 from search.records import Article
 from search.settings import Settings

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from search.accounts import add_user
+from search.alerts import add_user
 from search.records import User
 from search.settings import Settings
 from web import create_app

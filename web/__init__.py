@@ -10,7 +10,7 @@ and alert options) and ``feeds`` (tokenised Atom feeds, one-click
 unsubscribe).
 
 Sessions, CSRF tokens and signed links share the instance's secret key
-(``search.keys``), so every process serving one instance agrees on them.
+(``search.alerts.keys``), so every process serving one instance agrees on them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from search.keys import secret_key
+from search.alerts import secret_key
 from search.settings import Settings, load_settings
 
 csrf = CSRFProtect()

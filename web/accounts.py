@@ -2,10 +2,10 @@
 
 Flask-Login keeps a session token in the signed session cookie; each request
 finds the session, and its ``User``, in the state database
-(``search.accounts.session_user``), so logging out (or a password change, or
+(``search.alerts.accounts.session_user``), so logging out (or a password change, or
 deleting the account) ends the session on the server too: a copied cookie
 stops working. Failed log-ins are counted per account and per client address
-(``search.accounts.authenticate``); past the limit the login page answers 429. Every form is a Flask-WTF form, so
+(``search.alerts.accounts.authenticate``); past the limit the login page answers 429. Every form is a Flask-WTF form, so
 every POST carries the CSRF token ``web.create_app`` checks.
 
 With ``search_requires_login`` on, one ``before_app_request`` hook closes the
@@ -30,7 +30,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from search.accounts import (
+from search.alerts import (
     MIN_PASSWORD,
     authenticate,
     close_session,
@@ -39,7 +39,7 @@ from search.accounts import (
     set_password,
     set_timezone,
 )
-from search.accounts import register as register_account
+from search.alerts import register as register_account
 from search.errors import AccountError, LoginRequired, NewsdeskError, NotFound, RegistrationClosed
 from search.records import User
 from web.searcher import get_settings

@@ -1,5 +1,5 @@
 """One actor: the page at ``/actors/<id>`` and ``/api/actors/<id>``; and the
-candidate actors (``search.candidates``) at ``/actors/candidates`` and
+candidate actors (``search.enrich.candidates``) at ``/actors/candidates`` and
 ``/api/actors/candidates``.
 
 Both read the same ``ActorPage`` (``search.query.actor_page``): names, roles,
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, render_template
 
-from search.candidates import list_candidates
+from search.enrich import list_candidates
 from search.query import actor_page
 from web.searcher import get_gazetteer, get_searcher, get_settings
 

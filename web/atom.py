@@ -10,7 +10,7 @@ search's alert feed (``/feeds/<token>.atom``, web/feeds.py):
   percent-encoded (UTF-8, RFC 3986 §2.1), as the ``atom:id`` and ``href``
   grammar requires;
 * an entry's ``<updated>`` is its publication date, else the moment the
-  article was first indexed (search/sequence.py): it never moves as other
+  article was first indexed (search/index/sequence.py): it never moves as other
   articles arrive, so a reader never shows an old story as new;
 * a feed's title names its filters, so two feeds of one query differ in a
   reader's list;
@@ -29,10 +29,10 @@ from urllib.parse import quote, urlencode
 from flask import Response, request
 from whoosh.searching import Searcher
 
-from search.actors import Gazetteer
+from search.enrich import Gazetteer
+from search.index import first_indexed
 from search.query import facet_label
 from search.records import Hit, Published, SearchQuery
-from search.sequence import first_indexed
 from search.settings import Settings
 
 ATOM = "application/atom+xml"

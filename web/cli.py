@@ -227,7 +227,7 @@ def _print_report(report: IndexReport, settings: Settings, removed: bool = False
 
 
 def _search(args: argparse.Namespace, settings: Settings) -> int:
-    from search.actors import load_gazetteer
+    from search.enrich import load_gazetteer
     from search.index import open_index
     from search.query import make_query, search
 
@@ -268,8 +268,7 @@ def _extract(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _candidates(args: argparse.Namespace, settings: Settings) -> int:
-    from search.actors import load_gazetteer
-    from search.candidates import list_candidates
+    from search.enrich import list_candidates, load_gazetteer
 
     found = list_candidates(settings, load_gazetteer(), args.min_articles)
     if not found:
@@ -282,7 +281,7 @@ def _candidates(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _promote(args: argparse.Namespace, settings: Settings) -> int:
-    from search.candidates import find_candidate, promote
+    from search.enrich import find_candidate, promote
 
     candidate = find_candidate(settings, args.name)
     path = promote(candidate, args.actor_id, actor_type=args.type, aliases=args.alias, roles=args.role)
@@ -305,7 +304,7 @@ def _read_password() -> str:
 
 
 def _add_user(args: argparse.Namespace, settings: Settings) -> int:
-    from search.accounts import add_user
+    from search.alerts import add_user
 
     user = add_user(settings, args.email, _read_password(), args.timezone)
     print(f"added {user.email} (user {user.id})")
@@ -313,7 +312,7 @@ def _add_user(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _set_password(args: argparse.Namespace, settings: Settings) -> int:
-    from search.accounts import find_user, set_password
+    from search.alerts import find_user, set_password
 
     user = find_user(settings, args.email)
     set_password(settings, user.id, _read_password())
@@ -322,7 +321,7 @@ def _set_password(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _list_users(args: argparse.Namespace, settings: Settings) -> int:
-    from search.accounts import list_users
+    from search.alerts import list_users
 
     for user in list_users(settings):
         print(f"{user.id}\t{user.email}\t{user.timezone}\t{user.created:%Y-%m-%d}" if user.created else user.email)
@@ -330,7 +329,7 @@ def _list_users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _remove_user(args: argparse.Namespace, settings: Settings) -> int:
-    from search.accounts import remove_user
+    from search.alerts import remove_user
 
     remove_user(settings, args.email)
     print(f"removed {args.email} and their saved searches")
@@ -338,9 +337,8 @@ def _remove_user(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _add_alert(args: argparse.Namespace, settings: Settings) -> int:
-    from search.accounts import find_user
+    from search.alerts import find_user, save_search
     from search.query import make_query
-    from search.saved import save_search
 
     user = find_user(settings, args.user)
     query = make_query(args.query, outlet=args.outlet, actor=args.actor, year=args.year, language=args.language)
@@ -354,8 +352,7 @@ def _add_alert(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _list_alerts(args: argparse.Namespace, settings: Settings) -> int:
-    from search.accounts import find_user, list_users
-    from search.saved import list_saved
+    from search.alerts import find_user, list_saved, list_users
 
     owners = {user.id: user.email for user in list_users(settings)}
     wanted = find_user(settings, args.user).id if args.user else None
@@ -370,7 +367,7 @@ def _list_alerts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _remove_alert(args: argparse.Namespace, settings: Settings) -> int:
-    from search.saved import delete_saved, saved_by_id
+    from search.alerts import delete_saved, saved_by_id
 
     saved = saved_by_id(settings, args.saved_id)
     delete_saved(settings, saved.user_id, saved.id)
@@ -379,8 +376,8 @@ def _remove_alert(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _feed_url(args: argparse.Namespace, settings: Settings) -> int:
+    from search.alerts import feed_url, saved_by_id
     from search.errors import AlertError
-    from search.saved import feed_url, saved_by_id
 
     saved = saved_by_id(settings, args.saved_id)
     if not saved.feed:  # its address answers 404: printing it would hand out a dead link
@@ -439,7 +436,7 @@ def _crawl(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sources(args: argparse.Namespace, settings: Settings) -> int:
-    from search.frontier import crawl_health
+    from search.crawl import crawl_health
 
     sources, hosts = crawl_health(settings)
     if not sources:

@@ -1,11 +1,11 @@
 """Tokenised alert feeds and one-click unsubscribe: the alert runner's web side.
 
 ``GET /feeds/<token>.atom`` is a saved search's Atom feed (RFC 4287): the
-articles its alert delivered (search/alert_feed.py ``feed_page``), newest
+articles its alert delivered (search/alerts/feed.py ``feed_page``), newest
 delivery first. ``/unsubscribe/<token>`` is the link in every alert e-mail:
 GET shows a confirmation with a button, POST (one-click, RFC 8058, sent by
 mail software without a session) turns the saved search's e-mail off. Both
-tokens are signed (search/saved.py) and revoked with the feed; a forged,
+tokens are signed (search/alerts/saved.py) and revoked with the feed; a forged,
 revoked or stale token is a 404. No CSRF token on the POST: the signed
 token in the URL is what authorises it (web/__init__.py exempts this blueprint).
 """
@@ -16,10 +16,8 @@ from functools import partial
 
 from flask import Blueprint, Flask, Response, render_template, request
 
-from search.alert_feed import feed_page
+from search.alerts import article_link, feed_page, feed_url, saved_by_token, update_saved
 from search.errors import NotFound
-from search.mail import article_link
-from search.saved import feed_url, saved_by_token, update_saved
 from web import atom
 from web.searcher import get_gazetteer, get_searcher, get_settings
 

@@ -13,7 +13,7 @@ from functools import partial
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
-from search.mail import article_link
+from search.alerts import article_link
 from search.query import make_query, search
 from search.records import FACETS, SearchPage, SearchQuery
 from web.atom import as_uri, commit_time, entry_dates, feed_response, filters_text, moment, newest, public_url

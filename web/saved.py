@@ -1,6 +1,6 @@
 """A user's saved searches: save from a results page, list, edit, delete, revoke the feed.
 
-Every view is parse → storage call (``search.saved``) → render or redirect,
+Every view is parse → storage call (``search.alerts.saved``) → render or redirect,
 and every one needs a logged-in user. Storage names the owner on each call,
 so another user's saved search is ``NotFound`` (404) — the views never check
 ownership themselves. The "Save this search" box on the results page is the
@@ -17,13 +17,11 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length
 
-from search.errors import AlertError, QueryError
-from search.outbox import DeliverySummary, delivery_summaries
-from search.query import facet_label, make_query
-from search.records import FACETS, SavedSearch, SearchQuery
-from search.saved import (
+from search.alerts import (
     MAX_NAME,
+    DeliverySummary,
     delete_saved,
+    delivery_summaries,
     feed_url,
     get_saved,
     list_saved,
@@ -31,6 +29,9 @@ from search.saved import (
     save_search,
     update_saved,
 )
+from search.errors import AlertError, QueryError
+from search.query import facet_label, make_query
+from search.records import FACETS, SavedSearch, SearchQuery
 from web.accounts import current_account, error_text, form_status, login_required
 from web.searcher import get_gazetteer, get_settings
 
@@ -67,7 +68,7 @@ class SavedSearchForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no ty
 
 @dataclass(frozen=True)
 class AlertOptions:
-    """The alert options of a saved search, as ``search.saved`` takes them."""
+    """The alert options of a saved search, as ``search.alerts.saved`` takes them."""
 
     frequency: str
     hour: int

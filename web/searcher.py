@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, current_app, g
 from whoosh.searching import Searcher
 
-from search.actors import Gazetteer, load_gazetteer
+from search.enrich import Gazetteer, load_gazetteer
 from search.index import open_index
 from search.settings import Settings
 

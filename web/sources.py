@@ -1,6 +1,6 @@
 """``/sources``: each crawled source's health, so "no results" can be told from "no coverage".
 
-Reads the crawler's tables in the state database (``search.frontier``)
+Reads the crawler's tables in the state database (``search.crawl.frontier``)
 read-only; before any crawl it shows an empty page saying so. Never opens
 the index, so it works while the index is missing or being rebuilt.
 """
@@ -11,7 +11,7 @@ import datetime as dt
 
 from flask import Blueprint, render_template
 
-from search.frontier import crawl_health
+from search.crawl import crawl_health
 from web.searcher import get_settings
 
 bp = Blueprint("sources", __name__)

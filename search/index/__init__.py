@@ -1,0 +1,67 @@
+"""The index: articles into Whoosh and back. Fourth stage; the search backend's write side.
+
+Where it sits: it reads records (``Article``, fingerprints from the ground
+floor), never the enricher or the query side. Whoosh's schema, analysis and
+writers stay inside this package and ``search.query``: above them everything
+speaks ``Article`` and ``StoredArticle``.
+
+Exports: ``open_index``, ``create_index``, ``write_articles``,
+``delete_articles``, ``replace_index``, ``fingerprints`` and the
+``IndexReport``; the stored document (``from_stored``, ``articles_after``,
+``search_fields``); the schema and analysis the query side builds on.
+
+Modules: ``store`` (open, write, delete, swap), ``schema``, ``analysis``
+(folding, stems, the query parser's plugins), ``document`` (``Article`` ↔
+stored fields, both ways), ``duplicates`` (copies and clusters),
+``sequence`` (ingest numbers for alerts).
+"""
+
+from __future__ import annotations
+
+from search.index.analysis import (
+    DATE_FIELD,
+    DATE_HINT,
+    WORD,
+    WORD_FIELDS,
+    folded_word,
+    index_terms,
+    query_parser,
+    text_analyzer,
+)
+from search.index.document import articles_after, from_stored, search_fields
+from search.index.schema import QUERY_FIELDS, build_schema
+from search.index.sequence import first_indexed, last_number
+from search.index.store import (
+    IndexReport,
+    create_index,
+    delete_articles,
+    fingerprints,
+    open_index,
+    replace_index,
+    write_articles,
+)
+
+__all__ = [
+    "DATE_FIELD",
+    "DATE_HINT",
+    "QUERY_FIELDS",
+    "WORD",
+    "WORD_FIELDS",
+    "IndexReport",
+    "articles_after",
+    "build_schema",
+    "create_index",
+    "delete_articles",
+    "fingerprints",
+    "first_indexed",
+    "folded_word",
+    "from_stored",
+    "index_terms",
+    "last_number",
+    "open_index",
+    "query_parser",
+    "replace_index",
+    "search_fields",
+    "text_analyzer",
+    "write_articles",
+]

@@ -1,0 +1,40 @@
+"""The query side: a ``SearchQuery`` in, a ``SearchPage`` out. Read side of the search backend.
+
+Where it sits: above the index (its schema, analysis and stored document)
+and the gazetteer (actor labels); below alerts and the web app.
+
+Exports: ``search`` (hits, snippets, facets), ``matching`` (what alerts
+percolate), ``make_query`` and ``parse_query``, ``hits_by_id``,
+``get_article``, ``get_copies``, ``actor_page``, ``facet_label``.
+
+Modules: ``run`` (searching, hits, copies, actor pages), ``parse`` (syntax,
+dates, wildcards, the time limit), ``facets``, ``snippets``.
+"""
+
+from __future__ import annotations
+
+from search.query.run import (
+    MAX_FACET_LIMIT,
+    actor_page,
+    facet_label,
+    get_article,
+    get_copies,
+    hits_by_id,
+    make_query,
+    matching,
+    parse_query,
+    search,
+)
+
+__all__ = [
+    "MAX_FACET_LIMIT",
+    "actor_page",
+    "facet_label",
+    "get_article",
+    "get_copies",
+    "hits_by_id",
+    "make_query",
+    "matching",
+    "parse_query",
+    "search",
+]

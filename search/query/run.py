@@ -1,0 +1,326 @@
+"""Query: a ``SearchQuery`` in, a ``SearchPage`` out. The read side of the
+index, used by the web app, the JSON API, Atom and ``newsdesk search``;
+``actor_page`` builds an actor's page (``ActorPage``) from one such search,
+``matching`` finds what a saved search matches (search/alerts/runner.py).
+
+The query stage's entry module (later ``query/__init__`` and ``query/run.py``):
+the text is parsed by search/query/parse.py (``make_query``, ``parse_query``,
+the ``Deadline``), snippets are made by search/query/snippets.py, articles are
+read through search/index/document.py. Facet filters combine as OR within a facet
+and AND across facets. Facet counts are "multi-select": each facet is counted
+under the query and every *other* facet's filters, so picking one outlet
+still shows how many articles the other outlets have.
+
+A costly query is bounded by a cap on wildcard expansion and by one
+``Deadline`` (``search_time_limit``) shared by expansion, collection, facet
+counts and highlighting: past it, a ``QueryError`` says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from whoosh import query as wq
+from whoosh import sorting
+from whoosh.collectors import TimeLimit, TimeLimitCollector
+from whoosh.searching import Results, Searcher
+
+from search.enrich import Actor, Gazetteer
+from search.errors import NotFound
+from search.index import WORD_FIELDS, from_stored, index_terms, text_analyzer
+from search.language_names import LANGUAGE_NAMES
+from search.query import facets
+from search.query.facets import Counts
+from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, Deadline, make_query, parse_query
+from search.query.snippets import highlighter, lead, one_line
+from search.records import (
+    FACETS,
+    UNKNOWN,
+    ActorPage,
+    ActorRef,
+    FacetValue,
+    Hit,
+    SearchPage,
+    SearchQuery,
+    StoredArticle,
+)
+from search.settings import Settings
+
+__all__ = [
+    "MAX_FACET_LIMIT",
+    "actor_page",
+    "facet_label",
+    "get_article",
+    "get_copies",
+    "hits_by_id",
+    "make_query",
+    "matching",
+    "parse_query",
+    "search",
+]
+
+
+def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazetteer: Gazetteer) -> SearchPage:
+    """Run one search: the page of hits and the four facets' counts, all within the time limit."""
+    deadline = Deadline(settings)
+    parsed = parse_query(request.q, searcher, settings, deadline)
+    filters = {name: _filter(name, values) for name, values in request.filters().items() if values}
+    cache_key = facets.counts_key(searcher, parsed, request)
+    counts = facets.kept_counts(cache_key) if settings.facet_cache_size else None
+    unfiltered = [name for name in FACETS if name not in filters] if counts is None else []
+    results = _collect(
+        searcher, _require(parsed, filters.values()), deadline,
+        limit=request.page * request.per_page,
+        sortedby=_sort(request, parsed),
+        groupedby=facets.facet_types(unfiltered) if unfiltered else None,
+        terms=bool(request.q),  # matched terms are only needed for highlighting
+        # Whoosh's block-quality skipping trips an assertion inside Require.
+        optimize=not filters,
+    )
+    results.highlighter = highlighter()
+    if counts is None:
+        counts = {name: results.groups(name) for name in unfiltered}
+        counts.update(_filtered_counts(searcher, parsed, filters, deadline))
+        facets.keep_counts(cache_key, counts, settings.facet_cache_size)
+    start = (request.page - 1) * request.per_page
+    hits = tuple(_hit(hit, gazetteer, request.q, deadline) for hit in _page(results, start, request.per_page))
+    hits = _with_copies(searcher, hits)
+    deadline.check()
+    values = {name: _facet_values(name, counts[name], request, gazetteer) for name in FACETS}
+    return SearchPage(query=request, total=len(results), hits=hits, facets=values)
+
+
+def _filtered_counts(
+    searcher: Searcher, parsed: wq.Query, filters: dict[str, wq.Query], deadline: Deadline
+) -> Counts:
+    """Each filtered facet counted under the query and the *other* facets' filters."""
+    counts = {}
+    for name in filters:
+        others = _require(parsed, (f for other, f in filters.items() if other != name))
+        results = _collect(searcher, others, deadline, limit=1, scored=False, groupedby=facets.facet_types([name]))
+        counts[name] = results.groups(name)
+    return counts
+
+
+def matching(searcher: Searcher, request: SearchQuery, settings: Settings) -> dict[str, tuple[str, ...]]:
+    """Every article ``request`` (text and facet filters) finds, by id, with the query words it matched.
+
+    The same parsing and filters as ``search``, so an alert (search/alerts/runner.py)
+    matches exactly what the results page shows; words are given as typed.
+    """
+    deadline = Deadline(settings)
+    parsed = parse_query(request.q, searcher, settings, deadline)
+    filters = [_filter(name, values) for name, values in request.filters().items() if values]
+    results = _collect(searcher, _require(parsed, filters), deadline, limit=None, scored=False,
+                       terms=bool(request.q), optimize=not filters)
+    words = _typed_words(request.q)  # analysed once, not once per hit
+    return {hit["id"]: _matched_words(words, hit) for hit in results}
+
+
+def _typed_words(q: str) -> list[tuple[str, str]]:
+    """(analysed term, word as typed) for each word of ``q``."""
+    tokens = text_analyzer()(q, mode="query", chars=True, removestops=False)
+    return [(token.text, q[token.startchar:token.endchar]) for token in tokens]
+
+
+def _matched_words(words: list[tuple[str, str]], hit: Any) -> tuple[str, ...]:
+    """The typed words whose analysed terms the hit matched in its title or body."""
+    if not words or not hit.results.has_matched_terms():
+        return ()
+    found = {term.decode() for field, term in hit.matched_terms() if field in ("title", "body")}
+    # A wildcard matched whole words: a typed word counts when it stems like one of them.
+    words_fields = (WORD_FIELDS["title"], WORD_FIELDS["body"])
+    found.update(t for field, term in hit.matched_terms() if field in words_fields for t in index_terms(term.decode()))
+    return tuple(dict.fromkeys(word for term, word in words if term in found))
+
+
+def hits_by_id(searcher: Searcher, ids: Iterable[str], gazetteer: Gazetteer) -> tuple[Hit, ...]:
+    """The articles with these ids, in that order, with their lead as snippet; ids not indexed are left out."""
+    found = (searcher.document(id=article_id) for article_id in ids)
+    articles = (from_stored(stored) for stored in found if stored)
+    return _with_copies(searcher, tuple(_to_hit(article, gazetteer, lead(article.text)) for article in articles))
+
+
+def get_article(searcher: Searcher, article_id: str, gazetteer: Gazetteer) -> Hit:
+    """One article by id, with its full text, or ``NotFound``."""
+    stored = searcher.document(id=article_id)
+    if stored is None:
+        raise NotFound(f"no article with id {article_id!r}")
+    article = from_stored(stored)
+    return _with_copies(searcher, (_to_hit(article, gazetteer, lead(article.text), full=True),))[0]
+
+
+def get_copies(searcher: Searcher, article: Hit, gazetteer: Gazetteer, limit: int = 100) -> tuple[Hit, ...]:
+    """The other articles of ``article``'s cluster (the copies of its text), newest first."""
+    if article.copies <= 1:
+        return ()
+    newest = sorting.FieldFacet("date_key", reverse=True)
+    results = searcher.search(wq.Term("cluster", article.cluster), limit=limit + 1, sortedby=newest)
+    others = (_to_hit(from_stored(hit.fields()), gazetteer, "") for hit in results if hit["id"] != article.id)
+    return tuple(others)[:limit]
+
+
+def actor_page(
+    searcher: Searcher, actor_id: str, settings: Settings, gazetteer: Gazetteer, latest: int = 10
+) -> ActorPage:
+    """One actor: its names, its articles counted by year and the newest of them; or ``NotFound``.
+
+    One search filtered by the actor gives all three, so the page counts
+    exactly what the actor facet and ``?actor=<id>`` count.
+    """
+    per_page = max(1, min(latest, MAX_PER_PAGE))
+    request = SearchQuery(actor=(actor_id,), sort="date", per_page=per_page, facet_limit=MAX_FACET_LIMIT)
+    page = search(searcher, request, settings, gazetteer)
+    actor = gazetteer.get(actor_id)
+    # An id the gazetteer dropped still has its articles (and its facet entry) until a reindex.
+    if actor is None and not page.total:
+        raise NotFound(
+            f"no actor with id {actor_id!r}",
+            hint="actor ids look like Q58217; an article's page links to each of its actors",
+        )
+    return ActorPage(
+        id=actor_id,
+        name=gazetteer.label(actor_id),
+        type=actor.type if actor else UNKNOWN,
+        aliases=_other_names(actor),
+        roles=actor.roles if actor else (),
+        total=page.total,
+        years=_newest_first(page.facets["year"]),
+        latest=page.hits,
+    )
+
+
+def _other_names(actor: Actor | None) -> tuple[str, ...]:
+    """Every alias and short form once, in the gazetteer's order, the display name left out."""
+    if actor is None:
+        return ()
+    names = dict.fromkeys((*actor.aliases, *actor.short))
+    names.pop(actor.name, None)
+    return tuple(names)
+
+
+def _newest_first(years: Iterable[FacetValue]) -> tuple[tuple[str, int], ...]:
+    counts = {f.value: f.count for f in years if f.count}
+    known = sorted((year for year in counts if year != UNKNOWN), reverse=True)  # four digits: text order is numeric
+    return tuple((year, counts[year]) for year in [*known, *(y for y in counts if y == UNKNOWN)])
+
+
+def _with_copies(searcher: Searcher, hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
+    """The hits with their clusters' sizes and other outlets, counted by one
+    grouped search over the clusters on the page — a search, not the term's
+    document frequency, because that still counts deleted articles."""
+    if not hits:
+        return hits
+    clusters = wq.Or([wq.Term("cluster", cluster) for cluster in sorted({hit.cluster for hit in hits})])
+    by_outlet = sorting.MultiFacet([sorting.FieldFacet("cluster"), sorting.FieldFacet("outlet")], maptype=sorting.Count)
+    results = searcher.search(clusters, limit=1, scored=False, groupedby={"copies": by_outlet})
+    counts: dict[tuple[str, str], int] = results.groups("copies")
+    return tuple(_counted(hit, counts) for hit in hits)
+
+
+def _counted(hit: Hit, counts: Mapping[tuple[str, str], int]) -> Hit:
+    outlets = {outlet: n for (cluster, outlet), n in counts.items() if cluster == hit.cluster}
+    also = tuple(sorted((o for o in outlets if o != hit.outlet), key=str.casefold))
+    return replace(hit, copies=max(1, sum(outlets.values())), also=also)
+
+
+# --- collecting -------------------------------------------------------------
+
+
+def _collect(searcher: Searcher, q: wq.Query, deadline: Deadline, **kwargs: Any) -> Results:
+    deadline.check()
+    collector = searcher.collector(**kwargs)
+    if isinstance(q, wq.Every):
+        # Listing everything costs one pass over the index and nothing a user
+        # types can make it worse; the time limit's per-document check would
+        # only slow the front page down.
+        searcher.search_with_collector(q, collector)
+        return collector.results()
+    collector = TimeLimitCollector(collector, timelimit=max(deadline.remaining(), 0.0), use_alarm=False)
+    try:
+        searcher.search_with_collector(q, collector)
+    except TimeLimit:
+        raise deadline.error() from None
+    return collector.results()
+
+
+def _sort(request: SearchQuery, parsed: wq.Query) -> sorting.FacetType | None:
+    if request.sort == "date" or isinstance(parsed, wq.Every):
+        # Newest first; undated (date_key 0) last; ties in index order, which
+        # the same input reproduces. (An id tie-breaker doubled the sort cost.)
+        return sorting.FieldFacet("date_key", reverse=True)
+    return None
+
+
+def _filter(name: str, values: tuple[str, ...]) -> wq.Query:
+    return wq.Or([wq.Term(name, value) for value in values])
+
+
+def _require(parsed: wq.Query, filters: Iterable[wq.Query]) -> wq.Query:
+    """The query restricted by filters that take no part in scoring.
+
+    A query rather than ``filter=``: Whoosh's time-limit collector bypasses
+    the filter collector, and intersecting postings is cheaper anyway.
+    """
+    filters = list(filters)
+    return wq.Require(parsed, wq.And(filters)) if filters else parsed
+
+
+def _page(results: Results, start: int, size: int) -> list[Any]:
+    return [results[i] for i in range(start, min(start + size, results.scored_length()))]
+
+
+# --- building the page ------------------------------------------------------
+
+
+def _hit(hit: Any, gazetteer: Gazetteer, q: str, deadline: Deadline) -> Hit:
+    deadline.check()  # highlighting a long text is the costly part of a hit
+    article = from_stored(hit.fields())
+    snippet = hit.highlights("body", top=2) if q else ""
+    # A snippet is one run of text: paragraph breaks inside it become spaces.
+    return _to_hit(article, gazetteer, one_line(snippet) or lead(article.text))
+
+
+def _to_hit(article: StoredArticle, gazetteer: Gazetteer, snippet: str, full: bool = False) -> Hit:
+    return Hit(
+        id=article.id,
+        url=article.url,
+        title=article.title,
+        outlet=article.outlet,
+        author=article.author,
+        published=article.published,
+        year=article.year,
+        language=article.language,
+        actors=tuple(ActorRef(actor, gazetteer.label(actor)) for actor in article.actors),
+        snippet=snippet,
+        text=article.text if full else None,
+        published_source=article.published_source if full else None,
+        cluster=article.cluster,
+    )
+
+
+def _facet_values(
+    name: str, counts: Mapping[str, int], request: SearchQuery, gazetteer: Gazetteer
+) -> tuple[FacetValue, ...]:
+    """Largest counts first (ties by label), capped; selected values always shown."""
+    selected = set(getattr(request, name))
+    labelled = [(value, facet_label(name, value, gazetteer), count) for value, count in counts.items() if value]
+    labelled.sort(key=lambda item: (-item[2], item[1].casefold(), item[0]))
+    top_values = {value for value, _, _ in labelled[: request.facet_limit]}
+    # A selected value must stay visible (to be removed): it takes the place
+    # of the smallest of the top values, so the cap still holds.
+    missing = sorted(selected - top_values)[: request.facet_limit]
+    shown = labelled[: request.facet_limit - len(missing)]
+    shown += [(v, facet_label(name, v, gazetteer), counts.get(v, 0)) for v in missing]
+    return tuple(FacetValue(value, label, count, value in selected) for value, label, count in shown)
+
+
+def facet_label(name: str, value: str, gazetteer: Gazetteer) -> str:
+    """How a facet value is shown: an actor's name, a language's name, "Unknown"; the value is the key."""
+    if name == "actor":
+        return gazetteer.label(value)
+    if name == "language":
+        return LANGUAGE_NAMES.get(value, value)
+    return "Unknown" if value == UNKNOWN else value
