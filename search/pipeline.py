@@ -98,7 +98,7 @@ class Pipeline:
     def commit(
         self,
         articles: Iterable[Article],
-        report: IndexReport,
+        report: IndexReport | None = None,
         *,
         directory: Path | None = None,
         alerts: bool = True,
@@ -109,12 +109,12 @@ class Pipeline:
         Titled people the gazetteer does not know are recorded as candidate
         actors on the way (a ``replay`` gives them all again, so it replaces
         them). With ``alerts``, instant alerts run after each index commit;
-        they never raise, so an SMTP outage cannot stop a run.
+        they never raise, so an SMTP outage cannot stop a run. The counts go
+        to ``report`` (a new one when none is given), which is returned.
         """
         articles = record_candidates(articles, self.settings, self.gazetteer, replace=replay)
         on_commit = partial(after_commit, self.settings) if alerts else None
         return write_articles(articles, self.settings, report, directory=directory, on_commit=on_commit)
-
 
     def alert(self) -> None:
         """Instant alerts on what is new to the instance, after a rebuilt index is swapped in."""

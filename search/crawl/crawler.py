@@ -52,7 +52,6 @@ from search.crawl.fetch import Fetcher, host_of
 from search.crawl.frontier import Entry, Frontier
 from search.crawl.work import FetchContext, FetchResult, Outcome, fetch_article, fetch_listing
 from search.errors import CrawlError
-from search.index import IndexReport
 from search.pipeline import load_pipeline
 from search.records import PageHints, Source
 from search.settings import Settings
@@ -346,7 +345,7 @@ class _Crawl:
 
     def _write(self, name: str, items: list[tuple[Entry, FetchResult]]) -> None:
         articles = [result.article for _, result in items if result.article is not None]
-        written = self.pipeline.commit(articles, IndexReport())
+        written = self.pipeline.commit(articles)
         self.report.added += written.added
         self.report.updated += written.updated
         self.report.unchanged += written.unchanged

@@ -26,7 +26,6 @@ from enum import StrEnum
 from search.crawl.discover import MAX_SITEMAP_BYTES, Link, Listing, discover_feeds, parse_feed, parse_sitemap
 from search.crawl.fetch import Exchange, Fetcher, Response, Validators, accept_any, accept_html, robots_directives
 from search.decode import decode_html, looks_binary, received_page
-from search.enrich import load_gazetteer
 from search.errors import ExtractionError, ExtractorFailed, FetchError, RobotsDenied
 from search.pipeline import Pipeline
 from search.records import Article, PageHints, RawPage, Source
@@ -104,7 +103,7 @@ def _page(url: str, source: Source, context: FetchContext, response: Response) -
     if "noindex" in directives:
         return FetchResult(url, Outcome.NOINDEX, response, noarchive=True)
     try:
-        article = Pipeline(context.settings, load_gazetteer(), context.outlets).process(page)
+        article = Pipeline(context.settings, outlets=context.outlets).process(page)  # the gazetteer read once per process
     except ExtractorFailed:
         raise  # a fault of ours, not of the page: the crawler logs it and counts the URL failed
     except ExtractionError as e:
