@@ -174,6 +174,8 @@ def _baselines(tree: HtmlElement) -> Iterator[list[str]]:
     from trafilatura import baseline
 
     yield _lines(baseline(tree)[1])
+    # The exact type trafilatura's baseline reads, not our own JSON-LD rule
+    # (search/clean/linked_data.py): the question is what the baseline took.
     if tree.find('.//script[@type="application/ld+json"]') is not None:
         bare = copy.deepcopy(tree)
         strip_elements(bare, "script", with_tail=False)
