@@ -13,18 +13,8 @@ dates, wildcards, the time limit), ``facets``, ``snippets``.
 
 from __future__ import annotations
 
-from search.query.run import (
-    MAX_FACET_LIMIT,
-    actor_page,
-    facet_label,
-    get_article,
-    get_copies,
-    hits_by_id,
-    make_query,
-    matching,
-    parse_query,
-    search,
-)
+from search.query.parse import MAX_FACET_LIMIT, make_query, parse_query
+from search.query.run import actor_page, facet_label, get_article, get_copies, hits_by_id, matching, search
 
 __all__ = [
     "MAX_FACET_LIMIT",

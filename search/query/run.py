@@ -33,7 +33,7 @@ from search.index import WORD_FIELDS, from_stored, index_terms, text_analyzer
 from search.language_names import LANGUAGE_NAMES
 from search.query import facets
 from search.query.facets import Counts
-from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, Deadline, make_query, parse_query
+from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, Deadline, parse_query
 from search.query.snippets import highlighter, lead, one_line
 from search.records import (
     FACETS,
@@ -47,19 +47,6 @@ from search.records import (
     StoredArticle,
 )
 from search.settings import Settings
-
-__all__ = [
-    "MAX_FACET_LIMIT",
-    "actor_page",
-    "facet_label",
-    "get_article",
-    "get_copies",
-    "hits_by_id",
-    "make_query",
-    "matching",
-    "parse_query",
-    "search",
-]
 
 
 def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazetteer: Gazetteer) -> SearchPage:
