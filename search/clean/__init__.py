@@ -18,10 +18,11 @@ provenance), ``language`` with ``scripts`` and ``south_slavic``.
 
 from __future__ import annotations
 
-from search.clean.cleaner import clean
+from search.clean.cleaner import clean, extract
 from search.clean.language import detect_language
 
 __all__ = [
     "clean",
     "detect_language",
+    "extract",
 ]

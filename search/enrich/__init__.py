@@ -5,7 +5,7 @@ Where it sits: above the cleaner (language detection) and the ground floor
 spelling or script) and the MinHash sketch of the text.
 
 Exports: ``enrich``; the actor gazetteer (``load_gazetteer``, ``Gazetteer``,
-``Actor``, ``default_path``); candidate actors (``record_candidates``,
+``Actor``); candidate actors (``record_candidates``,
 ``list_candidates``, ``find_candidate``, ``promote``).
 
 Modules: ``enricher``, ``actors`` (the matcher), ``gazetteer`` (the
