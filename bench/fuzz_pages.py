@@ -43,7 +43,7 @@ from search.clean.cleaner import _NOT_XML, clean
 from search.decode import received_page
 from search.enrich import enrich, load_gazetteer
 from search.errors import ExtractionError
-from search.language_names import LANGUAGE_NAMES
+from search.language import LANGUAGE_NAMES
 from search.records import Article
 from search.settings import Settings
 

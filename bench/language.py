@@ -101,11 +101,11 @@ def _html_lang(data: bytes) -> str | None:
     return html_lang(lxml.html.document_fromstring(page_text(data, "text/html")))
 
 
-# --- the worker: one version of search.clean.language, in its own process ---
+# --- the worker: one version of search.language.detector, in its own process ---
 
 
 def _work(inputs: Path, output: Path) -> None:
-    from search.clean import detect_language
+    from search.language import detect_language
 
     job = json.loads(inputs.read_text())
     corpus_labels, times = {}, []
@@ -203,8 +203,8 @@ def _bands(corpus: list[dict[str, Any]]) -> str:
     Serbian counts as right when langdetect says Croatian: it has no Serbian profile, the South Slavic rule
     takes it from there."""
     sys.path.insert(0, str(ROOT))
-    from search.clean.language import MIN_PROBABILITY, _langdetect, judged_letters
-    from search.clean.scripts import count_letters
+    from search.language.detector import MIN_PROBABILITY, _langdetect, judged_letters
+    from search.language.scripts import count_letters
 
     right: Counter[int] = Counter()
     total: Counter[int] = Counter()

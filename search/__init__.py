@@ -6,10 +6,11 @@
 (files, the archive) and ``search.crawl`` (outlets) are its runners. Each
 stage imports only stages below it and the ground floor (``records``,
 ``errors``, ``settings``, ``state``, ``urls``, ``timeparse``,
-``fingerprint``, ``decode``, ``folding``, ``language_names``), and exports
+``fingerprint``, ``decode``, ``folding``), and exports
 its entry points from its ``__init__``:
 
 * ``search.archive``: ``open_archive`` — pages as received, in WARC files;
+* ``search.language``: ``detect_language``, ``LANGUAGE_NAMES`` — shared by the cleaner and enrichment;
 * ``search.clean``: ``clean`` — a ``RawPage`` to an ``Article``;
 * ``search.enrich``: ``enrich``, ``load_gazetteer`` — language, actors, sketch;
 * ``search.index``: ``open_index``, ``write_articles`` — the search backend's write side;

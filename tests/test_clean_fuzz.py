@@ -25,7 +25,7 @@ from search.clean.cleaner import _NOT_XML, clean, extract, extract_text
 from search.decode import received_page
 from search.enrich import Gazetteer, enrich
 from search.errors import ExtractionError
-from search.language_names import LANGUAGE_NAMES
+from search.language import LANGUAGE_NAMES
 from search.records import Article
 from search.settings import Settings as SettingsOf  # hypothesis has its own `settings`
 

@@ -1,4 +1,4 @@
-"""search.clean.language: langdetect, the declared language as a prior, the Serbian rule.
+"""search.language.detector: langdetect, the declared language as a prior, the Serbian rule.
 
 The fixtures are written for these tests (no article text is copied here).
 """
@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import SHARED
-from search.clean import detect_language
+from search.language import detect_language
 from search.records import UNKNOWN
 
 SERBIAN_CYRILLIC = (
@@ -223,7 +223,7 @@ def test_chinese_is_an_iso_639_1_code() -> None:
 
 _CORPUS = SHARED / "data" / "corpus" / "news-24k.jsonl.gz"
 #: Share of a fixed sample of 300 Alo articles labelled sr when measured
-#: (search/clean/language.py as first written: 300 of 300; 0.993 over all 2,019).
+#: (search/language/detector.py as first written: 300 of 300; 0.993 over all 2,019).
 _ALO_MEASURED = 1.0
 
 
@@ -237,7 +237,7 @@ def test_alo_articles_are_serbian() -> None:
 
 
 def test_a_declared_language_the_opening_confirms_is_taken_without_a_longer_look() -> None:
-    from search.clean.language import _confirmed
+    from search.language.detector import _confirmed
 
     english = ("The foreign ministers met in Brussels on Monday to discuss the next round of talks between "
                "Belgrade and Pristina, and agreed that the energy agreement must be implemented first. ") * 4
@@ -255,7 +255,7 @@ def test_every_language_langdetect_knows_has_a_name() -> None:
 
     from langdetect.detector_factory import PROFILES_DIRECTORY
 
-    from search.language_names import ALIASES, LANGUAGE_NAMES
+    from search.language.names import ALIASES, LANGUAGE_NAMES
 
     profiles = os.listdir(PROFILES_DIRECTORY)
     assert len(profiles) == 55  # langdetect 1.0.9: a new version with new profiles must be looked at
@@ -264,9 +264,9 @@ def test_every_language_langdetect_knows_has_a_name() -> None:
 
 
 def test_every_language_the_rules_give_has_a_name() -> None:
-    from search.clean.language import _CONFUSABLE
-    from search.clean.scripts import CYRILLIC_LANGUAGES, NON_LATIN_LANGUAGES
-    from search.language_names import LANGUAGE_NAMES
+    from search.language import LANGUAGE_NAMES
+    from search.language.detector import _CONFUSABLE
+    from search.language.scripts import CYRILLIC_LANGUAGES, NON_LATIN_LANGUAGES
 
     given = {"sr", "hr", "bs", "mk", UNKNOWN}.union(*_CONFUSABLE, CYRILLIC_LANGUAGES, NON_LATIN_LANGUAGES)
     assert given - LANGUAGE_NAMES.keys() == set()
@@ -277,7 +277,7 @@ def test_any_declared_code_comes_back_named_or_not_at_all(text: str) -> None:
     from itertools import product
     from string import ascii_lowercase
 
-    from search.language_names import LANGUAGE_NAMES
+    from search.language import LANGUAGE_NAMES
 
     for a, b in product(ascii_lowercase, repeat=2):
         for declared in (a + b, f"{a}{b}-XX", f"{a}{b}x"):
@@ -318,7 +318,7 @@ def test_the_language_facet_labels_codes_with_names(fresh, gazetteer) -> None:
     ids=["wire-table", "headline", "serbian-headline"],
 )
 def test_a_text_too_short_to_judge_is_unknown_unless_the_page_says(text: str) -> None:
-    from search.clean.language import MIN_JUDGED_LETTERS, judged_letters
+    from search.language.detector import MIN_JUDGED_LETTERS, judged_letters
 
     assert judged_letters(text) < MIN_JUDGED_LETTERS
     assert detect_language(text) == UNKNOWN
@@ -326,14 +326,14 @@ def test_a_text_too_short_to_judge_is_unknown_unless_the_page_says(text: str) ->
 
 
 def test_a_text_long_enough_to_judge_is_judged() -> None:
-    from search.clean.language import MIN_JUDGED_LETTERS, judged_letters
+    from search.language.detector import MIN_JUDGED_LETTERS, judged_letters
 
     assert judged_letters(ENGLISH) >= MIN_JUDGED_LETTERS
     assert detect_language(ENGLISH) == "en"
 
 
 def test_judged_letters_count_each_word_once() -> None:
-    from search.clean.language import judged_letters
+    from search.language.detector import judged_letters
 
     assert judged_letters("Net vs net VS Net 1.1 mln") == len("net") + len("vs") + len("mln")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, render_template
 
-from search.language_names import LANGUAGE_NAMES
+from search.language import LANGUAGE_NAMES
 from search.query import get_article, get_copies
 from web.searcher import get_gazetteer, get_searcher
 

@@ -9,7 +9,7 @@ Two paths end in one set of leftover rules (``search.clean.leftovers``):
   (``search.clean.body``), title, authors, outlet and canonical URL from the
   page's metadata (``search.clean.metadata``), the date from every signal with its
   provenance (``search.clean.dates``), the language with ``<html lang>`` as a
-  prior (``search.clean.language``);
+  prior (``search.language.detector``);
 * plain-text page dumps (a copy of what a browser showed) are split into
   lines; furniture is recognised by its shape and vocabulary — prompts to
   subscribe or log in, ad markers, "N min read", comment-widget strings,
@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING
 
 from search.clean.body import extract_body
 from search.clean.dates import DateFound, find_published
-from search.clean.language import detect_language
 from search.clean.leftovers import (
     BYLINE,
     SENTENCE_END,
@@ -47,6 +46,7 @@ from search.clean.linked_data import is_linked_data, read_linked_data
 from search.clean.metadata import read_metadata
 from search.decode import page_text
 from search.errors import ExtractionError, ExtractorFailed, NewsdeskError
+from search.language import detect_language
 from search.records import Article, PageHints, RawPage
 from search.settings import Settings
 from search.urls import article_id, canonical_url, resolve_url

@@ -1,7 +1,7 @@
 """Enrichment: third stage, between the cleaner and the index.
 
 Adds what the text implies but does not state: its language when the
-cleaner has not already found it (``search.clean.language``), the actors it names
+cleaner has not already found it (``search.language.detector``), the actors it names
 (the gazetteer in ``seeds/actors.toml``) and a MinHash sketch of the text,
 by which the index recognises copies of one story (``search.index.duplicates``;
 the sketch itself is defined in ``search.fingerprint``). The year facet is
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from search.clean import detect_language
 from search.enrich.actors import Gazetteer
 from search.fingerprint import text_minhash
+from search.language import detect_language
 from search.records import Article
 
 

@@ -30,7 +30,7 @@ from whoosh.searching import Results, Searcher
 from search.enrich import Actor, Gazetteer
 from search.errors import NotFound
 from search.index import WORD_FIELDS, from_stored, index_terms, text_analyzer
-from search.language_names import LANGUAGE_NAMES
+from search.language import LANGUAGE_NAMES
 from search.query import facets
 from search.query.facets import Counts
 from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, Deadline, parse_query

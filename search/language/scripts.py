@@ -1,7 +1,7 @@
 """What a text is written in: its script, the languages a script allows, look-alike letters.
 
 Pipeline: sources → clean → **enrich** → index. The language detector
-(``search.clean.language``) and its South Slavic rule (``search.clean.south_slavic``)
+(``search.language.detector``) and its South Slavic rule (``search.language.south_slavic``)
 read a sample through these: ``count_letters`` says how many of its letters
 are Latin and Cyrillic (``Letters.script``), ``without_homoglyphs`` makes
 Cyrillic look-alikes inside Latin words Latin, and a declared language is

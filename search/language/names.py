@@ -1,7 +1,7 @@
 """The ISO 639-1 codes the language detector answers with, and their names.
 
 Pipeline: sources → clean → **enrich** → index → query. The detector
-(``search.clean.language``, in the cleaner and enrichment) answers with these codes
+(``search.language.detector``, in the cleaner and enrichment) answers with these codes
 and accepts a page's declared language only when it is one of them; the read
 side (facets, feeds, article pages) shows ``LANGUAGE_NAMES[code]``.
 
@@ -16,7 +16,7 @@ from search.records import UNKNOWN
 #: ``UNKNOWN``: the language facet shows codes, its labels these names. Every
 #: code ``detect_language`` can answer is here: langdetect's (through
 #: ``ALIASES``), the rules', and a declared language only when it is one of
-#: these (``search.clean.language``).
+#: these (``search.language.detector``).
 LANGUAGE_NAMES: dict[str, str] = {
     "aa": "Afar", "ab": "Abkhazian", "ae": "Avestan", "af": "Afrikaans", "ak": "Akan", "am": "Amharic",
     "an": "Aragonese", "ar": "Arabic", "as": "Assamese", "av": "Avaric", "ay": "Aymara", "az": "Azerbaijani",

@@ -1,7 +1,7 @@
 """The South Slavic rule of the language detector: Serbian, Croatian, Bosnian, Macedonian.
 
 Pipeline: sources → clean → **enrich** → index. The detector
-(``search.clean.language``) asks ``south_slavic`` for a label after langdetect's
+(``search.language.detector``) asks ``south_slavic`` for a label after langdetect's
 guess, and ``serbian_or_macedonian`` for a Cyrillic text too short for
 langdetect to judge. Exports: ``south_slavic``, ``serbian_or_macedonian``,
 ``DECISIVE_HITS``.
@@ -52,7 +52,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from search.clean.scripts import WORD, Letters
+from search.language.scripts import WORD, Letters
 from search.records import UNKNOWN
 
 #: Hits the leading side of the Serbian/Croatian count needs to win outright

@@ -7,8 +7,8 @@ ISO 639-1 code, or ``UNKNOWN`` when the text is too short or too mixed to say.
 
 This module is the detector (``detect_language``, ``too_short``,
 ``judged_letters`` and the tunables below). It stands on
-``search.language_names`` (the codes and their names), ``search.clean.scripts``
-(what a sample is written in) and ``search.clean.south_slavic`` (the Serbian rule).
+``search.language.names`` (the codes and their names), ``search.language.scripts``
+(what a sample is written in) and ``search.language.south_slavic`` (the Serbian rule).
 
 How a text is labelled (``detect_language``):
 
@@ -34,7 +34,7 @@ How a text is labelled (``detect_language``):
    ``MIN_PROBABILITY``, else unknown. A text nearly all in capitals (a wire
    headline) is lower-cased first: langdetect skips words in capitals as
    acronyms and would decide on the few letters left.
-3. **The South Slavic rule** (``search.clean.south_slavic``). langdetect has no
+3. **The South Slavic rule** (``search.language.south_slavic``). langdetect has no
    profile for Serbian or Bosnian, so it calls Serbian ``hr`` (Latin script)
    or ``mk``/``bg``/``ru`` (Cyrillic). On top of it, letters and words
    decide between Serbian and Macedonian (Cyrillic) and between Serbian,
@@ -68,7 +68,8 @@ from typing import NamedTuple
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 
-from search.clean.scripts import (
+from search.language.names import ALIASES, LANGUAGE_NAMES
+from search.language.scripts import (
     CYRILLIC_LANGUAGES,
     NON_LATIN_LANGUAGES,
     UPPER,
@@ -78,8 +79,7 @@ from search.clean.scripts import (
     letter_count,
     without_homoglyphs,
 )
-from search.clean.south_slavic import serbian_or_macedonian, south_slavic
-from search.language_names import ALIASES, LANGUAGE_NAMES
+from search.language.south_slavic import serbian_or_macedonian, south_slavic
 from search.records import UNKNOWN
 
 #: Enough text to decide; more only costs time. Measured: 1,000 characters
