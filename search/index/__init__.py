@@ -13,7 +13,8 @@ Exports: ``open_index``, ``create_index``, ``write_articles``,
 Modules: ``store`` (open, write, delete, swap), ``schema``, ``analysis``
 (folding, stems, the query parser's plugins), ``document`` (``Article`` ↔
 stored fields, both ways), ``duplicates`` (copies and clusters),
-``sequence`` (ingest numbers for alerts).
+``sequence`` (ingest numbers for alerts), ``mapped`` (index files read
+through memory maps rather than copied into each searcher).
 """
 
 from __future__ import annotations

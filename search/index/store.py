@@ -30,6 +30,7 @@ from whoosh.writing import SegmentWriter
 from search.errors import IndexBusy, IndexMissing, IndexUnavailable, SchemaMismatch
 from search.index.document import to_fields
 from search.index.duplicates import Copy, CopyFinder, duplicate_of, nearest
+from search.index.mapped import MappedStorage
 from search.index.schema import SCHEMA_VERSION, build_schema
 from search.index.sequence import Sequence, open_sequence
 from search.records import Article
@@ -81,7 +82,7 @@ def open_index(settings: Settings, directory: Path | None = None) -> FileIndex:
             hint=f"rebuild it from its archive: newsdesk reindex --index {settings.index} "
                  f"(with nothing archived: newsdesk ingest PATH --rebuild --index {settings.index})",
         )
-    return whoosh_index.open_dir(str(path))
+    return _open(path)
 
 
 def create_index(settings: Settings, actor_vectors: bool = False, directory: Path | None = None) -> FileIndex:
@@ -100,7 +101,12 @@ def create_index(settings: Settings, actor_vectors: bool = False, directory: Pat
     (fresh / _VERSION_FILE).write_text(json.dumps({"schema_version": SCHEMA_VERSION}) + "\n")
     shutil.rmtree(path, ignore_errors=True)
     fresh.rename(path)
-    return whoosh_index.open_dir(str(path))
+    return _open(path)
+
+
+def _open(path: Path) -> FileIndex:
+    """The index in ``path``, its files read through memory maps (search/index/mapped.py), not copied per searcher."""
+    return MappedStorage(str(path)).open_index()
 
 
 def write_articles(

@@ -1,0 +1,153 @@
+"""Reading the index through memory maps: Whoosh's file storage without private copies.
+
+Part of the index stage: search/index/store.py opens every index through
+``MappedStorage`` (``open_index``, ``create_index``); nothing above the
+index stage sees it. Exports ``MappedStorage`` and ``MappedFile``.
+
+Why: Whoosh's ``CompoundStorage`` maps a segment's file, then wraps each
+file inside it in a ``BufferFile``, whose ``BytesIO(buf)`` copies it: opening
+a searcher copied every segment's postings, terms and stored fields into
+the process's private memory (about 0.75× the index, paid again by every
+searcher, and most of the time it takes to open one). Here each file is
+mapped once, read-only, and its sub-files are ``MappedFile`` windows on that
+map: a read copies only the bytes asked for, and the pages stay the page
+cache's, shared by every searcher and every process.
+
+What stays Whoosh's: writing (``create_file`` is untouched, and a writer's
+scratch files live in a plain ``FileStorage``), locks, the directory
+listing. Only reading goes through maps.
+
+Files that change: Whoosh never rewrites a segment or TOC file in place (a
+commit writes new files, a merge deletes old ones, a reindex swaps the whole
+directory), so a map never sees its file shrink; a map keeps a deleted or
+swapped-away file alive until it is closed, so a searcher opened before a
+reindex reads the old index to its end.
+
+Closing: the file that made a map owns it and unmaps it on ``close`` (a
+compound segment's file is closed with its reader, so with the searcher).
+Windows only borrow the map and export no buffer from it, so the unmap
+never fails on a view still alive; reading a window after that raises.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from array import array
+from collections.abc import Callable
+from typing import Any
+
+from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.structfile import StructFile
+from whoosh.system import IS_LITTLE
+
+__all__ = ["MappedFile", "MappedStorage"]
+
+_Source = mmap.mmap | bytes  # bytes: an empty file, which cannot be mapped
+
+
+class MappedStorage(FileStorage):  # type: ignore[misc]  # whoosh ships no type hints
+    """A directory of index files whose files are read through read-only memory maps.
+
+    ``supports_mmap`` is False on purpose: it is what tells Whoosh's
+    ``CompoundStorage`` to map the file again and copy its parts; it takes
+    our files' ``subset`` instead, which copies nothing.
+    """
+
+    supports_mmap = False
+
+    def __init__(self, path: str, readonly: bool = False) -> None:
+        super().__init__(path, supports_mmap=False, readonly=readonly)
+
+    def open_file(self, name: str, **kwargs: Any) -> MappedFile:
+        with open(self._fpath(name), "rb") as f:  # the map keeps the file open; the descriptor can go
+            size = os.fstat(f.fileno()).st_size
+            source: _Source = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        return MappedFile(_Window(source, 0, len(source), owner=True), name=name, **kwargs)
+
+
+class _Window:
+    """A read-only file object over bytes ``[start, end)`` of a map: read, readline, seek, tell.
+
+    Positions are kept absolute in the map (``_pos``) so a read is one slice.
+    No ``fileno``: Whoosh would then read arrays with ``fromfile`` and map it again.
+    """
+
+    __slots__ = ("_end", "_owner", "_pos", "_source", "_start", "closed")
+
+    def __init__(self, source: _Source, start: int, end: int, owner: bool) -> None:
+        self._source, self._start, self._end, self._pos = source, start, end, start
+        self._owner = owner  # unmaps on close; a borrowing window does not
+        self.closed = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        pos = self._pos
+        end = self._end if size is None or size < 0 else min(self._end, pos + size)
+        if end <= pos:
+            return b""
+        self._pos = end
+        return self._source[pos:end]
+
+    def readline(self, size: int | None = -1) -> bytes:
+        pos = self._pos
+        newline = self._source.find(b"\n", pos, self._end)
+        end = self._end if newline < 0 else newline + 1
+        if size is not None and size >= 0:
+            end = min(end, pos + size)
+        if end <= pos:
+            return b""
+        self._pos = end
+        return self._source[pos:end]
+
+    def seek(self, where: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: self._start, os.SEEK_CUR: self._pos, os.SEEK_END: self._end}[whence]
+        self._pos = max(self._start, base + where)
+        return self._pos - self._start
+
+    def tell(self) -> int:
+        return self._pos - self._start
+
+    def window(self, position: int, length: int) -> _Window:
+        """A borrowing window on ``length`` bytes from ``position`` (relative to this one), clipped to it."""
+        start = min(self._start + position, self._end)
+        return _Window(self._source, start, min(start + length, self._end), owner=False)
+
+    def slice(self, position: int, length: int) -> bytes:
+        start = self._start + position
+        return self._source[start : min(start + length, self._end)]
+
+    def close(self) -> None:
+        if self._owner and not self.closed and isinstance(self._source, mmap.mmap):
+            self._source.close()
+        self.closed = True
+
+
+class MappedFile(StructFile):  # type: ignore[misc]  # whoosh ships no type hints
+    """Whoosh's ``StructFile`` over a window on a map: ``BufferFile``'s reads without its copy.
+
+    ``get`` and ``get_array`` read at a position without moving the file's
+    position, as ``BufferFile``'s do; ``subset`` is a window on the same map.
+    """
+
+    def __init__(self, window: _Window, name: str | None = None, onclose: Callable[[Any], None] | None = None) -> None:
+        super().__init__(window, name=name, onclose=onclose)
+        self._window = window
+        # Straight to the window: StructFile's own methods add a call per read,
+        # and Whoosh reads variable-length integers a byte at a time.
+        self.read = window.read
+        self.readline = window.readline
+        self.seek = window.seek
+        self.tell = window.tell
+
+    def subset(self, position: int, length: int, name: str | None = None) -> MappedFile:
+        return MappedFile(self._window.window(position, length), name=name or self._name)
+
+    def get(self, position: int, length: int) -> bytes:
+        return self._window.slice(position, length)
+
+    def get_array(self, position: int, typecode: str, length: int) -> array[Any]:
+        values = array(typecode)
+        values.frombytes(self.get(position, length * values.itemsize))
+        if IS_LITTLE:  # stored big-endian, as StructFile writes them
+            values.byteswap()
+        return values
