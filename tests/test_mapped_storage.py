@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import os
 import threading
+from array import array
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -205,3 +207,36 @@ def test_a_searcher_open_across_a_reindex_swap_reads_the_old_index(tmp_path: Pat
         assert search(old, make_query(""), settings, gazetteer) == before
     with open_index(settings).searcher() as new:
         assert search(new, make_query(""), settings, gazetteer).total == 20
+
+
+def test_a_mapped_file_reads_as_whoosh_buffer_file_does(tmp_path: Path) -> None:
+    storage = MappedStorage(str(tmp_path))
+    with storage.create_file("data") as out:
+        out.write_int(7)
+        out.write_varint(300)
+        out.write_pickle({"a": [1, 2]})
+        out.write(b"line one\nline two\n")
+        out.write_array(array("i", [5, -6, 7]))
+    data = (tmp_path / "data").read_bytes()
+    storage.create_file("empty").close()
+    mapped, buffered = storage.open_file("data"), BufferFile(memoryview(data))
+    try:
+        for f in (mapped, buffered):
+            f.seek(0)
+        assert [mapped.read_int(), mapped.read_varint(), mapped.read_pickle()] == [7, 300, {"a": [1, 2]}]
+        assert [buffered.read_int(), buffered.read_varint(), buffered.read_pickle()] == [7, 300, {"a": [1, 2]}]
+        assert mapped.readline() == buffered.readline() == b"line one\n"
+        assert mapped.tell() == buffered.tell()
+        end = len(data) - 12
+        assert mapped.get_array(end, "i", 3) == buffered.get_array(end, "i", 3) == array("i", [5, -6, 7])
+        assert mapped.get(end - 9, 9) == buffered.get(end - 9, 9) == b"line two\n"
+        part = mapped.subset(end - 18, 18)
+        assert part.read() == b"line one\nline two\n" and part.read(5) == b""
+        assert part.seek(-4, os.SEEK_END) == 14 and part.read(100) == b"two\n"
+        assert mapped.seek(0, os.SEEK_END) == len(data) and mapped.read(1) == b""
+    finally:
+        mapped.close()
+    with pytest.raises(ValueError):  # unmapped on close: a window left over cannot read freed memory
+        part.get(0, 4)
+    with storage.open_file("empty") as empty:
+        assert empty.read() == b"" and empty.get(0, 4) == b""

@@ -100,7 +100,14 @@ class _Window:
         return self._source[pos:end]
 
     def seek(self, where: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: self._start, os.SEEK_CUR: self._pos, os.SEEK_END: self._end}[whence]
+        if whence == os.SEEK_SET:
+            base = self._start
+        elif whence == os.SEEK_CUR:
+            base = self._pos
+        elif whence == os.SEEK_END:
+            base = self._end
+        else:
+            raise ValueError(f"invalid whence {whence!r}")
         self._pos = max(self._start, base + where)
         return self._pos - self._start
 
@@ -111,10 +118,6 @@ class _Window:
         """A borrowing window on ``length`` bytes from ``position`` (relative to this one), clipped to it."""
         start = min(self._start + position, self._end)
         return _Window(self._source, start, min(start + length, self._end), owner=False)
-
-    def slice(self, position: int, length: int) -> bytes:
-        start = self._start + position
-        return self._source[start : min(start + length, self._end)]
 
     def close(self) -> None:
         if self._owner and not self.closed and isinstance(self._source, mmap.mmap):
@@ -132,6 +135,7 @@ class MappedFile(StructFile):  # type: ignore[misc]  # whoosh ships no type hint
     def __init__(self, window: _Window, name: str | None = None, onclose: Callable[[Any], None] | None = None) -> None:
         super().__init__(window, name=name, onclose=onclose)
         self._window = window
+        self._source, self._start, self._end = window._source, window._start, window._end
         # Straight to the window: StructFile's own methods add a call per read,
         # and Whoosh reads variable-length integers a byte at a time.
         self.read = window.read
@@ -143,7 +147,8 @@ class MappedFile(StructFile):  # type: ignore[misc]  # whoosh ships no type hint
         return MappedFile(self._window.window(position, length), name=name or self._name)
 
     def get(self, position: int, length: int) -> bytes:
-        return self._window.slice(position, length)
+        start = self._start + position  # inline, not the window's: Whoosh calls this for every block and value
+        return self._source[start : min(start + length, self._end)]
 
     def get_array(self, position: int, typecode: str, length: int) -> array[Any]:
         values = array(typecode)
