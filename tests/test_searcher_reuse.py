@@ -1,0 +1,92 @@
+"""The server keeps one searcher per thread across requests, and never serves a stale index.
+
+Opening a searcher is the expensive part of a request at scale, so a
+thread's searcher lives on between requests and is refreshed at the start
+of each. What it must never do: miss a commit, serve the old directory
+after ``reindex`` or ``ingest --rebuild`` swapped in another (whose commit
+generation may equal the old one's), or share a searcher between threads.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+from flask import Flask
+from whoosh.searching import Searcher
+
+from search.index import open_index
+from search.ingest import ingest
+from search.settings import Settings
+from tests.conftest import SEED_ARTICLES, make_settings
+from web import create_app
+from web.searcher import get_searcher
+
+
+def _app(settings: Settings) -> Flask:
+    return create_app({"TESTING": True, "NEWSDESK_SETTINGS": settings})
+
+
+def _searcher_of_a_request(app: Flask) -> Searcher:
+    with app.test_request_context("/"):
+        return get_searcher()
+
+
+def _ids(app: Flask) -> set[str]:
+    response = app.test_client().get("/api/search?per_page=100")
+    assert response.status_code == 200
+    return {hit["id"] for hit in response.get_json()["hits"]}
+
+
+def _folder(tmp_path: Path, name: str, files: list[Path]) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    for file in files:
+        shutil.copy(file, folder / file.name)
+    return folder
+
+
+def test_requests_in_one_thread_share_its_searcher_until_the_index_changes(tmp_path: Path) -> None:
+    seeds = sorted(SEED_ARTICLES.iterdir())
+    settings = make_settings(tmp_path / "instance")
+    ingest([_folder(tmp_path, "first", seeds[:3])], settings, progress=False)
+    app = _app(settings)
+    first = _searcher_of_a_request(app)
+    assert _searcher_of_a_request(app) is first  # nothing committed: not opened again
+
+    ingest([_folder(tmp_path, "more", seeds[3:])], settings, progress=False)
+    assert _searcher_of_a_request(app) is not first  # a commit: refreshed
+    assert len(_ids(app)) == len(seeds)
+
+
+def test_a_swapped_in_index_is_served_even_when_its_generation_equals_the_old_one(tmp_path: Path) -> None:
+    seeds = sorted(SEED_ARTICLES.iterdir())
+    settings = make_settings(tmp_path / "instance")
+    ingest([_folder(tmp_path, "old", seeds[:2])], settings, progress=False)
+    app = _app(settings)
+    old = _ids(app)
+    generation = open_index(settings).latest_generation()
+
+    ingest([_folder(tmp_path, "new", seeds[2:])], settings, rebuild=True, progress=False)
+    assert open_index(settings).latest_generation() == generation  # what a refresh alone would trust
+    new = _ids(app)
+    assert new and not new & old
+    assert new == {fields["id"] for fields in open_index(settings).searcher().all_stored_fields()}
+
+
+def test_each_thread_has_a_searcher_of_its_own(seeded: Settings) -> None:
+    app = _app(seeded)
+    found: dict[str, Searcher] = {}
+
+    def work(name: str) -> None:
+        found[name] = _searcher_of_a_request(app)
+        assert _ids(app)  # and a whole request through the views
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert found["a"] is not found["b"]
+    assert not found["a"].is_closed and not found["b"].is_closed  # neither closed the other's
