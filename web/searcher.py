@@ -1,12 +1,16 @@
-"""The request's searcher: one per server thread, kept across requests and refreshed.
+"""The request's searcher: one per server thread, kept across requests until the index changes.
 
-Opening a Whoosh searcher reads every segment's files (hundreds of
-milliseconds at 100k articles), so a server that opened one per request
-spent most of its time opening. Each worker thread keeps its own searcher
-instead (Whoosh's file readers keep seek state, so threads never share
-one) and, at the start of each request, ``refresh()`` returns the same
-searcher when nothing was committed, or a new one that reuses the readers
-of unchanged segments. A request sees one snapshot from start to end.
+A server that opened a searcher per request spent most of its CPU opening
+them. Each worker thread keeps its own searcher instead (Whoosh's file
+readers keep seek state, so threads never share one), and at the start of
+each request checks it is still the index's latest commit; after a commit
+the thread opens a new one (a few milliseconds: the files are memory-mapped,
+``search.index``). A request sees one snapshot from start to end.
+
+Not Whoosh's ``Searcher.refresh()``: it reuses a segment's reader with the
+deletions it had, so an article updated by a later commit came back twice,
+and after a merge it kept the merged-away segments as well (counts too high;
+tests/test_searcher_reuse.py).
 
 ``reindex`` and ``ingest --rebuild`` do not commit to the live index: they
 swap in another directory, whose commit generation may well equal the old
@@ -53,11 +57,11 @@ def get_searcher() -> Searcher:
 
 def _current(kept: _Kept, settings: Settings) -> Searcher:
     directory = _identity(settings)
-    if kept.searcher is not None and kept.directory == directory:
-        kept.searcher = kept.searcher.refresh()
+    if kept.searcher is not None and kept.directory == directory and kept.searcher.up_to_date():
         return kept.searcher
+    index = kept.index if kept.directory == directory else None
     _close(kept)
-    kept.index = open_index(settings)  # raises IndexMissing / SchemaMismatch (503)
+    kept.index = index or open_index(settings)  # raises IndexMissing / SchemaMismatch (503)
     kept.searcher, kept.directory = kept.index.searcher(), directory
     return kept.searcher
 
