@@ -195,15 +195,29 @@ def _newest_first(years: Iterable[FacetValue]) -> tuple[tuple[str, int], ...]:
 
 
 def _with_copies(searcher: Searcher, hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
-    """The hits with their clusters' sizes and other outlets, counted by one
-    grouped search over the clusters on the page — a search, not the term's
-    document frequency, because that still counts deleted articles."""
+    """The hits with their clusters' sizes and other outlets.
+
+    Read from the cluster field's postings, segment by segment, with deleted
+    articles left out (a term's document frequency still counts them). Most
+    clusters hold one article, whose outlet the hit already knows; only the
+    articles of larger clusters are read for theirs. A grouped search did
+    this before and cost a quarter of a results page.
+    """
     if not hits:
         return hits
-    clusters = wq.Or([wq.Term("cluster", cluster) for cluster in sorted({hit.cluster for hit in hits})])
-    by_outlet = sorting.MultiFacet([sorting.FieldFacet("cluster"), sorting.FieldFacet("outlet")], maptype=sorting.Count)
-    results = searcher.search(clusters, limit=1, scored=False, groupedby={"copies": by_outlet})
-    counts: dict[tuple[str, str], int] = results.groups("copies")
+    members: dict[str, list[tuple[Any, int]]] = {}
+    for cluster in sorted({hit.cluster for hit in hits}):
+        for sub, _ in searcher.leaf_searchers():
+            reader = sub.reader()
+            if ("cluster", cluster) in reader:
+                docs = reader.postings("cluster", cluster).all_ids()  # deleted ones filtered out
+                members.setdefault(cluster, []).extend((reader, doc) for doc in docs)
+    counts: dict[tuple[str, str], int] = {}
+    outlets = {hit.cluster: hit.outlet for hit in hits}
+    for cluster, docs in members.items():
+        for reader, doc in docs:
+            outlet = outlets[cluster] if len(docs) == 1 else reader.stored_fields(doc).get("outlet", UNKNOWN)
+            counts[(cluster, outlet)] = counts.get((cluster, outlet), 0) + 1
     return tuple(_counted(hit, counts) for hit in hits)
 
 
