@@ -203,7 +203,7 @@ class _Crawl:
     def _work(self, entry: Entry) -> FetchResult:
         source = self.sources[entry.source]
         hints = PageHints(published=parse_iso(entry.published), published_source=entry.published_source)
-        context = FetchContext(self.settings, hints, entry.validators, dict(self.pipeline.outlets))
+        context = FetchContext(self.settings, hints, entry.validators, self.pipeline.outlets)
         try:
             if entry.kind == "page":
                 return fetch_article(entry.url, source, context, self.fetcher)

@@ -20,6 +20,7 @@ writes: the crawl's single writer (``search.crawl``) records every result.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -50,7 +51,7 @@ class FetchContext:
     settings: Settings
     hints: PageHints = field(default_factory=PageHints)  # dates stated by a feed or sitemap
     validators: Validators = field(default_factory=Validators)  # for a conditional GET
-    outlets: dict[str, str] = field(default_factory=dict)  # host → outlet, from the crawl's sources
+    outlets: Mapping[str, str] = field(default_factory=dict)  # host → outlet, from the crawl's sources (a dict: picklable)
 
 
 @dataclass(frozen=True)
