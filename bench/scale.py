@@ -1007,7 +1007,8 @@ def targets(f: SizeFigures) -> list[Target]:
                    f"≥ {bound:.1f}/s", f"{t.per_second:.1f}/s ({t.cpu_ms:.1f} ms CPU per request)",
                    t.per_second >= bound),
             Target(label, "3. p95 ÷ p50 under load", f"≤ {TAIL_RATIO}×",
-                   f"{t.p95_ms / t.p50_ms:.2f}× ({t.p95_ms:.0f} / {t.p50_ms:.0f} ms)", t.p95_ms / t.p50_ms <= TAIL_RATIO),
+                   f"{t.p95_ms / t.p50_ms:.2f}× ({t.p95_ms:.0f} / {t.p50_ms:.0f} ms)",
+                   t.p95_ms / t.p50_ms <= TAIL_RATIO),
         ]
     if not f.size.memory_only:
         nd, raw = f.built.builds["newsdesk"], f.built.builds["raw"]
@@ -1110,7 +1111,8 @@ def _render_size(f: SizeFigures) -> str:
             ("`/api/search` less fixed cost: wall p50 / p95 ms", *_ms(p.search_wall), ""),
             ("bare Whoosh page in-process: CPU p50 / p95 ms", *_ms(p.bare_cpu), ""),
             ("bare Whoosh page in-process: wall p50 / p95 ms", *_ms(p.bare_wall), ""),
-            ("front page `/api/search` less fixed cost: CPU / wall ms", f"{p.front_cpu:.1f}", f"{p.front_wall:.1f}", ""),
+            ("front page `/api/search` less fixed cost: CPU / wall ms",
+             f"{p.front_cpu:.1f}", f"{p.front_wall:.1f}", ""),
             ("wall ratios search ÷ bare p50 / p95; front ÷ bare p50",
              f"{p.search_wall.p50 / p.bare_wall.p50:.2f}", f"{p.search_wall.p95 / p.bare_wall.p95:.2f}",
              f"{p.front_wall / p.bare_wall.p50:.2f}"),
@@ -1120,7 +1122,8 @@ def _render_size(f: SizeFigures) -> str:
         rows += [
             (f"load, {t.clients} clients: requests / requests per s / p50 ms / p95 ms",
              f"{t.requests:,}", f"{t.per_second:.1f}", f"{t.p50_ms:.0f} / {t.p95_ms:.0f}"),
-            ("load: server CPU ms per request, /proc stat / schedstat", f"{t.cpu_ms:.1f}", f"{t.cpu_ms_precise:.1f}", ""),
+            ("load: server CPU ms per request, /proc stat / schedstat",
+             f"{t.cpu_ms:.1f}", f"{t.cpu_ms_precise:.1f}", ""),
         ]
     statuses = Counter[int]()
     for part in (f.pages, f.throughput, f.memory):
