@@ -141,7 +141,7 @@ def test_the_front_page_is_everything_newest_first(peers: Any) -> None:
 
 def test_the_peers_agree_with_each_other(peers: Any) -> None:
     _, opened = peers
-    assert BENCH.peers_agree(opened, QUERIES) == (len(QUERIES) + 1, len(QUERIES) + 1)
+    assert BENCH.peers_agree(opened, QUERIES) == (len(QUERIES) + 1, len(QUERIES) + 1, [])
 
 
 def test_fts_expressions_quote_every_word_and_phrase() -> None:
