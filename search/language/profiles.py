@@ -59,8 +59,8 @@ _BASE_FREQ = Detector.BASE_FREQ
 _MAX_TEXT_LENGTH = 10_000
 #: Steps between two normalisations (langdetect: ``if i % 5 == 0``).
 _NORMALISE_EVERY = 5
-#: Words whose n-grams are kept; past this the cache starts over (a few MB).
-_WORD_CACHE_SIZE = 200_000
+#: Words whose n-grams are kept; past this the cache starts over (about 15 MB).
+_WORD_CACHE_SIZE = 100_000
 _SPACE_RUNS = re.compile(" {2,}")
 
 
@@ -126,29 +126,32 @@ def _trial(model: _Model, rows: list[int], rng: random.Random) -> NDArray[numpy.
     until one language holds nearly all of it (or ``_ITERATION_LIMIT``).
 
     langdetect normalises after steps 0, 5, 10, ...: the five steps between
-    two normalisations are one block here, their rows multiplied in by one
-    ``multiply.reduce`` down the rows (which multiplies in row order, as the
-    steps would, each product the same IEEE operation).
+    two normalisations are one block here. The normalised probabilities and
+    the block's five rows (plus the weight) fill one array, and
+    ``multiply.reduce`` down its rows multiplies them in row order, as the
+    steps would, each product the same IEEE operation. Every call writes
+    into arrays made once per trial: numpy's cost here is per call, not per
+    number.
     """
     langs = len(model.langs)
-    prob = numpy.full(langs, model.uniform)
-    alpha = _ALPHA + rng.gauss(0.0, 1.0) * _ALPHA_WIDTH
-    weight = alpha / _BASE_FREQ
-    matrix, choice = model.matrix, rng.choice
+    weight = (_ALPHA + rng.gauss(0.0, 1.0) * _ALPHA_WIDTH) / _BASE_FREQ
+    choice = rng.choice
+    take, multiply, divide, add = model.matrix.take, numpy.multiply.reduce, numpy.divide, numpy.add
     block = numpy.empty((_NORMALISE_EVERY + 1, langs))
-    prob *= matrix[choice(rows)] + weight  # step 0
+    normalised, drawn = block[0], block[1:]
+    prob = numpy.full(langs, model.uniform)
+    prob *= model.matrix[choice(rows)] + weight  # step 0
     step = 0
     while True:
         values = prob.tolist()
         total = sum(values)  # Python's sum, in langdetect's order (not numpy's pairwise sum)
-        prob /= total
         # max(p / total) is max(p) / total: division by a positive number keeps the order.
         if max(values) / total > _CONV_THRESHOLD or step >= _ITERATION_LIMIT:
-            return prob
-        block[0] = prob
-        block[1:] = matrix[[choice(rows) for _ in range(_NORMALISE_EVERY)]]
-        block[1:] += weight
-        prob = numpy.multiply.reduce(block, axis=0)
+            return prob / total
+        divide(prob, total, out=normalised)
+        take([choice(rows) for _ in range(_NORMALISE_EVERY)], 0, drawn)
+        add(drawn, weight, out=drawn)
+        multiply(block, axis=0, out=prob)
         step += _NORMALISE_EVERY
 
 
@@ -158,15 +161,23 @@ def _trial(model: _Model, rows: list[int], rng: random.Random) -> NDArray[numpy.
 def _appended(text: str) -> str:
     """``Detector.append``: URLs and addresses out, Vietnamese normalised, cut
     at the length limit, runs of spaces as one."""
-    text = Detector.URL_RE.sub(" ", text)
-    text = Detector.MAIL_RE.sub(" ", text)
-    text = NGram.normalize_vi(text)
+    # Each pattern is tried only where it can match (a URL starts "http", an
+    # address has an "@", the Vietnamese marks are not ASCII): scanning
+    # for them costs more than the rest of the preparation.
+    if "http" in text:
+        text = Detector.URL_RE.sub(" ", text)
+    if "@" in text:
+        text = Detector.MAIL_RE.sub(" ", text)
+    if not text.isascii():
+        text = NGram.normalize_vi(text)
     return _SPACE_RUNS.sub(" ", text[:_MAX_TEXT_LENGTH])
 
 
 def _cleaned(text: str) -> str:
     """``Detector.cleaning_text``: a text mostly in another script loses its
     Latin letters. Counted per distinct character, by langdetect's own tests."""
+    if text.isascii():
+        return text  # no character from U+0300 on: nothing to weigh against the Latin letters
     latin = non_latin = 0
     for ch, count in Counter(text).items():
         kind = _kind(ch)
@@ -226,22 +237,29 @@ def _ngram_rows(text: str, model: _Model) -> list[int]:
     grams depend on the word alone and on whether a space follows it.
     """
     words = text.translate(_NORMALISED).split(" ")
-    last = len(words) - 1
+    last = words.pop()  # the only word no space follows
     rows: list[int] = []
-    for index, word in enumerate(words):
+    cache, row_of = _spaced_words, model.row_of
+    for word in words:
         if word:
-            key = (word, index < last)
-            found = _word_cache.get(key)
+            found = cache.get(word)
             if found is None:
-                found = _word_rows(word, index < last, model.row_of)
-                if len(_word_cache) >= _WORD_CACHE_SIZE:
-                    _word_cache.clear()
-                _word_cache[key] = found
-            rows.extend(found)
+                found = _cached(cache, word, _word_rows(word, True, row_of))
+            rows += found
+    if last:
+        rows += _word_rows(last, False, row_of)
     return rows
 
 
-_word_cache: dict[tuple[str, bool], tuple[int, ...]] = {}
+def _cached(cache: dict[str, tuple[int, ...]], word: str, found: tuple[int, ...]) -> tuple[int, ...]:
+    if len(cache) >= _WORD_CACHE_SIZE:
+        cache.clear()
+    cache[word] = found
+    return found
+
+
+#: The rows of each word followed by a space, as ``_word_rows`` finds them.
+_spaced_words: dict[str, tuple[int, ...]] = {}
 
 
 def _word_rows(word: str, spaced: bool, row_of: dict[str, int]) -> tuple[int, ...]:
