@@ -35,18 +35,25 @@ def text_minhash(text: str) -> tuple[int, ...] | None:
     Only the text, never the title: copies of a wire story usually carry
     each outlet's own headline.
     """
-    found = shingles(text)
+    found = _shingle_list(text)
+    # A shingle that comes back changes no minimum: no set is needed here.
     return minhash(found) if found is not None else None
 
 
 def shingles(text: str) -> set[str] | None:
     """The text's runs of ``SHINGLE_WORDS`` folded words, or None when it has
     fewer than ``MIN_FINGERPRINT_WORDS`` words."""
+    found = _shingle_list(text)
+    return set(found) if found is not None else None
+
+
+def _shingle_list(text: str) -> list[str] | None:
+    """The shingles in text order, repeats included (None for a short text)."""
     words = _WORD.findall(_folded(text))
     if len(words) < MIN_FINGERPRINT_WORDS:
         return None
-    n = SHINGLE_WORDS
-    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+    runs = zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)  # each word and the next ones
+    return list(map(" ".join, runs))
 
 
 def minhash(features: Iterable[str]) -> tuple[int, ...]:
