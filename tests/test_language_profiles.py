@@ -122,3 +122,15 @@ def test_the_same_guesses_as_langdetect_on_corpus_articles(factory: DetectorFact
     for record in records[:: len(records) // 400]:  # every outlet: the file is sorted by outlet
         text = f"{record['title']}\n\n{record['body']}"[:LANGUAGE_SAMPLE]
         assert fast(text, 0, TRIALS) == reference(factory, text, 0, TRIALS), record["id"]
+
+
+def test_draws_made_with_choice_itself_give_the_same_guesses(
+    factory: DetectorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The path taken on a Python whose ``random`` draws ``choice`` otherwise."""
+    from search.language import profiles
+
+    monkeypatch.setattr(profiles, "_DRAWS_LIKE_CHOICE", False)
+    rng = random.Random(11)
+    for text in _FIXED + [generated(rng) for _ in range(40)]:
+        assert fast(text, 0, 3) == reference(factory, text, 0, 3), text

@@ -37,6 +37,7 @@ import random
 import re
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy
@@ -135,24 +136,68 @@ def _trial(model: _Model, rows: list[int], rng: random.Random) -> NDArray[numpy.
     """
     langs = len(model.langs)
     weight = (_ALPHA + rng.gauss(0.0, 1.0) * _ALPHA_WIDTH) / _BASE_FREQ
-    choice = rng.choice
+    draw = _drawing(rng, rows)
     take, multiply, divide, add = model.matrix.take, numpy.multiply.reduce, numpy.divide, numpy.add
     block = numpy.empty((_NORMALISE_EVERY + 1, langs))
     normalised, drawn = block[0], block[1:]
     prob = numpy.full(langs, model.uniform)
-    prob *= model.matrix[choice(rows)] + weight  # step 0
+    prob *= model.matrix[draw(1)[0]] + weight  # step 0
     step = 0
     while True:
         values = prob.tolist()
-        total = sum(values)  # Python's sum, in langdetect's order (not numpy's pairwise sum)
+        # Python's sum, as langdetect's own call (numpy's is pairwise, and
+        # Python's from 3.12 compensates: either way, the same as langdetect's).
+        total = sum(values)
         # max(p / total) is max(p) / total: division by a positive number keeps the order.
         if max(values) / total > _CONV_THRESHOLD or step >= _ITERATION_LIMIT:
             return prob / total
         divide(prob, total, out=normalised)
-        take([choice(rows) for _ in range(_NORMALISE_EVERY)], 0, drawn)
+        take(draw(_NORMALISE_EVERY), 0, drawn)
         add(drawn, weight, out=drawn)
         multiply(block, axis=0, out=prob)
         step += _NORMALISE_EVERY
+
+
+def _drawing(rng: random.Random, rows: list[int], with_bits: bool | None = None) -> Callable[[int], list[int]]:
+    """``count`` draws of ``rng.choice(rows)``, as langdetect makes them.
+
+    ``choice`` is ``rows[rng._randbelow(len(rows))]``, and ``_randbelow``
+    draws ``getrandbits(k)`` until it is below ``len(rows)``: done here in
+    one loop, without two Python calls per draw, when this Python's
+    ``random`` is checked to draw so (``_DRAWS_LIKE_CHOICE``; ``with_bits``
+    decides instead when given); else by ``choice`` itself.
+    """
+    if not (_DRAWS_LIKE_CHOICE if with_bits is None else with_bits):
+        choice = rng.choice
+        return lambda count: [choice(rows) for _ in range(count)]
+    getrandbits, n = rng.getrandbits, len(rows)
+    bits = n.bit_length()
+
+    def draw(count: int) -> list[int]:
+        picks = []
+        for _ in range(count):
+            r = getrandbits(bits)
+            while r >= n:
+                r = getrandbits(bits)
+            picks.append(rows[r])
+        return picks
+
+    return draw
+
+
+def _draws_like_choice() -> bool:
+    """Whether ``getrandbits`` drawn as ``_drawing`` does gives ``choice``'s
+    picks and leaves the generator in the same state, on this Python."""
+    for n in (1, 2, 3, 7, 100, 1342, 4097, 65537):
+        by_choice, by_bits = random.Random(n), random.Random(n)
+        seq = list(range(n))
+        draw = _drawing(by_bits, seq, with_bits=True)
+        if [by_choice.choice(seq) for _ in range(64)] != draw(64) or by_choice.getstate() != by_bits.getstate():
+            return False
+    return True
+
+
+_DRAWS_LIKE_CHOICE = _draws_like_choice()
 
 
 # --- the text langdetect reads, and its n-grams ---
