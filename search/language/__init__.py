@@ -9,7 +9,8 @@ Exports: ``detect_language`` (an ISO 639-1 code or "unknown"),
 ``LANGUAGE_NAMES`` (code → English name).
 
 Modules: ``detector`` (seeded langdetect with the declared language as a
-prior), ``scripts`` (what a sample is written in), ``south_slavic`` (the
+prior), ``profiles`` (langdetect's algorithm over its profiles, vectorised),
+``scripts`` (what a sample is written in), ``south_slavic`` (the
 Serbian / Croatian / Bosnian / Macedonian rule), ``names``.
 """
 
