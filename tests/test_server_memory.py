@@ -7,15 +7,20 @@ and each costs the server memory for as long as it runs. Checked in a fresh
 interpreter running the real `newsdesk serve` path (``web.cli.main``) with
 waitress's blocking loop replaced by a walk over the page kinds through the
 app it was handed, so "at startup" and "while serving" are both covered.
+And the server caps glibc's malloc arenas (web/memory.py) unless the
+operator set ``MALLOC_ARENA_MAX``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from search.settings import Settings
 
@@ -66,3 +71,21 @@ def test_the_server_imports_nothing_only_writing_needs(seeded: Settings) -> None
     assert found["serving"] == []
     assert set(found["after ingest import"]) >= {"langdetect", "lxml", "search.clean", "search.pipeline"}
 
+
+
+_ARENAS_PROBE = """
+from web.memory import limit_malloc_arenas
+print(limit_malloc_arenas())
+"""
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_the_server_caps_malloc_arenas_unless_the_environment_says_otherwise() -> None:
+    def capped(env: dict[str, str]) -> str:
+        done = subprocess.run([sys.executable, "-c", _ARENAS_PROBE], check=True, capture_output=True, text=True,
+                              timeout=60, env=env)
+        return done.stdout.strip()
+
+    plain = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"}
+    assert capped(plain) == "True"
+    assert capped({**plain, "MALLOC_ARENA_MAX": "8"}) == "False"  # the operator's choice wins
