@@ -364,9 +364,17 @@ def _free_port() -> int:
 # --- the report ------------------------------------------------------------------
 
 
+def _without_paths(argv: list[str]) -> list[str]:
+    """The command line with the machine's paths left out (the index, another checkout)."""
+    shown, hidden = [], {"--index": "DIR", "--newsdesk": "PATH", "--out": "FILE"}
+    for i, arg in enumerate(argv):
+        shown.append(hidden[argv[i - 1]] if i and argv[i - 1] in hidden else arg)
+    return shown
+
+
 def _report(args: argparse.Namespace, articles: int, rounds: list[list[tuple[str, str]]], runs: list[_Run]) -> None:
     now = dt.datetime.now(dt.UTC)
-    command = " ".join(["python", "bench/serve_memory.py", *sys.argv[1:]])
+    command = " ".join(["python", "bench/serve_memory.py", *_without_paths(sys.argv[1:])])
     kinds = Counter(kind for kind, _ in rounds[0] + rounds[1])
     lines = [
         f"## Server memory — {now:%Y-%m-%d %H:%M} UTC — `{command}`", "",
