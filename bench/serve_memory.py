@@ -241,13 +241,23 @@ class _Run:
 
 def _servers(args: argparse.Namespace) -> list[tuple[str, str, dict[str, str]]]:
     ours = str(REPO / ".venv" / "bin" / "newsdesk")
-    servers: list[tuple[str, str, dict[str, str]]] = [("baseline (--newsdesk)", args.newsdesk, {})] if args.newsdesk else []
+    servers: list[tuple[str, str, dict[str, str]]] = []
+    if args.newsdesk:
+        servers.append((f"baseline: {_version_of(args.newsdesk)}", args.newsdesk, {}))
     servers.append(("as shipped", ours, {}))
     for variant in args.variant:
         name, _, assignments = variant.partition(":")
         env = dict(item.split("=", 1) for item in assignments.split(",") if item)
         servers.append((name, ours, env))
     return servers
+
+
+def _version_of(command: str) -> str:
+    """The commit of the checkout whose ``.venv/bin/newsdesk`` ``command`` is, if it can tell."""
+    checkout = Path(command).resolve().parents[2]
+    done = subprocess.run(["git", "-C", str(checkout), "log", "-1", "--format=%h %s"], check=False,
+                          capture_output=True, text=True)
+    return done.stdout.strip()[:70] or "another checkout"
 
 
 def _serve_and_measure(name: str, command: str, env: dict[str, str], instance: Path,
@@ -382,7 +392,7 @@ def _report(args: argparse.Namespace, articles: int, rounds: list[list[tuple[str
          f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"),
         (f"- {articles:,} articles; {args.clients} keep-alive clients; two rounds of {args.requests:,} requests "
          f"each, drawn seeded from: {', '.join(f'{k} {n}' for k, n in kinds.most_common())}"),
-        "- MB from the server's /proc/<pid>/status: RSS = anonymous (private) + file (mapped index files, shared)", "",
+        "- MB from the server's /proc/<pid>/status: RSS = anonymous (private) + file (mapped index files, shared)",
         ("- file pages counted once: Pss_File from /proc/<pid>/smaps_rollup (a page of an index file mapped by "
          "several searchers counts once there, once per map in RSS); maps: index-file maps the server holds"), "",
         ("| server | started RSS / anon | round 1 RSS / anon / file | round 2 RSS / anon / file | round 2 − round 1 RSS "
