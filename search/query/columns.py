@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 from whoosh import columns as whoosh_columns
 from whoosh.codec import whoosh3
 from whoosh.searching import Searcher
-from whoosh.util.numeric import byte_to_length
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from search.query import postings
 
@@ -71,8 +71,8 @@ class SegmentColumns:
     actor_docs: Codes  # the document of each (document, actor) pair, ascending
     actors: Coded  # the actor of each pair
     dates: NDArray[np.uint64]
-    #: Text field → each document's length as Whoosh's scorer reads it; filled when a field is first scored.
-    lengths: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    #: Text field → each document's length byte (Whoosh's lossy length); filled when a field is first scored.
+    lengths: dict[str, NDArray[np.uint8]] = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
@@ -164,10 +164,11 @@ def segment_columns(reader: Any) -> SegmentColumns:
         found = _BY_READER.get(reader)
     if found is not None:
         return found
-    key = _segment_key(reader)
+    opened = _Columns(reader)
+    key = _segment_key(reader, opened)
     found = _SHARED.get(key) if key is not None else None
     if found is None:
-        found = _build(reader)
+        found = _build(reader, opened)
         if key is not None:
             _SHARED.put(key, found)
     with _LOCK:
@@ -175,7 +176,22 @@ def segment_columns(reader: Any) -> SegmentColumns:
     return found
 
 
-def _segment_key(reader: Any) -> tuple[object, ...] | None:
+class _Columns:
+    """A segment reader's column readers, each opened once (opening one reads its table of offsets)."""
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+        self._opened: dict[str, Any] = {}
+
+    def get(self, name: str) -> Any:
+        """The column's reader (untranslated: bytes), or None if no document of the segment has one."""
+        if name not in self._opened:
+            has = self.reader.has_column(name)
+            self._opened[name] = self.reader.column_reader(name, translate=False) if has else None
+        return self._opened[name]
+
+
+def _segment_key(reader: Any, opened: _Columns) -> tuple[object, ...] | None:
     """What identifies a segment's contents across readers: its id, its size, a digest of its columns.
 
     Segment ids are random names, but Whoosh draws them from the global
@@ -185,7 +201,7 @@ def _segment_key(reader: Any) -> tuple[object, ...] | None:
     """
     digest = hashlib.blake2b(digest_size=16)
     for name in _DIGESTED:
-        data = _raw_column(reader, name)
+        data = _raw_column(opened.get(name))
         if data is None:
             return None
         digest.update(len(data).to_bytes(8, "little"))
@@ -193,22 +209,19 @@ def _segment_key(reader: Any) -> tuple[object, ...] | None:
     return (reader.segment().segment_id(), reader.doc_count_all(), digest.digest())
 
 
-def _build(reader: Any) -> SegmentColumns:
+def _build(reader: Any, opened: _Columns) -> SegmentColumns:
     size = reader.doc_count_all()
-    single = {name: _coded_column(reader, name, size) for name in SINGLE}
+    single = {name: _coded_column(reader.schema[name], opened.get(name), size) for name in SINGLE}
     actor_docs, actors = _actor_pairs(reader)
-    return SegmentColumns(size, single, actor_docs, actors, _read_only(_dates(reader, size)))
+    return SegmentColumns(size, single, actor_docs, actors, _read_only(_dates(opened.get(DATE), size)))
 
 
-def _coded_column(reader: Any, name: str, size: int) -> Coded:
-    field = reader.schema[name]
-    if not reader.has_column(name):
-        column: Iterable[bytes] = [field.column_type.default_value()] * size
+def _coded_column(field: Any, opened: Any, size: int) -> Coded:
+    column: Iterable[bytes]
+    if opened is None:
+        column = [field.column_type.default_value()] * size
     else:
-        column = reader.column_reader(name, translate=False)
-        fast = _var_bytes_values(column)
-        if fast is not None:
-            column = fast
+        column = _var_bytes_values(opened) or opened
     index: dict[bytes, int] = {}
     codes = np.fromiter((index.setdefault(v, len(index)) for v in column), dtype=np.int32, count=size)
     return Coded(_read_only(codes), tuple(field.from_column_value(v) for v in index))
@@ -225,10 +238,9 @@ def _var_bytes_values(column: Any) -> list[bytes] | None:
     return [data[o:o + n] for o, n in zip(offsets, lengths, strict=True)]
 
 
-def _dates(reader: Any, size: int) -> NDArray[np.uint64]:
-    if not reader.has_column(DATE):
+def _dates(column: Any, size: int) -> NDArray[np.uint64]:
+    if column is None:
         return np.zeros(size, dtype=np.uint64)
-    column = reader.column_reader(DATE, translate=False)
     data = _numeric_bytes(column)
     if data is None:
         return np.fromiter(column, dtype=np.uint64, count=size)
@@ -238,24 +250,27 @@ def _dates(reader: Any, size: int) -> NDArray[np.uint64]:
     return dates
 
 
-def field_lengths(reader: Any, columns: SegmentColumns, fieldname: str) -> NDArray[np.float64]:
-    """Each document's length in a text field, as Whoosh's BM25F scorer reads it
+def field_lengths(reader: Any, columns: SegmentColumns, fieldname: str, ids: NDArray[np.int32]) -> NDArray[np.float64]:
+    """Documents' lengths in a text field, as Whoosh's BM25F scorer reads them
     (``doc_field_length(docnum, field, 1)``: the length byte decoded; 1 without one)."""
-    found = columns.lengths.get(fieldname)
-    if found is None:
-        found = columns.lengths[fieldname] = _read_only(_field_lengths(reader, columns.size, fieldname))
-    return found
+    stored = columns.lengths.get(fieldname)
+    if stored is None:
+        stored = columns.lengths[fieldname] = _read_only(_length_bytes(reader, columns.size, fieldname))
+    decoded: NDArray[np.float64] = _DECODED_LENGTHS[stored[ids]]
+    return decoded
 
 
-def _field_lengths(reader: Any, size: int, fieldname: str) -> NDArray[np.float64]:
+def _length_bytes(reader: Any, size: int, fieldname: str) -> NDArray[np.uint8]:
+    stored = np.zeros(size, dtype=np.uint8)
     column = _length_column(reader, fieldname)
     data = _numeric_bytes(column) if column is not None else None
-    if data is None:
-        return np.fromiter((reader.doc_field_length(d, fieldname, 1) or 1 for d in range(size)),
-                           dtype=np.float64, count=size)
-    stored = np.zeros(size, dtype=np.uint8)
-    stored[: len(data)] = np.frombuffer(data, dtype=np.uint8)
-    return _DECODED_LENGTHS[stored]
+    if data is not None:
+        stored[: len(data)] = np.frombuffer(data, dtype=np.uint8)
+    elif column is not None:
+        stored[:] = np.fromiter(column, dtype=np.uint8, count=size)
+    else:  # another codec: its lengths, encoded as Whoosh's codec would store them
+        stored[:] = [length_to_byte(reader.doc_field_length(d, fieldname, 0) or 0) for d in range(size)]
+    return stored
 
 
 def _length_column(reader: Any, fieldname: str) -> Any:
@@ -283,11 +298,10 @@ def _numeric_bytes(column: Any) -> bytes | None:
     return data
 
 
-def _raw_column(reader: Any, name: str) -> bytes | None:
+def _raw_column(column: Any) -> bytes | None:
     """A column's bytes as written (for the segment's digest); None if it cannot be read whole."""
-    if not reader.has_column(name):
+    if column is None:
         return b""
-    column = reader.column_reader(name, translate=False)
     if type(column) is whoosh_columns.NumericColumn.Reader:
         return _numeric_bytes(column)
     if type(column) is not whoosh_columns.VarBytesColumn.Reader:

@@ -7,25 +7,31 @@ the same questions by stepping a tree of matchers through every matching
 document in Python; here the query tree is walked once per segment instead,
 and its boolean structure (AND, OR, NOT, AND NOT, REQUIRE, AND MAYBE,
 wildcards' lists of words, date ranges) becomes numpy operations on one
-array per segment. What a single term, phrase or other leaf matches is still
-Whoosh's answer: its matcher, read a block of postings at a time
-(search/query/postings.py), or stepped through for phrases and the like.
+array per segment. A term is read a posting list at a time
+(search/query/postings.py); a phrase is tested on the decoded positions of
+the documents that hold all its words, as Whoosh's span matcher tests them;
+any other leaf is Whoosh's own matcher, stepped through.
 
 The arrays include deleted documents until the end, where the segment's
 live documents are applied once: Whoosh leaves deleted documents out of
 every posting list and out of what NOT matches, so the sets agree.
 
-Scores (``scored=True``) are Whoosh's own scorers' formula applied to whole
-posting lists at once (a term's BM25F from its weights and the documents'
-field lengths), added up through ORs, ANDs and phrases as Whoosh's matchers
-add them, though not in the same order: floating-point sums differ in the
-last bits. They pick the few documents that can make a page; Whoosh scores
-those exactly (search/query/run.py). A query holding anything whose score is
-not such a sum (NOT inside an AND, DisjunctionMax, spans) gets no scores
-here, and Whoosh scores it all.
+Scores (``scored=True``) are Whoosh's BM25F formula applied to whole posting
+lists at once (a term's weights and the documents' field lengths), added up
+through ORs, ANDs and phrases as Whoosh's matchers add them. Where each node
+adds at most two parts, in the same order as Whoosh's binary trees, the
+sums are Whoosh's to the last bit (``Matched.exact``); with more parts Whoosh
+pairs them by size and the last bits may differ: then the scores only pick
+the few documents that can make a page and Whoosh scores those
+(search/query/run.py). A query holding anything whose score is not such a
+sum (NOT inside an AND, DisjunctionMax, spans) gets no scores here, and
+Whoosh scores every match.
+
+The matched terms are kept too, with where they stand (``Matched.terms``):
+the highlighter marks the words of the terms Whoosh records as matched.
 
 The search's ``Deadline`` is checked between terms and every few blocks or
-few thousand documents, so a costly query stops as it did under Whoosh's
+candidate documents, so a costly query stops as it did under Whoosh's
 time-limited collection.
 """
 
@@ -327,7 +333,7 @@ class _Segment:
         scorer = self.scorers.get(term)
         if scorer is None:
             return None
-        return scorer(weights, field_lengths(self.searcher.reader(), self.leaf.columns, term[0])[ids])
+        return scorer(weights, field_lengths(self.searcher.reader(), self.leaf.columns, term[0], ids))
 
     def phrase(self, q: wq.Phrase, positive: bool) -> _Node:
         """A phrase: Whoosh's matcher is an AND of its words (added as a binary tree in their order)

@@ -1,17 +1,21 @@
-"""Postings: the document numbers (and weights) a Whoosh matcher yields, as numpy arrays.
+"""Postings: a term's document numbers, weights and positions in one segment, as numpy arrays.
 
 Part of the read side, under search/query/matches.py (which documents a query
 matches, and their scores) and search/query/columns.py (the actors of each
-document). Whoosh's own ``all_ids()`` steps through a posting list in Python,
-a few calls per document; a term's posting list is stored in blocks of up to
-128 document numbers (delta-coded, pickled, compressed: whoosh/codec/
-whoosh3.py), so a term is read here a block at a time and decoded with numpy.
+document). Whoosh's matchers step through a posting list in Python, a few
+calls per document, and read each block's header with many small reads. A
+posting list is a header, then blocks of up to 128 postings: the block's
+length, its pickled statistics, its pickled (and compressed) document
+numbers (delta-coded), weights and values (whoosh/codec/whoosh3.py). Here
+each block is read with one slice of the postings file and decoded with
+numpy (``read_term``).
 
-The block reading goes through the attributes of Whoosh's ``W3LeafMatcher``
-and ``ListMatcher`` (Whoosh is pinned); any other matcher (a phrase, a span,
-another codec's leaf) is read through its ``all_ids()``, in chunks, checking
-the time limit between them. Deleted documents are *not* left out by the
-block reader: callers mask them with the segment's live documents.
+This reads Whoosh's codec below its public interface (Whoosh is pinned;
+tests/test_query_arrays.py checks every term of an index against Whoosh's
+matchers); another codec's terms are read through its matchers. Any other
+matcher (a span, an unusual query) is stepped through in chunks, checking the
+time limit between them. Deleted documents are *not* left out: callers mask
+them with the segment's live documents.
 """
 
 from __future__ import annotations
