@@ -243,6 +243,25 @@ def test_a_word_whooshs_matcher_stands_on_without_matching_is_highlighted_as_who
     assert "<mark>beta</mark>" in next(hit.snippet for hit in page.hits if hit.id == "b1")
 
 
+def test_a_wildcard_of_more_words_than_whoosh_scores_one_by_one_answers_as_the_oracle(
+        tmp_path: Path, gazetteer: Gazetteer) -> None:
+    """From 1,024 words on Whoosh preloads a wildcard's postings in chunks: every match scores 1,
+    ties go in index order, and no word counts as matched for the highlighter."""
+    settings = make_settings(tmp_path / "instance", facet_cache_size=0, batch_size=25)
+    rng = random.Random(3)
+    # Articles holding more or fewer of the words: scored one by one, they would rank apart.
+    articles = [Article(id=f"w{n}", title=f"Report {n} {rng.choice(WORDS)}", origin="generated",
+                        text=" ".join(f"zq{n * 30 + k:04d} {rng.choice(WORDS)}" for k in range(10 + n % 17)),
+                        outlet=OUTLETS[n % 2], published=dt.datetime(2020, 1, 1 + n % 3, tzinfo=dt.UTC))
+                for n in range(70)]
+    write_articles(articles, settings)
+    with open_index(settings).searcher() as s:
+        assert len(list(s.reader().expand_prefix("body_words", "zq"))) >= wq.Or.TOO_MANY_CLAUSES
+        for request in (make_query("zq*", per_page=8, facet_limit=1000), make_query("zq* OR talks", per_page=8),
+                        make_query("zq* talks", sort="date", per_page=8), make_query("zq0*", page=2, per_page=8)):
+            _check(s, settings, gazetteer, request)
+
+
 # --- keeping the arrays ---------------------------------------------------------------
 
 

@@ -159,6 +159,7 @@ class _Node:
     mask: Mask
     score: Scores | None = None  # None: not asked, or not a sum Whoosh's matchers would make
     exact: bool = False  # the score is Whoosh's to the last bit: added up in the same order
+    whole: bool = False  # every score a whole number: sums of them are the same in any order
 
 
 class _Scorers:
@@ -215,7 +216,7 @@ class _Segment:
                 and q.boost != 1.0:
             # Whoosh wraps a compound's (or a phrase's) matcher to multiply its score
             # (a compound of one is its part's matcher, unwrapped).
-            found = _Node(found.mask, found.score * q.boost, found.exact)
+            found = _Node(found.mask, found.score * q.boost, found.exact, found.whole and float(q.boost).is_integer())
         return found
 
     def _node(self, q: wq.Query, positive: bool) -> _Node:
@@ -226,6 +227,10 @@ class _Segment:
             return self.nothing()
         if kind is wq.And:
             return self.all_of([self.node(sub, positive) for sub in q.subqueries])
+        if kind in _UNIONS and len(q.subqueries) >= wq.Or.TOO_MANY_CLAUSES:
+            # Whoosh preloads so many parts' scores in chunks: its matchers for them stand
+            # ahead of the document collected (never recorded), or maybe on it.
+            return _Node(self.any_of([self.node(sub, False) for sub in q.subqueries]).mask)
         if kind in _UNIONS and not q.scale:
             return self.any_of([self.node(sub, positive) for sub in q.subqueries])
         if kind is wq.DisjunctionMax:
@@ -243,8 +248,11 @@ class _Segment:
             return _Node(main.mask, _masked(_sum([main.score, maybe.score]), main.mask), main.exact and maybe.exact)
         if kind in (wq.WrappingQuery, wq.ConstantScoreQuery):  # the child's matcher, when terms are collected
             return self.node(q.child, positive)
-        if isinstance(q, wq.NumericRange):  # a date range: an OR of the trie's terms for this segment
-            return _inexact(self.node(q.simplify(self.searcher.reader()), positive))
+        if isinstance(q, wq.NumericRange):
+            # A date range: an OR of the trie's terms for this segment, shaped as Whoosh
+            # shapes it only when no order of adding changes the sum.
+            found = self.node(q.simplify(self.searcher.reader()), positive)
+            return _Node(found.mask, found.score, found.score is not None and found.whole, found.whole)
         if isinstance(q, wq.MultiTerm):
             return self.words(q, positive)
         if isinstance(q, wq.Term) and not q.minquality:
@@ -254,7 +262,7 @@ class _Segment:
         return self.other(q, positive)
 
     def nothing(self) -> _Node:
-        return _Node(np.zeros(self.size, dtype=np.bool_), np.zeros(self.size) if self.scorers else None, True)
+        return _Node(np.zeros(self.size, dtype=np.bool_), np.zeros(self.size) if self.scorers else None, True, True)
 
     def all_of(self, nodes: list[_Node]) -> _Node:
         """An AND: Whoosh adds its parts' scores (in its own order beyond two parts)."""
@@ -263,7 +271,8 @@ class _Segment:
         mask = nodes[0].mask.copy()
         for node in nodes[1:]:
             mask &= node.mask
-        return _Node(mask, _masked(_sum([n.score for n in nodes]), mask), _exactly_added(nodes))
+        return _Node(mask, _masked(_sum([n.score for n in nodes]), mask), _exactly_added(nodes),
+                     all(n.whole for n in nodes))
 
     def any_of(self, nodes: list[_Node]) -> _Node:
         """An OR: Whoosh adds the scores of the parts that match (in its own order beyond two parts)."""
@@ -272,27 +281,43 @@ class _Segment:
         mask = nodes[0].mask.copy()
         for node in nodes[1:]:
             mask |= node.mask
-        return _Node(mask, _sum([n.score for n in nodes]), _exactly_added(nodes))
+        return _Node(mask, _sum([n.score for n in nodes]), _exactly_added(nodes), all(n.whole for n in nodes))
 
     def words(self, q: wq.MultiTerm, positive: bool) -> _Node:
         """A wildcard, prefix or range of words: the union of its words' postings, as Whoosh's matcher.
 
-        Whoosh ORs the words with the wildcard's boost, or reads a single
-        word as a plain term, without it.
+        Whoosh reads a single word as a plain term, without the wildcard's
+        boost; it ORs a few words with it. From ``TOO_MANY_CLAUSES`` words on,
+        it preloads their scores in chunks: each document's score is then
+        1 for a constant-score wildcard, else its words' boosted scores added
+        in the words' order; and its matchers for the words stand ahead of
+        the document collected, so no word is ever recorded as matched.
         """
-        words = [word for word in q._btexts(self.searcher.reader())]
+        words = [word for word in q._btexts(self.searcher.reader()) if word]
+        preloaded = len(words) >= wq.Or.TOO_MANY_CLAUSES
         nodes = []
         for n, word in enumerate(words):
             if n % _WORDS_PER_CHECK == 0:
                 self.check()
-            if word:
-                nodes.append(self.read_term(q.field(), word, positive, 1.0))
-        found = self.any_of(nodes)
-        if found.score is not None and len(words) > 1 and q.boost != 1.0:
-            found = _Node(found.mask, found.score * q.boost, found.exact)
-        return _Node(found.mask, found.score, found.exact and len(words) <= 2)
+            nodes.append(self.read_term(q.field(), word, positive, 1.0, recorded=not preloaded))
+        if not preloaded:
+            found = self.any_of(nodes)
+            if found.score is not None and len(words) > 1 and q.boost != 1.0:
+                found = _Node(found.mask, found.score * q.boost, found.exact, found.whole and float(q.boost).is_integer())
+            return found
+        mask = np.logical_or.reduce([n.mask for n in nodes])
+        if self.scorers is None:
+            return _Node(mask)
+        if q.constantscore:
+            return _Node(mask, mask.astype(np.float64), True, True)
+        score = np.zeros(self.size)
+        for node in nodes:
+            if node.score is None:
+                return _Node(mask)
+            score[node.mask] += node.score[node.mask] * q.boost
+        return _Node(mask, score, all(n.exact for n in nodes), False)
 
-    def read_term(self, fieldname: str, text: Any, positive: bool, boost: float) -> _Node:
+    def read_term(self, fieldname: str, text: Any, positive: bool, boost: float, recorded: bool = True) -> _Node:
         """A term as ``Term.matcher`` reads it (nothing if the field or the term is not here)."""
         reader = self.searcher.reader()
         if fieldname not in reader.schema:
@@ -304,7 +329,7 @@ class _Segment:
         found = postings.read_term(reader, term[0], term[1], self.check)
         if found is None:
             return self.nothing()
-        return self.scored_term(term, *found, positive, boost)
+        return self.scored_term(term, *found, positive, boost, recorded)
 
     def term(self, matcher: Any, positive: bool, boost: float) -> _Node:
         """A term from its matcher."""
@@ -313,19 +338,22 @@ class _Segment:
             return self.nothing()
         return self.scored_term(term, *postings.term_postings(matcher, self.check), positive, boost)
 
-    def scored_term(self, term: Term, ids: Ids, weights: Weights, positive: bool, boost: float) -> _Node:
+    def scored_term(self, term: Term, ids: Ids, weights: Weights, positive: bool, boost: float,
+                    recorded: bool = True) -> _Node:
         mask = np.zeros(self.size, dtype=np.bool_)
         mask[ids] = True
-        if len(ids):
+        if len(ids) and recorded:
             self.term_docs.append(_TermDocs(term, ids, positive))
         if self.scorers is None:
             return _Node(mask)
         if not len(ids):
-            return _Node(mask, np.zeros(self.size), True)
+            return _Node(mask, np.zeros(self.size), True, True)
         scores = self.term_scores(term, ids, weights)
         if scores is None:
             return _Node(mask)
-        return _Node(mask, _scattered(self.size, ids, scores * boost if boost != 1.0 else scores), True)
+        if boost != 1.0:
+            scores = scores * boost
+        return _Node(mask, _scattered(self.size, ids, scores), True, bool(np.all(scores == np.floor(scores))))
 
     def term_scores(self, term: Term, ids: Ids, weights: Weights) -> Weights | None:
         """Whoosh's scorer's formula over the whole posting list (BM25F: weight and field length)."""
@@ -450,9 +478,6 @@ def _binary_sum(scores: list[Scores | None]) -> Scores | None:
 
 def _exactly_added(nodes: list[_Node]) -> bool:
     """Whether Whoosh adds these parts' scores as ``_sum`` does: two (a sum of two is the same
-    either way round) or one; beyond, Whoosh pairs them by their sizes in each segment."""
-    return len(nodes) <= 2 and all(n.exact for n in nodes)
-
-
-def _inexact(node: _Node) -> _Node:
-    return _Node(node.mask, node.score, False)
+    either way round) or one, or whole numbers (the same in any order); beyond, Whoosh pairs
+    them by their sizes in each segment."""
+    return all(n.exact for n in nodes) and (len(nodes) <= 2 or all(n.whole for n in nodes))

@@ -137,9 +137,11 @@ def _best(searcher: Searcher, index: columns.IndexColumns, parsed: wq.Query, req
         return _highest(index, found.scores, masks, limit)
     if found.scores is not None:
         picked = _picked(index, found.scores, masks, limit)
-        exact = _rescored(searcher, index, parsed, picked, deadline)
-        if exact is not None:
-            return sorted(exact, key=lambda item: (-item[0], item[1]))[:limit]
+        # Many estimates alike (ties): skipping to each is slower than scoring every match.
+        if sum(len(local) for _, local, _ in picked) <= _MOST_RESCORED + 4 * limit:
+            exact = _rescored(searcher, index, parsed, picked, deadline)
+            if exact is not None:
+                return sorted(exact, key=lambda item: (-item[0], item[1]))[:limit]
     results = _collect(searcher, required, deadline, limit=None)
     top: list[tuple[Any, int]] = results.top_n[:limit]
     return top
@@ -161,6 +163,7 @@ def _highest(index: columns.IndexColumns, scores: list[np.ndarray], masks: list[
     return list(zip(values[order].tolist(), docnums[order].tolist(), strict=True))
 
 
+_MOST_RESCORED = 200
 #: How far below the page's lowest estimated score a document is still rescored, relative to
 #: that score: sums in another order differ by about 1e-16 of it.
 _MARGIN = 1e-9
