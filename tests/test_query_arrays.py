@@ -177,6 +177,38 @@ def test_filters_in_one_and_several_facets_count_as_the_oracle(searcher: Searche
             _check(searcher, corpus, gazetteer, make_query(text, sort=sort, per_page=5, facet_limit=1000, **filters))
 
 
+def _random_query(rng: random.Random, depth: int = 0) -> str:
+    """A query text of words, phrases, fields, wildcards, boosts, AND/OR/NOT and brackets."""
+    kind = rng.random()
+    if depth > 2 or kind < 0.45:
+        leaf = rng.random()
+        if leaf < 0.5:
+            return rng.choice(WORDS)
+        if leaf < 0.65:
+            return '"' + " ".join(rng.sample(WORDS, rng.choice((2, 2, 3)))) + '"'
+        if leaf < 0.75:
+            return rng.choice(WORDS)[: rng.choice((2, 3))] + "*"
+        if leaf < 0.85:
+            return f"{rng.choice(('title', 'body'))}:{rng.choice(WORDS)}"
+        if leaf < 0.92:
+            return f"{rng.choice(WORDS)}^{rng.choice((2, 3))}"
+        return "published:" + rng.choice(("2016", "[2015 to 2016]", ">=2018"))
+    parts = [_random_query(rng, depth + 1) for _ in range(rng.choice((2, 2, 3)))]
+    joined = rng.choice((" ", " OR ", " AND ", " NOT ")).join(parts)
+    return f"({joined})" if depth else joined
+
+
+def test_random_queries_answer_as_the_oracle(searcher: Searcher, corpus: Settings, gazetteer: Gazetteer) -> None:
+    rng = random.Random(1604)
+    for _ in range(60):
+        text = _random_query(rng)
+        filters = rng.choice(({}, {}, {"outlet": [rng.choice(OUTLETS)]}, {"actor": rng.sample(ACTORS, 2)},
+                              {"year": ["2016", UNKNOWN], "language": ["en"]}))
+        request = make_query(text, sort=rng.choice(("relevance", "date")), page=rng.choice((1, 2)), per_page=6,
+                             facet_limit=1000, **filters)
+        _check(searcher, corpus, gazetteer, request)
+
+
 def test_the_relevance_scores_are_whooshs_to_the_last_bit(searcher: Searcher, corpus: Settings) -> None:
     """Where each node adds at most two parts; the oracle tests above cover the other two ways
     (estimates rescored by Whoosh, and Whoosh scoring every match), which this counts."""
