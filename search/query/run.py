@@ -163,6 +163,7 @@ def _highest(index: columns.IndexColumns, scores: list[np.ndarray], masks: list[
     return list(zip(values[order].tolist(), docnums[order].tolist(), strict=True))
 
 
+#: Candidates beyond the page's size that are still rescored one by one.
 _MOST_RESCORED = 200
 #: How far below the page's lowest estimated score a document is still rescored, relative to
 #: that score: sums in another order differ by about 1e-16 of it.
