@@ -1,4 +1,4 @@
-"""Facet columns are read through column readers kept per segment reader.
+"""Facet columns are read into per-segment arrays kept per segment reader.
 
 Kept with the reader that made them and dropped with it: a new commit's
 searcher counts its new articles, and a closed searcher's readers leave
@@ -13,7 +13,7 @@ from collections import Counter
 from search.enrich import Gazetteer
 from search.index import open_index, write_articles
 from search.query import search
-from search.query.facets import _COLUMN_READERS
+from search.query.columns import _BY_READER
 from search.records import Article, SearchQuery
 from search.settings import Settings
 
@@ -43,12 +43,12 @@ def test_facet_counts_follow_each_commit(fresh: Settings, gazetteer: Gazetteer) 
     assert counted == expected and sum(counted.values()) == 12
 
 
-def test_closed_searchers_leave_no_column_readers(fresh: Settings, gazetteer: Gazetteer) -> None:
+def test_closed_searchers_leave_no_column_arrays(fresh: Settings, gazetteer: Gazetteer) -> None:
     settings = Settings(index=fresh.index, facet_cache_size=0)
     write_articles(_articles(0, 6), settings)
     gc.collect()
-    before = len(_COLUMN_READERS)
+    before = len(_BY_READER)
     for _ in range(5):
         _outlet_counts(settings, gazetteer)
     gc.collect()
-    assert len(_COLUMN_READERS) == before
+    assert len(_BY_READER) == before

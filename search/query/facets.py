@@ -1,60 +1,124 @@
 """Facets: how the query stage counts outlet, actor, year and language.
 
-Part of the read side (``search.query`` runs the searches and asks here for
-the facet definitions and for kept counts). Two things make counting cheap:
+Part of the read side: search/query/run.py hands over which documents of each
+segment the query matched (search/query/matches.py) and the facet filters;
+counting reads the per-segment arrays of search/query/columns.py.
 
-* single-valued facets (outlet, year, language) are sortable columns; a
-  segment reader's column readers are kept while the reader lives (opening
-  one re-reads the column's offset table: 8% of a search's CPU when every
-  search opened three per segment), so a server thread's kept searcher
-  opens each once;
-* the multi-valued actor facet reads each document's actor ids from a
-  per-segment list built once: segments never change once written. Whoosh's
-  own overlap faceting rebuilds those lists from the postings on every
-  search, or reads a term vector per matching document; ``bench/
-  ingest_search.py`` measures all three paths.
+Filters combine as OR within a facet and AND across facets. Counts are
+"multi-select": each facet is counted under the query and every *other*
+facet's filters, so picking one outlet still shows how many articles the
+other outlets have. A filter matches what Whoosh's ``Term(facet, value)``
+matches: an ID field indexes its whole value as its one term, the value its
+column holds; an actor filter reads the actor postings' pairs.
+
+Per segment a count is one ``numpy.bincount`` over the matched documents'
+codes, added into one array per facet over the values of all segments; no
+Python runs per matched document.
 
 Counts for one (query, filters) pair only change when the index does, and
-paging or reloading the front page asks for them again, so they are kept,
-keyed by the exact segments (and deletions) they were counted on.
+paging or reloading the front page asks for them again, so they are kept
+with the total, keyed by the exact segments (and deletions) they were
+counted on.
 """
 
 from __future__ import annotations
 
 import threading
-import weakref
 from collections import OrderedDict
-from collections.abc import Iterable
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import reduce
+from typing import Generic, TypeVar
 
+import numpy as np
 from whoosh import query as wq
 from whoosh import sorting
 from whoosh.searching import Searcher
 
-from search.records import SearchQuery
+from search.query import columns
+from search.query.columns import ACTOR, IndexColumns, Mask
+from search.records import FACETS, SearchQuery
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 Counts = dict[str, dict[str, int]]  # facet → value → count
+Filters = Mapping[str, tuple[str, ...]]  # facet → the values picked (OR)
 
 
-def facet_types(names: Iterable[str]) -> sorting.Facets:
-    """The Whoosh facets that count ``names``."""
-    facets = sorting.Facets()
-    for name in names:
-        facet = _ActorFacet() if name == "actor" else _ColumnFacet(name, maptype=sorting.Count)
-        facets.add_facet(name, facet)
-    return facets
+@dataclass(frozen=True)
+class Counted:
+    """The four facets' counts and the number of documents under the query and all filters."""
+
+    counts: Counts
+    total: int
 
 
-def kept_counts(key: tuple[object, ...]) -> Counts | None:
+def selections(index: IndexColumns, filters: Filters) -> list[dict[str, Mask]]:
+    """Per segment, per filtered facet: the documents holding any of the picked values."""
+    picked = {name: _picked(index, name, values) for name, values in filters.items()}
+    return [
+        {name: _documents(index, i, name, chosen[index.to_table[name][i]]) for name, chosen in picked.items()}
+        for i in range(len(index.leaves))
+    ]
+
+
+def narrowed(masks: list[Mask], chosen: list[dict[str, Mask]]) -> list[Mask]:
+    """Per segment, the documents matched under every filter."""
+    return [reduce(np.logical_and, filters.values(), mask) for mask, filters in zip(masks, chosen, strict=True)]
+
+
+def count(index: IndexColumns, masks: list[Mask], chosen: list[dict[str, Mask]]) -> Counts:
+    """Each facet counted over ``masks`` under every *other* facet's filters."""
+    totals = {name: np.zeros(len(index.values[name]), dtype=np.int64) for name in FACETS}
+    for i, (mask, filters) in enumerate(zip(masks, chosen, strict=True)):
+        everywhere = reduce(np.logical_and, filters.values(), mask)
+        for name in FACETS:
+            if name in filters:
+                under = reduce(np.logical_and, (f for other, f in filters.items() if other != name), mask)
+            else:
+                under = everywhere
+            coded = index.coded(i, name)
+            picked = coded.codes[under[index.leaves[i].columns.actor_docs]] if name == ACTOR else coded.codes[under]
+            # A segment's codes map to distinct table codes, so adding by fancy index adds each once.
+            totals[name][index.to_table[name][i]] += np.bincount(picked, minlength=len(coded.values))
+    return {name: _by_value(index.values[name], totals[name]) for name in FACETS}
+
+
+def _by_value(values: tuple[str, ...], counts: np.ndarray) -> dict[str, int]:
+    found = np.flatnonzero(counts)
+    return dict(zip([values[i] for i in found.tolist()], counts[found].tolist(), strict=True))
+
+
+def _picked(index: IndexColumns, name: str, values: Iterable[str]) -> np.ndarray:
+    """The table's codes of ``values``, as a flag per code (values no segment holds match nothing)."""
+    flags = np.zeros(len(index.values[name]), dtype=np.bool_)
+    codes = index.codes[name]
+    flags[[codes[v] for v in values if v in codes]] = True
+    return flags
+
+
+def _documents(index: IndexColumns, leaf: int, name: str, chosen: np.ndarray) -> Mask:
+    """One segment's documents whose value (or one of whose actors) is flagged in ``chosen`` (by segment code)."""
+    coded = index.coded(leaf, name)
+    if name != ACTOR:
+        flagged: Mask = chosen[coded.codes]
+        return flagged
+    documents = np.zeros(index.leaves[leaf].columns.size, dtype=np.bool_)
+    documents[index.leaves[leaf].columns.actor_docs[chosen[coded.codes]]] = True
+    return documents
+
+
+# --- kept counts -------------------------------------------------------------------
+
+
+def kept_counts(key: tuple[object, ...]) -> Counted | None:
     return _COUNTS.get(key)
 
 
-def keep_counts(key: tuple[object, ...], counts: Counts, size: int) -> None:
+def keep_counts(key: tuple[object, ...], counted: Counted, size: int) -> None:
     """Keep counts for reuse; ``size`` (the ``facet_cache_size`` setting) 0 keeps nothing."""
-    _COUNTS.put(key, counts, size)
+    _COUNTS.put(key, counted, size)
 
 
 def counts_key(searcher: Searcher, parsed: wq.Query, request: SearchQuery) -> tuple[object, ...]:
@@ -95,76 +159,16 @@ class _Lru(Generic[K, V]):
                 self._items.popitem(last=False)
 
 
-_COUNTS: _Lru[tuple[object, ...], Counts] = _Lru()
-_SEGMENT_ACTORS: _Lru[str, list[tuple[str, ...]]] = _Lru()
-_SEGMENTS_KEPT = 256
+_COUNTS: _Lru[tuple[object, ...], Counted] = _Lru()
+#: The per-segment arrays shared across searchers (search/query/columns.py),
+#: under the name the per-segment actor lists had, which tests clear.
+_SEGMENT_ACTORS = columns._SHARED
 
 
-class _ColumnFacet(sorting.FieldFacet):  # type: ignore[misc]  # whoosh ships no type hints
-    """A single-valued facet counted from its column, with the column readers kept per segment reader."""
-
-    def categorizer(self, global_searcher: Searcher) -> sorting.Categorizer:
-        if not global_searcher.reader().has_column(self.fieldname):  # an empty index: Whoosh's own way
-            return super().categorizer(global_searcher)
-        return _KeptColumnCategorizer(global_searcher, self.fieldname)
-
-
-class _KeptColumnCategorizer(sorting.ColumnCategorizer):  # type: ignore[misc]
-    def set_searcher(self, segment_searcher: Searcher, docoffset: int) -> None:
-        self._creader = _column_reader(segment_searcher.reader(), self._fieldname)
-
-
-#: Segment reader → its column readers, dropped with the reader. A column
-#: reader reads through its reader's files, so it must not outlive them: keyed
-#: by the reader object (weakly), never by segment id, which a new searcher's
-#: reader of the same segment shares.
-_COLUMN_READERS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
-_COLUMN_LOCK = threading.Lock()
-
-
-def _column_reader(reader: Any, fieldname: str) -> Any:
-    with _COLUMN_LOCK:
-        columns = _COLUMN_READERS.setdefault(reader, {})
-        column = columns.get(fieldname)
-        if column is None:
-            column = columns[fieldname] = reader.column_reader(fieldname, translate=False)
-        return column
-
-
-class _ActorFacet(sorting.FacetType):  # type: ignore[misc]  # whoosh ships no type hints
-    """The multi-valued actor facet, counted from the per-segment lists."""
-
-    maptype = sorting.Count
-
-    def categorizer(self, global_searcher: Searcher) -> sorting.Categorizer:
-        return _ActorCategorizer()
-
-
-class _ActorCategorizer(sorting.Categorizer):  # type: ignore[misc]
-    allow_overlap = True
-
-    def __init__(self) -> None:
-        self._lists: list[tuple[str, ...]] = []
-
-    def set_searcher(self, segment_searcher: Searcher, docoffset: int) -> None:
-        self._lists = _segment_actors(segment_searcher.reader())
-
-    def keys_for(self, matcher: Any, docid: int) -> tuple[str, ...]:
-        return self._lists[docid]
-
-
-def _segment_actors(reader: Any) -> list[tuple[str, ...]]:
-    """Every document's actor ids in one segment, built once and kept."""
-    if reader.segment() is None:  # an empty index has no segment
-        return []
-    key = f"{reader.segment().segment_id()}:{reader.doc_count_all()}"
-    cached = _SEGMENT_ACTORS.get(key)
-    if cached is None:
-        lists: list[list[str]] = [[] for _ in range(reader.doc_count_all())]
-        for btext in reader.lexicon("actor"):
-            actor = btext.decode("utf-8")
-            for docid in reader.postings("actor", btext).all_ids():
-                lists[docid].append(actor)
-        cached = [tuple(actors) for actors in lists]
-        _SEGMENT_ACTORS.put(key, cached, _SEGMENTS_KEPT)
-    return cached
+def facet_types(names: Iterable[str]) -> sorting.Facets:
+    """Whoosh's own faceting of ``names`` (overlapping for actors): not what the engine counts with,
+    kept for benchmarks that compare against it."""
+    facets = sorting.Facets()
+    for name in names:
+        facets.add_facet(name, sorting.FieldFacet(name, allow_overlap=name == ACTOR, maptype=sorting.Count))
+    return facets

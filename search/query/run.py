@@ -11,9 +11,19 @@ and AND across facets. Facet counts are "multi-select": each facet is counted
 under the query and every *other* facet's filters, so picking one outlet
 still shows how many articles the other outlets have.
 
+How a search runs: search/query/matches.py finds which documents of each
+segment the query matches (and their scores, for a page by relevance) as
+numpy arrays; search/query/facets.py counts the facets and applies the
+filters on those arrays, with the per-segment columns of
+search/query/columns.py; the page is the newest of them (``date_key``) or
+the best scored, and only its hits are read and highlighted. The answers are
+those of Whoosh's collectors scoring, sorting and counting every match,
+which this replaces: tests/test_query_arrays.py holds them against Whoosh
+and plain Python.
+
 A costly query is bounded by a cap on wildcard expansion and by one
-``Deadline`` (``search_time_limit``) shared by expansion, collection, facet
-counts and highlighting: past it, a ``QueryError`` says so.
+``Deadline`` (``search_time_limit``) shared by expansion, matching, scoring
+and highlighting: past it, a ``QueryError`` says so.
 """
 
 from __future__ import annotations
@@ -22,17 +32,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 from whoosh import query as wq
 from whoosh import sorting
-from whoosh.collectors import TimeLimit, TimeLimitCollector
+from whoosh.collectors import TermsCollector, WrappingCollector
 from whoosh.searching import Results, Searcher
 
 from search.enrich import Actor, Gazetteer
 from search.errors import NotFound
 from search.index import WORD_FIELDS, from_stored, index_terms, text_analyzer
 from search.language import LANGUAGE_NAMES
-from search.query import facets
-from search.query.facets import Counts
+from search.query import columns, facets, matches
+from search.query.columns import Mask
 from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, Deadline, parse_query
 from search.query.snippets import highlighter, lead, one_line
 from search.records import (
@@ -53,42 +64,181 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     """Run one search: the page of hits and the four facets' counts, all within the time limit."""
     deadline = Deadline(settings)
     parsed = parse_query(request.q, searcher, settings, deadline)
-    filters = {name: _filter(name, values) for name, values in request.filters().items() if values}
-    cache_key = facets.counts_key(searcher, parsed, request)
-    counts = facets.kept_counts(cache_key) if settings.facet_cache_size else None
-    unfiltered = [name for name in FACETS if name not in filters] if counts is None else []
-    results = _collect(
-        searcher, _require(parsed, filters.values()), deadline,
-        limit=request.page * request.per_page,
-        sortedby=_sort(request, parsed),
-        groupedby=facets.facet_types(unfiltered) if unfiltered else None,
-        terms=bool(request.q),  # matched terms are only needed for highlighting
-        # Whoosh's block-quality skipping trips an assertion inside Require.
-        optimize=not filters,
-    )
-    results.highlighter = highlighter()
-    if counts is None:
-        counts = {name: results.groups(name) for name in unfiltered}
-        counts.update(_filtered_counts(searcher, parsed, filters, deadline))
-        facets.keep_counts(cache_key, counts, settings.facet_cache_size)
+    filters = {name: values for name, values in request.filters().items() if values}
+    key = facets.counts_key(searcher, parsed, request)
+    counted = facets.kept_counts(key) if settings.facet_cache_size else None
+    # Which documents match, per segment: for the counts, the total, the page
+    # and the words to highlight.
+    index = columns.index_columns(searcher)
+    everything = isinstance(parsed, wq.Every)
+    newest_first = request.sort == "date" or everything
+    found = matches.everything(index) if everything else matches.matched(
+        searcher, index, parsed, deadline, scored=not newest_first)
+    chosen = facets.selections(index, filters)
+    under_all = facets.narrowed(found.masks, chosen)
+    if counted is None:
+        total = sum(int(np.count_nonzero(mask)) for mask in under_all)
+        counted = facets.Counted(facets.count(index, found.masks, chosen), total)
+        facets.keep_counts(key, counted, settings.facet_cache_size)
+    limit = request.page * request.per_page
+    required = _require(parsed, (_filter(name, values) for name, values in filters.items()))
+    if newest_first:
+        # Newest first; undated (date_key 0) last; ties in index order, which
+        # the same input reproduces.
+        top = _newest(index, under_all, limit)
+    else:
+        top = _best(searcher, index, parsed, required, found, under_all, limit, deadline)
+    results = Results(searcher, parsed, top)
     start = (request.page - 1) * request.per_page
+    if request.q:  # the terms the matched articles matched, for highlighting
+        shown = [docnum for _, docnum in top[start:start + request.per_page]]
+        terms = _highlighted_terms(searcher, index, required, found, under_all, shown, newest_first, deadline)
+        results.termdocs, results.docterms = dict.fromkeys(terms, ()), {}
+    results.highlighter = highlighter()
     hits = tuple(_hit(hit, gazetteer, request.q, deadline) for hit in _page(results, start, request.per_page))
     hits = _with_copies(searcher, hits)
     deadline.check()
-    values = {name: _facet_values(name, counts[name], request, gazetteer) for name in FACETS}
-    return SearchPage(query=request, total=len(results), hits=hits, facets=values)
+    values = {name: _facet_values(name, counted.counts[name], request, gazetteer) for name in FACETS}
+    return SearchPage(query=request, total=counted.total, hits=hits, facets=values)
 
 
-def _filtered_counts(
-    searcher: Searcher, parsed: wq.Query, filters: dict[str, wq.Query], deadline: Deadline
-) -> Counts:
-    """Each filtered facet counted under the query and the *other* facets' filters."""
-    counts = {}
-    for name in filters:
-        others = _require(parsed, (f for other, f in filters.items() if other != name))
-        results = _collect(searcher, others, deadline, limit=1, scored=False, groupedby=facets.facet_types([name]))
-        counts[name] = results.groups(name)
-    return counts
+# --- the page's documents ---------------------------------------------------
+
+
+def _newest(index: columns.IndexColumns, masks: list[Mask], limit: int) -> list[tuple[Any, int]]:
+    """The first ``limit`` matched documents newest first, ties in index order, as Whoosh's
+    (sort key, document number) pairs: the ``date_key`` column descending, then the document number."""
+    if not index.leaves:
+        return []
+    dates = np.concatenate([leaf.columns.dates[mask] for leaf, mask in zip(index.leaves, masks, strict=True)])
+    docnums = np.concatenate([np.flatnonzero(mask) + leaf.offset for leaf, mask in zip(index.leaves, masks, strict=True)])
+    order_key = ~dates  # ascending: newest first
+    if len(order_key) > limit:
+        # Only documents up to the limit-th key can make the page (ties at it included).
+        threshold = np.partition(order_key, limit - 1)[limit - 1]
+        kept = order_key <= threshold
+        order_key, dates, docnums = order_key[kept], dates[kept], docnums[kept]
+    order = np.lexsort((docnums, order_key))[:limit]
+    return [(-date, docnum) for date, docnum in zip(dates[order].tolist(), docnums[order].tolist(), strict=True)]
+
+
+def _best(searcher: Searcher, index: columns.IndexColumns, parsed: wq.Query, required: wq.Query,
+          found: matches.Matched, masks: list[Mask], limit: int, deadline: Deadline) -> list[tuple[Any, int]]:
+    """The first ``limit`` matched documents by Whoosh's score, ties in index order.
+
+    The scores computed over whole posting lists pick the few documents
+    that can make the page (with a margin far above their rounding
+    differences); Whoosh's matcher scores those exactly. Whoosh's own
+    ``TopCollector`` would be quicker, but drops documents that belong on
+    the page when it turns an OR into an AND for speed; so without
+    usable scores every matched document is scored by Whoosh.
+    """
+    if found.scores is not None and found.exact:
+        return _highest(index, found.scores, masks, limit)
+    if found.scores is not None:
+        picked = _picked(index, found.scores, masks, limit)
+        # Many estimates alike (ties): skipping to each is slower than scoring every match.
+        if sum(len(local) for _, local, _ in picked) <= _MOST_RESCORED + 4 * limit:
+            exact = _rescored(searcher, index, parsed, picked, deadline)
+            if exact is not None:
+                return sorted(exact, key=lambda item: (-item[0], item[1]))[:limit]
+    results = _collect(searcher, required, deadline, limit=None)
+    top: list[tuple[Any, int]] = results.top_n[:limit]
+    return top
+
+
+def _highest(index: columns.IndexColumns, scores: list[np.ndarray], masks: list[Mask],
+             limit: int) -> list[tuple[Any, int]]:
+    """The ``limit`` highest of Whoosh's own scores (computed here to the last bit), ties in index order."""
+    if not index.leaves:
+        return []
+    values = np.concatenate([score[mask] for score, mask in zip(scores, masks, strict=True)])
+    docnums = np.concatenate([np.flatnonzero(mask) + leaf.offset
+                              for leaf, mask in zip(index.leaves, masks, strict=True)])
+    if len(values) > limit:
+        threshold = -np.partition(-values, limit - 1)[limit - 1]
+        kept = values >= threshold
+        values, docnums = values[kept], docnums[kept]
+    order = np.lexsort((docnums, -values))[:limit]
+    return list(zip(values[order].tolist(), docnums[order].tolist(), strict=True))
+
+
+#: Candidates beyond the page's size that are still rescored one by one.
+_MOST_RESCORED = 200
+#: How far below the page's lowest estimated score a document is still rescored, relative to
+#: that score: sums in another order differ by about 1e-16 of it.
+_MARGIN = 1e-9
+
+
+def _picked(index: columns.IndexColumns, scores: list[np.ndarray], masks: list[Mask],
+            limit: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Per segment (by position), the documents whose estimated score can reach the page, with the estimate."""
+    if not masks:
+        return []
+    estimates = np.concatenate([score[mask] for score, mask in zip(scores, masks, strict=True)])
+    if not len(estimates):
+        return []
+    lowest = -np.partition(-estimates, min(limit, len(estimates)) - 1)[min(limit, len(estimates)) - 1]
+    floor = lowest - _MARGIN * (abs(lowest) + 1)
+    picked = []
+    for leaf, score, mask in zip(index.leaves, scores, masks, strict=True):
+        local = np.flatnonzero(mask & (score >= floor))
+        if len(local):
+            picked.append((leaf.position, local, score[local]))
+    return picked
+
+
+def _rescored(searcher: Searcher, index: columns.IndexColumns, parsed: wq.Query,
+              picked: list[tuple[int, np.ndarray, np.ndarray]], deadline: Deadline) -> list[tuple[Any, int]] | None:
+    """Whoosh's exact scores of the picked documents, or None if one is not where the estimate says.
+
+    Each segment's matcher is built as for collecting matched terms
+    (``needs_current``: it decides how Whoosh adds an OR's scores) and
+    skipped from document to document; a matcher's score depends only on
+    which of its terms stand on the document.
+    """
+    context = searcher.context(needs_current=True)
+    subsearchers = searcher.leaf_searchers()
+    scored = []
+    for position, local, estimates in picked:
+        sub, offset = subsearchers[position]
+        matcher = parsed.matcher(sub, context)
+        for n, (docnum, estimate) in enumerate(zip(local.tolist(), estimates.tolist(), strict=True)):
+            if n % _MATCHES_PER_CHECK == 0:
+                deadline.check()
+            if matcher.is_active() and matcher.id() < docnum:
+                matcher.skip_to(docnum)
+            if not matcher.is_active() or matcher.id() != docnum:
+                return None
+            score = matcher.score()
+            if abs(score - estimate) > _MARGIN / 2 * (abs(score) + 1):
+                return None
+            scored.append((score, offset + docnum))
+    return scored
+
+
+def _highlighted_terms(searcher: Searcher, index: columns.IndexColumns, required: wq.Query,
+                       found: matches.Matched, masks: list[Mask], shown: list[int], newest_first: bool,
+                       deadline: Deadline) -> set[Any]:
+    """The terms Whoosh's ``TermsCollector`` records over every matched document, for the highlighter.
+
+    Read from the arrays, but for terms of the highlighted field that a
+    shown article holds and that Whoosh's matcher may have stood on
+    without matching (``Matched.unsure``): then the matched documents are
+    stepped through as Whoosh collects them, and its record is used.
+    """
+    sure = found.terms(masks)
+    shown_ids = [np.array([d - leaf.offset for d in shown if leaf.offset <= d < leaf.offset + leaf.columns.size],
+                          dtype=np.int32) for leaf in index.leaves]
+    if not found.unsure(masks, sure, (_SNIPPET_FIELD, WORD_FIELDS[_SNIPPET_FIELD]), shown_ids):
+        return sure
+    date = sorting.FieldFacet("date_key", reverse=True) if newest_first else None
+    collector = TermsCollector(searcher.collector(limit=None, sortedby=date))
+    _run(searcher, required, _InTime(collector, deadline), deadline)
+    return set(collector.termdocs)
+
+
+_SNIPPET_FIELD = "body"
 
 
 def matching(searcher: Searcher, request: SearchQuery, settings: Settings) -> dict[str, tuple[str, ...]]:
@@ -231,28 +381,38 @@ def _counted(hit: Hit, counts: Mapping[tuple[str, str], int]) -> Hit:
 
 
 def _collect(searcher: Searcher, q: wq.Query, deadline: Deadline, **kwargs: Any) -> Results:
-    deadline.check()
-    collector = searcher.collector(**kwargs)
-    if isinstance(q, wq.Every):
-        # Listing everything costs one pass over the index and nothing a user
-        # types can make it worse; the time limit's per-document check would
-        # only slow the front page down.
-        searcher.search_with_collector(q, collector)
-        return collector.results()
-    collector = TimeLimitCollector(collector, timelimit=max(deadline.remaining(), 0.0), use_alarm=False)
-    try:
-        searcher.search_with_collector(q, collector)
-    except TimeLimit:
-        raise deadline.error() from None
+    """Whoosh's collection, within the deadline.
+
+    The matchers are built as for collecting matched terms (``needs_current``):
+    that decides how Whoosh combines an OR's scores, so scores are the same
+    whether or not terms are collected.
+    """
+    collector = _InTime(searcher.collector(**kwargs), deadline)
+    _run(searcher, q, collector, deadline)
     return collector.results()
 
 
-def _sort(request: SearchQuery, parsed: wq.Query) -> sorting.FacetType | None:
-    if request.sort == "date" or isinstance(parsed, wq.Every):
-        # Newest first; undated (date_key 0) last; ties in index order, which
-        # the same input reproduces. (An id tie-breaker doubled the sort cost.)
-        return sorting.FieldFacet("date_key", reverse=True)
-    return None
+def _run(searcher: Searcher, q: wq.Query, collector: Any, deadline: Deadline) -> None:
+    deadline.check()
+    searcher.search_with_collector(q, collector, context=searcher.context(needs_current=True))
+
+
+class _InTime(WrappingCollector):  # type: ignore[misc]  # whoosh ships no type hints
+    """Checks the deadline every few hundred matches (Whoosh's ``TimeLimitCollector`` starts a timer thread)."""
+
+    def __init__(self, child: Any, deadline: Deadline) -> None:
+        super().__init__(child)
+        self.deadline = deadline
+
+    def collect_matches(self) -> None:
+        child, check = self.child, self.deadline.check
+        for n, docnum in enumerate(child.matches()):
+            if not n % _MATCHES_PER_CHECK:
+                check()
+            child.collect(docnum)
+
+
+_MATCHES_PER_CHECK = 256
 
 
 def _filter(name: str, values: tuple[str, ...]) -> wq.Query:
