@@ -71,8 +71,18 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check search web tests bench
 	$(BIN)/mypy
 
-bench: $(VENV)/.installed
-	$(BIN)/python bench/ingest_search.py
+# `make bench` runs bench/ingest_search.py; another benchmark with BENCH=NAME (bench/NAME.py) and its options in
+# BENCH_ARGS, e.g. `make bench BENCH=scale BENCH_ARGS="--keep /var/tmp/newsdesk-scale"`. Installs the bench extra
+# (the peers of bench/scale.py).
+BENCH      ?= ingest_search
+BENCH_ARGS ?=
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python bench/$(BENCH).py $(BENCH_ARGS)
+
+$(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(VENV)/.installed $@
 
 clean:
 	rm -rf $(VENV) build *.egg-info

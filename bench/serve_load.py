@@ -3,7 +3,7 @@
 Measures what a deployment sees (issue 16, target 3): requests per second,
 latency p50/p95 per request kind, the server's CPU milliseconds per request
 (from /proc/<pid>/stat, so the clients' own work is not counted) and its
-memory (VmRSS and RssAnon from /proc/<pid>/status) after a warm-up and after
+memory (VmRSS, RssAnon, RssFile from /proc/<pid>/status) after a warm-up and after
 the timed run. The server's fixed cost per request is measured the same way
 on a static file, the baseline the search figures are read against.
 
@@ -142,7 +142,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def _memory(pid: int) -> dict[str, float]:
     status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return {key: int(status[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon", "VmHWM") if key in status}
+    return {key: int(status[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon", "RssFile", "VmHWM") if key in status}
 
 
 def _wait_until_up(port: int) -> None:
@@ -182,9 +182,10 @@ def _report(args: argparse.Namespace, rows: dict[str, dict[str, float]], warm: d
         "",
         (f"- search: requests/s {search['per_second']:.1f} against 1,000 ÷ CPU ms = {1000 / search['cpu_ms']:.1f} "
         f"(ratio {search['per_second'] * search['cpu_ms'] / 1000:.2f}); p95/p50 {search['p95_ms'] / search['p50_ms']:.2f}"),
-        (f"- server memory after warm-up: RSS {warm.get('VmRSS', 0):.0f} MB (anonymous {warm.get('RssAnon', 0):.0f} MB); "
-        f"after the run: RSS {after.get('VmRSS', 0):.0f} MB (anonymous {after.get('RssAnon', 0):.0f} MB), "
-        f"peak {after.get('VmHWM', 0):.0f} MB"),
+        (f"- server memory after warm-up: RSS {warm.get('VmRSS', 0):.0f} MB (anonymous {warm.get('RssAnon', 0):.0f} MB, "
+        f"mapped files {warm.get('RssFile', 0):.0f} MB); after the run: RSS {after.get('VmRSS', 0):.0f} MB (anonymous "
+        f"{after.get('RssAnon', 0):.0f} MB, mapped files {after.get('RssFile', 0):.0f} MB), peak {after.get('VmHWM', 0):.0f} MB "
+        "(bench/serve_memory.py breaks memory down)"),
     ]
     text = "\n".join(lines) + "\n"
     print(text)

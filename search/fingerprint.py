@@ -12,6 +12,8 @@ import hashlib
 import re
 from collections.abc import Iterable
 
+import numpy
+
 from search.folding import fold
 
 #: Texts shorter than this get no fingerprint: a few words leave too few
@@ -33,18 +35,25 @@ def text_minhash(text: str) -> tuple[int, ...] | None:
     Only the text, never the title: copies of a wire story usually carry
     each outlet's own headline.
     """
-    found = shingles(text)
+    found = _shingle_list(text)
+    # A shingle that comes back changes no minimum: no set is needed here.
     return minhash(found) if found is not None else None
 
 
 def shingles(text: str) -> set[str] | None:
     """The text's runs of ``SHINGLE_WORDS`` folded words, or None when it has
     fewer than ``MIN_FINGERPRINT_WORDS`` words."""
-    words = _WORD.findall(fold(text))
+    found = _shingle_list(text)
+    return set(found) if found is not None else None
+
+
+def _shingle_list(text: str) -> list[str] | None:
+    """The shingles in text order, repeats included (None for a short text)."""
+    words = _WORD.findall(_folded(text))
     if len(words) < MIN_FINGERPRINT_WORDS:
         return None
-    n = SHINGLE_WORDS
-    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+    runs = zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)  # each word and the next ones
+    return list(map(" ".join, runs))
 
 
 def minhash(features: Iterable[str]) -> tuple[int, ...]:
@@ -57,12 +66,13 @@ def minhash(features: Iterable[str]) -> tuple[int, ...]:
     classic MinHash, for the same estimate. Hashes are BLAKE2b, not
     ``hash()``, whose per-process salt would change the sketch every run.
     """
-    minima = [_EMPTY_BIN] * MINHASH_BINS
-    for feature in features:
-        bin_, value = divmod(_hash64(feature), 1 << 32)
-        bin_ %= MINHASH_BINS
-        minima[bin_] = min(minima[bin_], value)
-    return tuple(_densify(minima))
+    # The hashes are computed one by one (hashlib), then split and reduced
+    # as one array: the same integers as divmod and min over each feature.
+    digests = b"".join([hashlib.blake2b(feature.encode(), digest_size=8).digest() for feature in features])
+    hashes = numpy.frombuffer(digests, dtype=">u8")
+    minima = numpy.full(MINHASH_BINS, _EMPTY_BIN, dtype=numpy.uint64)
+    numpy.minimum.at(minima, (hashes >> 32) % MINHASH_BINS, hashes & 0xFFFFFFFF)
+    return tuple(_densify(minima.tolist()))
 
 
 def _densify(minima: list[int]) -> list[int]:
@@ -75,6 +85,35 @@ def _densify(minima: list[int]) -> list[int]:
         value if value != _EMPTY_BIN else next(minima[j] for j in _BORROW_ORDER[b] if minima[j] != _EMPTY_BIN)
         for b, value in enumerate(minima)
     ]
+
+
+def _folded(text: str) -> str:
+    """``fold(text)``, the ASCII runs lower-cased in C and each run of other
+    characters folded once per process: folding works one character at a
+    time (case folding, a table, decomposition, then every combining mark
+    dropped, whatever order decomposition put them in), so it can be done
+    piecewise, and ASCII folds to its lower case."""
+    if text.isascii():
+        return text.lower()
+    parts = _NON_ASCII.split(text)  # ASCII, non-ASCII, ASCII, ...
+    parts[::2] = [part.lower() for part in parts[::2]]
+    parts[1::2] = [_fold_run(run) for run in parts[1::2]]
+    return "".join(parts)
+
+
+def _fold_run(run: str) -> str:
+    folded = _FOLDED_RUNS.get(run)
+    if folded is None:
+        folded = fold(run)
+        if len(_FOLDED_RUNS) >= _FOLDED_RUNS_SIZE:
+            _FOLDED_RUNS.clear()
+        _FOLDED_RUNS[run] = folded
+    return folded
+
+
+_NON_ASCII = re.compile(r"([^\x00-\x7f]+)")
+_FOLDED_RUNS: dict[str, str] = {}
+_FOLDED_RUNS_SIZE = 100_000
 
 
 def _hash64(feature: str) -> int:

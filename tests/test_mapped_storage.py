@@ -145,6 +145,24 @@ def test_opening_and_closing_searchers_leaves_no_map_behind(generated: Settings,
     assert _maps(generated) == before
 
 
+def test_searchers_of_one_index_share_one_map_per_file(generated: Settings, gazetteer: Gazetteer) -> None:
+    """A server keeps a searcher per thread: the files are mapped once, not once per searcher
+    (resident size counts a page once per map holding it)."""
+    gc.collect()
+    before = _maps(generated)
+    first = open_index(generated).searcher()
+    one = _maps(generated)
+    others = [open_index(generated).searcher() for _ in range(7)]
+    assert _maps(generated) == one > before
+    expected = search(first, make_query("Kosovo"), generated, gazetteer)
+    first.close()  # the others still read the shared maps
+    assert all(search(s, make_query("Kosovo"), generated, gazetteer) == expected for s in others)
+    assert _maps(generated) == one
+    for searcher in others:
+        searcher.close()
+    assert _maps(generated) == before
+
+
 def test_threads_each_with_their_own_searcher_agree(generated: Settings, gazetteer: Gazetteer) -> None:
     requests = _requests(_pages(_plain(generated), generated, gazetteer, [make_query("")])[0])
     expected = _pages(_plain(generated), generated, gazetteer, requests)

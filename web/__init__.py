@@ -1,8 +1,9 @@
 """The Newsdesk web app: HTML UI, JSON API and Atom over the index.
 
 ``create_app(test_config=None)`` is the factory (flaskr style). Settings load
-once here and live in ``app.config["NEWSDESK_SETTINGS"]``; the searcher is
-opened per request on ``g`` and closed on teardown (see ``web.searcher``).
+once here and live in ``app.config["NEWSDESK_SETTINGS"]``; each server
+thread keeps a searcher across requests until the index changes (see
+``web.searcher``), and ``web.memory`` hands freed heap back to the system.
 One blueprint per area: ``results`` (search in every format), ``articles``
 (one article), ``actors`` (one actor), ``sources`` (crawl health),
 ``accounts`` (register, log in, log out), ``saved`` (a user's saved searches
@@ -34,9 +35,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["NEWSDESK_SETTINGS"] = load_settings(index=app.config.get("NEWSDESK_INDEX"))
     _configure_sessions(app, app.config["NEWSDESK_SETTINGS"], test_config or {})
 
-    from web import accounts, actors, articles, errors, feeds, results, saved, searcher, sources
+    from web import accounts, actors, articles, errors, feeds, memory, results, saved, searcher, sources
 
     searcher.init_app(app)
+    memory.init_app(app)
     errors.init_app(app)
     csrf.init_app(app)
     accounts.init_app(app)

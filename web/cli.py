@@ -310,7 +310,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from search.alerts import start_scheduler
     from web import create_app
+    from web.memory import limit_malloc_arenas
 
+    limit_malloc_arenas()  # before any thread of the server starts (web/memory.py says why)
     app = create_app({"NEWSDESK_SETTINGS": settings})
     scheduler = start_scheduler(settings)  # alert catch-up and digests, beside the web threads
     print(f"Newsdesk on {listening_url(settings.host, settings.port)}/ (index: {settings.index}; "

@@ -68,10 +68,14 @@ def clean(page: RawPage, settings: Settings | None = None, outlets: Mapping[str,
     """
     if page.unreadable is not None:
         raise ExtractionError(page.unreadable)
+    # A date stated outside the page (a manifest's) replaces whatever the
+    # page says (``_finish``): the page's own is not looked for.
+    find_date = not _stated_date(page.hints)
     if page.content_type == "text/html":
-        article = extract(page.text, page.url or page.hints.url, hints=page.hints, settings=settings, outlets=outlets)
+        article = extract(page.text, page.url or page.hints.url, hints=page.hints, settings=settings, outlets=outlets,
+                          find_date=find_date)
     else:
-        article = extract_text(page.text, settings)
+        article = extract_text(page.text, settings, find_date=find_date)
     if article.rejected:
         raise ExtractionError(article.rejected)
     if not article.text.strip():
@@ -93,10 +97,16 @@ def _finish(article: Article, page: RawPage) -> Article:
         outlet=hints.outlet or article.outlet,
         author=hints.author or article.author,
     )
-    if hints.published is not None and hints.published_source not in _LISTING_SOURCES:
+    if _stated_date(hints):
         article.published = hints.published
         article.published_source = hints.published_source or "manifest"
     return article
+
+
+def _stated_date(hints: PageHints) -> bool:
+    """A date from outside the page that is taken as it is (a manifest's), not
+    weighed against the page's own signals (a feed's or a sitemap's)."""
+    return hints.published is not None and hints.published_source not in _LISTING_SOURCES
 
 
 # --- saved HTML pages ------------------------------------------------------
@@ -109,9 +119,11 @@ def extract(
     hints: PageHints | None = None,
     settings: Settings | None = None,
     outlets: Mapping[str, str] | None = None,
+    find_date: bool = True,
 ) -> Article:
     """One HTML page in, its article out: body, title, date (with its
-    source), authors, outlet, canonical URL and language.
+    source), authors, outlet, canonical URL and language (the date only
+    when ``find_date``).
 
     The page is parsed once; trafilatura, the metadata reader and the date
     finder all read the same tree. Bounded in size (``clean_max_bytes``,
@@ -133,7 +145,7 @@ def extract(
         rejected = _rejection(text)
         text = "" if rejected else text
         found = find_published(tree, url, text, linked=linked, hint=_listed_date(hints),
-                               floor_year=settings.date_floor_year)
+                               floor_year=settings.date_floor_year) if find_date else None
     return Article(
         id="",
         rejected=rejected,
@@ -305,8 +317,9 @@ def _time_limit(seconds: float) -> Iterator[None]:
 # --- plain-text page dumps -------------------------------------------------
 
 
-def extract_text(text: str, settings: Settings | None = None) -> Article:
-    """Clean a plain-text page dump into title, author, body, date and language.
+def extract_text(text: str, settings: Settings | None = None, *, find_date: bool = True) -> Article:
+    """Clean a plain-text page dump into title, author, body, date (only when
+    ``find_date``) and language.
 
     Bounded in time like ``extract`` (``clean_time_limit``, on the main thread):
     a line the rules read too slowly raises ``ExtractionError``."""
@@ -324,7 +337,7 @@ def extract_text(text: str, settings: Settings | None = None) -> Article:
         if title is None and body:
             title = _title_from_sentence(body[0])
         text = "\n\n".join(body)
-        found = find_published(None, None, text, floor_year=settings.date_floor_year)
+        found = find_published(None, None, text, floor_year=settings.date_floor_year) if find_date else None
     return Article(
         id="", title=title or "", text=text, origin="", author=author,
         published=found.value if found else None,

@@ -121,7 +121,7 @@ def is_furniture(line: str, script: str) -> bool:
     words = len(line.split())
     if _NO_WORDS.match(line):
         return not line.lstrip().startswith("|")  # a table's empty cells are the table's
-    if _is_foreign_script(line, script) or _PROMPT_OPENING.match(line) and words <= _SHORT_LINE * 2:
+    if _is_foreign_script(line, script, words) or words <= _SHORT_LINE * 2 and _PROMPT_OPENING.match(line):
         return True
     if _PLACEHOLDER.match(line):
         return True
@@ -227,10 +227,10 @@ def _count(letters: re.Pattern[str], text: str) -> int:
     return sum(map(len, letters.findall(text)))
 
 
-def _is_foreign_script(line: str, script: str) -> bool:
-    """A short line with no letter of the page's script is a stray UI string.
-    Mixed lines ("Аккаунт: @name") stay: they are the page's own."""
-    if len(line.split()) > 12 or script == "latin" and not _CYRILLIC.search(line):
+def _is_foreign_script(line: str, script: str, words: int) -> bool:
+    """A short line (of ``words`` words) with no letter of the page's script is
+    a stray UI string. Mixed lines ("Аккаунт: @name") stay: they are the page's own."""
+    if words > 12 or script == "latin" and not _CYRILLIC.search(line):
         return False
     cyrillic, letters = _count(_CYRILLIC, line), _count(_LETTERS, line)
     if not letters:
@@ -244,9 +244,9 @@ def drop_repeats(lines: Sequence[str]) -> list[str]:
     lines ("Pros:", a table's "Yes") may repeat in a real article."""
     kept: list[str] = []
     seen: set[str] = set()
+    keys = [squash(line) for line in lines] + [""]  # each line squashed once, not again as the next one's follower
     for i, line in enumerate(lines):
-        key = squash(line)
-        following = squash(lines[i + 1]) if i + 1 < len(lines) else ""
+        key, following = keys[i], keys[i + 1]
         long_enough = len(key.split()) >= 5
         if long_enough and key in seen or (len(key) > 40 and key in following and key != following):
             continue

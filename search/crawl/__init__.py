@@ -18,8 +18,23 @@ to fetch, in SQLite).
 
 from __future__ import annotations
 
-from search.crawl.crawler import CrawlReport, crawl
+from typing import TYPE_CHECKING, Any
+
 from search.crawl.frontier import crawl_health
+
+if TYPE_CHECKING:
+    from search.crawl.crawler import CrawlReport, crawl
+
+
+def __getattr__(name: str) -> Any:
+    # The crawler (and through the pipeline the cleaner, lxml and trafilatura)
+    # loads on first use: the web server imports this package for
+    # ``crawl_health`` only (tests/test_server_memory.py).
+    if name in ("CrawlReport", "crawl"):
+        from search.crawl import crawler
+
+        return getattr(crawler, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "CrawlReport",

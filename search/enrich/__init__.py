@@ -15,9 +15,24 @@ dictionary), ``inflection`` and ``metonyms`` (the forms a name takes),
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from search.enrich.actors import Actor, Gazetteer, load_gazetteer
 from search.enrich.candidates import find_candidate, list_candidates, promote, record_candidates
-from search.enrich.enricher import enrich
+
+if TYPE_CHECKING:
+    from search.enrich.enricher import enrich
+
+
+def __getattr__(name: str) -> Any:
+    # ``enrich`` (and with it language detection, langdetect) loads on first
+    # use: the query side and the web server need only the gazetteer
+    # (tests/test_server_memory.py).
+    if name == "enrich":
+        from search.enrich import enricher
+
+        return enricher.enrich
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Actor",

@@ -25,11 +25,16 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy
 
 from search.errors import SettingsError
 from search.folding import fold
 from search.settings import seeds_dir
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 _TYPES = frozenset({"person", "organisation", "country"})
 _TOML_KEYS = frozenset({"id", "name", "type", "aliases", "short", "roles", "demonyms", "capitals", "source"})
@@ -167,9 +172,27 @@ _SPECIAL = re.compile(r"\s{2,}|[^\S ]|[^\x00-\x7f\s]+")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 
-@functools.lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
+    """One character folded as aliases and text are: ``fold``, curly apostrophes straight."""
     return fold(ch).translate(_APOSTROPHES)
+
+
+def _fold_run(run: str) -> tuple[str, bytes]:
+    """A run of non-ASCII characters folded, and how many folded characters
+    each one gives (0 for a combining mark, 2 for đ or ß); kept per run,
+    since the same letters (č, ć, ё, a Cyrillic word) come back all the time."""
+    found = _RUN_CACHE.get(run)
+    if found is None:
+        pieces = [_fold_char(ch) for ch in run]
+        found = ("".join(pieces), bytes(map(len, pieces)))
+        if len(_RUN_CACHE) >= _RUN_CACHE_SIZE:
+            _RUN_CACHE.clear()
+        _RUN_CACHE[run] = found
+    return found
+
+
+_RUN_CACHE: dict[str, tuple[str, bytes]] = {}
+_RUN_CACHE_SIZE = 100_000
 
 
 @dataclass(frozen=True)
@@ -184,37 +207,47 @@ class Folded:
 
     text: str
     source: str
-    offsets: list[int] | None  # None: same length, offsets are identity
+    # How many folded characters each original one gives (0 for a combining
+    # mark or the rest of a whitespace run, 2 for đ or ß); None: one each.
+    lengths: bytes | None
 
     @classmethod
     def of(cls, source: str) -> Folded:
         if not _SPECIAL.search(source):
             return cls(source.lower(), source, None)  # ASCII lower == fold
         pieces: list[str] = []
-        offsets: list[int] = []
+        lengths = bytearray(b"\x01") * len(source)
         position = 0
         for match in _SPECIAL.finditer(source):
-            pieces.append(source[position : match.start()].lower())
-            offsets.extend(range(position, match.start()))
-            if match.group().isspace():
-                pieces.append(" ")
-                offsets.append(match.start())
+            start, end = match.span()
+            pieces.append(source[position:start].lower())
+            run = match.group()
+            if run.isspace():
+                pieces.append(" ")  # at the run's start; the rest of it folds to nothing
+                lengths[start + 1 : end] = bytes(end - start - 1)
             else:
-                for index in range(match.start(), match.end()):
-                    folded = _fold_char(source[index])
-                    pieces.append(folded)
-                    offsets.extend([index] * len(folded))
-            position = match.end()
+                folded, counts = _fold_run(run)
+                pieces.append(folded)
+                lengths[start:end] = counts
+            position = end
         pieces.append(source[position:].lower())
-        offsets.extend(range(position, len(source)))
-        return cls("".join(pieces), source, offsets)
+        return cls("".join(pieces), source, bytes(lengths))
+
+    @functools.cached_property
+    def offsets(self) -> NDArray[numpy.intp] | None:
+        """Where each folded character came from (None: the same place):
+        made when first asked for, in one numpy call rather than a Python
+        list grown position by position."""
+        if self.lengths is None:
+            return None
+        return numpy.repeat(numpy.arange(len(self.source)), numpy.frombuffer(self.lengths, dtype=numpy.uint8))
 
     def source_offset(self, index: int) -> int:
         """Where folded character ``index`` came from in the original."""
-        return index if self.offsets is None else self.offsets[index]
+        return index if self.offsets is None else int(self.offsets[index])
 
     def original(self, start: int, end: int) -> str:
         """The original text behind folded ``[start, end)``, spaces squashed."""
         if self.offsets is None:
             return self.source[start:end]
-        return squash_spaces(self.source[self.offsets[start] : self.offsets[end - 1] + 1])
+        return squash_spaces(self.source[int(self.offsets[start]) : int(self.offsets[end - 1]) + 1])

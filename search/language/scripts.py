@@ -55,6 +55,9 @@ class Letters:
 
 def count_letters(sample: str) -> Letters:
     """The sample's letters: all of them, the Latin ones, the Cyrillic ones."""
+    if sample.isascii():  # every letter Latin, none Cyrillic: one count instead of three
+        total = letter_count(WORD, sample)
+        return Letters(total=total, latin=total, cyrillic=0)
     return Letters(
         total=letter_count(WORD, sample),
         latin=letter_count(_LATIN, sample),
@@ -71,7 +74,9 @@ def without_homoglyphs(sample: str) -> str:
     """Cyrillic look-alikes inside Latin words made Latin ("Ministаrstvо" with
     a Cyrillic а and о): copied or obfuscated text, whose words no rule and
     no n-gram of langdetect would recognise otherwise."""
-    if not _MIXED_WORD.search(sample):
+    # Most samples have no look-alike at all: a character class finds that
+    # faster than the pattern for a mixed word.
+    if sample.isascii() or not _LOOK_ALIKE.search(sample) or not _MIXED_WORD.search(sample):
         return sample
     return _MIXED_WORD.sub(_latin_word, sample)
 
@@ -84,6 +89,7 @@ def _latin_word(match: re.Match[str]) -> str:
 
 #: Cyrillic letters drawn like Latin ones.
 _HOMOGLYPHS = str.maketrans("аеорсхуіјАВЕКМНОРСТХІЈ", "aeopcxyijABEKMHOPCTXIJ")
+_LOOK_ALIKE = re.compile("[аеорсхуіјАВЕКМНОРСТХІЈ]")
 #: A word with a Latin letter next to a Cyrillic look-alike (either order).
 _MIXED_WORD = re.compile(
     r"\b\w*(?:[A-Za-z\u00C0-\u024F][аеорсхуіјАВЕКМНОРСТХІЈ]|[аеорсхуіјАВЕКМНОРСТХІЈ][A-Za-z\u00C0-\u024F])\w*"

@@ -234,12 +234,23 @@ def _serbian_croatian_hits(words: Counter[str]) -> tuple[int, int]:
     """Occurrences of distinctively Serbian and distinctively Croatian words."""
     sr = hr = 0
     for word, n in words.items():
-        side = _SIDE_OF_WORD.get(word) or _side_of_stem(word) or _fused_future(word)
+        side = _SIDES.get(word)
+        if side is None:
+            side = _SIDE_OF_WORD.get(word) or _side_of_stem(word) or _fused_future(word)
+            if len(_SIDES) >= _SIDES_SIZE:
+                _SIDES.clear()
+            _SIDES[word] = side
         if side > 0:
             sr += n
         elif side < 0:
             hr += n
     return sr, hr
+
+
+#: Each word's side (+1 Serbian, -1 Croatian, 0 neither), as found by the
+#: lookups above: the same words come back in every article.
+_SIDES: dict[str, int] = {}
+_SIDES_SIZE = 100_000
 
 
 def _fused_future(word: str) -> int:
