@@ -8,7 +8,11 @@ percolate), ``make_query`` and ``parse_query``, ``hits_by_id``,
 ``get_article``, ``get_copies``, ``actor_page``, ``facet_label``.
 
 Modules: ``run`` (searching, hits, copies, actor pages), ``parse`` (syntax,
-dates, wildcards, the time limit), ``facets``, ``snippets``.
+dates, wildcards, the time limit), ``matches`` (which documents a query
+matches, as per-segment arrays, and their BM25F scores), ``postings``
+(posting lists read a block at a time), ``columns`` (each segment's facet
+codes, dates and liveness as arrays, built once), ``facets`` (counting them),
+``snippets``.
 """
 
 from __future__ import annotations
