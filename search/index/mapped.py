@@ -126,7 +126,9 @@ _Source = mmap.mmap | _Pread | bytes  # bytes: an empty file, which cannot be ma
 
 #: (device, inode) → [map, references]: the maps open in this process.
 _MAPS: dict[tuple[int, int], list[Any]] = {}
-_MAPS_LOCK = threading.Lock()
+#: Re-entrant: a file dropped unclosed is released by its finalizer, which
+#: garbage collection may run in this very thread while it holds the lock.
+_MAPS_LOCK = threading.RLock()
 
 
 def _shared_map(f: Any) -> _Source:
@@ -137,7 +139,7 @@ def _shared_map(f: Any) -> _Source:
     key = (status.st_dev, status.st_ino)
     with _MAPS_LOCK:
         entry = _MAPS.get(key)
-        if entry is None:
+        if entry is None or entry[0].closed:  # closed: its last reference released by a collection just now
             entry = _MAPS[key] = [mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), 0]
         entry[1] += 1
         source: mmap.mmap = entry[0]
@@ -147,7 +149,7 @@ def _shared_map(f: Any) -> _Source:
 def _release(source: mmap.mmap) -> None:
     """Drop one reference to ``source``; the last one unmaps it."""
     with _MAPS_LOCK:
-        for key, entry in _MAPS.items():
+        for key, entry in list(_MAPS.items()):
             if entry[0] is source:
                 entry[1] -= 1
                 if entry[1] == 0:
