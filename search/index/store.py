@@ -33,6 +33,7 @@ from search.index.duplicates import Copy, CopyFinder, duplicate_of, nearest
 from search.index.mapped import MappedStorage
 from search.index.schema import SCHEMA_VERSION, build_schema
 from search.index.sequence import Sequence, open_sequence
+from search.index.writer import open_writer
 from search.records import Article
 from search.settings import Settings
 
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 _VERSION_FILE = "newsdesk-schema.json"
+#: Memory for a writer's postings before it sorts them on disk (Whoosh's default).
+_WRITER_MB = 128
 
 
 @dataclass
@@ -150,7 +153,7 @@ def write_articles(
 
 def _writer(ix: FileIndex, settings: Settings) -> SegmentWriter:
     try:
-        return ix.writer(timeout=settings.write_timeout)
+        return open_writer(ix, settings.write_timeout, limitmb=_WRITER_MB)
     except LockError as e:
         raise IndexBusy(
             f"another process is writing to {settings.index} (waited {settings.write_timeout:g} s)",
