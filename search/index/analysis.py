@@ -23,14 +23,17 @@ Wildcards and prefixes (``negotiat*``) match the words as written, folded
 but not stemmed: a stem ("negoti") is not a word a user types a prefix of.
 Each text field has an unstemmed twin (``title_words``, ``body_words``,
 ``author_words``; ``word_analyzer``) that only wildcard queries read, so
-plain words, phrases and their scores stay on the stemmed fields.
+plain words, phrases and their scores stay on the stemmed fields. A twin's
+postings hold each word's count as their weight and nothing else
+(``WordCounts``): its terms share the postings of the stemmed field where
+they are the same (search/index/writer.py).
 
 Dates (``published:``) are read by ``_DatesPlugin``: a year, month or day,
 a range of them with open ends, or a comparison, each meaning exactly the
 span it names (Whoosh's own date parser widened day ranges to whole years).
 
-The analyzer and filter classes are pickled into the index's schema by
-module path: they must stay importable as ``search.index.analysis.<name>``.
+The analyzer, filter and format classes are pickled into the index's schema
+by module path: they must stay importable as ``search.index.analysis.<name>``.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ from typing import Any
 from whoosh import query as wq
 from whoosh.analysis import Analyzer, Filter, LowercaseFilter, RegexTokenizer, Token
 from whoosh.fields import FieldType, Schema
+from whoosh.formats import Format
+from whoosh.formats import tokens as format_tokens
 from whoosh.lang import stemmer_for_language
 from whoosh.qparser import FieldsPlugin, GtLtPlugin, MultifieldPlugin, PhrasePlugin, Plugin, QueryParser, syntax
 
@@ -103,6 +108,33 @@ class FoldingFilter(Filter):  # type: ignore[misc]  # whoosh ships no type hints
             token.text = folded_word(token.text)
             if token.text:
                 yield token
+
+
+class WordCounts(Format):  # type: ignore[misc]  # whoosh ships no type hints
+    """The wildcard twins' postings: each word's count as the posting's weight, no value beside it.
+
+    Whoosh's ``Frequency`` format stores the count twice, as the weight and
+    again as a 4-byte value nothing here reads (scores read weights, a
+    wildcard needs no positions). Without the value a twin's postings read
+    the same from blocks written for the stemmed field, which lets the
+    writer share them (search/index/writer.py). Weights and counts are
+    computed as ``Frequency`` computes them, so scores are unchanged.
+    """
+
+    posting_size = 0  # no value per posting: Whoosh stores none and reads none
+
+    def word_values(self, value: Any, analyzer: Analyzer, **kwargs: Any) -> Iterator[tuple[str, int, float, bytes]]:
+        counts: dict[str, int] = {}
+        weights: dict[str, float] = {}
+        kwargs["boosts"] = True
+        for token in format_tokens(value, analyzer, kwargs):  # as Frequency reads them: stop words dropped
+            counts[token.text] = counts.get(token.text, 0) + 1
+            weights[token.text] = weights.get(token.text, 0.0) + token.boost
+        for word, count in counts.items():
+            yield word, count, weights[word] * self.field_boost, b""
+
+    def combine(self, vs: list[bytes]) -> bytes:
+        return b""
 
 
 @lru_cache(maxsize=200_000)

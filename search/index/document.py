@@ -28,7 +28,7 @@ from whoosh import query as wq
 from whoosh.searching import Searcher
 
 from search.index.analysis import WORD_FIELDS
-from search.index.duplicates import band_terms, sketch_hex, text_key
+from search.index.duplicates import sketch_hex, text_key
 from search.index.schema import QUERY_FIELDS
 from search.records import UNKNOWN, Article, Published, StoredArticle
 from search.timeparse import parse_iso
@@ -62,7 +62,6 @@ def to_fields(article: Article) -> dict[str, Any]:
     document["text_key"] = text_key(article.text, article.title)
     if article.minhash is not None:
         document["minhash"] = sketch_hex(article.minhash)
-        document["minhash_bands"] = " ".join(band_terms(article.minhash))
     # The cluster is not part of the document's content: it is assigned at
     # write time, after the fingerprint, so an unchanged article stays unchanged.
     document["fingerprint"] = _fingerprint(document)

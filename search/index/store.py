@@ -16,6 +16,7 @@ import ctypes
 import errno
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 _VERSION_FILE = "newsdesk-schema.json"
+_TOC = re.compile(r"_MAIN_\d+\.toc")  # Whoosh's table of contents, one per generation
 #: Memory for a writer's postings before it sorts them on disk (Whoosh's default).
 _WRITER_MB = 128
 
@@ -72,7 +74,7 @@ class IndexReport:
 def open_index(settings: Settings, directory: Path | None = None) -> FileIndex:
     """Open the index (``directory``, default the live one) for reading or writing, checking its schema version."""
     path = directory or settings.index_dir
-    if not whoosh_index.exists_in(str(path)):
+    if not _exists(path):
         raise IndexMissing(
             f"no index in {settings.index}",
             hint=f"build one with: newsdesk ingest seeds/articles --index {settings.index}",
@@ -107,6 +109,16 @@ def create_index(settings: Settings, actor_vectors: bool = False, directory: Pat
     return _open(path)
 
 
+def _exists(path: Path) -> bool:
+    """Whether ``path`` holds a Whoosh index, told by its TOC file's name alone.
+
+    Not ``whoosh.index.exists_in``: that unpickles the schema, which for an
+    index of an older version may name classes this Newsdesk no longer has;
+    the version is checked first (``open_index``).
+    """
+    return path.is_dir() and any(_TOC.fullmatch(name) for name in os.listdir(path))
+
+
 def _open(path: Path) -> FileIndex:
     """The index in ``path``, its files read through memory maps (search/index/mapped.py), not copied per searcher."""
     return MappedStorage(str(path)).open_index()
@@ -132,8 +144,7 @@ def write_articles(
     """
     report = report or IndexReport()
     path = directory or settings.index_dir
-    exists = whoosh_index.exists_in(str(path))
-    ix = open_index(settings, path) if exists else create_index(settings, directory=path)
+    ix = open_index(settings, path) if _exists(path) else create_index(settings, directory=path)
     for batch in _batches(articles, settings.batch_size):
         writer = _writer(ix, settings)
         with open_sequence(settings) as sequence:  # read under the write lock: numbers in commit order
@@ -180,7 +191,10 @@ def _write_batch(writer: SegmentWriter, batch: list[Article], report: IndexRepor
             closest = nearest(copies)  # a changed text may leave or join a cluster
             document["cluster"] = closest.cluster if closest else article.id
             document["seq"] = sequence.number(article.id, indexed=stored.get("seq") if stored is not None else None)
-            writer.update_document(**document)
+            if stored is None:  # nothing to replace: no lookup of the id to delete
+                writer.add_document(**document)
+            else:
+                writer.update_document(**document)
             finder.add(document)
 
 
