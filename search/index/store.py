@@ -177,7 +177,7 @@ def _write_batch(writer: SegmentWriter, batch: list[Article], report: IndexRepor
         finder = CopyFinder(searcher)
         for article in batch:
             document = to_fields(article)
-            stored = searcher.document(id=article.id)
+            stored = finder.stored(article.id)
             if stored is not None and stored.get("fingerprint") == document["fingerprint"]:
                 report.unchanged += 1
                 continue

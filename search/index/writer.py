@@ -4,7 +4,7 @@ Part of the index stage: search/index/store.py opens every writer here
 (``open_writer``); nothing else writes to the live index. What a segment
 holds — terms, postings, their statistics, stored fields, columns — is
 exactly what Whoosh's own writer would put there; how the postings are laid
-out in the file differs in three ways, all read by Whoosh's unchanged
+out in the file differs in three ways (and the analysis is shared), all read by Whoosh's unchanged
 ``W3Codec`` reader:
 
 * **Compact blocks.** Whoosh pickles each block of postings with pickle
@@ -25,6 +25,14 @@ out in the file differs in three ways, all read by Whoosh's unchanged
   documents, weights, and block statistics. Only the positions, which it
   never reads, are extra. Its term statistics are its own, computed as
   Whoosh computes them.
+* **One analysis for a text and its twin.** Whoosh analyses each field on
+  its own, so every title, body and author went through the tokenizer
+  twice. ``_Writer.add_document`` tokenizes a text once and derives both
+  fields' postings from the same words — the stemmed field's terms and
+  positions, the twin's folded words and counts — exactly as each
+  field's analyzer and format would (``_pair_items``); a schema whose text
+  fields are not built as search/index/schema.py builds them is analysed
+  by Whoosh field by field.
 * **Field lengths read once.** Whoosh's writer asks the new segment for the
   field length of every posting, and for a field without lengths (the
   keyword and id fields) checks the file system each time (one ``stat``
@@ -41,8 +49,10 @@ import hashlib
 import pickle
 import zlib
 from array import array
+from collections.abc import Iterable
 from typing import Any
 
+from whoosh.analysis import CompositeAnalyzer, LowercaseFilter, RegexTokenizer
 from whoosh.codec.whoosh3 import (
     LENGTHS_COLUMN,
     WHOOSH3_HEADER_MAGIC,
@@ -56,12 +66,13 @@ from whoosh.codec.whoosh3 import (
 )
 from whoosh.fields import FieldType
 from whoosh.filedb.structfile import StructFile
+from whoosh.formats import Positions
 from whoosh.index import FileIndex
 from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
-from search.index.analysis import WORD_FIELDS
+from search.index.analysis import WORD_FIELDS, FoldingFilter, StemmingFilter, WordCounts, folded_word, index_terms
 
 __all__ = ["open_writer"]
 
@@ -75,7 +86,120 @@ _TWINS = {twin: main for main, twin in WORD_FIELDS.items()}
 
 def open_writer(ix: FileIndex, timeout: float, limitmb: int) -> SegmentWriter:
     """A writer on ``ix`` (waiting up to ``timeout`` s for its lock; ``LockError`` after that)."""
-    return SegmentWriter(ix, timeout=timeout, limitmb=limitmb, codec=_Codec())
+    return _Writer(ix, timeout=timeout, limitmb=limitmb, codec=_Codec())
+
+
+#: A field's postings as Whoosh's writer takes them: (term bytes, frequency, weight, value).
+Items = list[tuple[bytes, int, float, bytes]]
+
+
+class _Writer(SegmentWriter):  # type: ignore[misc]  # whoosh ships no type hints
+    """Whoosh's segment writer; a text field and its twin are analysed in one pass (see the module's docstring)."""
+
+    def __init__(self, ix: FileIndex, **kwargs: Any) -> None:
+        super().__init__(ix, **kwargs)
+        self._pairs = _analysable_pairs(self.schema)
+
+    def add_document(self, **fields: Any) -> None:
+        """``SegmentWriter.add_document`` (Whoosh 2.7.5), the shared pairs' postings computed once."""
+        self._check_state()
+        schema = self.schema
+        if any(schema[name].separate_spelling() for name in fields if name in schema):
+            super().add_document(**fields)  # not in Newsdesk's schema: Whoosh's own path
+            return
+        perdocwriter, docnum, add_post = self.perdocwriter, self.docnum, self.pool.add
+        docboost = self._doc_boost(fields)
+        fieldnames = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, fieldnames)
+        shared: dict[str, Items] = {}
+        for main, twin in self._pairs:
+            if isinstance(fields.get(main), str) and fields.get(twin) == fields[main]:
+                shared[main], shared[twin] = _pair_items(fields[main], schema[main], schema[twin])
+        perdocwriter.start_doc(docnum)
+        try:
+            for fieldname in fieldnames:
+                value = fields.get(fieldname)
+                if value is None:
+                    continue
+                field = schema[fieldname]
+                length = 0
+                if field.indexed:
+                    fieldboost = self._field_boost(fields, fieldname, docboost)
+                    items: Iterable[tuple[bytes, int, float, bytes]] = (
+                        shared[fieldname] if fieldname in shared else field.index(value))
+                    scorable = field.scorable
+                    for tbytes, freq, weight, vbytes in items:
+                        weight *= fieldboost
+                        if scorable:
+                            length += freq
+                        add_post((fieldname, tbytes, docnum, weight, vbytes))
+                if field.vector:
+                    vitems = field.vector.word_values(value, field.analyzer, mode="index")
+                    vitems = sorted((text, weight, vbytes) for text, _, weight, vbytes in vitems)
+                    perdocwriter.add_vector_items(fieldname, field, vitems)
+                customval = fields.get(f"_stored_{fieldname}", value)
+                perdocwriter.add_field(fieldname, field, customval if field.stored else None, length)
+                if field.column_type and customval is not None:
+                    perdocwriter.add_column_value(fieldname, field.column_type, field.to_column_value(customval))
+        except Exception:
+            perdocwriter.cancel_doc()
+            raise
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+
+def _analysable_pairs(schema: Any) -> list[tuple[str, str]]:
+    """The (stemmed field, twin) pairs built as search/index/schema.py builds them, so ``_pair_items`` is exact."""
+    pairs = []
+    for main, twin in WORD_FIELDS.items():
+        if main not in schema or twin not in schema:
+            continue
+        stemmed, words = schema[main], schema[twin]
+        expected = ((stemmed.analyzer, StemmingFilter, stemmed.format, Positions),
+                    (words.analyzer, FoldingFilter, words.format, WordCounts))
+        if all(_plain_chain(analyzer, last) and type(format_) is kind for analyzer, last, format_, kind in expected) \
+                and stemmed.analyzer.items[0].expression.pattern == words.analyzer.items[0].expression.pattern:
+            pairs.append((main, twin))
+    return pairs
+
+
+def _plain_chain(analyzer: Any, last: type) -> bool:
+    """``RegexTokenizer | LowercaseFilter | last``, the tokenizer splitting on matches."""
+    if not isinstance(analyzer, CompositeAnalyzer) or len(analyzer.items) != 3:
+        return False
+    tokenizer, lower, final = analyzer.items
+    return (type(tokenizer) is RegexTokenizer and not tokenizer.gaps and type(lower) is LowercaseFilter
+            and type(final) is last)
+
+
+def _pair_items(text: str, stemmed: FieldType, words: FieldType) -> tuple[Items, Items]:
+    """The postings of ``text`` in a stemmed field and in its twin, from one pass over its words.
+
+    What ``stemmed.index(text)`` and ``words.index(text)`` give: the
+    tokenizer's matches lower-cased; each word's index terms (main term,
+    then a Russian stem) at its position, weights summed from token boosts
+    of 1.0; each word folded, dropped if that leaves nothing.
+    """
+    positions: dict[str, list[int]] = {}
+    counts: dict[str, int] = {}
+    for position, match in enumerate(stemmed.analyzer.items[0].expression.finditer(text)):
+        word = match.group(0).lower()
+        for term in index_terms(word):
+            found = positions.get(term)
+            if found is None:
+                positions[term] = [position]
+            else:
+                found.append(position)
+        folded = folded_word(word)
+        if folded:
+            counts[folded] = counts.get(folded, 0) + 1
+    stemmed_format, words_format = stemmed.format, words.format
+    return (
+        [(term.encode(), len(found), float(len(found)) * stemmed_format.field_boost, stemmed_format.encode(found))
+         for term, found in positions.items()],
+        [(word.encode(), count, float(count) * words_format.field_boost, b"") for word, count in counts.items()],
+    )
 
 
 class _Codec(W3Codec):  # type: ignore[misc]  # whoosh ships no type hints
@@ -120,13 +244,36 @@ class _PostingsWriter(W3PostingsWriter):  # type: ignore[misc]
         self._new_block()
 
 
-class _StatisticsOnly(W3PostingsWriter):  # type: ignore[misc]
-    """Collects a term's statistics block by block as Whoosh does, writing nothing."""
+class _Block:
+    """A run of a term's postings as ``W3TermInfo.add_block`` reads a block the postings writer filled."""
 
-    def _write_block(self, last: bool = False) -> None:
-        self._terminfo.add_block(self)
-        self._blockcount += 1
-        self._new_block()
+    __slots__ = ("_ids", "_maxlength", "_maxweight", "_minlength", "_weights")
+
+    def __init__(self, ids: array[int], weights: array[float], lengths: array[int]) -> None:
+        self._ids = ids
+        self._weights = array("f", weights)  # the writer keeps weights as 32-bit floats, and sums those
+        self._maxweight = max(0, max(weights))  # and keeps the largest weight as given, from 0
+        given = [length for length in lengths if length]
+        self._minlength = min(given) if given else None
+        self._maxlength = max(0, max(lengths))
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def min_id(self) -> int:
+        return self._ids[0]
+
+    def max_id(self) -> int:
+        return self._ids[-1]
+
+    def min_length(self) -> int | None:
+        return self._minlength
+
+    def max_length(self) -> int:
+        return self._maxlength
+
+    def max_weight(self) -> float:
+        return self._maxweight
 
 
 class _FieldWriter(W3FieldWriter):  # type: ignore[misc]
@@ -205,21 +352,24 @@ class _FieldWriter(W3FieldWriter):  # type: ignore[misc]
         ids, weights, lengths = self._postings
         return hashlib.blake2b(ids.tobytes() + weights.tobytes() + lengths.tobytes(), digest_size=16).digest()
 
-    def _replay(self, writer: W3PostingsWriter) -> W3TermInfo:
+    def _own_postings(self) -> W3TermInfo:
         assert self._postings is not None
         ids, weights, lengths = self._postings
+        writer = self._postwriter
         writer.start_postings(self._format, W3TermInfo())
         for docnum, weight, vbytes, length in zip(ids, weights, self._values, lengths, strict=True):
             writer.add_posting(docnum, weight, vbytes, length)
         return writer.finish_postings()
 
-    def _own_postings(self) -> W3TermInfo:
-        return self._replay(self._postwriter)
-
     def _shared_postings(self, extent: tuple[int, int]) -> W3TermInfo:
-        # The statistics as if written, the extent the stemmed term's.
-        counter = _StatisticsOnly(self._postfile, blocklimit=self._codec._blocklimit)
-        terminfo = self._replay(counter)
+        """The statistics as the postings writer would total them block by block; the extent the stemmed term's."""
+        assert self._postings is not None
+        ids, weights, lengths = self._postings
+        terminfo = W3TermInfo()
+        size = self._codec._blocklimit
+        for start in range(0, len(ids), size):
+            end = start + size
+            terminfo.add_block(_Block(ids[start:end], weights[start:end], lengths[start:end]))
         terminfo.set_extent(*extent)
         return terminfo
 
