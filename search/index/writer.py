@@ -53,6 +53,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from whoosh.analysis import CompositeAnalyzer, LowercaseFilter, RegexTokenizer
+from whoosh.codec.base import OutOfOrderError
 from whoosh.codec.whoosh3 import (
     LENGTHS_COLUMN,
     WHOOSH3_HEADER_MAGIC,
@@ -68,7 +69,7 @@ from whoosh.fields import FieldType
 from whoosh.filedb.structfile import StructFile
 from whoosh.formats import Positions
 from whoosh.index import FileIndex
-from whoosh.system import pack_ushort
+from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
@@ -220,11 +221,56 @@ class _Codec(W3Codec):  # type: ignore[misc]  # whoosh ships no type hints
 
 
 class _PostingsWriter(W3PostingsWriter):  # type: ignore[misc]
-    """Whoosh's postings writer with compact blocks (see the module's docstring)."""
+    """Whoosh's postings writer with compact blocks (see the module's docstring), a term's postings taken at once.
+
+    It keeps the file position itself (Whoosh asked the file at every term's
+    start and end, a tenth of the writing time on the corpus): nothing else
+    writes to a postings file while its field is written.
+    """
+
+    _terminfo: Any  # a W3TermInfo while in a term, else None
+
+    def __init__(self, postfile: StructFile, **kwargs: Any) -> None:
+        super().__init__(postfile, **kwargs)
+        self._position: int = postfile.tell()
+
+    def start_postings(self, format_: Any, terminfo: W3TermInfo) -> None:
+        if self._terminfo:
+            raise RuntimeError("Called start in a term")
+        self._format = format_
+        self._blockcount = 0
+        self._new_block()
+        self._terminfo = terminfo
+        self._startoffset = self._position
+
+    def finish_postings(self) -> W3TermInfo:
+        terminfo = self._terminfo
+        if self._ids:
+            self._write_block(last=True)
+        terminfo.set_extent(self._startoffset, self._position - self._startoffset)
+        self._terminfo = None
+        return terminfo
+
+    def write_term(self, format_: Any, ids: list[int], weights: list[float], values: list[bytes],
+                   lengths: list[int | None]) -> W3TermInfo:
+        """A term's postings: what ``start_postings``, ``add_posting`` for each, ``finish_postings`` write."""
+        self.start_postings(format_, W3TermInfo())
+        size, count = self._blocklimit, len(ids)
+        for start in range(0, count, size):
+            end = start + size
+            self._ids = array("I", ids[start:end])
+            self._weights = array("f", weights[start:end])
+            block_weights = weights[start:end]
+            self._maxweight = max(0, max(block_weights))  # add_posting: the largest weight as given, from 0
+            self._values = [value for value in values[start:end] if value]
+            given = [length for length in lengths[start:end] if length]
+            self._minlength = min(given) if given else None
+            self._maxlength = max(given) if given else 0
+            if end < count:  # add_posting writes a full block when the next posting comes
+                self._write_block()
+        return self.finish_postings()
 
     def _write_block(self, last: bool = False) -> None:
-        if not self._blockcount:
-            self._postfile.write(WHOOSH3_HEADER_MAGIC)
         self._terminfo.add_block(self)
         data = pickle.dumps((self._mini_ids(), self._mini_weights(), self._mini_values()), _PICKLE_PROTOCOL)
         compression = 0
@@ -237,9 +283,10 @@ class _PostingsWriter(W3PostingsWriter):  # type: ignore[misc]
         info = pickle.dumps((len(ids), ids[-1], self._maxweight, compression,
                              length_to_byte(self._minlength), length_to_byte(self._maxlength)), 2)
         length = len(info) + len(data)
-        self._postfile.write_int(-length if last else length)
-        self._postfile.write(info)
-        self._postfile.write(data)
+        block = b"".join((b"" if self._blockcount else WHOOSH3_HEADER_MAGIC, pack_int(-length if last else length),
+                          info, data))
+        self._postfile.write(block)
+        self._position += len(block)
         self._blockcount += 1
         self._new_block()
 
@@ -249,13 +296,13 @@ class _Block:
 
     __slots__ = ("_ids", "_maxlength", "_maxweight", "_minlength", "_weights")
 
-    def __init__(self, ids: array[int], weights: array[float], lengths: array[int]) -> None:
+    def __init__(self, ids: list[int], weights: list[float], lengths: list[int | None]) -> None:
         self._ids = ids
         self._weights = array("f", weights)  # the writer keeps weights as 32-bit floats, and sums those
         self._maxweight = max(0, max(weights))  # and keeps the largest weight as given, from 0
         given = [length for length in lengths if length]
         self._minlength = min(given) if given else None
-        self._maxlength = max(0, max(lengths))
+        self._maxlength = max(given) if given else 0
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -277,7 +324,8 @@ class _Block:
 
 
 class _FieldWriter(W3FieldWriter):  # type: ignore[misc]
-    """Whoosh's terms writer; a twin's term whose postings equal a stemmed term's points at them.
+    """Whoosh's terms writer, a term's postings gathered and written at once; a twin's term whose
+    postings equal a stemmed term's points at them.
 
     Fields are written in name order, so ``body`` is done before
     ``body_words``: each stemmed term's postings are fingerprinted (BLAKE2b
@@ -290,8 +338,39 @@ class _FieldWriter(W3FieldWriter):  # type: ignore[misc]
         super().__init__(codec, storage, segment)
         self._shared: dict[str, dict[bytes, tuple[int, int]]] = {}  # stemmed field → fingerprint → extent
         self._role: str | None = None  # "main", "twin" or None while in a field
-        self._postings: tuple[array[int], array[float], array[int]] | None = None
-        self._values: list[bytes] = []
+
+    def add_postings(self, schema: Any, lengths: Any, items: Iterable[tuple[str, bytes, int, float, bytes]]) -> None:
+        """``FieldWriter.add_postings`` (Whoosh 2.7.5): the sorted postings, field by field, term by term."""
+        fieldname: str | None = None
+        btext: bytes | None = None
+        field_lengths: list[int | None] | None = None
+        ids: list[int] = []
+        weights: list[float] = []
+        values: list[bytes] = []
+        for posting_field, posting_text, docnum, weight, value in items:
+            if posting_field != fieldname:
+                if fieldname is not None and posting_field < fieldname:
+                    raise OutOfOrderError(f"Field {fieldname!r} .. {posting_field!r}")
+                if btext is not None:
+                    self._term(btext, ids, weights, values, field_lengths)
+                if fieldname is not None:
+                    self.finish_field()
+                self.start_field(posting_field, schema[posting_field])
+                fieldname, btext = posting_field, None
+                field_lengths = lengths.field_lengths(fieldname) if lengths else None
+            if docnum == -1:  # Whoosh's marker of a word for the spelling graph, not a posting
+                continue
+            if posting_text != btext:
+                if btext is not None:
+                    if posting_text < btext:
+                        raise OutOfOrderError(f"Term {fieldname}:{btext!r} .. {fieldname}:{posting_text!r}")
+                    self._term(btext, ids, weights, values, field_lengths)
+                btext, ids, weights, values = posting_text, [], [], []
+            ids.append(docnum)
+            weights.append(weight)
+            values.append(b"" if value is None else value)
+        if btext is not None:
+            self._term(btext, ids, weights, values, field_lengths)
 
     def start_field(self, fieldname: str, fieldobj: FieldType) -> None:
         super().start_field(fieldname, fieldobj)
@@ -303,68 +382,38 @@ class _FieldWriter(W3FieldWriter):  # type: ignore[misc]
         else:
             self._role = None
 
-    def start_term(self, btext: bytes) -> None:
-        if self._role is None:
-            super().start_term(btext)
-            return
-        self._btext = btext
-        self._postings = (array("I"), array("d"), array("I"))
-        if self._role == "main":
-            super().start_term(btext)
-        else:
-            self._values = []
-
-    def add(self, docnum: int, weight: float, vbytes: bytes, length: int | None) -> None:
-        if self._role is None:
-            self._postwriter.add_posting(docnum, weight, vbytes, length)
-            return
-        assert self._postings is not None
-        ids, weights, lengths = self._postings
-        ids.append(docnum)
-        weights.append(weight)
-        lengths.append(length or 0)  # the postings writer takes None and 0 alike
-        if self._role == "main":
-            self._postwriter.add_posting(docnum, weight, vbytes, length)
-        else:
-            self._values.append(vbytes)
-
-    def finish_term(self) -> None:
-        if self._role is None:
-            super().finish_term()
-            return
-        fingerprint = self._fingerprint()
-        if self._role == "main":
-            terminfo = self._postwriter.finish_postings()
-            self._shared[self._fieldname].setdefault(fingerprint, terminfo.extent())
-        else:
-            extent = self._shared.get(_TWINS[self._fieldname], {}).get(fingerprint)
-            terminfo = self._shared_postings(extent) if extent else self._own_postings()
-        self._tindex.add(pack_ushort(self._fieldid) + self._btext, terminfo.to_bytes())
-
     def finish_field(self) -> None:
         if self._role == "twin":
             self._shared.pop(_TWINS[self._fieldname], None)  # its twin is written: the fingerprints can go
         super().finish_field()
         self._role = None
 
-    def _fingerprint(self) -> bytes:
-        assert self._postings is not None
-        ids, weights, lengths = self._postings
-        return hashlib.blake2b(ids.tobytes() + weights.tobytes() + lengths.tobytes(), digest_size=16).digest()
+    def _term(self, btext: bytes, ids: list[int], weights: list[float], values: list[bytes],
+              field_lengths: list[int | None] | None) -> None:
+        # The field length of each posting's document, as Whoosh asks the new segment (0: a field without lengths).
+        lengths: list[int | None] = (
+            [field_lengths[docnum] for docnum in ids] if field_lengths is not None else [0] * len(ids))
+        write = self._postwriter.write_term
+        if self._role is None:
+            terminfo = write(self._format, ids, weights, values, lengths)
+        else:
+            fingerprint = hashlib.blake2b(
+                array("I", ids).tobytes() + array("d", weights).tobytes()
+                + array("I", [length or 0 for length in lengths]).tobytes(), digest_size=16).digest()
+            if self._role == "main":
+                terminfo = write(self._format, ids, weights, values, lengths)
+                self._shared[self._fieldname].setdefault(fingerprint, terminfo.extent())
+            else:
+                extent = self._shared.get(_TWINS[self._fieldname], {}).get(fingerprint)
+                if extent:
+                    terminfo = self._shared_postings(ids, weights, lengths, extent)
+                else:
+                    terminfo = write(self._format, ids, weights, values, lengths)
+        self._tindex.add(pack_ushort(self._fieldid) + btext, terminfo.to_bytes())
 
-    def _own_postings(self) -> W3TermInfo:
-        assert self._postings is not None
-        ids, weights, lengths = self._postings
-        writer = self._postwriter
-        writer.start_postings(self._format, W3TermInfo())
-        for docnum, weight, vbytes, length in zip(ids, weights, self._values, lengths, strict=True):
-            writer.add_posting(docnum, weight, vbytes, length)
-        return writer.finish_postings()
-
-    def _shared_postings(self, extent: tuple[int, int]) -> W3TermInfo:
+    def _shared_postings(self, ids: list[int], weights: list[float], lengths: list[int | None],
+                         extent: tuple[int, int]) -> W3TermInfo:
         """The statistics as the postings writer would total them block by block; the extent the stemmed term's."""
-        assert self._postings is not None
-        ids, weights, lengths = self._postings
         terminfo = W3TermInfo()
         size = self._codec._blocklimit
         for start in range(0, len(ids), size):
@@ -382,13 +431,16 @@ class _LengthsReader(W3PerDocReader):  # type: ignore[misc]
         self._lengths: dict[str, list[int | None] | None] = {}
 
     def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int | None:
+        lengths = self.field_lengths(fieldname)
+        return default if lengths is None else lengths[docnum]
+
+    def field_lengths(self, fieldname: str) -> list[int | None] | None:
+        """Each document's length of the field; None for a field without lengths."""
         try:
-            lengths = self._lengths[fieldname]
+            return self._lengths[fieldname]
         except KeyError:
             lengths = self._lengths[fieldname] = self._read_lengths(fieldname)
-        if lengths is None:
-            return default
-        return lengths[docnum]
+            return lengths
 
     def _read_lengths(self, fieldname: str) -> list[int | None] | None:
         if not self.has_column(_lenfield(fieldname)):
