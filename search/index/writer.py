@@ -33,6 +33,15 @@ out in the file differs in three ways (and the analysis is shared), all read by 
   field's analyzer and format would (``_pair_items``); a schema whose text
   fields are not built as search/index/schema.py builds them is analysed
   by Whoosh field by field.
+* **Merges term by term.** Whoosh merges a segment into the one being
+  written by reading each of its terms through a term lookup and a
+  matcher, posting by posting, into the sorting pool, which spills to
+  disk past ``limitmb`` and is sorted again: at 8,000 articles a merge
+  took as long as writing them. Here a merged segment's term table is
+  read in order (it is sorted), each term's blocks unpickled whole, and the
+  new documents' terms and every merged segment's are merged by term, their
+  postings concatenated in document order: the same postings, written the
+  same way.
 * **Field lengths read once.** Whoosh's writer asks the new segment for the
   field length of every posting, and for a field without lengths (the
   keyword and id fields) checks the file system each time (one ``stat``
@@ -46,10 +55,14 @@ index like any other, and any Whoosh writer may later merge it.
 from __future__ import annotations
 
 import hashlib
+import heapq
+import io
+import itertools
 import pickle
+import struct
 import zlib
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from whoosh.analysis import CompositeAnalyzer, LowercaseFilter, RegexTokenizer
@@ -65,10 +78,12 @@ from whoosh.codec.whoosh3 import (
     W3TermInfo,
     _lenfield,
 )
+from whoosh.columns import TranslatingColumnReader
 from whoosh.fields import FieldType
 from whoosh.filedb.structfile import StructFile
 from whoosh.formats import Positions
 from whoosh.index import FileIndex
+from whoosh.reading import SegmentReader
 from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
@@ -83,6 +98,7 @@ _WORTH_COMPRESSING = 64
 #: Protocol 3 pickles ``bytes`` as bytes and has no frame header.
 _PICKLE_PROTOCOL = 3
 _TWINS = {twin: main for main, twin in WORD_FIELDS.items()}
+_BLOCK_SIZE = struct.Struct("!i")  # a block's length, negative for a term's last
 
 
 def open_writer(ix: FileIndex, timeout: float, limitmb: int) -> SegmentWriter:
@@ -94,12 +110,85 @@ def open_writer(ix: FileIndex, timeout: float, limitmb: int) -> SegmentWriter:
 Items = list[tuple[bytes, int, float, bytes]]
 
 
+#: One term's postings: (field, term bytes, documents, weights, values).
+Term = tuple[str, bytes, list[int], list[float], list[bytes]]
+
+
 class _Writer(SegmentWriter):  # type: ignore[misc]  # whoosh ships no type hints
-    """Whoosh's segment writer; a text field and its twin are analysed in one pass (see the module's docstring)."""
+    """Whoosh's segment writer; a text field and its twin are analysed in one pass, and merged segments'
+    postings are merged term by term (see the module's docstring)."""
 
     def __init__(self, ix: FileIndex, **kwargs: Any) -> None:
         super().__init__(ix, **kwargs)
         self._pairs = _analysable_pairs(self.schema)
+        # Segments merged into this one: a reader of each, kept open to the flush; first document; old → new.
+        self._merged: list[tuple[SegmentReader, int, dict[int, int] | None]] = []
+
+    def add_reader(self, reader: Any) -> None:
+        """``SegmentWriter.add_reader`` (Whoosh 2.7.5), the postings left in the segment until the flush."""
+        if not isinstance(reader, SegmentReader):
+            super().add_reader(reader)
+            return
+        self._check_state()
+        basedoc = self.docnum
+        indexed = {name for name in reader.indexed_field_names() if name in self.schema}
+        docmap = self.write_per_doc(set(self.schema.names()) | indexed, reader)
+        # The merge policy closes its reader once this returns.
+        self._merged.append((SegmentReader(self.storage, self.schema, reader.segment()), basedoc, docmap))
+        self._added = True
+
+    def write_per_doc(self, fieldnames: set[str], reader: Any) -> dict[int, int] | None:
+        """``SegmentWriter.write_per_doc`` (Whoosh 2.7.5), each field's lengths read once (Whoosh asked the
+        segment for every document's every field, checking the file system for fields without lengths)."""
+        perdoc = getattr(reader, "_perdoc", None)
+        if not isinstance(reader, SegmentReader) or not isinstance(perdoc, W3PerDocReader):
+            return super().write_per_doc(fieldnames, reader)
+        schema, pdw = self.schema, self.perdocwriter
+        docmap: dict[int, int] | None = {} if reader.has_deletions() else None
+        columns = {}
+        for fieldname in fieldnames:
+            column = schema[fieldname].column_type
+            if column and reader.has_column(fieldname):
+                found = reader.column_reader(fieldname, column)
+                columns[fieldname] = found.raw_column() if isinstance(found, TranslatingColumnReader) else found
+        lengths: dict[str, list[int | None] | None] = {}
+        for docnum, stored in reader.iter_docs():
+            if docmap is not None:
+                docmap[docnum] = self.docnum
+            pdw.start_doc(self.docnum)
+            for fieldname in fieldnames | {name for name in stored if name in schema}:
+                field = schema[fieldname]
+                if fieldname not in lengths:
+                    lengths[fieldname] = _read_lengths(perdoc, fieldname)
+                field_lengths = lengths[fieldname]
+                pdw.add_field(fieldname, field, stored.get(fieldname), 0 if field_lengths is None else field_lengths[docnum])
+                if field.vector and reader.has_vector(docnum, fieldname):
+                    pdw.add_vector_matcher(fieldname, field, reader.vector(docnum, fieldname, field.vector))
+                if fieldname in columns:
+                    pdw.add_column_value(fieldname, field.column_type, columns[fieldname][docnum])
+            pdw.finish_doc()
+            self.docnum += 1
+        return docmap
+
+    def _flush_segment(self) -> None:
+        if not self._merged:
+            super()._flush_segment()
+            return
+        self.perdocwriter.close()
+        lengths = self.per_document_reader() if self.codec.length_stats else None
+        # New documents first (their numbers come first), then each merged segment, in the order added.
+        streams = [_pool_terms(self.pool.iter_postings()),
+                   *(_segment_terms(reader, basedoc, docmap, self.schema) for reader, basedoc, docmap in self._merged)]
+        self.fieldwriter.add_terms(self.schema, lengths, _joined(heapq.merge(*streams, key=_term_key)))
+        self.fieldwriter.close()
+        if lengths:
+            lengths.close()
+
+    def _finish(self) -> None:
+        for reader, _, _ in self._merged:
+            reader.close()
+        self._merged = []
+        super()._finish()
 
     def add_document(self, **fields: Any) -> None:
         """``SegmentWriter.add_document`` (Whoosh 2.7.5), the shared pairs' postings computed once."""
@@ -201,6 +290,103 @@ def _pair_items(text: str, stemmed: FieldType, words: FieldType) -> tuple[Items,
          for term, found in positions.items()],
         [(word.encode(), count, float(count) * words_format.field_boost, b"") for word, count in counts.items()],
     )
+
+
+def _term_key(term: Term) -> tuple[str, bytes]:
+    return term[0], term[1]
+
+
+def _pool_terms(postings: Iterable[tuple[str, bytes, int, float, bytes | None]]) -> Iterator[Term]:
+    """The pool's sorted postings (the new documents'), a term at a time."""
+    current: Term | None = None
+    for fieldname, btext, docnum, weight, value in postings:
+        if current is None or current[0] != fieldname or current[1] != btext:
+            if current is not None:
+                yield current
+            current = (fieldname, btext, [], [], [])
+        current[2].append(docnum)
+        current[3].append(weight)
+        current[4].append(b"" if value is None else value)
+    if current is not None:
+        yield current
+
+
+def _segment_terms(reader: SegmentReader, basedoc: int, docmap: dict[int, int] | None, schema: Any) -> Iterator[Term]:
+    """A merged segment's terms in order, with their live postings renumbered as the merged segment numbers them.
+
+    What ``SegmentReader.iter_postings`` gives, read a block at a time
+    instead of a posting at a time (deleted documents left out; a term left
+    with none is dropped).
+    """
+    terms = reader._terms  # Whoosh's W3TermsReader: the term table is in (field, term) order
+    for (fieldname, btext), terminfo in terms.items():
+        if fieldname not in schema:
+            continue
+        ids, weights, values = _postings(terms._postfile, terminfo, schema[fieldname].format)
+        if docmap is None:
+            ids = [basedoc + docnum for docnum in ids]
+        else:
+            live = [n for n, docnum in enumerate(ids) if docnum in docmap]
+            if len(live) < len(ids):
+                weights, values = [weights[n] for n in live], [values[n] for n in live]
+            ids = [docmap[ids[n]] for n in live]
+        if ids:
+            yield fieldname, btext, ids, weights, values
+
+
+def _postings(postfile: Any, terminfo: W3TermInfo, format_: Any) -> tuple[list[int], list[float], list[bytes]]:
+    """A term's postings as Whoosh's matcher reads them (``id()``, ``weight()``, ``value()``; W3LeafMatcher,
+    2.7.5), from one read of the term's bytes: the matcher read each block's header a few bytes at a time."""
+    if terminfo.is_inlined():
+        inlined_ids, inlined_weights, inlined_values = terminfo.inlined_postings()
+        return (list(inlined_ids), list(inlined_weights),
+                [value or b"" for value in inlined_values] if inlined_values else [b""] * len(inlined_ids))
+    offset, length = terminfo.extent()
+    stream = io.BytesIO(postfile.get(offset, length[0] if isinstance(length, tuple) else length))
+    if stream.read(4) != WHOOSH3_HEADER_MAGIC:
+        raise ValueError(f"no postings at {offset}")
+    fixed = format_.fixed_value_size()
+    ids: list[int] = []
+    weights: list[float] = []
+    values: list[bytes] = []
+    last = False
+    while not last:
+        (size,) = _BLOCK_SIZE.unpack(stream.read(_BLOCK_SIZE.size))
+        last, size = size < 0, abs(size)
+        end = stream.tell() + size
+        count, _, _, compression, _, _ = pickle.load(stream)
+        data = stream.read(end - stream.tell())
+        block_ids, block_weights, block_values = pickle.loads(zlib.decompress(data) if compression else data)
+        ids.extend(itertools.accumulate(block_ids))  # delta-coded
+        if block_weights is None:
+            weights.extend([1.0] * count)
+        elif isinstance(block_weights, float):
+            weights.extend(array("f", [block_weights] * count))  # as the matcher widens it: 32-bit
+        else:
+            weights.extend(block_weights)
+        if fixed is None or fixed < 0:
+            values.extend(block_values)
+        elif fixed == 0:
+            values.extend([b""] * count)
+        else:
+            values.extend(block_values[at:at + fixed] for at in range(0, len(block_values), fixed))
+    return ids, weights, values
+
+
+def _joined(terms: Iterable[Term]) -> Iterator[Term]:
+    """Terms in order with the runs of one term joined: its postings concatenated in the order given."""
+    current: Term | None = None
+    for term in terms:
+        if current is not None and _term_key(current) == _term_key(term):
+            current[2].extend(term[2])
+            current[3].extend(term[3])
+            current[4].extend(term[4])
+            continue
+        if current is not None:
+            yield current
+        current = (term[0], term[1], list(term[2]), list(term[3]), list(term[4]))
+    if current is not None:
+        yield current
 
 
 class _Codec(W3Codec):  # type: ignore[misc]  # whoosh ships no type hints
@@ -372,6 +558,25 @@ class _FieldWriter(W3FieldWriter):  # type: ignore[misc]
         if btext is not None:
             self._term(btext, ids, weights, values, field_lengths)
 
+    def add_terms(self, schema: Any, lengths: Any, terms: Iterable[Term]) -> None:
+        """``add_postings`` given each term's postings together (a merge's), in (field, term) order."""
+        fieldname: str | None = None
+        btext: bytes | None = None
+        field_lengths: list[int | None] | None = None
+        for term_field, term_text, ids, weights, values in terms:
+            if term_field != fieldname:
+                if fieldname is not None:
+                    if term_field < fieldname:
+                        raise OutOfOrderError(f"Field {fieldname!r} .. {term_field!r}")
+                    self.finish_field()
+                self.start_field(term_field, schema[term_field])
+                fieldname, btext = term_field, None
+                field_lengths = lengths.field_lengths(fieldname) if lengths else None
+            elif btext is not None and term_text <= btext:
+                raise OutOfOrderError(f"Term {fieldname}:{btext!r} .. {fieldname}:{term_text!r}")
+            btext = term_text
+            self._term(btext, ids, weights, values, field_lengths)
+
     def start_field(self, fieldname: str, fieldobj: FieldType) -> None:
         super().start_field(fieldname, fieldobj)
         if fieldname in WORD_FIELDS:
@@ -443,8 +648,13 @@ class _LengthsReader(W3PerDocReader):  # type: ignore[misc]
             return lengths
 
     def _read_lengths(self, fieldname: str) -> list[int | None] | None:
-        if not self.has_column(_lenfield(fieldname)):
-            return None
-        column = self.column_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-        # As Whoosh answers: None for a document without the field.
-        return [byte_to_length(byte) if byte else None for byte in column]
+        return _read_lengths(self, fieldname)
+
+
+def _read_lengths(perdoc: W3PerDocReader, fieldname: str) -> list[int | None] | None:
+    """Each document's length of the field, as ``doc_field_length`` answers (None for a document without
+    the field), or None for a field without lengths (whose documents' length is the default)."""
+    if not perdoc.has_column(_lenfield(fieldname)):
+        return None
+    column = perdoc.column_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+    return [byte_to_length(byte) if byte else None for byte in column]
