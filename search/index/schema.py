@@ -17,14 +17,17 @@ terms and the sketch's band terms were a fifth of the index.
 
 from __future__ import annotations
 
+from typing import Any
+
 from whoosh import fields
 
-from search.index.analysis import WordCounts, text_analyzer, word_analyzer
+from search.index.analysis import PositionArrays, WordCounts, text_analyzer, word_analyzer
 
 #: Bump when a field changes: an index built with another version must be
 #: rebuilt, and Newsdesk says so instead of failing on a missing field.
 SCHEMA_VERSION = 5  # 2: syndication fields; 3: Russian stems beside the folded words, seq; 4: *_words;
-# 5: the wildcard twins without per-posting values, no band, text_key, date_key or indexed_at terms
+# 5: positions in arrays, the wildcard twins without per-posting values, no band, text_key, date_key or
+# indexed_at terms
 
 #: Fields a user may name in the query text, e.g. ``title:kosovo`` (the facets among them): what the
 #: query parser reads, and what an alert's index of the new articles holds (search/index/document.py).
@@ -47,9 +50,9 @@ def build_schema(actor_vectors: bool = False) -> fields.Schema:
         # Sortable: the tie-breaker that keeps date-sorted pages stable.
         id=fields.ID(stored=True, unique=True, sortable=True),
         url=fields.ID(stored=True),
-        title=fields.TEXT(stored=True, analyzer=analyzer, field_boost=TITLE_BOOST),
-        body=fields.TEXT(stored=True, analyzer=analyzer),
-        author=fields.TEXT(stored=True, analyzer=text_analyzer()),
+        title=_text_field(analyzer, TITLE_BOOST),
+        body=_text_field(analyzer),
+        author=_text_field(text_analyzer()),
         # The same texts folded but not stemmed, for wildcards only
         # (search/index/analysis.py): not stored, no positions (a wildcard is
         # never part of a phrase), the title's boost kept for ranking.
@@ -80,6 +83,13 @@ def build_schema(actor_vectors: bool = False) -> fields.Schema:
         minhash=fields.STORED,
         cluster=fields.ID(stored=True, sortable=True),
     )
+
+
+def _text_field(analyzer: Any, boost: float = 1.0) -> fields.TEXT:
+    """A stored, stemmed text field with positions (phrases), kept compact (``PositionArrays``)."""
+    field = fields.TEXT(stored=True, analyzer=analyzer, field_boost=boost)
+    field.format = PositionArrays(field_boost=boost)
+    return field
 
 
 def _words_field(boost: float = 1.0) -> fields.TEXT:

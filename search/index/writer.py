@@ -81,14 +81,21 @@ from whoosh.codec.whoosh3 import (
 from whoosh.columns import TranslatingColumnReader
 from whoosh.fields import FieldType
 from whoosh.filedb.structfile import StructFile
-from whoosh.formats import Positions
 from whoosh.index import FileIndex
 from whoosh.reading import SegmentReader
 from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
-from search.index.analysis import WORD_FIELDS, FoldingFilter, StemmingFilter, WordCounts, folded_word, index_terms
+from search.index.analysis import (
+    WORD_FIELDS,
+    FoldingFilter,
+    PositionArrays,
+    StemmingFilter,
+    WordCounts,
+    folded_word,
+    index_terms,
+)
 
 __all__ = ["open_writer"]
 
@@ -246,7 +253,7 @@ def _analysable_pairs(schema: Any) -> list[tuple[str, str]]:
         if main not in schema or twin not in schema:
             continue
         stemmed, words = schema[main], schema[twin]
-        expected = ((stemmed.analyzer, StemmingFilter, stemmed.format, Positions),
+        expected = ((stemmed.analyzer, StemmingFilter, stemmed.format, PositionArrays),
                     (words.analyzer, FoldingFilter, words.format, WordCounts))
         if all(_plain_chain(analyzer, last) and type(format_) is kind for analyzer, last, format_, kind in expected) \
                 and stemmed.analyzer.items[0].expression.pattern == words.analyzer.items[0].expression.pattern:
