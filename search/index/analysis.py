@@ -288,7 +288,9 @@ def date_span(text: str) -> tuple[dt.datetime, dt.datetime]:
     """The first and last moment of the year, month or day ``text`` names, or ``QueryError``.
 
     ``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD`` and ``YYYYMMDD``; moments are naive
-    UTC, as the index stores them.
+    UTC, as the index stores them. Every span (and so every range built of
+    them) starts at a day's first moment and ends at a day's last: the index
+    holds each article's day, not its moment (search/index/document.py).
     """
     cleaned = text.strip().strip("'\"")
     match = _DATE.fullmatch(cleaned)
