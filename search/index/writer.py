@@ -104,6 +104,7 @@ __all__ = ["open_writer"]
 _WORTH_COMPRESSING = 64
 #: Protocol 3 pickles ``bytes`` as bytes and has no frame header.
 _PICKLE_PROTOCOL = 3
+_PROTOCOL_3_HEADER = b"\x80\x03"
 _TWINS = {twin: main for main, twin in WORD_FIELDS.items()}
 _BLOCK_SIZE = struct.Struct("!i")  # a block's length, negative for a term's last
 
@@ -465,16 +466,22 @@ class _PostingsWriter(W3PostingsWriter):  # type: ignore[misc]
 
     def _write_block(self, last: bool = False) -> None:
         self._terminfo.add_block(self)
-        data = pickle.dumps((self._mini_ids(), self._mini_weights(), self._mini_values()), _PICKLE_PROTOCOL)
+        weights = self._mini_weights()
+        if type(weights) is tuple and not self._byteids and all(weight.is_integer() for weight in weights):
+            weights = tuple(int(weight) for weight in weights)  # counts: 2 bytes each in the pickle, not 9
+        data = _pickled((self._mini_ids(), weights, self._mini_values()), _PICKLE_PROTOCOL)
         compression = 0
         if self._compression and len(data) >= _WORTH_COMPRESSING:
             packed = zlib.compress(data, self._compression)
             if len(packed) < len(data):
                 data, compression = packed, self._compression
         ids = self._ids
-        # The block's header as Whoosh writes it; the reader decompresses only if it names a level.
-        info = pickle.dumps((len(ids), ids[-1], self._maxweight, compression,
-                             length_to_byte(self._minlength), length_to_byte(self._maxlength)), 2)
+        # The block's header as Whoosh reads it (a pickled 6-tuple); the reader decompresses only if it names a level.
+        maxweight = self._maxweight
+        if isinstance(maxweight, float) and maxweight.is_integer():
+            maxweight = int(maxweight)
+        info = _pickled((len(ids), ids[-1], maxweight, compression,
+                         length_to_byte(self._minlength), length_to_byte(self._maxlength)), 1)
         length = len(info) + len(data)
         block = b"".join((b"" if self._blockcount else WHOOSH3_HEADER_MAGIC, pack_int(-length if last else length),
                           info, data))
@@ -482,6 +489,21 @@ class _PostingsWriter(W3PostingsWriter):  # type: ignore[misc]
         self._position += len(block)
         self._blockcount += 1
         self._new_block()
+
+
+def _pickled(value: Any, protocol: int) -> bytes:
+    """``value`` pickled without memo entries (nothing in a block is referenced twice) and without the
+    protocol header, which the unpickler does not need: 8 to 11 bytes less per block than Whoosh's pickles.
+
+    Integer weights pickle as ints: Whoosh's scorers compute the same floats from them (BM25 and its
+    block bounds multiply and add them with floats), so scores are unchanged.
+    """
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol)
+    pickler.fast = True  # no memo: the opcodes that would store each tuple for a later reference
+    pickler.dump(value)
+    data = out.getvalue()
+    return data[2:] if data.startswith(_PROTOCOL_3_HEADER) else data
 
 
 class _Block:
