@@ -182,6 +182,7 @@ class CopyFinder:
         # The batch's own lookup keys, so finding its copies stays a few
         # dictionary lookups however large the batch.
         self._pending_ids: defaultdict[Key, list[str]] = defaultdict(list)
+        self._written: list[list[Key]] = []  # each added document's keys, in the order written
 
     def copies(self, document: Document) -> list[Copy]:
         """Every candidate holding the same or nearly the same text."""
@@ -210,8 +211,17 @@ class CopyFinder:
     def add(self, document: Document) -> None:
         """A document written in this batch: a candidate for the ones after it."""
         self._pending[document["id"]] = document
-        for key in _lookup_keys(document.get("text_key"), document.get("minhash")):
+        keys = _lookup_keys(document.get("text_key"), document.get("minhash"))
+        for key in keys:
             self._pending_ids[key].append(document["id"])
+        self._written.append([_id_key(document["id"]), *keys])
+
+    def committed(self, segment_id: str, size: int) -> None:
+        """The batch is committed as segment ``segment_id`` of ``size`` documents: when those are exactly
+        the documents added here, in order (the commit merged nothing in), their keys are that segment's,
+        and the next batch need not read them back from its stored fields."""
+        if self._written and size == len(self._written):
+            _keep(segment_id, _SegmentKeys(self._written))
 
     def _candidates(self, document: Document) -> Iterator[Document]:
         keys = _lookup_keys(document.get("text_key"), document.get("minhash"))
@@ -240,13 +250,14 @@ class _SegmentKeys:
 
     __slots__ = ("_documents", "_high", "_kind", "_low", "size")
 
-    def __init__(self, reader: IndexReader) -> None:
-        self.size = reader.doc_count_all()
+    def __init__(self, documents: Sequence[list[Key]]) -> None:
+        """From each document's keys, in document order."""
+        self.size = len(documents)
         # One int per key, (high, kind, low, document) packed: sorts as that tuple would, in a fraction of its memory.
         packed = sorted(
             ((high << 8 | kind) << 64 | low) << 32 | docnum
-            for docnum in range(self.size)
-            for kind, high, low in _stored_keys(reader.stored_fields(docnum))
+            for docnum, keys in enumerate(documents)
+            for kind, high, low in keys
         )
         mask32, mask64 = (1 << 32) - 1, (1 << 64) - 1
         self._high = array("Q", (value >> 104 for value in packed))
@@ -276,12 +287,16 @@ def _segment_keys(reader: IndexReader) -> _SegmentKeys:
         if found is not None:
             _kept.move_to_end(segment_id)
             return found
-    found = _SegmentKeys(reader)
-    with _kept_lock:
-        _kept[segment_id] = found
-        while len(_kept) > 1 and sum(keys.size for keys in _kept.values()) > _KEPT_DOCUMENTS:
-            _kept.popitem(last=False)
+    found = _SegmentKeys([_stored_keys(reader.stored_fields(docnum)) for docnum in range(reader.doc_count_all())])
+    _keep(segment_id, found)
     return found
+
+
+def _keep(segment_id: str, keys: _SegmentKeys) -> None:
+    with _kept_lock:
+        _kept[segment_id] = keys
+        while len(_kept) > 1 and sum(kept.size for kept in _kept.values()) > _KEPT_DOCUMENTS:
+            _kept.popitem(last=False)
 
 
 def _stored_keys(stored: Document) -> list[Key]:

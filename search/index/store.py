@@ -150,13 +150,15 @@ def write_articles(
         with open_sequence(settings) as sequence:  # read under the write lock: numbers in commit order
             try:
                 sequence.expect(article.id for article in batch)
-                _write_batch(writer, batch, report, sequence)
+                finder = _write_batch(writer, batch, report, sequence)
                 sequence.save()
             except BaseException:
                 writer.cancel()
                 raise
             writer.commit()
             sequence.confirm()
+        segment = writer.get_segment()
+        finder.committed(segment.segment_id(), segment.doc_count_all())
         if on_commit is not None:
             on_commit()
     return report
@@ -172,7 +174,8 @@ def _writer(ix: FileIndex, settings: Settings) -> SegmentWriter:
         ) from e
 
 
-def _write_batch(writer: SegmentWriter, batch: list[Article], report: IndexReport, sequence: Sequence) -> None:
+def _write_batch(writer: SegmentWriter, batch: list[Article], report: IndexReport, sequence: Sequence) -> CopyFinder:
+    """Write the batch's new and changed articles; the copy finder knows what was written."""
     with writer.searcher() as searcher:
         finder = CopyFinder(searcher)
         for article in batch:
@@ -196,6 +199,7 @@ def _write_batch(writer: SegmentWriter, batch: list[Article], report: IndexRepor
             else:
                 writer.update_document(**document)
             finder.add(document)
+    return finder
 
 
 def _is_duplicate(article: Article, copies: list[Copy], report: IndexReport) -> bool:

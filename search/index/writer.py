@@ -106,7 +106,9 @@ _WORTH_COMPRESSING = 64
 _PICKLE_PROTOCOL = 3
 _PROTOCOL_3_HEADER = b"\x80\x03"
 _TWINS = {twin: main for main, twin in WORD_FIELDS.items()}
-_BLOCK_SIZE = struct.Struct("!i")  # a block's length, negative for a term's last
+_BLOCK_SIZE = struct.Struct("!i")
+#: PostingPool.add's estimate of a posting's memory, less its field name, term and value.
+_POSTING_SIZE = 28 + 4 * 5 + 21 + 26 + 18 + 16 + 21  # a block's length, negative for a term's last
 
 
 def open_writer(ix: FileIndex, timeout: float, limitmb: int) -> SegmentWriter:
@@ -205,7 +207,7 @@ class _Writer(SegmentWriter):  # type: ignore[misc]  # whoosh ships no type hint
         if any(schema[name].separate_spelling() for name in fields if name in schema):
             super().add_document(**fields)  # not in Newsdesk's schema: Whoosh's own path
             return
-        perdocwriter, docnum, add_post = self.perdocwriter, self.docnum, self.pool.add
+        perdocwriter, docnum, pool = self.perdocwriter, self.docnum, self.pool
         docboost = self._doc_boost(fields)
         fieldnames = sorted(name for name in fields if not name.startswith("_"))
         self._check_fields(schema, fieldnames)
@@ -223,14 +225,19 @@ class _Writer(SegmentWriter):  # type: ignore[misc]  # whoosh ships no type hint
                 length = 0
                 if field.indexed:
                     fieldboost = self._field_boost(fields, fieldname, docboost)
-                    items: Iterable[tuple[bytes, int, float, bytes]] = (
-                        shared[fieldname] if fieldname in shared else field.index(value))
-                    scorable = field.scorable
-                    for tbytes, freq, weight, vbytes in items:
-                        weight *= fieldboost
-                        if scorable:
-                            length += freq
-                        add_post((fieldname, tbytes, docnum, weight, vbytes))
+                    items = shared[fieldname] if fieldname in shared else list(field.index(value))
+                    postings = [(fieldname, tbytes, docnum, weight * fieldboost, vbytes)
+                                for tbytes, _, weight, vbytes in items]
+                    if field.scorable:
+                        length = sum(freq for _, freq, _, _ in items)
+                    # PostingPool.add for each, at once: its size estimate, then a sorted run on disk past
+                    # the limit (where the runs split changes nothing: the postings come out in one order).
+                    pool.fieldnames.add(fieldname)
+                    pool.currentsize += sum(_POSTING_SIZE + len(fieldname) + 2 * len(tbytes) + len(vbytes or b"")
+                                            for _, tbytes, _, _, vbytes in postings)
+                    pool.current.extend(postings)
+                    if pool.currentsize > pool.limit:
+                        pool.save()
                 if field.vector:
                     vitems = field.vector.word_values(value, field.analyzer, mode="index")
                     vitems = sorted((text, weight, vbytes) for text, _, weight, vbytes in vitems)
