@@ -59,6 +59,7 @@ import heapq
 import io
 import itertools
 import pickle
+import re
 import struct
 import zlib
 from array import array
@@ -80,6 +81,7 @@ from whoosh.codec.whoosh3 import (
 )
 from whoosh.columns import TranslatingColumnReader
 from whoosh.fields import FieldType
+from whoosh.filedb.filetables import OrderedHashWriter, md5_hash
 from whoosh.filedb.structfile import StructFile
 from whoosh.index import FileIndex
 from whoosh.reading import SegmentReader
@@ -88,6 +90,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
 from search.index.analysis import (
+    WORD,
     WORD_FIELDS,
     FoldingFilter,
     PositionArrays,
@@ -107,6 +110,7 @@ _PICKLE_PROTOCOL = 3
 _PROTOCOL_3_HEADER = b"\x80\x03"
 _TWINS = {twin: main for main, twin in WORD_FIELDS.items()}
 _BLOCK_SIZE = struct.Struct("!i")
+_ENTRY_LENGTHS = struct.Struct("!ii")  # a term-table entry's key and value lengths (whoosh.filedb.filetables)
 #: PostingPool.add's estimate of a posting's memory, less its field name, term and value.
 _POSTING_SIZE = 28 + 4 * 5 + 21 + 26 + 18 + 16 + 21  # a block's length, negative for a term's last
 
@@ -288,15 +292,21 @@ def _pair_items(text: str, stemmed: FieldType, words: FieldType) -> tuple[Items,
     """
     positions: dict[str, list[int]] = {}
     counts: dict[str, int] = {}
-    for position, match in enumerate(stemmed.analyzer.items[0].expression.finditer(text)):
-        word = match.group(0).lower()
-        for term in index_terms(word):
+    known = _ANALYSED
+    for position, token in enumerate(_matches(stemmed.analyzer.items[0].expression, text)):
+        analysed = known.get(token)
+        if analysed is None:
+            if len(known) >= _ANALYSED_WORDS:
+                known.clear()
+            word = token.lower()
+            analysed = known[token] = (index_terms(word), folded_word(word))
+        terms, folded = analysed
+        for term in terms:
             found = positions.get(term)
             if found is None:
                 positions[term] = [position]
             else:
                 found.append(position)
-        folded = folded_word(word)
         if folded:
             counts[folded] = counts.get(folded, 0) + 1
     stemmed_format, words_format = stemmed.format, words.format
@@ -305,6 +315,20 @@ def _pair_items(text: str, stemmed: FieldType, words: FieldType) -> tuple[Items,
          for term, found in positions.items()],
         [(word.encode(), count, float(count) * words_format.field_boost, b"") for word, count in counts.items()],
     )
+
+
+#: Each token as written → (its index terms, its folded form): one lookup per token instead of two cached
+#: calls and a lower-casing. Emptied past this many words (a corpus's vocabulary is a few hundred thousand).
+_ANALYSED: dict[str, tuple[tuple[str, ...], str]] = {}
+_ANALYSED_WORDS = 500_000
+_WORD_MATCHES = re.compile(WORD.replace("(", "(?:"))  # the same matches, without the group findall would return
+
+
+def _matches(expression: re.Pattern[str], text: str) -> list[str]:
+    """The tokenizer's matches in ``text``: all at once where the expression is Newsdesk's word pattern."""
+    if expression.pattern == WORD and expression.flags == _WORD_MATCHES.flags:
+        return _WORD_MATCHES.findall(text)
+    return [match.group(0) for match in expression.finditer(text)]
 
 
 def _term_key(term: Term) -> tuple[str, bytes]:
@@ -557,7 +581,20 @@ class _FieldWriter(W3FieldWriter):  # type: ignore[misc]
     """
 
     def __init__(self, codec: _Codec, storage: Any, segment: Any) -> None:
-        super().__init__(codec, storage, segment)
+        # W3FieldWriter.__init__ (Whoosh 2.7.5), with this module's term table.
+        self._codec, self._storage, self._segment = codec, storage, segment
+        self._fieldname: Any = None  # set, with the rest, by start_field
+        self._fieldid: Any = None
+        self._btext: Any = None
+        self._fieldobj: Any = None
+        self._format: Any = None
+        self._tindex = _TermTable(self._create_file(W3Codec.TERMS_EXT))
+        self._fieldmap: dict[str, int] = {}
+        self._tindex.extras["fieldmap"] = self._fieldmap
+        self._postfile = self._create_file(W3Codec.POSTS_EXT)
+        self._postwriter: Any = None
+        self._infield = False
+        self.is_closed = False
         self._shared: dict[str, dict[bytes, tuple[int, int]]] = {}  # stemmed field → fingerprint → extent
         self._role: str | None = None  # "main", "twin" or None while in a field
 
@@ -662,6 +699,35 @@ class _FieldWriter(W3FieldWriter):  # type: ignore[misc]
             terminfo.add_block(_Block(ids[start:end], weights[start:end], lengths[start:end]))
         terminfo.set_extent(*extent)
         return terminfo
+
+
+class _TermTable(OrderedHashWriter):  # type: ignore[misc]
+    """Whoosh's ordered hash file of terms (the .trm), each entry written in one call at a counted position.
+
+    ``OrderedHashWriter.add`` asked the file its position twice and wrote
+    three times per term, and hashed the key through a hex string.
+    """
+
+    lastkey: bytes
+
+    def __init__(self, dbfile: StructFile) -> None:
+        super().__init__(dbfile)
+        if self.hashfn is not md5_hash:
+            raise ValueError("the term table is hashed with MD5")
+        self._position: int = dbfile.tell()
+
+    def add(self, key: bytes, value: bytes) -> None:
+        if key <= self.lastkey:
+            raise ValueError(f"Keys must increase: {self.lastkey!r}..{key!r}")
+        position = self._position
+        self.index.append(position)
+        entry = b"".join((_ENTRY_LENGTHS.pack(len(key), len(value)), key, value))
+        self.dbfile.write(entry)
+        self._position += len(entry)
+        # md5_hash: the low 32 bits of the key's MD5, read from its last four bytes.
+        hashed = int.from_bytes(hashlib.md5(key, usedforsecurity=False).digest()[-4:])
+        self.buckets[hashed & 255].append((hashed, position))
+        self.lastkey = key
 
 
 class _LengthsReader(W3PerDocReader):  # type: ignore[misc]
