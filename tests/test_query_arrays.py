@@ -358,3 +358,16 @@ def test_an_empty_index_has_no_arrays_to_read(fresh: Settings, gazetteer: Gazett
             # A picked value stays shown, to be removed.
             assert {name: [(v.value, v.count) for v in values] for name, values in page.facets.items()} == {
                 "outlet": [(v, 0) for v in request.outlet], "actor": [], "year": [], "language": []}
+
+
+def test_every_kind_of_query_is_answered_from_the_index_newsdesk_writes_without_whooshs_matchers(
+        searcher: Searcher, corpus: Settings, gazetteer: Gazetteer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The arrays decode the postings and positions of the index Newsdesk's own writer lays out
+    (search/index/writer.py): a format they could not read would still answer right, through
+    Whoosh's matchers, and only slower, so nothing else here would notice."""
+    def refuse(segment: Any, q: wq.Query, positive: bool) -> Any:
+        raise AssertionError(f"{q!r} went to Whoosh's matcher")
+
+    monkeypatch.setattr(matches._Segment, "other", refuse)
+    for text in TEXTS:
+        _check(searcher, corpus, gazetteer, make_query(text, per_page=7, facet_limit=1000))

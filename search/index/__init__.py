@@ -14,7 +14,9 @@ Modules: ``store`` (open, write, delete, swap), ``schema``, ``analysis``
 (folding, stems, the query parser's plugins), ``document`` (``Article`` ↔
 stored fields, both ways), ``duplicates`` (copies and clusters),
 ``sequence`` (ingest numbers for alerts), ``mapped`` (index files read
-through memory maps rather than copied into each searcher).
+through memory maps rather than copied into each searcher), ``writer``
+(Whoosh's segment writer writing the same postings in fewer bytes and less
+time, and merging segments term by term).
 """
 
 from __future__ import annotations

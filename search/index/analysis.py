@@ -23,14 +23,18 @@ Wildcards and prefixes (``negotiat*``) match the words as written, folded
 but not stemmed: a stem ("negoti") is not a word a user types a prefix of.
 Each text field has an unstemmed twin (``title_words``, ``body_words``,
 ``author_words``; ``word_analyzer``) that only wildcard queries read, so
-plain words, phrases and their scores stay on the stemmed fields.
+plain words, phrases and their scores stay on the stemmed fields. A twin's
+postings hold each word's count as their weight and nothing else
+(``WordCounts``): its terms share the postings of the stemmed field where
+they are the same (search/index/writer.py). The stemmed fields keep their
+positions in compact arrays (``PositionArrays``).
 
 Dates (``published:``) are read by ``_DatesPlugin``: a year, month or day,
 a range of them with open ends, or a comparison, each meaning exactly the
 span it names (Whoosh's own date parser widened day ranges to whole years).
 
-The analyzer and filter classes are pickled into the index's schema by
-module path: they must stay importable as ``search.index.analysis.<name>``.
+The analyzer, filter and format classes are pickled into the index's schema
+by module path: they must stay importable as ``search.index.analysis.<name>``.
 """
 
 from __future__ import annotations
@@ -38,13 +42,18 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+import sys
+from array import array
 from collections.abc import Iterator
 from functools import lru_cache
+from itertools import accumulate, pairwise
 from typing import Any
 
 from whoosh import query as wq
 from whoosh.analysis import Analyzer, Filter, LowercaseFilter, RegexTokenizer, Token
 from whoosh.fields import FieldType, Schema
+from whoosh.formats import Format, Positions
+from whoosh.formats import tokens as format_tokens
 from whoosh.lang import stemmer_for_language
 from whoosh.qparser import FieldsPlugin, GtLtPlugin, MultifieldPlugin, PhrasePlugin, Plugin, QueryParser, syntax
 
@@ -103,6 +112,73 @@ class FoldingFilter(Filter):  # type: ignore[misc]  # whoosh ships no type hints
             token.text = folded_word(token.text)
             if token.text:
                 yield token
+
+
+class PositionArrays(Positions):  # type: ignore[misc]  # whoosh ships no type hints
+    """Whoosh's ``Positions`` format with each posting's positions in a few bytes instead of about fifteen.
+
+    Whoosh writes a posting's positions as a 4-byte count and a pickle of
+    the gaps between them (13 bytes for one position); here they are the
+    gaps as an array of unsigned bytes, shorts or ints (the smallest that
+    holds the largest gap), after a one-letter type code: 2 or 3 bytes for
+    one position. Positions make most of the stemmed fields' postings, so
+    this is a fifth of the index on the shared corpus. Read back the same
+    (``decode_positions``), so phrases match the same; weights, and so
+    scores, are computed as ``Positions`` computes them.
+    """
+
+    def encode(self, poslist: list[int]) -> bytes:
+        if len(poslist) == 1 and poslist[0] < 1 << 16:  # most postings: one position, spelt out directly
+            position = poslist[0]
+            return bytes((1, position)) if position < 1 << 8 else bytes((2, position & 0xFF, position >> 8))
+        gaps = [poslist[0], *(after - before for before, after in pairwise(poslist))] if poslist else []
+        largest = max(gaps, default=0)
+        width = 1 if largest < 1 << 8 else 2 if largest < 1 << 16 else 4
+        packed = array(_GAP_TYPES[width], gaps)
+        if _BIG_ENDIAN:  # an index's bytes are little-endian wherever it was written
+            packed.byteswap()
+        return bytes((width,)) + packed.tobytes()
+
+    def decode_positions(self, valuestring: bytes) -> list[int]:
+        gaps = array(_GAP_TYPES[valuestring[0]], valuestring[1:])
+        if _BIG_ENDIAN:
+            gaps.byteswap()
+        return list(accumulate(gaps))
+
+    def decode_frequency(self, valuestring: bytes) -> int:
+        return (len(valuestring) - 1) // valuestring[0]
+
+
+_BIG_ENDIAN = sys.byteorder == "big"
+#: The unsigned array type of each gap width in bytes, on this platform.
+_GAP_TYPES = {array(code).itemsize: code for code in "LIHB"}
+
+
+class WordCounts(Format):  # type: ignore[misc]  # whoosh ships no type hints
+    """The wildcard twins' postings: each word's count as the posting's weight, no value beside it.
+
+    Whoosh's ``Frequency`` format stores the count twice, as the weight and
+    again as a 4-byte value nothing here reads (scores read weights, a
+    wildcard needs no positions). Without the value a twin's postings read
+    the same from blocks written for the stemmed field, which lets the
+    writer share them (search/index/writer.py). Weights and counts are
+    computed as ``Frequency`` computes them, so scores are unchanged.
+    """
+
+    posting_size = 0  # no value per posting: Whoosh stores none and reads none
+
+    def word_values(self, value: Any, analyzer: Analyzer, **kwargs: Any) -> Iterator[tuple[str, int, float, bytes]]:
+        counts: dict[str, int] = {}
+        weights: dict[str, float] = {}
+        kwargs["boosts"] = True
+        for token in format_tokens(value, analyzer, kwargs):  # as Frequency reads them: stop words dropped
+            counts[token.text] = counts.get(token.text, 0) + 1
+            weights[token.text] = weights.get(token.text, 0.0) + token.boost
+        for word, count in counts.items():
+            yield word, count, weights[word] * self.field_boost, b""
+
+    def combine(self, vs: list[bytes]) -> bytes:
+        return b""
 
 
 @lru_cache(maxsize=200_000)
@@ -212,7 +288,9 @@ def date_span(text: str) -> tuple[dt.datetime, dt.datetime]:
     """The first and last moment of the year, month or day ``text`` names, or ``QueryError``.
 
     ``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD`` and ``YYYYMMDD``; moments are naive
-    UTC, as the index stores them.
+    UTC, as the index stores them. Every span (and so every range built of
+    them) starts at a day's first moment and ends at a day's last: the index
+    holds each article's day, not its moment (search/index/document.py).
     """
     cleaned = text.strip().strip("'\"")
     match = _DATE.fullmatch(cleaned)

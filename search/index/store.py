@@ -16,6 +16,7 @@ import ctypes
 import errno
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -33,6 +34,7 @@ from search.index.duplicates import Copy, CopyFinder, duplicate_of, nearest
 from search.index.mapped import MappedStorage
 from search.index.schema import SCHEMA_VERSION, build_schema
 from search.index.sequence import Sequence, open_sequence
+from search.index.writer import open_writer
 from search.records import Article
 from search.settings import Settings
 
@@ -47,6 +49,9 @@ __all__ = [
 ]
 
 _VERSION_FILE = "newsdesk-schema.json"
+_TOC = re.compile(r"_MAIN_\d+\.toc")  # Whoosh's table of contents, one per generation
+#: Memory for a writer's postings before it sorts them on disk (Whoosh's default).
+_WRITER_MB = 128
 
 
 @dataclass
@@ -69,7 +74,7 @@ class IndexReport:
 def open_index(settings: Settings, directory: Path | None = None) -> FileIndex:
     """Open the index (``directory``, default the live one) for reading or writing, checking its schema version."""
     path = directory or settings.index_dir
-    if not whoosh_index.exists_in(str(path)):
+    if not _exists(path):
         raise IndexMissing(
             f"no index in {settings.index}",
             hint=f"build one with: newsdesk ingest seeds/articles --index {settings.index}",
@@ -104,6 +109,16 @@ def create_index(settings: Settings, actor_vectors: bool = False, directory: Pat
     return _open(path)
 
 
+def _exists(path: Path) -> bool:
+    """Whether ``path`` holds a Whoosh index, told by its TOC file's name alone.
+
+    Not ``whoosh.index.exists_in``: that unpickles the schema, which for an
+    index of an older version may name classes this Newsdesk no longer has;
+    the version is checked first (``open_index``).
+    """
+    return path.is_dir() and any(_TOC.fullmatch(name) for name in os.listdir(path))
+
+
 def _open(path: Path) -> FileIndex:
     """The index in ``path``, its files read through memory maps (search/index/mapped.py), not copied per searcher."""
     return MappedStorage(str(path)).open_index()
@@ -129,20 +144,21 @@ def write_articles(
     """
     report = report or IndexReport()
     path = directory or settings.index_dir
-    exists = whoosh_index.exists_in(str(path))
-    ix = open_index(settings, path) if exists else create_index(settings, directory=path)
+    ix = open_index(settings, path) if _exists(path) else create_index(settings, directory=path)
     for batch in _batches(articles, settings.batch_size):
         writer = _writer(ix, settings)
         with open_sequence(settings) as sequence:  # read under the write lock: numbers in commit order
             try:
                 sequence.expect(article.id for article in batch)
-                _write_batch(writer, batch, report, sequence)
+                finder = _write_batch(writer, batch, report, sequence)
                 sequence.save()
             except BaseException:
                 writer.cancel()
                 raise
             writer.commit()
             sequence.confirm()
+        segment = writer.get_segment()
+        finder.committed(segment.segment_id(), segment.doc_count_all())
         if on_commit is not None:
             on_commit()
     return report
@@ -150,7 +166,7 @@ def write_articles(
 
 def _writer(ix: FileIndex, settings: Settings) -> SegmentWriter:
     try:
-        return ix.writer(timeout=settings.write_timeout)
+        return open_writer(ix, settings.write_timeout, limitmb=_WRITER_MB)
     except LockError as e:
         raise IndexBusy(
             f"another process is writing to {settings.index} (waited {settings.write_timeout:g} s)",
@@ -158,12 +174,13 @@ def _writer(ix: FileIndex, settings: Settings) -> SegmentWriter:
         ) from e
 
 
-def _write_batch(writer: SegmentWriter, batch: list[Article], report: IndexReport, sequence: Sequence) -> None:
+def _write_batch(writer: SegmentWriter, batch: list[Article], report: IndexReport, sequence: Sequence) -> CopyFinder:
+    """Write the batch's new and changed articles; the copy finder knows what was written."""
     with writer.searcher() as searcher:
         finder = CopyFinder(searcher)
         for article in batch:
             document = to_fields(article)
-            stored = searcher.document(id=article.id)
+            stored = finder.stored(article.id)
             if stored is not None and stored.get("fingerprint") == document["fingerprint"]:
                 report.unchanged += 1
                 continue
@@ -177,8 +194,12 @@ def _write_batch(writer: SegmentWriter, batch: list[Article], report: IndexRepor
             closest = nearest(copies)  # a changed text may leave or join a cluster
             document["cluster"] = closest.cluster if closest else article.id
             document["seq"] = sequence.number(article.id, indexed=stored.get("seq") if stored is not None else None)
-            writer.update_document(**document)
+            if stored is None:  # nothing to replace: no lookup of the id to delete
+                writer.add_document(**document)
+            else:
+                writer.update_document(**document)
             finder.add(document)
+    return finder
 
 
 def _is_duplicate(article: Article, copies: list[Copy], report: IndexReport) -> bool:

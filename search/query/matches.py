@@ -371,9 +371,10 @@ class _Segment:
         are decoded here and tested as Whoosh's span matcher tests them.
         """
         reader = self.searcher.reader()
-        if q.fieldname not in reader.schema or type(reader.schema[q.fieldname].format) is not formats.Positions:
+        if q.fieldname not in reader.schema or not isinstance(reader.schema[q.fieldname].format, formats.Positions):
             return self.other(q, positive)  # Whoosh's matcher says why (or matches nothing)
         field = reader.schema[q.fieldname]
+        decode = field.format.decode_positions  # Whoosh's own, or the index's compact variant
         words, postings_values = [], []
         for word in q.words:
             try:
@@ -395,7 +396,7 @@ class _Segment:
             for n, docnum in enumerate(candidates.tolist()):
                 if n % _WORDS_PER_CHECK == 0:
                     self.check()
-                mask[docnum] = _in_order([postings.positions(values[where[n]]) for where, values in at], q.slop)
+                mask[docnum] = _in_order([decode(values[where[n]]) for where, values in at], q.slop)
         score = _masked(_binary_sum([w.score for w in words]), mask)
         return _Node(mask, score, all(w.exact for w in words))
 

@@ -43,7 +43,6 @@ _BLOCKS_PER_CHECK = 64
 _DOCS_PER_CHECK = 4096
 
 _INT = struct.Struct("!i")  # a block's length, as Whoosh's StructFile writes it
-_INT_SIZE = 4
 
 _NO_IDS: Ids = np.zeros(0, dtype=np.int32)
 _NO_WEIGHTS: Weights = np.zeros(0, dtype=np.float64)
@@ -187,13 +186,6 @@ def _blocks(leaf: W3LeafMatcher, check: Check | None) -> tuple[Ids, Weights]:
         if check is not None and len(deltas) % _BLOCKS_PER_CHECK == 0:
             check()
     return _decoded(deltas, weights, ends)
-
-
-def positions(value: bytes) -> list[int]:
-    """A posting's positions, as Whoosh's ``Positions`` format decodes its value."""
-    if not value.endswith(b"."):
-        value += b"."
-    return list(itertools.accumulate(pickle.loads(value[_INT_SIZE:])))
 
 
 def _decoded(deltas: list[tuple[int, ...]], weights: list[Any], ends: list[int]) -> tuple[Ids, Weights]:
