@@ -402,7 +402,7 @@ def build(instance: Path, limit: int | None, scale: int, gazetteer: Gazetteer) -
     articles = [to_article(r) for r in replicate(records, scale)]
     log.info("building an index of %d articles in %s", len(articles), instance)
     enriched, _ = enrich_all(articles, gazetteer, Settings().langdetect_seed)
-    return build_newsdesk(enriched, instance, actor_vectors=False), records
+    return build_newsdesk(enriched, instance), records
 
 
 def with_deletions(settings: Settings, root: Path) -> Settings:

@@ -8,13 +8,12 @@ checkout. What is measured, and why:
 1. **Newsdesk ingest** through the real path: corpus record → ``Article`` →
    ``enrich`` (language + actors) → ``write_articles`` (update by id, commit
    every ``batch_size``). Enrich and index are timed separately, so a slow
-   stage is visible; the index size on disk also bounds what a searcher
-   holds in memory (measured in 4).
+   stage is visible.
 2. **Raw Whoosh baseline** on the same texts: a three-field schema with Whoosh's
    stemming analyzer, one writer, ``procs=1``, the same commit batch size.
    The Newsdesk/raw ratio is the cost of Newsdesk's schema and bookkeeping.
-   The indexes (Newsdesk twice, see 4, and raw) are built batch by batch in
-   rotating order, so a burst of load on the machine hits all of them.
+   The two indexes are built batch by batch in turn, so a burst of load on
+   the machine hits both.
 3. **Search latency** for ~100 keyword queries derived deterministically from
    the corpus titles: (a) Newsdesk's ``search()`` with its four facet counts
    and snippets, (b) the same parsed Newsdesk query without facets, (c) the
@@ -22,14 +21,6 @@ checkout. What is measured, and why:
    stored fields of the 10 hits, as (a) does. Ratios (a)/(c) and (b)/(c) tell
    what faceting and the schema cost; the empty query (all articles, newest
    first, with facets) is the front page.
-4. **Actor facet path**: (a) with the multi-valued actor facet counted three
-   ways, interleaved: the engine's ``search()`` as shipped, and Whoosh's own
-   overlap faceting (``FieldFacet(allow_overlap=True)``) walking the postings
-   on the default index or reading term vectors on an index built with
-   ``create_index(settings, actor_vectors=True)``. This decides the
-   ``actor_vectors`` default. Also per path, in a fresh process: the first
-   page (caches cold) and the memory searching adds, since every process that
-   opens a searcher holds the index in memory (see the Whoosh notes).
 
 Machines here are shared and noisy, so every figure is paired with a baseline
 measured in the same run, query by query, in rotating order: compare the
@@ -46,14 +37,12 @@ from __future__ import annotations
 
 import argparse
 import calendar
-import contextlib
 import datetime as dt
 import gzip
 import hashlib
 import itertools
 import json
 import logging
-import multiprocessing
 import os
 import platform
 import random
@@ -66,7 +55,6 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -76,17 +64,15 @@ import whoosh
 from tqdm import tqdm
 from whoosh import fields as whoosh_fields
 from whoosh import index as whoosh_index
-from whoosh import sorting
 from whoosh.analysis import StemmingAnalyzer
 from whoosh.index import FileIndex
 from whoosh.qparser import MultifieldParser
 from whoosh.searching import Searcher
 
-import search.query.facets as search_facets
 from search.enrich import Gazetteer, enrich, load_gazetteer
 from search.index import create_index, open_index, write_articles
-from search.query import MAX_FACET_LIMIT, make_query, parse_query, search
-from search.records import Article, SearchPage, SearchQuery
+from search.query import make_query, parse_query, search
+from search.records import Article
 from search.settings import Settings
 from search.timeparse import parse_iso
 from search.urls import article_id
@@ -98,7 +84,7 @@ Record = dict[str, Any]
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path("data/corpus/news-24k.jsonl.gz")  # inside the shared directory
 DEFAULT_OUT = REPO / "bench" / "RESULTS.md"
-#: ``--quick`` size, and the small size of the actor-path comparison.
+#: ``--quick`` size.
 QUICK_LIMIT = 2_000
 #: Years added per copy with ``--scale``: more than the corpus spans (1987–2020),
 #: so each copy's years are new facet values.
@@ -296,12 +282,11 @@ class Build:
 
 @dataclass(frozen=True)
 class Indexes:
-    """The three indexes of the run and how long each took to build."""
+    """The two indexes of the run and how long each took to build."""
 
-    postings: Settings  # Newsdesk, default schema (actor counted from postings)
-    vectors: Settings  # Newsdesk, actor field with term vectors
+    newsdesk: Settings
     raw: FileIndex  # the plain Whoosh baseline
-    builds: dict[str, Build]  # by "postings", "vectors", "raw"
+    builds: dict[str, Build]  # by "newsdesk", "raw"
 
 
 def enrich_all(articles: list[Article], gazetteer: Gazetteer, seed: int) -> tuple[list[Article], Build]:
@@ -311,31 +296,29 @@ def enrich_all(articles: list[Article], gazetteer: Gazetteer, seed: int) -> tupl
 
 
 def build_indexes(articles: list[Article], root: Path) -> Indexes:
-    """Build the three indexes one commit batch at a time, in rotating order.
+    """Build both indexes one commit batch at a time, in rotating order.
 
     Each Newsdesk batch goes through ``write_articles`` (one commit per
-    call, as in one long ingest); interleaving puts machine noise on all three.
+    call, as in one long ingest); interleaving puts machine noise on both.
     """
-    postings, vectors = _uncached(root / "postings"), _uncached(root / "vectors")
-    create_index(postings, actor_vectors=False)
-    create_index(vectors, actor_vectors=True)
+    newsdesk = _uncached(root / "newsdesk")
+    create_index(newsdesk)
     raw = create_raw_index(root / "raw")
     writers: dict[str, Callable[[list[Article]], int]] = {
-        "postings": lambda batch: write_articles(batch, postings).added,
-        "vectors": lambda batch: write_articles(batch, vectors).added,
+        "newsdesk": lambda batch: write_articles(batch, newsdesk).added,
         "raw": lambda batch: add_raw(raw, batch),
     }
     docs, seconds = dict.fromkeys(writers, 0), dict.fromkeys(writers, 0.0)
     names = list(writers)
-    batches = _chunks(track(articles, len(articles), "index (3 indexes)"), postings.batch_size)
+    batches = _chunks(track(articles, len(articles), "index (2 indexes)"), newsdesk.batch_size)
     for i, batch in enumerate(batches):
-        for name in names[i % 3 :] + names[: i % 3]:
+        for name in names[i % 2 :] + names[: i % 2]:
             start = time.perf_counter()
             docs[name] += writers[name](batch)
             seconds[name] += time.perf_counter() - start
-    dirs = {"postings": postings.index_dir, "vectors": vectors.index_dir, "raw": root / "raw"}
+    dirs = {"newsdesk": newsdesk.index_dir, "raw": root / "raw"}
     builds = {name: Build(docs[name], seconds[name], directory_mb(dirs[name])) for name in names}
-    return Indexes(postings, vectors, raw, builds)
+    return Indexes(newsdesk, raw, builds)
 
 
 def _uncached(root: Path) -> Settings:
@@ -344,10 +327,10 @@ def _uncached(root: Path) -> Settings:
     return Settings(index=root, facet_cache_size=0)
 
 
-def build_newsdesk(articles: list[Article], root: Path, actor_vectors: bool) -> Settings:
+def build_newsdesk(articles: list[Article], root: Path) -> Settings:
     """A Newsdesk index of ``articles`` in a fresh instance directory (untimed)."""
     settings = _uncached(root)
-    create_index(settings, actor_vectors=actor_vectors)
+    create_index(settings)
     write_articles(articles, settings)
     return settings
 
@@ -390,23 +373,13 @@ def directory_mb(path: Path) -> float:
 Run = Callable[[str], object]
 
 
-def facet_page(
-    searcher: Searcher, settings: Settings, gazetteer: Gazetteer, whoosh_overlap: bool = False
-) -> Callable[[str], int]:
+def facet_page(searcher: Searcher, settings: Settings, gazetteer: Gazetteer) -> Callable[[str], int]:
     """(a) Newsdesk's ``search()``: 10 hits with snippets and the four facet counts."""
 
     def run(q: str) -> int:
-        return run_search(searcher, settings, gazetteer, make_query(q, per_page=10), whoosh_overlap).total
+        return search(searcher, make_query(q, per_page=10), settings, gazetteer).total
 
     return run
-
-
-def run_search(
-    searcher: Searcher, settings: Settings, gazetteer: Gazetteer, request: SearchQuery, whoosh_overlap: bool
-) -> SearchPage:
-    """``search()`` as shipped, or with actors counted by Whoosh's overlap faceting (section 4)."""
-    with whoosh_overlap_facets() if whoosh_overlap else contextlib.nullcontext():
-        return search(searcher, request, settings, gazetteer)
 
 
 def keyword_only(searcher: Searcher, settings: Settings) -> Run:
@@ -477,154 +450,6 @@ def _time_ms(run: Run, q: str) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-# --- the actor facet path -------------------------------------------------------------
-
-#: The ways to count the multi-valued actor facet: path → (index, Whoosh overlap faceting?).
-ACTOR_PATHS: dict[str, tuple[str, bool]] = {
-    "engine `search()` as shipped": ("postings", False),
-    "Whoosh overlap, postings walk": ("postings", True),
-    "Whoosh overlap, term vectors": ("vectors", True),
-}
-ENGINE_PATH = next(iter(ACTOR_PATHS))
-
-
-@contextlib.contextmanager
-def whoosh_overlap_facets() -> Iterator[None]:
-    """Within: ``search()`` counts actors with Whoosh's ``FieldFacet(allow_overlap=True)``.
-
-    That is Whoosh's own multi-valued faceting: it walks the field's postings
-    on every search, or reads each matching document's term vector when the
-    field has them. Swaps the facet builder the query stage uses, nothing else.
-    """
-    original = search_facets.facet_types
-    search_facets.facet_types = _whoosh_facets
-    try:
-        yield
-    finally:
-        search_facets.facet_types = original
-
-
-def _whoosh_facets(names: Iterable[str]) -> sorting.Facets:
-    facets = sorting.Facets()
-    for name in names:
-        facets.add_facet(name, sorting.FieldFacet(name, allow_overlap=name == "actor", maptype=sorting.Count))
-    return facets
-
-
-@dataclass(frozen=True)
-class PathFigures:
-    latency: Latency  # (a) over the queries
-    empty_ms: float  # (a) for the empty query
-    index_mb: float
-    fresh: FreshProcess | None = None  # first page and memory of a new searcher process
-
-
-@dataclass(frozen=True)
-class ActorComparison:
-    size: int
-    paths: dict[str, PathFigures]
-    same_counts: bool  # every path gives identical facets
-
-
-def compare_actor_paths(
-    indexes: dict[str, Settings], queries: Sequence[str], gazetteer: Gazetteer, rounds: int, fresh: bool, guard: bool
-) -> ActorComparison:
-    """Time (a) on every path, interleaved; check that they count alike; optionally a fresh process each."""
-    with contextlib.ExitStack() as stack:
-        searchers = {name: stack.enter_context(open_index(s).searcher()) for name, s in indexes.items()}
-        runs = {
-            path: facet_page(searchers[ix], indexes[ix], gazetteer, overlap)
-            for path, (ix, overlap) in ACTOR_PATHS.items()
-        }
-        ms = time_paths(runs, queries, rounds, "actor facet paths")
-        empty = time_paths(runs, [""], max(5, rounds), "empty query")
-        same = _same_counts(searchers, indexes, gazetteer, queries)
-        size = searchers["postings"].doc_count()
-    figures = {}
-    for path, (ix, overlap) in ACTOR_PATHS.items():
-        process = fresh_process(indexes[ix], overlap, list(queries), guard) if fresh else None
-        size_mb = directory_mb(indexes[ix].index_dir)
-        figures[path] = PathFigures(Latency.of(ms[path]), empty[path][0], size_mb, process)
-    return ActorComparison(size, figures, same)
-
-
-def _same_counts(
-    searchers: dict[str, Searcher], indexes: dict[str, Settings], gazetteer: Gazetteer, queries: Sequence[str]
-) -> bool:
-    for q in ["", *queries[:: max(1, len(queries) // 10)]]:
-        request = make_query(q, facet_limit=MAX_FACET_LIMIT)
-        pages = [
-            run_search(searchers[ix], indexes[ix], gazetteer, request, overlap).facets
-            for ix, overlap in ACTOR_PATHS.values()
-        ]
-        if any(page != pages[0] for page in pages):
-            return False
-    return True
-
-
-def vector_path_error(settings: Settings, gazetteer: Gazetteer) -> str | None:
-    """None if Whoosh's term-vector faceting runs on the engine's vector index, else the error."""
-    try:
-        with open_index(settings).searcher() as searcher:
-            run_search(searcher, settings, gazetteer, make_query(""), whoosh_overlap=True)
-    except Exception as e:  # noqa: BLE001 — any failure is reported in the results, then worked around
-        return f"{type(e).__name__}: {e}"
-    return None
-
-
-def guard_missing_vectors() -> None:
-    """Work around a Whoosh 2.7 bug so the term-vector path can be measured at all.
-
-    An article without actors has no actor term vector; the codec then raises
-    a bare ``Exception`` where ``OverlappingCategorizer.keys_for`` expects
-    ``KeyError``, so every such facet search crashes. This checks
-    ``has_vector`` first and counts such a document under no actor, as the
-    other paths do. In this process only; the other paths are unaffected.
-    """
-    original = sorting.OverlappingCategorizer.keys_for
-    if getattr(original, "guarded", False):
-        return
-
-    def keys_for(self: Any, matcher: Any, docid: int) -> Any:
-        if self._use_vectors and not self._segment_searcher.reader().has_vector(docid, self._fieldname):
-            return []
-        return original(self, matcher, docid)
-
-    keys_for.guarded = True  # type: ignore[attr-defined]
-    sorting.OverlappingCategorizer.keys_for = keys_for
-
-
-@dataclass(frozen=True)
-class FreshProcess:
-    """A new process opening a searcher: its first page, then the memory it gained."""
-
-    first_page_ms: float  # the empty-query page, nothing cached yet
-    private_mb: float  # anonymous memory: paid again by every process
-    mapped_mb: float  # index file pages: page cache, shared between processes
-
-
-def first_page_and_memory(index: str, whoosh_overlap: bool, queries: list[str], guard: bool) -> FreshProcess:
-    """In this (fresh) process: open a searcher, time the front page, run every query, read the memory gained."""
-    if guard:
-        guard_missing_vectors()
-    settings = _uncached(Path(index))
-    gazetteer = load_gazetteer()
-    before = memory_mb()
-    with open_index(settings).searcher() as searcher:
-        run = facet_page(searcher, settings, gazetteer, whoosh_overlap)
-        first_page_ms = _time_ms(run, "")
-        for q in queries:
-            run(q)
-        after = memory_mb()
-    return FreshProcess(first_page_ms, after[0] - before[0], after[1] - before[1])
-
-
-def fresh_process(settings: Settings, whoosh_overlap: bool, queries: list[str], guard: bool) -> FreshProcess:
-    """``first_page_and_memory`` in a new (spawned) process, so nothing is cached yet."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(first_page_and_memory, str(settings.index), whoosh_overlap, queries, guard).result()
-
-
 def memory_mb() -> tuple[float, float]:
     """This process's resident memory: (anonymous, file-backed) MB; NaN off Linux."""
     try:
@@ -643,40 +468,22 @@ def memory_mb() -> tuple[float, float]:
 class Figures:
     enrich: Build
     newsdesk: Build
-    vectors: Build
     raw: Build
     latency: dict[str, Latency]  # "a", "b", "c"
     empty_ms: float  # (a) for the empty query
     empty_kept_ms: float  # (a) for the empty query again, facet counts kept (a reload of the front page)
     mean_hits: dict[str, float]  # "newsdesk", "raw"
-    actor: list[ActorComparison]  # by size, smallest first
-    vector_error: str | None  # how Whoosh's term-vector path failed, if it did
 
 
-def run_benchmark(
-    articles: list[Article], queries: list[str], gazetteer: Gazetteer, tmp: Path, rounds: int, small: bool
-) -> Figures:
+def run_benchmark(articles: list[Article], queries: list[str], gazetteer: Gazetteer, tmp: Path, rounds: int) -> Figures:
     seed = Settings().langdetect_seed
     log.info("enriching %d articles (language + actors)", len(articles))
     enriched, enrich_build = enrich_all(articles, gazetteer, seed)
     ix = build_indexes(enriched, tmp)
-    if ix.builds["postings"].docs != len(enriched):
-        log.warning("%d articles enriched, %d indexed", len(enriched), ix.builds["postings"].docs)
-    latency, (empty_ms, empty_kept_ms), hits = measure_search(ix.postings, ix.raw, queries, gazetteer, rounds)
-    vector_error = vector_path_error(ix.vectors, gazetteer)
-    if vector_error:
-        log.warning("Whoosh's term-vector facet path fails (%s); measuring it with a guard", vector_error)
-        guard_missing_vectors()
-    indexes = {"postings": ix.postings, "vectors": ix.vectors}
-    log.info("comparing actor facet paths")
-    actor = [compare_actor_paths(indexes, queries, gazetteer, rounds, fresh=True, guard=bool(vector_error))]
-    if small:
-        actor.insert(0, small_comparison(spread(enriched, QUICK_LIMIT), tmp / "small", queries, gazetteer, rounds))
-    builds = ix.builds
-    return Figures(
-        enrich_build, builds["postings"], builds["vectors"], builds["raw"],
-        latency, empty_ms, empty_kept_ms, hits, actor, vector_error,
-    )
+    if ix.builds["newsdesk"].docs != len(enriched):
+        log.warning("%d articles enriched, %d indexed", len(enriched), ix.builds["newsdesk"].docs)
+    latency, (empty_ms, empty_kept_ms), hits = measure_search(ix.newsdesk, ix.raw, queries, gazetteer, rounds)
+    return Figures(enrich_build, ix.builds["newsdesk"], ix.builds["raw"], latency, empty_ms, empty_kept_ms, hits)
 
 
 def measure_search(
@@ -700,16 +507,6 @@ def measure_search(
         }
     latency = {name: Latency.of(values) for name, values in ms.items()}
     return latency, (empty["a"][0], empty["kept"][0]), hits
-
-
-def small_comparison(
-    articles: list[Article], root: Path, queries: list[str], gazetteer: Gazetteer, rounds: int
-) -> ActorComparison:
-    indexes = {
-        "postings": build_newsdesk(articles, root / "postings", actor_vectors=False),
-        "vectors": build_newsdesk(articles, root / "vectors", actor_vectors=True),
-    }
-    return compare_actor_paths(indexes, queries, gazetteer, rounds, fresh=False, guard=False)
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -759,7 +556,6 @@ def render(figures: Figures, context: dict[str, Any]) -> str:
         _render_setup(context),
         "### Ingest\n\n" + _render_ingest(figures),
         "### Search latency\n\n" + _render_search(figures, context),
-        "### Actor facet path\n\n" + _render_actor_paths(figures),
     ]
     return "\n\n".join(parts) + "\n"
 
@@ -780,9 +576,8 @@ def _render_ingest(f: Figures) -> str:
     total = Build(f.newsdesk.docs, f.enrich.seconds + f.newsdesk.seconds, f.newsdesk.megabytes)
     rows = [
         ("Newsdesk enrich (language + actors)", f.enrich),
-        ("Newsdesk index, actor postings (default schema)", f.newsdesk),
+        ("Newsdesk index", f.newsdesk),
         ("Newsdesk ingest = enrich + index", total),
-        ("Newsdesk index, actor term vectors", f.vectors),
         ("raw Whoosh index (baseline)", f.raw),
     ]
     table = md_table(
@@ -794,10 +589,7 @@ def _render_ingest(f: Figures) -> str:
         f"- Newsdesk index / raw, articles/s: **{f.newsdesk.rate / f.raw.rate:.2f}**",
         f"- Newsdesk ingest (enrich + index) / raw, articles/s: **{total.rate / f.raw.rate:.2f}**",
         f"- share of ingest time spent enriching: {f.enrich.seconds / total.seconds:.0%}",
-        (
-            f"- index size Newsdesk / raw: {f.newsdesk.megabytes / f.raw.megabytes:.2f}; "
-            f"term vectors / postings: {f.vectors.megabytes / f.newsdesk.megabytes:.2f}"
-        ),
+        f"- index size Newsdesk / raw: {f.newsdesk.megabytes / f.raw.megabytes:.2f}",
     ]
     return table + "\n\n" + "\n".join(ratios)
 
@@ -826,72 +618,6 @@ def _render_search(f: Figures, context: dict[str, Any]) -> str:
         f"- {len(queries)} queries (sha256 {digest}), e.g. " + ", ".join(f"`{q}`" for q in queries[::10]),
     ]
     return table + "\n\n" + "\n".join(notes)
-
-
-def _render_actor_paths(f: Figures) -> str:
-    rows = [_actor_row(c.size, path, figures) for c in f.actor for path, figures in c.paths.items()]
-    table = md_table(
-        ("articles", "actor facet counted by", "(a) p50 ms", "(a) p95 ms", "empty query ms", "index MB",
-         "fresh process: first page ms", "private MB", "mapped MB"),
-        rows,
-    )
-    notes = [_actor_verdict(c) for c in f.actor]
-    if f.vector_error:
-        notes.append(
-            f"- **Whoosh's term-vector path crashes** on the engine's vector index (`{f.vector_error}`: an article "
-            "without actors has no vector); measured with a `has_vector` guard (`guard_missing_vectors`)"
-        )
-    return table + "\n\n" + "\n".join(notes) + "\n\n" + _recommend(f.actor[-1], f.vectors, f.newsdesk)
-
-
-def _actor_row(size: int, path: str, p: PathFigures) -> tuple[str, ...]:
-    fresh = p.fresh
-    optional = [""] * 3
-    if fresh:
-        optional = [f"{fresh.first_page_ms:.0f}", f"{fresh.private_mb:.0f}", f"{fresh.mapped_mb:.0f}"]
-    return (f"{size:,}", path, f"{p.latency.p50:.1f}", f"{p.latency.p95:.1f}", f"{p.empty_ms:.1f}",
-            f"{p.index_mb:.1f}", *optional)
-
-
-_METRICS: dict[str, Callable[[PathFigures], float]] = {
-    "p50": lambda p: p.latency.p50,
-    "p95": lambda p: p.latency.p95,
-    "empty query": lambda p: p.empty_ms,
-}
-
-
-def _fastest(c: ActorComparison, metric: str) -> str:
-    return min(c.paths, key=lambda path: _METRICS[metric](c.paths[path]))
-
-
-def _actor_verdict(c: ActorComparison) -> str:
-    engine = c.paths[ENGINE_PATH]
-    ratios = "; ".join(
-        f"{path}: " + ", ".join(f"{m} {get(p) / get(engine):.2f}" for m, get in _METRICS.items())
-        for path, p in c.paths.items() if path != ENGINE_PATH
-    )
-    fastest = ", ".join(f"{metric}: **{_fastest(c, metric)}**" for metric in _METRICS)
-    agree = "identical" if c.same_counts else "**differ**"
-    return f"- {c.size:,} articles — fastest at {fastest}. Against the engine: {ratios}. Facet counts {agree}."
-
-
-def _recommend(c: ActorComparison, vectors: Build, postings: Build) -> str:
-    """Term vectors only pay when the path that reads them wins on every metric."""
-    vector_path = "Whoosh overlap, term vectors"
-    wins = all(_fastest(c, metric) == vector_path for metric in _METRICS)
-    growth = vectors.megabytes / postings.megabytes - 1
-    if wins:
-        choice = f"`actor_vectors=True` with Whoosh's overlap faceting (index {growth:+.1%})"
-    else:
-        choice = (
-            f"`actor_vectors=False`: the fastest path does not read term vectors, which add {growth:+.1%} "
-            "to the index"
-        )
-    return (
-        f"Recommended default at {c.size:,} articles: **{choice}**. Rule: term vectors only if the path that "
-        "reads them is fastest at p50, p95 and on the empty query (the front page, the most requested page); "
-        "every searcher process holds the index in memory."
-    )
 
 
 def corpus_summary(originals: list[Record], scale: int, path: Path, distinct: int) -> str:
@@ -933,7 +659,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     size.add_argument(
         "--limit", type=_positive, metavar="N", help="N articles spread evenly over the corpus (default: all)"
     )
-    size.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_LIMIT:,} articles, one size")
+    size.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_LIMIT:,} articles")
     parser.add_argument("--scale", type=_positive, default=1, metavar="K",
                         help=f"replicate the articles K times (new ids, years +{YEAR_SHIFT}·k)")
     parser.add_argument("--rounds", type=_positive, default=3, metavar="R", help="timed rounds per query (default 3)")
@@ -968,9 +694,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rounds": args.rounds,
         "queries": queries,
     }
-    small = len(articles) > 2 * QUICK_LIMIT  # --quick: one size only
     with tempfile.TemporaryDirectory(prefix="newsdesk-bench-") as tmp:
-        figures = run_benchmark(articles, queries, load_gazetteer(), Path(tmp), args.rounds, small)
+        figures = run_benchmark(articles, queries, load_gazetteer(), Path(tmp), args.rounds)
     context["wall_s"] = time.perf_counter() - clock
     section = render(figures, context)
     print(section)

@@ -40,8 +40,8 @@ BATCH = 200
 @contextlib.contextmanager
 def without_twins() -> Iterator[None]:
     """The index stage as before schema 4: no unstemmed twins in the schema or the documents."""
-    def schema(actor_vectors: bool = False) -> Any:
-        built = build_schema(actor_vectors)
+    def schema() -> Any:
+        built = build_schema()
         for twin in WORD_FIELDS.values():
             built.remove(twin)
         return built

@@ -30,7 +30,7 @@ from conftest import make_settings
 from search.enrich import Gazetteer, enrich
 from search.index import delete_articles, open_index, replace_index, write_articles
 from search.index.mapped import MappedFile, MappedStorage, _Pread
-from search.query import facets, make_query, search
+from search.query import columns, make_query, search
 from search.records import Article, SearchPage, SearchQuery
 from search.settings import Settings
 
@@ -83,7 +83,7 @@ def _requests(front: SearchPage) -> list[SearchQuery]:
 
 def _pages(ix: FileIndex, settings: Settings, gazetteer: Gazetteer, requests: list[SearchQuery]) -> list[SearchPage]:
     # The actor lists are kept per segment id, the same for both storages: forget them, so each reads its own.
-    facets._SEGMENT_ACTORS._items.clear()
+    columns._SHARED._items.clear()
     with ix.searcher() as searcher:
         return [search(searcher, request, settings, gazetteer) for request in requests]
 
@@ -211,7 +211,7 @@ def test_a_searcher_refreshed_after_writes_sees_them(tmp_path: Path, gazetteer: 
     finally:
         searcher.close()
     assert _maps(settings) == 0  # unmapped on close, the old searcher's segments too
-    facets._SEGMENT_ACTORS._items.clear()
+    columns._SHARED._items.clear()
     with _plain(settings).searcher() as plain:
         assert after == search(plain, make_query("Kosovo"), settings, gazetteer)
     assert after.total > before.total

@@ -37,14 +37,8 @@ QUERY_FIELDS = ("title", "body", "author", "outlet", "actor", "year", "language"
 TITLE_BOOST = 2.0
 
 
-def build_schema(actor_vectors: bool = False) -> fields.Schema:
-    """The article schema.
-
-    ``actor_vectors`` stores term vectors on the actor field: only the
-    benchmark builds such an index, to compare Whoosh's vector-reading facet
-    path with the engine's per-segment cache (the cache won; see
-    bench/RESULTS.md), so the engine never reads them.
-    """
+def build_schema() -> fields.Schema:
+    """The article schema."""
     analyzer = text_analyzer()
     return fields.Schema(
         # Sortable: the tie-breaker that keeps date-sorted pages stable.
@@ -62,7 +56,7 @@ def build_schema(actor_vectors: bool = False) -> fields.Schema:
         outlet=fields.ID(stored=True, sortable=True),
         year=fields.ID(stored=True, sortable=True),
         language=fields.ID(stored=True, sortable=True),
-        actor=fields.KEYWORD(stored=True, commas=True, scorable=False, vector=actor_vectors),
+        actor=fields.KEYWORD(stored=True, commas=True, scorable=False),
         published=fields.DATETIME(stored=True),
         # Newest first with undated articles last: 0 for "no date" sorts last
         # in reverse order, where a missing DATETIME would not. A column only.

@@ -90,7 +90,7 @@ def open_index(settings: Settings, directory: Path | None = None) -> FileIndex:
     return _open(path)
 
 
-def create_index(settings: Settings, actor_vectors: bool = False, directory: Path | None = None) -> FileIndex:
+def create_index(settings: Settings, directory: Path | None = None) -> FileIndex:
     """Create an empty index with its schema version where there is none usable (whatever is there goes).
 
     Made beside (``<dir>.creating``), stamped, then renamed into place: a
@@ -102,7 +102,7 @@ def create_index(settings: Settings, actor_vectors: bool = False, directory: Pat
     fresh = path.with_name(path.name + ".creating")
     shutil.rmtree(fresh, ignore_errors=True)
     fresh.mkdir()
-    whoosh_index.create_in(str(fresh), build_schema(actor_vectors=actor_vectors))
+    whoosh_index.create_in(str(fresh), build_schema())
     (fresh / _VERSION_FILE).write_text(json.dumps({"schema_version": SCHEMA_VERSION}) + "\n")
     shutil.rmtree(path, ignore_errors=True)
     fresh.rename(path)

@@ -32,10 +32,8 @@ from typing import Generic, TypeVar
 
 import numpy as np
 from whoosh import query as wq
-from whoosh import sorting
 from whoosh.searching import Searcher
 
-from search.query import columns
 from search.query.columns import ACTOR, IndexColumns, Mask
 from search.records import FACETS, SearchQuery
 
@@ -160,15 +158,3 @@ class _Lru(Generic[K, V]):
 
 
 _COUNTS: _Lru[tuple[object, ...], Counted] = _Lru()
-#: The per-segment arrays shared across searchers (search/query/columns.py),
-#: under the name the per-segment actor lists had, which tests clear.
-_SEGMENT_ACTORS = columns._SHARED
-
-
-def facet_types(names: Iterable[str]) -> sorting.Facets:
-    """Whoosh's own faceting of ``names`` (overlapping for actors): not what the engine counts with,
-    kept for benchmarks that compare against it."""
-    facets = sorting.Facets()
-    for name in names:
-        facets.add_facet(name, sorting.FieldFacet(name, allow_overlap=name == ACTOR, maptype=sorting.Count))
-    return facets
