@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import multiprocessing
 import random
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from whoosh.reading import IndexReader, SegmentReader
 
 from conftest import make_settings
 from search.enrich import Gazetteer, enrich
-from search.index import build_schema, create_index, open_index, write_articles
+from search.index import build_schema, create_index, open_index, prepare_article, write_articles
 from search.index.document import to_fields
 from search.index.writer import open_writer
 from search.records import Article
@@ -190,3 +192,30 @@ def test_an_empty_commit_and_a_fresh_index_still_work(tmp_path: Path) -> None:
     ix = create_index(settings)
     open_writer(ix, timeout=1, limitmb=16).commit()
     assert open_index(settings).doc_count() == 0
+
+
+def test_articles_prepared_in_another_process_make_the_same_index(tmp_path: Path, gazetteer: Gazetteer) -> None:
+    """Documents made and analysed in worker processes (``prepare_article``), then written by the one
+    writer, give the index that writing the articles themselves gives: every term, posting,
+    statistic and stored field (but the moment each was written)."""
+    articles = [enrich(article, gazetteer, 0) for article in _articles(120, 2)]
+    changed = [dataclasses.replace(article, text=article.text + " talks resumed") for article in articles[3:40:7]]
+    direct, prepared = make_settings(tmp_path / "direct", batch_size=BATCH), make_settings(tmp_path / "prepared",
+                                                                                            batch_size=BATCH)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        made = list(pool.map(prepare_article, articles + changed, chunksize=8))
+    assert all(item.analysed for item in made)  # the analysis really was done over there
+    for at in range(0, len(articles), BATCH):
+        write_articles(articles[at:at + BATCH], direct)
+        write_articles(made[at:at + BATCH], prepared)
+    write_articles(changed, direct)
+    write_articles(made[len(articles):], prepared)
+
+    def contents(settings: Settings) -> dict[str, Any]:
+        with open_index(settings).reader() as reader:
+            found = _contents(reader)
+        for stored, _, _ in found["documents"].values():
+            assert stored.pop("indexed_at")
+        return found
+
+    assert contents(prepared) == contents(direct)

@@ -6,8 +6,9 @@ writers stay inside this package and ``search.query``: above them everything
 speaks ``Article`` and ``StoredArticle``.
 
 Exports: ``open_index``, ``create_index``, ``write_articles``,
-``delete_articles``, ``replace_index``, ``fingerprints`` and the
-``IndexReport``; the stored document (``from_stored``, ``articles_after``,
+``prepare_article`` (an article's document and analysis, made where the
+writer is not), ``delete_articles``, ``replace_index``, ``fingerprints`` and
+the ``IndexReport``; the stored document (``from_stored``, ``articles_after``,
 ``search_fields``); the schema and analysis the query side builds on.
 
 Modules: ``store`` (open, write, delete, swap), ``schema``, ``analysis``
@@ -36,10 +37,12 @@ from search.index.schema import QUERY_FIELDS, build_schema
 from search.index.sequence import first_indexed, last_number
 from search.index.store import (
     IndexReport,
+    PreparedArticle,
     create_index,
     delete_articles,
     fingerprints,
     open_index,
+    prepare_article,
     replace_index,
     write_articles,
 )
@@ -51,6 +54,7 @@ __all__ = [
     "WORD",
     "WORD_FIELDS",
     "IndexReport",
+    "PreparedArticle",
     "articles_after",
     "build_schema",
     "create_index",
@@ -62,6 +66,7 @@ __all__ = [
     "index_terms",
     "last_number",
     "open_index",
+    "prepare_article",
     "query_parser",
     "replace_index",
     "search_fields",
