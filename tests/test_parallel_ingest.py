@@ -27,7 +27,10 @@ import random
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -293,12 +296,45 @@ def _workers() -> Iterator[int]:
             yield from _children(server)
 
 
-def _children(pid: int) -> Iterator[int]:
-    tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    if not all((task / "children").exists() for task in tasks):
-        pytest.skip("this kernel does not list a process's children (CONFIG_PROC_CHILDREN)")
-    for task in tasks:
-        yield from (int(child) for child in (task / "children").read_text().split())
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (or none, if it has gone)."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        if not all((task / "children").exists() for task in tasks):
+            pytest.skip("this kernel does not list a process's children (CONFIG_PROC_CHILDREN)")
+        return [int(child) for task in tasks for child in (task / "children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def test_ctrl_c_stops_the_run_and_its_workers(tmp_path: Path, corpus: tuple[Path, dict[str, PageHints]]) -> None:
+    folder = tmp_path / "pages"
+    for copy in range(3):  # enough pages for the run to outlast starting its workers
+        shutil.copytree(corpus[0], folder / str(copy))
+    run = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "ingest", str(folder), "--index", str(tmp_path / "instance"), "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        workers = _wait_for_workers(run.pid, 2, seconds=60)
+        os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C on a terminal does: the whole process group
+        _, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130 and "interrupted" in err
+    assert "Traceback" not in err  # no worker dies with one
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def _wait_for_workers(pid: int, count: int, seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        workers = [worker for server in _children(pid) for worker in _children(server)]  # the fork server's
+        if len(workers) >= count:
+            return workers
+        time.sleep(0.05)
+    raise AssertionError(f"no {count} worker processes after {seconds} s")
 
 
 def test_the_workers_setting_defaults_to_the_usable_cores_and_reads_the_environment(tmp_path: Path) -> None:
