@@ -57,8 +57,9 @@ def ingest(
     report = IndexReport()
     pipeline = load_pipeline(settings, gazetteer)
     with open_archive(settings) as archive:  # held throughout: one ingest, crawl or reindex at a time
-        pages = _track(read_files(paths, manifest), count_files(paths), progress)
-        articles = pipeline.articles(pages, report, archive)
+        total = count_files(paths)
+        pages = _track(read_files(paths, manifest), total, progress)
+        articles = pipeline.articles(pages, report, archive, total=total)
         if not rebuild:
             # Instant alerts after each commit: the articles are new to the instance (not so in reindex).
             return pipeline.commit(articles, report)
@@ -110,7 +111,7 @@ def reindex(
         shutil.rmtree(staging, ignore_errors=True)  # left by a reindex that was killed
         create_index(settings, directory=staging)
         pages = _track(archive.pages(), len(archive), progress, "reindex")
-        articles = pipeline.articles(pages, report, archive, keep=False)  # they are the archive's own
+        articles = pipeline.articles(pages, report, archive, keep=False, total=len(archive))  # the archive's own
         pipeline.commit(articles, report, directory=staging, alerts=False, replay=True)
         _compare(settings, staging, report)
         replace_index(settings, staging)

@@ -16,22 +16,42 @@ Three runners feed it pages and never wire the stages themselves:
 A page that holds no article is skipped with its reason counted; a page the
 cleaner fails on (a bug of ours or a library's) is logged with its traceback
 and counted as failed. Neither stops a run.
+
+Ingest and reindex clean and enrich in ``workers`` processes (the setting,
+by default every core this process may use). The parent keeps everything
+that writes: the archive (each page added before it goes to a worker, linked
+once its article is back) and the one index writer. Articles come back in the
+order their pages went out, a bounded number of pages in flight, so a run
+gives the same index, ids and counts with one worker or many and its memory
+stays flat however many files it reads. A worker that dies (killed, out of
+memory) stops the run with an error: the pages it held are never silently
+lost.
 """
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import multiprocessing
+import os
+import signal
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+import traceback
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Mapping, Sized
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from multiprocessing.connection import wait
 from pathlib import Path
 
 from search.alerts import after_commit
 from search.archive import Archive
 from search.clean import clean
 from search.enrich import Gazetteer, enrich, load_gazetteer, record_candidates
-from search.errors import ExtractionError, ExtractorFailed
+from search.errors import ExtractionError, ExtractorFailed, NewsdeskError
 from search.index import IndexReport, write_articles
 from search.records import Article, RawPage, Skipped, Source
 from search.settings import Settings, seeds_dir
@@ -44,6 +64,15 @@ log = logging.getLogger(__name__)
 #: turns; it is a small part of a page's cost. (Language detection, in the
 #: cleaner, gives each call its own seeded detector and needs no lock.)
 _ENRICH_LOCK = threading.Lock()
+
+#: Below this many pages a run cleans in its own process: starting workers
+#: costs about a second (bench/ingest_cores.py), what a few dozen pages take.
+_POOL_MIN_PAGES = 64
+#: Pages in flight per worker, and in bytes for them all: enough to keep the
+#: workers busy while the parent commits a batch (seconds, at 500 articles),
+#: bounded so that memory does not grow with the input.
+_AHEAD_PER_WORKER = 32
+_AHEAD_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -69,6 +98,7 @@ class Pipeline:
         archive: Archive,
         *,
         keep: bool = True,
+        total: int | None = None,
     ) -> Iterator[Article]:
         """archive → clean → enrich over a run's pages, skips and failures counted in ``report``.
 
@@ -76,24 +106,95 @@ class Pipeline:
         can reindex even the rejected ones (off for a replay of the archive
         itself). Each article is then linked to its page in the archive, so a
         takedown by its id or canonical URL finds the page.
+
+        Cleaning and enriching run in ``settings.workers`` processes when
+        there is more than one and the run has at least ``_POOL_MIN_PAGES``
+        pages (``total``, when ``pages`` cannot say its length); the
+        articles, counts and archive come out the same either way.
         """
-        for page in pages:
+        if total is None and isinstance(pages, Sized):
+            total = len(pages)
+        workers = self.settings.workers
+        if workers > 1 and (total is None or total >= _POOL_MIN_PAGES):
+            log.info("cleaning in %d worker processes", workers)
+            outcomes = self._in_workers(pages, archive, keep, workers)
+        else:
+            outcomes = self._here(pages, archive, keep)
+        for page, outcome in outcomes:
             if isinstance(page, Skipped):
                 _skip(report, page.origin, page.reason)
+            elif outcome.failed is not None:
+                if outcome.error is not None:
+                    log.error("failed %s: %s", page.origin, outcome.failed, exc_info=outcome.error)
+                else:  # from a worker: its traceback came as text
+                    log.error("failed %s: %s\n%s", page.origin, outcome.failed, outcome.trace.rstrip())
+                report.failed.append((page.origin, outcome.failed))
+            elif outcome.skipped is not None:
+                _skip(report, page.origin, outcome.skipped)
+            elif outcome.article is not None:
+                archive.link(page, outcome.article)
+                yield outcome.article
+
+    def _here(
+        self, pages: Iterable[RawPage | Skipped], archive: Archive, keep: bool
+    ) -> Iterator[tuple[RawPage | Skipped, _Outcome]]:
+        """Each page archived, then cleaned and enriched in this process, one at a time."""
+        for page in pages:
+            if isinstance(page, Skipped):
+                yield page, _ACQUIRED_SKIP
                 continue
             if keep:
                 archive.add_file(page)
+            yield page, _attempt(self, page, keep_error=True)
+
+    def _in_workers(
+        self, pages: Iterable[RawPage | Skipped], archive: Archive, keep: bool, workers: int
+    ) -> Iterator[tuple[RawPage | Skipped, _Outcome]]:
+        """Each page archived, then cleaned and enriched in a worker process; outcomes in input order.
+
+        At most ``_AHEAD_PER_WORKER`` pages per worker, and about
+        ``_AHEAD_BYTES``, are in flight (a page larger than that goes alone). A page
+        whose URL is still in flight waits for it: the archive links an
+        article to the latest capture of its URL, so two captures of one URL
+        are added and linked in the one-process order.
+        """
+        ahead: deque[tuple[RawPage | Skipped, Future[_Outcome] | None]] = deque()
+        urls: Counter[str] = Counter()
+        size = 0  # bytes in flight: each page travels as its bytes and its text
+
+        def settle() -> tuple[RawPage | Skipped, _Outcome]:
+            nonlocal size
+            page, future = ahead.popleft()
+            if future is None or isinstance(page, Skipped):
+                return page, _ACQUIRED_SKIP
+            size -= len(page.data) + len(page.text)
+            if page.url:
+                urls[page.url] -= 1
             try:
-                article = self.process(page)
-            except ExtractorFailed as e:
-                log.error("failed %s: %s", page.origin, e.message, exc_info=e)
-                report.failed.append((page.origin, e.message))
-                continue
-            except ExtractionError as e:
-                _skip(report, page.origin, e.message)
-                continue
-            archive.link(page, article)
-            yield article
+                return page, future.result()
+            except BrokenProcessPool as e:
+                raise _died(pool, _held([(page, future), *ahead], workers)) from e
+
+        with _worker_pool(self, workers) as pool:
+            for page in pages:
+                future = None
+                if isinstance(page, RawPage):
+                    while page.url and urls[page.url]:
+                        yield settle()
+                    if keep:
+                        archive.add_file(page)
+                    try:
+                        future = pool.submit(_work, page)
+                    except (BrokenProcessPool, BrokenPipeError) as e:  # a worker died starting or meanwhile
+                        raise _died(pool, _held(ahead, workers)) from e
+                    size += len(page.data) + len(page.text)
+                    if page.url:
+                        urls[page.url] += 1
+                ahead.append((page, future))
+                while len(ahead) > workers * _AHEAD_PER_WORKER or (size > _AHEAD_BYTES and len(ahead) > 1):
+                    yield settle()
+            while ahead:
+                yield settle()
 
     def commit(
         self,
@@ -134,6 +235,142 @@ def load_pipeline(
         default = seeds_dir() / "sources.toml"
         sources = load_sources(default) if default.exists() else ()
     return Pipeline(settings, gazetteer or load_gazetteer(), outlets_by_host(sources))
+
+
+# --- the outcome of one page, and the worker processes ------------------------
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What cleaning and enriching one page gave: its article, a skip's reason,
+    or a failure's message, with its traceback as text (a traceback does not
+    pickle) or, in this process, the exception itself."""
+
+    article: Article | None = None
+    skipped: str | None = None
+    failed: str | None = None
+    trace: str = ""
+    error: ExtractorFailed | None = None
+
+
+#: A page that could not be acquired: the runner's ``Skipped`` carries the reason.
+_ACQUIRED_SKIP = _Outcome()
+
+
+def _attempt(pipeline: Pipeline, page: RawPage, *, keep_error: bool = False) -> _Outcome:
+    try:
+        return _Outcome(article=pipeline.process(page))
+    except ExtractorFailed as e:
+        return _Outcome(failed=e.message, trace=traceback.format_exc(), error=e if keep_error else None)
+    except ExtractionError as e:
+        return _Outcome(skipped=e.message)
+
+
+#: The pipeline of a worker process, unpickled once by ``_start_worker``.
+_worker_pipeline: Pipeline | None = None
+
+
+def _start_worker(pipeline: Pipeline, logs: multiprocessing.Queue[logging.LogRecord], level: int) -> None:
+    """A worker's set-up: the run's pipeline, its log records sent to the parent, Ctrl-C left to the parent."""
+    global _worker_pipeline
+    _worker_pipeline = pipeline
+    # Ctrl-C reaches the whole process group; the parent stops the workers
+    # itself, so they never die halfway through a page with a traceback each.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    root = logging.getLogger()
+    root.handlers[:] = [logging.handlers.QueueHandler(logs)]
+    root.setLevel(level)
+    parent = multiprocessing.parent_process()
+    if parent is not None:  # a parent killed outright cannot stop its workers: they notice and leave
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    wait([sentinel])
+    os._exit(1)
+
+
+def _work(page: RawPage) -> _Outcome:
+    """One page in a worker process (the pipeline came with ``_start_worker``)."""
+    assert _worker_pipeline is not None, "a worker runs pages only after _start_worker"
+    return _attempt(_worker_pipeline, page)
+
+
+@contextmanager
+def _worker_pool(pipeline: Pipeline, workers: int) -> Iterator[ProcessPoolExecutor]:
+    """``workers`` processes holding the pipeline, their log records handled here; stopped on the way out.
+
+    "forkserver", not plain fork: the parent has threads (the progress bar's,
+    logging's, the pool's own manager), and a fork copies any lock one of
+    them holds, locked forever in the child. The fork server is a fresh,
+    single-threaded process that imports the pipeline once and forks every
+    worker from there, so a worker starts in well under a second, where
+    "spawn" would import everything again in each.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["search.pipeline"])
+    logs: multiprocessing.Queue[logging.LogRecord] = context.Queue()
+    listener = logging.handlers.QueueListener(logs, _LocalHandler())
+    listener.start()
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker,
+        initargs=(pipeline, logs, logging.getLogger().getEffectiveLevel()),
+    )
+    try:
+        yield pool
+    except BaseException:
+        # An error, Ctrl-C, or the consumer gone: the pages still in flight
+        # are abandoned, and a worker must not finish a long page first.
+        for process in list((pool._processes or {}).values()):  # no public way before Python 3.14
+            process.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        listener.stop()
+        logs.close()
+
+
+class _LocalHandler(logging.Handler):
+    """Hands a worker's log record to this process's logger of the same name, if it logs at that level."""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:  # handle() does the work
+        pass
+
+
+def _held(ahead: Iterable[tuple[RawPage | Skipped, Future[_Outcome] | None]], workers: int) -> list[RawPage]:
+    """The pages the workers may have held when the pool broke.
+
+    The pool hands pages out in order, to the workers and one more to their
+    queue, so the pages a worker was cleaning are among the oldest
+    unfinished ones: those that never got an outcome.
+    """
+    unfinished = [page for page, future in ahead if isinstance(page, RawPage) and future is not None
+                  and (not future.done() or future.exception() is not None)]
+    return unfinished[: workers + 1]
+
+
+def _died(pool: ProcessPoolExecutor, held: list[RawPage]) -> NewsdeskError:
+    """The error that stops a run whose worker process died, naming how and the pages it may have held."""
+    exits = {_death(p.exitcode) for p in (pool._processes or {}).values() if p.exitcode is not None}
+    deaths = sorted(exits - {"SIGTERM"})  # SIGTERM: the pool stopping the others
+    return NewsdeskError(
+        f"a worker process died ({', '.join(deaths) or 'cause unknown'}) "
+        f"while cleaning one of: {', '.join(page.origin for page in held) or 'no page'}",
+        hint="the batches committed before are kept, and a run again completes the rest; "
+             "a process killed by SIGKILL is often the out-of-memory killer's doing (see the system log)",
+    )
+
+
+def _death(exitcode: int) -> str:
+    if exitcode < 0:
+        return signal.Signals(-exitcode).name
+    return f"exit status {exitcode}"
 
 
 def _skip(report: IndexReport, origin: str, reason: str) -> None:

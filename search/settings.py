@@ -17,11 +17,19 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from search.errors import SettingsError
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container or
+    ``taskset`` may narrow), else the machine's."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,11 @@ class Settings:
     write_timeout: float = 30.0
     #: Articles per commit during ingest: a killed ingest loses at most this many.
     batch_size: int = 500
+    #: Processes that clean and enrich pages during ingest and reindex (the
+    #: index writer stays one, in the main process): by default every core
+    #: this process may use; 1 cleans in the main process itself.
+    #: (``--workers N``)
+    workers: int = field(default_factory=usable_cores)
     #: Seconds one search may spend collecting hits before it gives up.
     search_time_limit: float = 5.0
     #: Longest query text accepted, in characters.
@@ -195,6 +208,8 @@ def _coerce(values: dict[str, Any]) -> Settings:
             typed[name] = _typed(kind, value)
         except (TypeError, ValueError, KeyError) as e:
             raise SettingsError(f"setting {name}={value!r} is not a valid {kind.__name__}") from e
+    if typed.get("workers", 1) < 1:
+        raise SettingsError(f"setting workers={typed['workers']!r} is not a valid number of processes (1 or more)")
     if typed.get("smtp_tls", "none") not in SMTP_TLS:
         raise SettingsError(f"setting smtp_tls={typed['smtp_tls']!r} is not one of {', '.join(SMTP_TLS)}")
     return Settings(**typed)  # not replace(defaults): an unset base_url follows the host and port given

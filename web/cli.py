@@ -3,10 +3,10 @@
 A shell on top of both packages, like the Flask app beside it: it lives in
 ``web`` so that the engine (``search``) never imports the web package.
 
-    newsdesk ingest PATH... [--index DIR] [--rebuild]
+    newsdesk ingest PATH... [--index DIR] [--rebuild] [--workers N]
     newsdesk search QUERY [--outlet O] [--actor ID] [--year Y] [--language L] [--sort date] [--json]
     newsdesk serve [--index DIR] [--host H] [--port P]
-    newsdesk reindex [--index DIR]
+    newsdesk reindex [--index DIR] [--workers N]
     newsdesk delete URL|ID [--index DIR]
     newsdesk crawl [--sources FILE] [--index DIR]
     newsdesk sources [--index DIR]
@@ -68,8 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _options(args: argparse.Namespace) -> dict[str, object]:
-    """Settings given on the command line (``serve --host/--port``): the last layer of ``load_settings``."""
-    return {name: getattr(args, name, None) for name in ("host", "port")}
+    """Settings given on the command line (``serve --host/--port``, ``--workers``): the last layer of ``load_settings``."""
+    return {name: getattr(args, name, None) for name in ("host", "port", "workers")}
+
+
+_WORKERS_HELP = "processes that clean and enrich the pages (default: the workers setting, every core)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         "--manifest", action="append", default=[], metavar="FILE",
         help="metadata for the files, matched by SHA-256 (as seeds/manifest.toml; repeatable)",
     )
+    ingest.add_argument("--workers", type=int, metavar="N", help=_WORKERS_HELP)
     ingest.set_defaults(command=_ingest)
 
     find = commands.add_parser("search", parents=[common], help="search the index")
@@ -104,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(command=_serve)
 
     rebuild = commands.add_parser("reindex", parents=[common], help="rebuild the index from the archive (no network)")
+    rebuild.add_argument("--workers", type=int, metavar="N", help=_WORKERS_HELP)
     rebuild.set_defaults(command=_reindex)
     delete = commands.add_parser("delete", parents=[common], help="remove an article from the index and the archive")
     delete.add_argument("key", metavar="URL|ID", help="the article's id or URL")
