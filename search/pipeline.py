@@ -42,7 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sized
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -52,7 +52,7 @@ from search.archive import Archive
 from search.clean import clean
 from search.enrich import Gazetteer, enrich, load_gazetteer, record_candidates
 from search.errors import ExtractionError, ExtractorFailed, NewsdeskError
-from search.index import IndexReport, write_articles
+from search.index import IndexReport, PreparedArticle, prepare_article, write_articles
 from search.records import Article, RawPage, Skipped, Source
 from search.settings import Settings, seeds_dir
 from search.sources import load_sources, outlets_by_host
@@ -99,7 +99,7 @@ class Pipeline:
         *,
         keep: bool = True,
         total: int | None = None,
-    ) -> Iterator[Article]:
+    ) -> Iterator[Article | PreparedArticle]:
         """archive → clean → enrich over a run's pages, skips and failures counted in ``report``.
 
         ``keep`` archives each page before it is cleaned, so a better cleaner
@@ -110,7 +110,9 @@ class Pipeline:
         Cleaning and enriching run in ``settings.workers`` processes when
         there is more than one and the run has at least ``_POOL_MIN_PAGES``
         pages (``total``, when ``pages`` cannot say its length); the
-        articles, counts and archive come out the same either way.
+        articles, counts and archive come out the same either way. A worker
+        also prepares its article for the index (``prepare_article``: the
+        document and its analysed texts), sparing the one writer that work.
         """
         if total is None and isinstance(pages, Sized):
             total = len(pages)
@@ -133,7 +135,7 @@ class Pipeline:
                 _skip(report, page.origin, outcome.skipped)
             elif outcome.article is not None:
                 archive.link(page, outcome.article)
-                yield outcome.article
+                yield outcome.prepared or outcome.article
 
     def _here(
         self, pages: Iterable[RawPage | Skipped], archive: Archive, keep: bool
@@ -198,7 +200,7 @@ class Pipeline:
 
     def commit(
         self,
-        articles: Iterable[Article],
+        articles: Iterable[Article | PreparedArticle],
         report: IndexReport | None = None,
         *,
         directory: Path | None = None,
@@ -213,9 +215,22 @@ class Pipeline:
         they never raise, so an SMTP outage cannot stop a run. The counts go
         to ``report`` (a new one when none is given), which is returned.
         """
-        articles = record_candidates(articles, self.settings, self.gazetteer, replace=replay)
+        recorded = self._with_candidates(articles, replay)
         on_commit = partial(after_commit, self.settings) if alerts else None
-        return write_articles(articles, self.settings, report, directory=directory, on_commit=on_commit)
+        return write_articles(recorded, self.settings, report, directory=directory, on_commit=on_commit)
+
+    def _with_candidates(self, items: Iterable[Article | PreparedArticle],
+                         replay: bool) -> Iterator[Article | PreparedArticle]:
+        """The items as they came, each article's candidate actors recorded before it is passed on."""
+        pending: deque[Article | PreparedArticle] = deque()
+
+        def articles() -> Iterator[Article]:
+            for item in items:
+                pending.append(item)
+                yield item.article if isinstance(item, PreparedArticle) else item
+
+        for _ in record_candidates(articles(), self.settings, self.gazetteer, replace=replay):
+            yield pending.popleft()
 
     def alert(self) -> None:
         """Instant alerts on what is new to the instance, after a rebuilt index is swapped in."""
@@ -247,6 +262,7 @@ class _Outcome:
     pickle) or, in this process, the exception itself."""
 
     article: Article | None = None
+    prepared: PreparedArticle | None = None  # the article prepared for the index, by a worker
     skipped: str | None = None
     failed: str | None = None
     trace: str = ""
@@ -291,9 +307,12 @@ def _exit_with(sentinel: int) -> None:
 
 
 def _work(page: RawPage) -> _Outcome:
-    """One page in a worker process (the pipeline came with ``_start_worker``)."""
+    """One page in a worker process (the pipeline came with ``_start_worker``), its article prepared for the index."""
     assert _worker_pipeline is not None, "a worker runs pages only after _start_worker"
-    return _attempt(_worker_pipeline, page)
+    outcome = _attempt(_worker_pipeline, page)
+    if outcome.article is None:
+        return outcome
+    return replace(outcome, prepared=prepare_article(outcome.article))
 
 
 @contextmanager
