@@ -10,16 +10,21 @@ of a crawl; the articles are in its HTML answers. So:
   archive keeps it as a response captured then;
 * a ``resource`` record of a page type (``text/html``, ``text/plain``, a
   Newsdesk record) becomes a page too: that is how Newsdesk's own archive
-  (``search.archive``) keeps the files ``ingest`` took in, and a ``metadata``
-  record that Newsdesk wrote with a page (``WARC-Concurrent-To``, its JSON
-  hints: a manifest's outlet, date or URL) rides along with it;
+  (``search.archive``) keeps the files ``ingest`` took in, and the JSON
+  hints (a manifest's outlet, date or URL) of the ``metadata`` record
+  Newsdesk wrote with a page (``WARC-Concurrent-To``) or later, when the same
+  page came again with new hints (``WARC-Refers-To``; the latest wins, as in
+  its replay), ride along with it;
 * everything else is skipped and counted, with why: requests, revisits
   (they repeat an earlier capture), ``warcinfo``, other metadata,
   non-HTML answers (images, scripts, style sheets, DNS), answers other than
   200 (redirects, errors) and bodies over the size limit.
 
 The file is streamed: one record in memory at a time (and the page before it,
-until the next record shows whether it is that page's metadata).
+until the next record shows whether it is that page's metadata), after a
+first pass over the record headers that notes where later metadata records
+are. A cut or damaged file gives what came before the damage, and a
+``Skipped`` saying where it starts (warcio itself stops there quietly).
 """
 
 from __future__ import annotations
@@ -53,32 +58,60 @@ def read_warc(path: Path, manifest: dict[str, PageHints]) -> Iterator[Read]:
 
     ``manifest`` hints apply to a page whose body has their SHA-256, as they do to a file.
     """
+    later = _later_metadata(path)
     with path.open("rb") as raw:
         records = ArchiveIterator(raw, arc2warc=True)
         held: tuple[RawPage, str] | None = None  # a page and its record id, until its metadata may follow
         try:
             for record in records:
                 where = f"{path}#{records.offset}"
-                kind = record.rec_type
-                if held is not None and kind == "metadata" and _concurrent(record) == held[1]:
-                    yield _with_metadata(held[0], record), raw.tell()
-                    held = None
-                    continue
                 if held is not None:
-                    yield held[0], raw.tell()
+                    if record.rec_type == "metadata" and _concurrent(record) == held[1]:
+                        yield _with_metadata(held[0], record, path, later.get(held[1])), raw.tell()
+                        held = None
+                        continue
+                    yield _with_metadata(held[0], None, path, later.get(held[1])), raw.tell()
                     held = None
                 item = _item(record, where, manifest)
                 if isinstance(item, RawPage):
-                    held = (item, record.rec_headers.get_header("WARC-Record-ID") or "")
+                    held = (item, str(record.rec_headers.get_header("WARC-Record-ID") or ""))
+                elif _refers(record) in later:
+                    yield Skipped(where, "a metadata record (its hints went with the page it refers to)"), raw.tell()
                 else:
                     yield item, raw.tell()
-        except (ArchiveLoadFailed, OSError, EOFError, ValueError) as e:
-            if held is not None:
-                yield held[0], raw.tell()
-                held = None
-            yield Skipped(str(path), f"cannot read on from offset {records.offset}: {e}"), raw.tell()
+        except _DAMAGE as e:
+            yield Skipped(str(path), f"cannot read on from offset {records.offset}: {type(e).__name__}: {e}"), raw.tell()
         if held is not None:
-            yield held[0], raw.tell()
+            yield _with_metadata(held[0], None, path, later.get(held[1])), raw.tell()
+        size = path.stat().st_size
+        if records.offset < size:  # warcio stops quietly at a cut record
+            yield Skipped(str(path), f"{size - records.offset:,} bytes from offset {records.offset} are no whole "
+                                     "WARC record (a cut or damaged file)"), raw.tell()
+
+
+#: What warcio raises on a damaged file (an AttributeError for some cut headers).
+_DAMAGE = (ArchiveLoadFailed, OSError, EOFError, ValueError, AttributeError, KeyError)
+
+
+def _later_metadata(path: Path) -> dict[str, int]:
+    """Page record id → offset of the latest JSON metadata record written for it later (``WARC-Refers-To``).
+
+    Newsdesk's archive writes one when the same page came again with new
+    hints (a manifest given later); the latest wins, as in its replay. A
+    first pass over the headers finds them: there are few, and a page's own
+    come after it.
+    """
+    found: dict[str, int] = {}
+    with path.open("rb") as raw:
+        records = ArchiveIterator(raw, no_record_parse=True, arc2warc=True)
+        try:
+            for record in records:
+                target = _refers(record)
+                if target and _mime(record.rec_headers.get_header("Content-Type")) == "application/json":
+                    found[target] = records.offset
+        except _DAMAGE:
+            pass  # the main pass reports the damage
+    return found
 
 
 def _item(record: Any, where: str, manifest: dict[str, PageHints]) -> RawPage | Skipped:
@@ -103,16 +136,20 @@ def _response(record: Any, where: str, manifest: dict[str, PageHints]) -> RawPag
     status = int(http.get_statuscode() or 0)
     mime = _mime(http.get_header("Content-Type"))
     url = _target(record)
+    if not url:
+        return Skipped(where, "a response without a target URI")
     if status != 200:
         return Skipped(where, f"HTTP {status} answer, not 200 ({url})")
     if mime not in HTML_TYPES:
         return Skipped(where, f"{mime or 'untyped'} answer, not HTML ({url})")
     body = _body(record)
-    if body is None:
-        return Skipped(where, f"body over {MAX_RECORD_BYTES // 2**20} MiB ({url})")
+    if isinstance(body, str):
+        return Skipped(where, f"{body} ({url})")
     headers = tuple((str(name), str(value)) for name, value in http.headers)
     fetched = Fetched(status, headers, _capture_date(record))
-    page = received_page(body, where, "text/html", url, _hints(body, manifest),
+    # Its origin is its URL, as for a page the crawler fetched: the archive
+    # keeps it as such a response, and a replay gives the same origin back.
+    page = received_page(body, url, "text/html", url, _hints(body, manifest),
                          http_content_type=http.get_header("Content-Type") or "")
     return replace(page, fetched=fetched)
 
@@ -123,21 +160,26 @@ def _resource(record: Any, where: str, manifest: dict[str, PageHints]) -> RawPag
     if mime not in _RESOURCE_TYPES:
         return Skipped(where, f"a {mime or 'untyped'} resource, not a page ({target})")
     body = _body(record)
-    if body is None:
-        return Skipped(where, f"body over {MAX_RECORD_BYTES // 2**20} MiB ({target})")
+    if isinstance(body, str):
+        return Skipped(where, f"{body} ({target})")
     url = None if not target or target.startswith(_URN) else target
     return received_page(body, where, mime, url, _hints(body, manifest))
 
 
-def _with_metadata(page: RawPage, record: Any) -> RawPage:
-    """The page with the hints of the metadata record Newsdesk wrote beside it (the same JSON its archive reads)."""
-    try:
-        meta = json.loads(record.content_stream().read(MAX_RECORD_BYTES))
-        stated = meta.get("hints", {}) if isinstance(meta, dict) else {}
-    except (ValueError, AttributeError):
+def _with_metadata(page: RawPage, beside: Any, path: Path, later: int | None) -> RawPage:
+    """The page with the hints Newsdesk's archive stated for it: in the metadata
+    record written beside it, or the latest written later (at offset ``later``),
+    which wins. A manifest given to this run wins over both."""
+    stated = _stated_hints(beside) if beside is not None else None
+    if later is not None:
+        with path.open("rb") as raw:
+            raw.seek(later)
+            try:
+                stated = _stated_hints(next(iter(ArchiveIterator(raw, arc2warc=True))))
+            except (*_DAMAGE, StopIteration):
+                pass
+    if stated is None or page.hints != PageHints():
         return page
-    if not isinstance(stated, dict) or page.hints != PageHints():
-        return page  # a manifest of this run wins over what an earlier run stated
     published = stated.get("published")
     hints = PageHints(
         outlet=_str(stated.get("outlet")), author=_str(stated.get("author")), url=_str(stated.get("url")),
@@ -149,14 +191,36 @@ def _with_metadata(page: RawPage, record: Any) -> RawPage:
     return replace(page, hints=hints, url=page.url or hints.url)
 
 
+def _stated_hints(record: Any) -> dict[str, Any] | None:
+    """The ``hints`` of a Newsdesk metadata record's JSON, or None."""
+    try:
+        meta = json.loads(record.content_stream().read(MAX_RECORD_BYTES))
+    except ValueError:
+        return None
+    hints = meta.get("hints", {}) if isinstance(meta, dict) else None
+    return hints if isinstance(hints, dict) else None
+
+
+def _refers(record: Any) -> str | None:
+    if record.rec_type != "metadata":
+        return None
+    value = record.rec_headers.get_header("WARC-Refers-To")
+    return str(value) if value else None
+
+
 def _concurrent(record: Any) -> str | None:
     value = record.rec_headers.get_header("WARC-Concurrent-To")
     return str(value) if value else None
 
 
-def _body(record: Any) -> bytes | None:
+def _body(record: Any) -> bytes | str:
+    """The record's body, or why it is not read: over the size limit, or cut short."""
     body = record.content_stream().read(MAX_RECORD_BYTES + 1)
-    return None if len(body) > MAX_RECORD_BYTES else bytes(body)
+    if len(body) > MAX_RECORD_BYTES:
+        return f"body over {MAX_RECORD_BYTES // 2**20} MiB"
+    if getattr(record.raw_stream, "limit", 0) > 0:  # fewer bytes than its Content-Length: a cut file
+        return "body cut short"
+    return bytes(body)
 
 
 def _target(record: Any) -> str:
