@@ -1,6 +1,8 @@
 """The typed records that flow between pipeline stages.
 
 sources → ``RawPage`` → clean → ``Article`` → enrich → ``Article`` → index;
+a collection's record travels as a ``RawPage`` of type ``RECORD_TYPE`` holding
+its ``StatedRecord``, a page from a web archive with its ``Fetched`` answer;
 the index gives back ``StoredArticle`` (search/index/document.py) to query and alerts;
 query: ``SearchQuery`` → search → ``SearchPage`` (→ HTML, JSON, Atom); an actor →
 ``actor_page`` → ``ActorPage`` (→ HTML, JSON).
