@@ -367,3 +367,17 @@ def test_the_shared_corpus_imports_as_it_is(fresh: Settings, tmp_path: Path) -> 
         assert doc["language"] == record["lang"] and doc["published_source"] == "record"
         assert doc["published_iso"].startswith(record["date"])
         assert " ".join(doc["body"].split()) == " ".join(record["body"].split())
+
+
+def test_values_in_other_shapes_are_read_as_the_record_means_them(fresh: Settings, tmp_path: Path) -> None:
+    """Column names in any case, paragraphs and authors as lists, a date in epoch seconds, a language by name."""
+    path = jsonl(tmp_path / "shapes.jsonl", [json.dumps({
+        "Title": "Lavrov in Belgrade", "Body": [LAVROV_EN, "A second paragraph of the report follows here."],
+        "Author": ["Ana Petrović", "Marko Marković"], "Date": 1537520000, "Language": "English", "ID": 7,
+    })])
+    assert ingest([path], fresh, progress=False).added == 1
+    [doc] = stored(fresh).values()
+    assert doc["body"] == f"{LAVROV_EN}\n\nA second paragraph of the report follows here."
+    assert (doc["title"], doc["author"], doc["language"]) == ("Lavrov in Belgrade", "Ana Petrović, Marko Marković",
+                                                              "en")
+    assert (doc["published_iso"], doc["published_source"]) == ("2018-09-21T08:53:20+00:00", "record")

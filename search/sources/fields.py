@@ -48,7 +48,7 @@ class FieldMap:
         stated: dict[str, str] = {}
         for name in RECORD_FIELDS:
             for column in self.columns[name]:
-                value = _text(_lookup(values, folded, column))
+                value = _text(_lookup(values, folded, column), ", " if name == "author" else "\n\n")
                 if value is not None:
                     stated[name] = value
                     break
@@ -83,14 +83,15 @@ def _lookup(values: Mapping[str, object], folded: Mapping[str, object], column: 
     return None
 
 
-def _text(value: object) -> str | None:
-    """A stated value as text: strings stripped, numbers written out, a list of names joined."""
+def _text(value: object, joiner: str) -> str | None:
+    """A stated value as text: strings stripped, numbers written out, a list of strings
+    joined (authors by commas, paragraphs by blank lines)."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
-        value = ", ".join(item.strip() for item in value if item.strip())
+        value = joiner.join(item.strip() for item in value if item.strip())
     if isinstance(value, str):
         return value.strip() or None
     return None
