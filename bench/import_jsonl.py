@@ -13,7 +13,11 @@ peak memory is its own:
 2. **Constant memory**: the same at ``--small`` records (default 2,000; the
    first records of the file, written to a gzipped file of their own) and at
    the full corpus: the peak RSS should not grow with the records read.
-3. **Raw Whoosh baseline**, in the same run on the same texts:
+3. **Where the memory goes**: the import's parts alone, each at both sizes
+   in a fresh process — reading the file, reading and archiving, reading,
+   cleaning and enriching — so a peak that grows with the records is pinned
+   on the part that grows.
+4. **Raw Whoosh baseline**, in the same run on the same texts:
    ``bench/ingest_search.py``'s three-field schema with Whoosh's stemming
    analyzer, one writer, the same batch size (``create_raw_index``,
    ``add_raw``), indexing each record's title and body; reading the records
@@ -68,6 +72,8 @@ from ingest_search import (
 from search.records import Article
 
 DEFAULT_OUT = REPO / "bench" / "RESULTS.md"
+#: Parts of the import run alone (``stage_run``), to tell where its memory goes.
+STAGES = {"read": "stage: read only", "archive": "stage: read + archive", "clean": "stage: read + clean + enrich"}
 
 
 @dataclass(frozen=True)
@@ -144,13 +150,42 @@ def _timed_add(ix: FileIndex, batch: list[Article], articles: int, wall: float, 
     return articles, wall + time.perf_counter() - w, cpu + time.process_time() - c
 
 
+def stage_run(what: str, path: str, instance: str) -> Run:
+    """Part of the import alone, to tell where memory goes: reading ("read"), reading and
+    archiving ("archive"), reading, cleaning and enriching ("clean")."""
+    from search.archive import open_archive
+    from search.pipeline import load_pipeline
+    from search.records import RawPage
+    from search.settings import Settings
+    from search.sources import open_inputs
+
+    settings = Settings(index=Path(instance))
+    pipeline = load_pipeline(settings)
+    records = articles = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    with open_archive(settings) as archive:
+        for item in open_inputs([path], manifest={}):
+            records += 1
+            if not isinstance(item, RawPage):
+                continue
+            if what == "archive":
+                archive.add_file(item)
+            elif what == "clean":
+                with contextlib.suppress(Exception):  # a page without an article: skipped, as ingest does
+                    pipeline.process(item)
+            articles += 1
+    return Run(what, records, articles, time.perf_counter() - wall, time.process_time() - cpu, peak_rss_mb())
+
+
 def in_fresh_process(what: str, path: Path, root: Path, batch_size: int) -> Run:
     instance = tempfile.mkdtemp(prefix=f"{what}-", dir=root)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         if what == "newsdesk":
             return pool.submit(newsdesk_run, str(path), instance).result()
-        return pool.submit(raw_run, str(path), instance, batch_size).result()
+        if what == "raw":
+            return pool.submit(raw_run, str(path), instance, batch_size).result()
+        return pool.submit(stage_run, what, str(path), instance).result()
 
 
 def first_records(corpus: Path, n: int, out: Path) -> Path:
@@ -201,6 +236,8 @@ def render(runs: dict[str, list[Run]], context: dict[str, Any]) -> str:
         (f"- peak RSS, Newsdesk, {full:,} / {small:,} records: {peak_full:.0f} / {peak_small:.0f} MB = "
          f"**{peak_full / peak_small:.2f}**"),
         f"- Newsdesk's summary (full): {nd_full[0].summary}",
+        ("- stage rows: the import's parts alone, once each (articles = pages handed on); their peak RSS "
+         "against the whole import's tells which part grows with the records"),
     ]
     return "\n".join(lines) + "\n"
 
@@ -238,6 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for what, path, label in plan:
                 print(f"bench: round {round_ + 1}: {label}", file=sys.stderr, flush=True)
                 runs[label].append(in_fresh_process(what, path, root, batch_size))
+        for what, label in STAGES.items():  # once: they locate the memory, the rounds time the whole
+            for path, n in ((small, args.small), (large, full)):
+                print(f"bench: {label}, {n:,}", file=sys.stderr, flush=True)
+                runs[f"{label}, {n:,}"] = [in_fresh_process(what, path, root, batch_size)]
     context["wall_s"] = time.perf_counter() - wall
     context["machine"]["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     section = render(runs, context)
