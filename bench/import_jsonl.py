@@ -115,7 +115,7 @@ def newsdesk_run(path: str, instance: str) -> Run:
     if code != 0:
         raise SystemExit(f"bench: newsdesk ingest exited {code}:\n{out.getvalue()[-2000:]}")
     lines = [line for line in out.getvalue().splitlines() if line.startswith(("read ", "added "))]
-    records = int(re.search(r"read ([\d,]+) records", lines[0]).group(1).replace(",", ""))  # type: ignore[union-attr]
+    records = int(re.search(r"read ([\d,]+) records?", lines[0]).group(1).replace(",", ""))  # type: ignore[union-attr]
     added = int(re.search(r"added (\d+)", lines[1]).group(1))  # type: ignore[union-attr]
     summary = "; ".join(line.split(" — index:")[0] for line in lines)  # not the temporary directory
     return Run("newsdesk", records, added, wall, cpu, peak_rss_mb(), summary)

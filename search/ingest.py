@@ -104,6 +104,8 @@ def _track(
             for page in pages:
                 bar.update((done() if done else bar.n + 1) - bar.n)
                 yield page
+            if done:
+                bar.update(done() - bar.n)  # what was read after the last page (a collection's tail)
         return
     for count, page in enumerate(pages, start=1):
         position = done() if done else count

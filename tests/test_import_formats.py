@@ -262,7 +262,7 @@ def test_other_column_names_are_mapped_with_map(fresh: Settings, tmp_path: Path,
             "--map", "outlet=site", "--map", "published=pub_date", "--map", "author=written_by"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "read 1 records from 1 collection and 0 page files" in out and "added 1," in out
+    assert "read 1 record from 1 collection and 0 page files" in out and "added 1," in out
     [doc] = stored(fresh).values()
     assert (doc["title"], doc["outlet"], doc["author"], doc["published_source"]) == (
         "Lavrov in Belgrade", "Herald", "Ana Petrović", "record")

@@ -168,7 +168,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     report = ingest(args.paths, settings, rebuild=args.rebuild, manifest=manifest, fields=fields, counts=counts)
     read = None
     if counts.collections:  # each record is one of the outcomes counted below
-        read = (f"read {counts.records:,} records from {_plural(counts.collections, 'collection')}"
+        read = (f"read {_plural(counts.records, 'record')} from {_plural(counts.collections, 'collection')}"
                 f" and {_plural(counts.files, 'page file')}")
     return _print_report(report, settings, read=read)
 
