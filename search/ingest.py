@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from search.archive import open_archive
 from search.enrich import Gazetteer
@@ -25,7 +26,7 @@ from search.errors import NewsdeskError, NotFound
 from search.index import IndexReport, create_index, fingerprints, replace_index
 from search.pipeline import load_pipeline
 from search.settings import Settings
-from search.sources import Manifest, count_files, read_files
+from search.sources import FieldMap, Manifest, ReadCounts, open_inputs
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,8 +43,13 @@ def ingest(
     manifest: Manifest | None = None,
     gazetteer: Gazetteer | None = None,
     progress: bool | None = None,
+    fields: FieldMap | None = None,
+    counts: ReadCounts | None = None,
 ) -> IndexReport:
-    """Ingest every file under ``paths``.
+    """Ingest every file under ``paths``: page files, and collections record by record (``search.sources``).
+
+    ``fields`` maps a collection's columns to an article's fields (default:
+    the common names); ``counts`` is filled with what was read.
 
     ``rebuild`` makes an index of just these files: built beside the live
     one (``whoosh.new/``, as ``reindex`` does) and swapped in whole, so the
@@ -57,9 +63,11 @@ def ingest(
     report = IndexReport()
     pipeline = load_pipeline(settings, gazetteer)
     with open_archive(settings) as archive:  # held throughout: one ingest, crawl or reindex at a time
-        total = count_files(paths)
-        pages = _track(read_files(paths, manifest), total, progress)
-        articles = pipeline.articles(pages, report, archive, total=total)
+        inputs = open_inputs(paths, manifest, fields, counts)
+        pages = _track(inputs, inputs.total, progress, unit=inputs.unit, done=lambda: inputs.done)
+        # A count of pages, for whether to start worker processes (bytes say nothing of it: unknown).
+        pending = None if inputs.unit == "B" else inputs.total
+        articles = pipeline.articles(pages, report, archive, total=pending)
         if not rebuild:
             # Instant alerts after each commit: the articles are new to the instance (not so in reindex).
             return pipeline.commit(articles, report)
@@ -76,16 +84,35 @@ def ingest(
     return report
 
 
-def _track(pages: Iterable[T], total: int, progress: bool | None, label: str = "ingest") -> Iterator[T]:
-    """A progress bar on a terminal; otherwise a log line every ``_LOG_EVERY`` files."""
+def _track(
+    pages: Iterable[T],
+    total: int,
+    progress: bool | None,
+    label: str = "ingest",
+    *,
+    unit: str = "file",
+    done: Callable[[], int] | None = None,
+) -> Iterator[T]:
+    """A progress bar on a terminal; otherwise a log line every ``_LOG_EVERY`` items.
+
+    ``done`` says how far the run is, in ``unit``s (bytes read of a
+    compressed collection, say), when that is not one per item. Log lines
+    (a skipped page's) are written above the bar, never through it.
+    """
     if progress is None:
         progress = sys.stderr.isatty()
     if progress:
-        yield from tqdm(pages, total=total, unit="file", desc=label)
+        with logging_redirect_tqdm(), tqdm(total=total, unit=unit, unit_scale=unit == "B", desc=label) as bar:
+            for page in pages:
+                bar.update((done() if done else bar.n + 1) - bar.n)
+                yield page
+            if done:
+                bar.update(done() - bar.n)  # what was read after the last page (a collection's tail)
         return
-    for done, page in enumerate(pages, start=1):
-        if done % _LOG_EVERY == 0 or done == total:
-            log.info("%s: %d/%d files read", label, done, total)
+    for count, page in enumerate(pages, start=1):
+        position = done() if done else count
+        if count % _LOG_EVERY == 0 or position == total:
+            log.info("%s: %d/%d %ss read", label, position, total, unit if unit != "B" else "byte")
         yield page
 
 

@@ -1,6 +1,8 @@
 """The typed records that flow between pipeline stages.
 
 sources → ``RawPage`` → clean → ``Article`` → enrich → ``Article`` → index;
+a collection's record travels as a ``RawPage`` of type ``RECORD_TYPE`` holding
+its ``StatedRecord``, a page from a web archive with its ``Fetched`` answer;
 the index gives back ``StoredArticle`` (search/index/document.py) to query and alerts;
 query: ``SearchQuery`` → search → ``SearchPage`` (→ HTML, JSON, Atom); an actor →
 ``actor_page`` → ``ActorPage`` (→ HTML, JSON).
@@ -12,6 +14,7 @@ nothing passes loose dicts across a stage boundary.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -43,10 +46,68 @@ class RawPage:
     data: bytes
     text: str
     origin: str  # where it came from: a file path or a fetched URL
-    content_type: str  # "text/plain" or "text/html"
+    content_type: str  # "text/plain", "text/html" or RECORD_TYPE
     url: str | None = None
     hints: PageHints = field(default_factory=lambda: PageHints())
     unreadable: str | None = None  # why ``data`` has no text; ``text`` is then empty
+    # How the page was fetched, when it came from a web archive (a WARC
+    # ``response`` record): the archive keeps it as a response with its
+    # capture date, as if the crawler had fetched it then.
+    fetched: Fetched | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """An HTTP answer a page came in: status, headers (as received) and the moment of capture."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    at: dt.datetime
+
+
+#: The content type of a page that is one record of a collection (a line of
+#: JSON Lines, a row of CSV), as ``StatedRecord.as_bytes`` writes it.
+RECORD_TYPE = "application/vnd.newsdesk.record+json"
+
+#: The fields a record can state, in the order they are written.
+RECORD_FIELDS: tuple[str, ...] = ("id", "url", "title", "outlet", "author", "published", "language", "text", "html")
+
+
+@dataclass(frozen=True)
+class StatedRecord:
+    """One article as a collection states it: a JSON Lines line or a CSV row,
+    its columns mapped to these fields (``search.sources``), values as stated.
+
+    ``text`` is the article's plain text, ``html`` a page the cleaner extracts
+    the article from; at least one of them is given. The record's bytes
+    (``as_bytes``: sorted keys, compact) are what the archive keeps and, when
+    it states no URL, what its article id is hashed from, so the same record
+    read again, from JSON Lines or CSV, is the same article.
+    """
+
+    text: str | None = None
+    html: str | None = None
+    id: str | None = None  # the collection's own id: kept, not the article id (unique only in its collection)
+    url: str | None = None
+    title: str | None = None
+    outlet: str | None = None
+    author: str | None = None
+    published: str | None = None  # as stated; the cleaner reads it
+    language: str | None = None  # as stated; the cleaner maps it to a code
+
+    def as_bytes(self) -> bytes:
+        stated = {name: getattr(self, name) for name in RECORD_FIELDS if getattr(self, name) is not None}
+        return json.dumps(stated, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_text(cls, text: str) -> StatedRecord:
+        """The record ``as_bytes`` wrote (decoded); ``ValueError`` when it is not one."""
+        data = json.loads(text)
+        if not isinstance(data, dict) or not set(data) <= set(RECORD_FIELDS):
+            raise ValueError("not a Newsdesk record")
+        if not all(isinstance(value, str) for value in data.values()):
+            raise ValueError("a Newsdesk record holds strings only")
+        return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 A shell on top of both packages, like the Flask app beside it: it lives in
 ``web`` so that the engine (``search``) never imports the web package.
 
-    newsdesk ingest PATH... [--index DIR] [--rebuild] [--workers N]
+    newsdesk ingest PATH... [--index DIR] [--rebuild] [--manifest FILE] [--map FIELD=COLUMN] [--workers N]
     newsdesk search QUERY [--outlet O] [--actor ID] [--year Y] [--language L] [--sort date] [--json]
     newsdesk serve [--index DIR] [--host H] [--port P]
     newsdesk reindex [--index DIR] [--workers N]
@@ -82,14 +82,23 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="store_true", help="log progress and skipped files")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    ingest = commands.add_parser("ingest", parents=[common], help="add files and folders to the index")
-    ingest.add_argument("paths", nargs="+", metavar="PATH", help=".txt, .html, .html.gz files or folders of them")
+    ingest = commands.add_parser("ingest", parents=[common], help="add files, folders and collections to the index")
+    ingest.add_argument(
+        "paths", nargs="+", metavar="PATH",
+        help="pages (.txt, .html, .html.gz), collections (.jsonl, .ndjson, .csv, gzipped or not; .warc, .warc.gz) "
+             "or folders of them",
+    )
     ingest.add_argument("--rebuild", action="store_true", help="start from an empty index")
     ingest.add_argument(
         "--manifest", action="append", default=[], metavar="FILE",
         help="metadata for the files, matched by SHA-256 (as seeds/manifest.toml; repeatable)",
     )
     ingest.add_argument("--workers", type=int, metavar="N", help=_WORKERS_HELP)
+    ingest.add_argument(
+        "--map", action="append", default=[], metavar="FIELD=COLUMN", dest="field_map",
+        help="the column of a .jsonl or .csv collection holding FIELD (id, url, title, outlet, author, published, "
+             "language, text, html), when not its common name (repeatable)",
+    )
     ingest.set_defaults(command=_ingest)
 
     find = commands.add_parser("search", parents=[common], help="search the index")
@@ -154,24 +163,36 @@ def _actor_commands(
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from search.ingest import ingest
-    from search.sources import load_manifest
+    from search.sources import ReadCounts, field_map, load_manifest
 
+    fields = field_map(args.field_map)  # a mistake in --map is reported before anything is read
     manifest = load_manifest()
     for path in args.manifest:
         manifest.update(load_manifest(Path(path), required=True))
-    report = ingest(args.paths, settings, rebuild=args.rebuild, manifest=manifest)
-    return _print_report(report, settings)
+    counts = ReadCounts()
+    report = ingest(args.paths, settings, rebuild=args.rebuild, manifest=manifest, fields=fields, counts=counts)
+    read = None
+    if counts.collections:  # each record is one of the outcomes counted below
+        read = (f"read {_plural(counts.records, 'record')} from {_plural(counts.collections, 'collection')}"
+                f" and {_plural(counts.files, 'page file')}")
+    return _print_report(report, settings, read=read)
 
 
-def _print_report(report: IndexReport, settings: Settings, removed: bool = False) -> int:
-    """What an ingest or a reindex did: each failed, skipped or duplicate source, then the counts;
-    the exit status, 1 when the cleaner failed on any page."""
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _print_report(report: IndexReport, settings: Settings, removed: bool = False, read: str | None = None) -> int:
+    """What an ingest or a reindex did: each failed, skipped or duplicate source, then what was
+    ``read`` (when given) and the counts; the exit status, 1 when the cleaner failed on any page."""
     for origin, reason in report.failed:
         print(f"failed {origin}: {reason}", file=sys.stderr)
     for origin, reason in report.skipped:
         print(f"skipped {origin}: {reason}")
     for origin, original in report.duplicates:
         print(f"duplicate {origin}: same text as article {original}")
+    if read:
+        print(read)
     counts = (
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
         f"skipped {len(report.skipped)}, duplicate {report.duplicate}"

@@ -14,7 +14,8 @@ gzipped WARC 1.1, one gzip member per record, a ``warcinfo`` record at the
 head of each file; a file is closed for appends at ``MAX_FILE_BYTES``.
 
 Records (``search.archive.warc``): ``response`` for a fetched page (``add_response``),
-``resource`` for a file taken in by ``newsdesk ingest`` (``add_file``),
+``resource`` for a file or a collection's record taken in by ``newsdesk ingest``
+(``add_file``; a page imported from another WARC keeps its ``response``),
 ``metadata`` for the hints and origin that came with either.
 
 Crash safety: each record is flushed as its own gzip member before it is
@@ -137,7 +138,15 @@ class Archive:
         return self._add(page, record)
 
     def add_file(self, page: RawPage) -> bool:
-        """Archive a file taken in by ingest; False when it is archived already, hints and all."""
+        """Archive a page taken in by ingest; False when it is archived already, hints and all.
+
+        A page that came from another web archive (``page.fetched``: a WARC
+        response) is kept as the response it was, captured when it was; any
+        other (a file, a collection's record) as a ``resource``.
+        """
+        if page.fetched is not None and page.url:
+            fetched = page.fetched
+            return self.add_response(page.url, fetched.status, list(fetched.headers), page.data, fetched.at, page.hints)
         record = self._builder.create_warc_record(
             target_of(page), "resource", payload=io.BytesIO(page.data), length=len(page.data),
             warc_content_type=page.content_type,

@@ -16,7 +16,10 @@ Records:
   fixed);
 * ``resource`` — a file taken in by ``newsdesk ingest`` (``Archive.add_file``):
   its bytes, with the page's content type; target URI the page's URL when
-  known, else ``urn:newsdesk:sha256:<hex of the bytes>``;
+  known, else ``urn:newsdesk:sha256:<hex of the bytes>``. A collection's
+  record (JSON Lines, CSV) is one too, of type ``RECORD_TYPE``: its stated
+  fields, as JSON, are its bytes, so a replay gives the cleaner the same
+  record and what it states survives a ``reindex``;
 * ``metadata`` — JSON ``{"origin": …, "hints": {…}}`` for the record it names
   in ``WARC-Concurrent-To`` (written with it) or ``WARC-Refers-To`` (written
   later, when the same bytes arrive with other hints). Hints (manifest or
@@ -120,7 +123,7 @@ def record_capture(record: Record, meta: dict[str, Any]) -> Capture:
 
 
 def record_type(record: Record) -> str:
-    """The page type ("text/html" or "text/plain") of a response or resource record."""
+    """The page type ("text/html", "text/plain" or ``RECORD_TYPE``) of a response or resource record."""
     return record.content_type if record.kind == "resource" else page_type(record.content_type)
 
 

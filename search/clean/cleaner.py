@@ -44,10 +44,11 @@ from search.clean.leftovers import (
 )
 from search.clean.linked_data import is_linked_data, read_linked_data
 from search.clean.metadata import read_metadata
+from search.clean.stated import RECORD_SOURCE, plain_text, stated_date, stated_language, stated_record
 from search.decode import page_text
 from search.errors import ExtractionError, ExtractorFailed, NewsdeskError
 from search.language import detect_language
-from search.records import Article, PageHints, RawPage
+from search.records import RECORD_TYPE, Article, PageHints, RawPage
 from search.settings import Settings
 from search.urls import article_id, canonical_url, resolve_url
 
@@ -68,6 +69,8 @@ def clean(page: RawPage, settings: Settings | None = None, outlets: Mapping[str,
     """
     if page.unreadable is not None:
         raise ExtractionError(page.unreadable)
+    if page.content_type == RECORD_TYPE:
+        return _finish(_checked(_record_article(page, settings, outlets)), page)
     # A date stated outside the page (a manifest's) replaces whatever the
     # page says (``_finish``): the page's own is not looked for.
     find_date = not _stated_date(page.hints)
@@ -76,11 +79,15 @@ def clean(page: RawPage, settings: Settings | None = None, outlets: Mapping[str,
                           find_date=find_date)
     else:
         article = extract_text(page.text, settings, find_date=find_date)
+    return _finish(_checked(article), page)
+
+
+def _checked(article: Article) -> Article:
     if article.rejected:
         raise ExtractionError(article.rejected)
     if not article.text.strip():
         raise ExtractionError("no article text found")
-    return _finish(article, page)
+    return article
 
 
 def _finish(article: Article, page: RawPage) -> Article:
@@ -107,6 +114,47 @@ def _stated_date(hints: PageHints) -> bool:
     """A date from outside the page that is taken as it is (a manifest's), not
     weighed against the page's own signals (a feed's or a sitemap's)."""
     return hints.published is not None and hints.published_source not in _LISTING_SOURCES
+
+
+# --- records of a collection ----------------------------------------------
+
+
+def _record_article(page: RawPage, settings: Settings | None, outlets: Mapping[str, str] | None) -> Article:
+    """The article a collection's record states, the cleaner finding only what it does not state.
+
+    A stated plain text *is* the article's text (whitespace tidied): no
+    furniture rule runs over it, so a record's text and title survive as
+    given. A stated HTML page (used only when no text is stated) goes through
+    ``extract`` like a saved page. Stated title, outlet, author, date (its
+    source "record") and language win over whatever the cleaner finds.
+    """
+    settings = settings or Settings()
+    record = stated_record(page)
+    published, language = stated_date(record.published), stated_language(record.language)
+    if record.text is not None:
+        with _time_limit(settings.clean_time_limit), _page_failures():
+            text = plain_text(record.text)
+            title = record.title or _title_from_sentence(text.split("\n\n", 1)[0])
+            found = None if published else find_published(None, None, text, floor_year=settings.date_floor_year)
+            article = Article(
+                id="", title=title, text=text, origin="", url=record.url,
+                published=found.value if found else None, published_source=found.source if found else None,
+                language=language or detect_language(f"{title}\n\n{text}", None, settings.langdetect_seed),
+            )
+    elif record.html is not None:
+        article = extract(record.html, page.url, settings=settings, outlets=outlets, find_date=published is None)
+    else:
+        raise ExtractionError("the record states no text and no HTML")
+    article = replace(
+        article,
+        title=record.title or article.title,
+        outlet=record.outlet or article.outlet,
+        author=record.author or article.author,
+        language=language or article.language,
+    )
+    if published is not None:
+        article.published, article.published_source = published, RECORD_SOURCE
+    return article
 
 
 # --- saved HTML pages ------------------------------------------------------
