@@ -277,3 +277,26 @@ def test_a_mapped_file_reads_as_whoosh_buffer_file_does(tmp_path: Path) -> None:
         part.get(0, 4)
     with storage.open_file("empty") as empty:
         assert empty.read() == b"" and empty.get(0, 4) == b""
+
+
+def test_an_index_opened_while_a_commit_deletes_its_table_of_contents_opens_the_newer_one(
+        tmp_path: Path, gazetteer: Gazetteer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening lists the directory, then reads the newest ``_MAIN_<n>.toc``; a commit finishing in
+    between writes ``<n+1>`` and deletes ``<n>``. The commit is injected exactly there: opening the
+    index (as the server does once a commit is seen) must then read the newer one, not fail."""
+    settings = make_settings(tmp_path / "instance")
+    write_articles(_corpus(gazetteer, 0, 5), settings)
+    read = MappedStorage.open_file
+    injected: list[str] = []
+
+    def commit_first(storage: MappedStorage, name: str, **kwargs: object) -> MappedFile:
+        if name.endswith(".toc") and not injected:
+            injected.append(name)
+            write_articles(_corpus(gazetteer, 5, 5), settings)  # the concurrent commit, now
+        return read(storage, name, **kwargs)
+
+    monkeypatch.setattr(MappedStorage, "open_file", commit_first)
+    ix = open_index(settings)
+    assert injected and not (settings.index_dir / injected[0]).exists()  # the file it listed did vanish
+    with ix.searcher() as searcher:
+        assert searcher.doc_count() == 10

@@ -55,6 +55,8 @@ __all__ = [
 
 _VERSION_FILE = "newsdesk-schema.json"
 _TOC = re.compile(r"_MAIN_\d+\.toc")  # Whoosh's table of contents, one per generation
+#: Times to read the index's table of contents when a commit deletes it meanwhile (see ``_open``).
+_OPEN_ATTEMPTS = 10
 #: Memory for a writer's postings before it sorts them on disk (Whoosh's default).
 _WRITER_MB = 128
 
@@ -125,8 +127,23 @@ def _exists(path: Path) -> bool:
 
 
 def _open(path: Path) -> FileIndex:
-    """The index in ``path``, its files read through memory maps (search/index/mapped.py), not copied per searcher."""
-    return MappedStorage(str(path)).open_index()
+    """The index in ``path``, its files read through memory maps (search/index/mapped.py), not copied per searcher.
+
+    Opening reads the newest table of contents in the directory listing; a
+    commit finishing meanwhile writes a newer one and deletes that one, so
+    the read fails on a file that was just there. Whoosh retries the same way
+    when a searcher's segment files vanish (``FileIndex.reader``), but not
+    when an index is opened.
+    """
+    storage = MappedStorage(str(path))
+    for attempt in range(_OPEN_ATTEMPTS):
+        try:
+            return storage.open_index()
+        except FileNotFoundError:
+            if attempt == _OPEN_ATTEMPTS - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))  # the newer table of contents is already written
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
