@@ -1167,7 +1167,8 @@ def _render_size(f: SizeFigures) -> str:
     table = md_table(("measurement", "", "", ""), rows)
     notes = [
         (f"- Newsdesk's index holds {f.articles:,} of the {len(f.size.records):,} records (records with one URL "
-         "are one article; an exact copy from the same outlet is dropped); both ingest rates count the records given"),
+         "are one article; an exact copy from the same outlet is dropped; a record without text is skipped); both "
+         "ingest rates count the records given"),
         f"- HTTP statuses: {', '.join(f'{k}: {v:,}' for k, v in sorted(statuses.items()))}",
     ]
     if f.agreement[1]:
