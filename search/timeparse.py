@@ -3,7 +3,7 @@
 Ground floor, beside ``records``: the read side (``search/query/run.py``, the
 stored ``published_iso``), the crawler (its state, feeds' and sitemaps'
 normalised dates, ``search/crawl/discover.py``) and the sources' manifests
-(``search/sources.py``) all read dates with :func:`parse_iso`, and none of
+(``search/sources/``) all read dates with :func:`parse_iso`, and none of
 them needs the cleaner's date finder (``search/clean/dates.py``) for it. The
 finder keeps its own lenient reader of page markup (``parse_date``),
 which accepts far more than Newsdesk ever writes.
