@@ -272,6 +272,25 @@ def test_other_column_names_are_mapped_with_map(fresh: Settings, tmp_path: Path,
     assert "line 2: no text" in capsys.readouterr().out
 
 
+def test_many_skips_are_listed_by_reason_not_line_by_line(fresh: Settings, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A collection with thousands of unusable records would print thousands of lines (each is in the
+    log already): the summary lists the first few, then how many there were of each reason."""
+    empty = [json.dumps({"title": f"Item {n}", "url": f"https://example.org/{n}"}) for n in range(40)]
+    broken = ["{not json"] * 3
+    good = [json.dumps({"title": "Lavrov in Belgrade", "body": LAVROV_EN, "url": "https://example.org/lavrov"})]
+    path = jsonl(tmp_path / "mixed.jsonl", [*good, *empty, *broken])
+    assert main(["ingest", str(path), "--index", str(fresh.index)]) == 0
+    out = capsys.readouterr().out
+    listed = [line for line in out.splitlines() if line.startswith("skipped ")]
+    assert len(listed) == 5 and listed[0].startswith(f"skipped {path}: line ")
+    assert "… 38 more skipped (each one is in the log above); all 43 by reason:" in out
+    tally = dict(re.findall(r"^ +([\d,]+)  (.+)$", out, re.MULTILINE))
+    assert tally == {"40": "no text (no body, text or html field, or it is empty)",
+                     "3": next(reason for reason in tally.values() if reason.startswith("not valid JSON"))}
+    assert "skipped 43," in out
+
+
 def test_map_reaches_into_json_objects_and_refuses_unknown_fields(fresh: Settings, tmp_path: Path) -> None:
     path = jsonl(tmp_path / "api.jsonl", [json.dumps({
         "headline": "Lavrov in Belgrade", "content": LAVROV_EN, "source": {"id": "h", "name": "Herald"},

@@ -30,7 +30,9 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -187,10 +189,10 @@ def _print_report(report: IndexReport, settings: Settings, removed: bool = False
     ``read`` (when given) and the counts; the exit status, 1 when the cleaner failed on any page."""
     for origin, reason in report.failed:
         print(f"failed {origin}: {reason}", file=sys.stderr)
-    for origin, reason in report.skipped:
-        print(f"skipped {origin}: {reason}")
-    for origin, original in report.duplicates:
-        print(f"duplicate {origin}: same text as article {original}")
+    _listed("skipped", [f"{origin}: {reason}" for origin, reason in report.skipped],
+            [_reason_kind(reason) for _, reason in report.skipped])
+    _listed("duplicate", [f"{origin}: same text as article {original}" for origin, original in report.duplicates],
+            ["same text as an article of its outlet"] * len(report.duplicates))
     if read:
         print(read)
     counts = (
@@ -200,6 +202,32 @@ def _print_report(report: IndexReport, settings: Settings, removed: bool = False
     failed = f", failed {len(report.failed)} (a fault of the cleaner: please report it)" if report.failed else ""
     print(f"{counts}{f', removed {report.removed}' if removed else ''}{failed} — index: {settings.index}")
     return 1 if report.failed else 0
+
+
+#: Skips and duplicates listed one by one up to this many; past it, the first few and a count per reason
+#: (an archive of a site skips every image and stylesheet: thousands of lines, each already in the log).
+_LISTED = 20
+_LISTED_WHEN_MANY = 5
+
+
+def _listed(what: str, lines: list[str], kinds: list[str]) -> None:
+    if len(lines) <= _LISTED:
+        for line in lines:
+            print(f"{what} {line}")
+        return
+    for line in lines[:_LISTED_WHEN_MANY]:
+        print(f"{what} {line}")
+    print(f"… {len(lines) - _LISTED_WHEN_MANY:,} more {what} (each one is in the log above); all {len(lines):,} by reason:")
+    for kind, count in Counter(kinds).most_common():
+        print(f"  {count:>8,}  {kind}")
+
+
+def _reason_kind(reason: str) -> str:
+    """A skip's reason without where in its file it was (``line 231: no text`` → ``no text``)."""
+    return _WHERE.sub("", reason)
+
+
+_WHERE = re.compile(r"^(?:line|record|row|offset|byte) [\d,]+: ")
 
 
 def _search(args: argparse.Namespace, settings: Settings) -> int:
