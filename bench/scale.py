@@ -1206,13 +1206,14 @@ def _render_peers(sizes: list[SizeFigures]) -> str:
             rows.append((f.size.label, e.engine, f"{b.seconds:,.0f}" if b else "—", f"{b.rate:,.0f}" if b else "—",
                          f"{b.megabytes:.0f}" if b else "—", *_ms(e.keyword), *_ms(e.faceted),
                          f"{e.front_ms:.1f}" if e.front_ms is not None else "—"))
-    table = md_table(("size", "engine", "build CPU s", "articles/s", "index MB", "keyword p50", "keyword p95",
+    table = md_table(("size", "engine", "build s", "articles/s", "index MB", "keyword p50", "keyword p95",
                       "faceted p50", "faceted p95", "front page"), rows)
     return table + (
         "\n\n- keyword: parse, top 10 by relevance, stored fields. Faceted: the same with a snippet per hit, the total "
         "and the four facet counts (Newsdesk: `search()` counting facets every time). Front page: all articles "
-        "newest first with the four facet counts. Newsdesk's build is enrich + commit; the peers index what "
-        "Newsdesk stored. tantivy: one indexing thread, facets as raw fast fields, counted by terms "
+        "newest first with the four facet counts. Build: Newsdesk's and raw Whoosh's in wall seconds from the "
+        "JSON Lines file (Newsdesk's the whole `newsdesk ingest`, on every core), the peers' in CPU seconds of "
+        "indexing what Newsdesk stored, one thread. tantivy: one indexing thread, facets as raw fast fields, counted by terms "
         "aggregation; SQLite: FTS5 external-content table, bm25, facets by GROUP BY (actors in a joined "
         "table), `snippet()`. Analysis differs (Newsdesk stems per language, raw Whoosh stems English, the "
         "peers fold case and diacritics only), so match counts differ too.")
