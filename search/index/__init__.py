@@ -16,8 +16,8 @@ Modules: ``store`` (open, write, delete, swap), ``schema``, ``analysis``
 stored fields, both ways), ``duplicates`` (copies and clusters),
 ``sequence`` (ingest numbers for alerts), ``mapped`` (index files read
 through memory maps rather than copied into each searcher), ``writer``
-(Whoosh's segment writer writing the same postings in fewer bytes and less
-time, and merging segments term by term).
+(Whoosh's segment writer doing the same work with less, merging segments
+term by term) and ``codec`` (the same postings in fewer bytes).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ Each text field has an unstemmed twin (``title_words``, ``body_words``,
 plain words, phrases and their scores stay on the stemmed fields. A twin's
 postings hold each word's count as their weight and nothing else
 (``WordCounts``): its terms share the postings of the stemmed field where
-they are the same (search/index/writer.py). The stemmed fields keep their
+they are the same (search/index/codec.py). The stemmed fields keep their
 positions in compact arrays (``PositionArrays``).
 
 Dates (``published:``) are read by ``_DatesPlugin``: a year, month or day,
@@ -161,7 +161,7 @@ class WordCounts(Format):  # type: ignore[misc]  # whoosh ships no type hints
     again as a 4-byte value nothing here reads (scores read weights, a
     wildcard needs no positions). Without the value a twin's postings read
     the same from blocks written for the stemmed field, which lets the
-    writer share them (search/index/writer.py). Weights and counts are
+    writer share them (search/index/codec.py). Weights and counts are
     computed as ``Frequency`` computes them, so scores are unchanged.
     """
 
