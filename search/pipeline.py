@@ -389,7 +389,15 @@ def _died(pool: ProcessPoolExecutor, held: list[RawPage]) -> NewsdeskError:
 def _death(exitcode: int) -> str:
     if exitcode < 0:
         return signal.Signals(-exitcode).name
+    if exitcode == _STATUS_LOST:
+        return "how is unknown: the fork server did not report it"
     return f"exit status {exitcode}"
+
+
+#: What ``multiprocessing`` makes a fork-server child's exit code when the fork
+#: server's report of it cannot be read (popen_forkserver.Popen.poll); a
+#: worker's own exit status is never 255.
+_STATUS_LOST = 255
 
 
 def _skip(report: IndexReport, origin: str, reason: str) -> None:

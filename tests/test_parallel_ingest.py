@@ -24,6 +24,7 @@ import hashlib
 import logging
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -284,7 +285,10 @@ def test_a_killed_worker_stops_the_run_with_a_clear_error(
               canonical="https://kill.example/news/1", date=None), encoding="utf-8")
     error = _ingest_within(120, (folder, corpus[1]), tmp_path / "instance", 2)
     assert isinstance(error, NewsdeskError), error
-    assert "a worker process died (SIGKILL)" in error.message
+    # SIGKILL, as the fork server reports it; now and then its report is lost (multiprocessing then
+    # makes the exit code 255), and the error says so rather than name a status the worker never had.
+    assert re.search(r"a worker process died \((SIGKILL|how is unknown: the fork server did not report it)\)",
+                     error.message), error.message
     assert "gen-50-kills.html" in error.message  # among the few pages the workers held, which the error names
     assert not list(_workers())  # and none is left running
 
