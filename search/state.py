@@ -46,8 +46,20 @@ def open_state(settings: Settings, readonly: bool = False) -> sqlite3.Connection
 
 
 def _owner_only(path: Path) -> None:
-    """Create the file readable by its owner only, or take group and others' access off an older one."""
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    """Create the file readable by its owner only, or take group and others' access off an older one.
+
+    An existing database is never opened here: closing any descriptor of it
+    drops every POSIX lock this process holds on it, those of its open
+    connections included (SQLite's "How To Corrupt" §2.2). Another process
+    closing its last connection then believes it is the last of all, and
+    checkpoints and deletes the write-ahead log under the connections here:
+    the database was corrupt within seconds once the index was written in a
+    process of its own.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         os.chmod(path, mode & 0o700)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import pytest
 from conftest import make_settings
 from search.alerts import add_user, list_users, secret_key
 from search.settings import Settings
+from search.state import open_state, state_path
 
 
 @pytest.fixture
@@ -54,3 +57,23 @@ def test_an_older_world_readable_database_is_tightened_when_opened(tmp_path: Pat
     os.chmod(state, 0o644)
     assert list_users(settings) == []
     assert _mode(state) == 0o600
+
+
+def test_opening_the_database_again_keeps_the_log_of_the_connections_open(tmp_path: Path) -> None:
+    """Opening the state database must not close a descriptor of it: that drops the POSIX locks of this
+    process's open connections, and another process closing its connection then deletes the write-ahead
+    log they still use (a corrupt database, seen when the index was first written in its own process)."""
+    settings: Settings = make_settings(tmp_path / "instance")
+    writing = open_state(settings)
+    writing.execute("CREATE TABLE notes (n INTEGER)")
+    writing.commit()
+    open_state(settings).close()  # another stage opening the database meanwhile
+    log = state_path(settings).with_name("state.sqlite-wal")
+    assert log.exists()
+    subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                                          "c.execute('SELECT count(*) FROM notes').fetchall(); c.close()",
+                    str(state_path(settings))], check=True, timeout=60)
+    assert log.exists(), "another process took itself for the last connection and removed the log"
+    writing.execute("INSERT INTO notes VALUES (1)")
+    writing.commit()
+    assert writing.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
