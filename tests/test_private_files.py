@@ -70,9 +70,9 @@ def test_opening_the_database_again_keeps_the_log_of_the_connections_open(tmp_pa
     open_state(settings).close()  # another stage opening the database meanwhile
     log = state_path(settings).with_name("state.sqlite-wal")
     assert log.exists()
-    subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
-                                          "c.execute('SELECT count(*) FROM notes').fetchall(); c.close()",
-                    str(state_path(settings))], check=True, timeout=60)
+    reader = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+              "c.execute('SELECT count(*) FROM notes').fetchall(); c.close()")
+    subprocess.run([sys.executable, "-c", reader, str(state_path(settings))], check=True, timeout=60)
     assert log.exists(), "another process took itself for the last connection and removed the log"
     writing.execute("INSERT INTO notes VALUES (1)")
     writing.commit()

@@ -38,7 +38,7 @@ import pickle
 import struct
 import zlib
 from array import array
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 from whoosh.codec.base import OutOfOrderError
@@ -58,6 +58,7 @@ from whoosh.filedb.filetables import OrderedHashWriter, md5_hash
 from whoosh.filedb.structfile import StructFile
 from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.util.numlists import delta_encode
 
 from search.index.analysis import WORD_FIELDS
 
@@ -71,6 +72,10 @@ _PICKLE_PROTOCOL = 3
 _PROTOCOL_3_HEADER = b"\x80\x03"
 _TWINS = {twin: main for main, twin in WORD_FIELDS.items()}
 _ENTRY_LENGTHS = struct.Struct("!ii")  # a term-table entry's key and value lengths (whoosh.filedb.filetables)
+_TERM_INFO = struct.Struct("!BfIBBfII")  # W3TermInfo._struct: flags, weight, frequency, lengths, max weight, ids
+_EXTENT = struct.Struct("!qi")  # a term info's postings offset and length (pack_long, pack_int)
+#: Postings compared as they are, not by digest, up to this many (``_fingerprint``).
+_FINGERPRINT_AS_IS = 8
 
 #: One term's postings: (field, term bytes, documents, weights, values).
 Term = tuple[str, bytes, list[int], list[float], list[bytes]]
@@ -125,49 +130,201 @@ class _PostingsWriter(W3PostingsWriter):  # type: ignore[misc]
         return terminfo
 
     def write_term(self, format_: Any, ids: list[int], weights: list[float], values: list[bytes],
-                   lengths: list[int | None]) -> W3TermInfo:
-        """A term's postings: what ``start_postings``, ``add_posting`` for each, ``finish_postings`` write."""
-        self.start_postings(format_, W3TermInfo())
-        size, count = self._blocklimit, len(ids)
-        for start in range(0, count, size):
-            end = start + size
-            self._ids = array("I", ids[start:end])
-            self._weights = array("f", weights[start:end])
-            block_weights = weights[start:end]
-            self._maxweight = max(0, max(block_weights))  # add_posting: the largest weight as given, from 0
-            self._values = [value for value in values[start:end] if value]
-            given = [length for length in lengths[start:end] if length]
-            self._minlength = min(given) if given else None
-            self._maxlength = max(given) if given else 0
-            if end < count:  # add_posting writes a full block when the next posting comes
-                self._write_block()
-        return self.finish_postings()
+                   lengths: list[int | None]) -> tuple[bytes, tuple[int, int]]:
+        """A term's postings: what ``start_postings``, ``add_posting`` for each and ``finish_postings``
+        write, with the bytes of the term info they total (``W3TermInfo.to_bytes``) and their extent.
+
+        In one pass over the postings, without Whoosh's objects per block
+        and per term: most terms have one posting, so their overhead was
+        most of the time spent writing a segment.
+        """
+        if self._terminfo:
+            raise RuntimeError("Called start in a term")
+        fixed = format_.fixed_value_size()
+        if len(ids) == 1 and not self._byteids:
+            start = self._position
+            single = _single(ids[0], weights[0], values[0], lengths[0], fixed)
+            if single is not None:
+                block, info = single
+                self._postfile.write(block)
+                self._position += len(block)
+                self._blockcount += 1
+                return info + _EXTENT.pack(start, len(block)), (start, len(block))
+        return self._write_blocks(fixed, ids, weights, values, lengths)
+
+    def _write_blocks(self, fixed: int | None, ids: list[int], weights: list[float], values: list[bytes],
+                      lengths: list[int | None]) -> tuple[bytes, tuple[int, int]]:
+        """``write_term``'s general path: the postings in blocks of ``blocklimit``, their statistics totalled."""
+        size, count, start = self._blocklimit, len(ids), self._position
+        totals = _Totals()
+        blocks = []
+        for at in range(0, count, size):
+            end = at + size
+            block_ids = ids[at:end] if count > size else ids
+            stats = totals.add(weights[at:end] if count > size else weights,
+                               lengths[at:end] if count > size else lengths)
+            given = [value for value in (values[at:end] if count > size else values) if value]
+            block_values = (tuple(given) if fixed is None or fixed < 0 else None if fixed == 0 else b"".join(given))
+            blocks.append(self._block(block_ids, stats, block_values, first=not at, last=end >= count))
+        written = b"".join(blocks)
+        self._postfile.write(written)
+        self._position += len(written)
+        self._blockcount += len(blocks)
+        return totals.to_bytes(ids[0], ids[-1], start, len(written)), (start, len(written))
+
+    def _block(self, ids: list[int], stats: _BlockStats, values: Any, *, first: bool, last: bool) -> bytes:
+        """One block's bytes, as ``_write_block`` writes it from the block's postings and statistics."""
+        weights, maxweight, minlength, maxlength = stats
+        if all(weight == 1.0 for weight in weights):  # Whoosh's _mini_weights
+            mini_weights: Any = None
+        elif all(weight == weights[0] for weight in weights):
+            mini_weights = weights[0]
+        else:
+            mini_weights = tuple(weights)
+            if not self._byteids and all(weight.is_integer() for weight in mini_weights):
+                mini_weights = tuple(int(weight) for weight in mini_weights)
+        mini_ids = tuple(ids) if self._byteids else (
+            (ids[0],) if len(ids) == 1 else tuple(delta_encode(ids)))
+        return self._block_bytes(mini_ids, mini_weights, values, len(ids), ids[-1], maxweight,
+                                 minlength, maxlength, first=first, last=last)
 
     def _write_block(self, last: bool = False) -> None:
         self._terminfo.add_block(self)
         weights = self._mini_weights()
         if type(weights) is tuple and not self._byteids and all(weight.is_integer() for weight in weights):
             weights = tuple(int(weight) for weight in weights)  # counts: 2 bytes each in the pickle, not 9
-        data = _pickled((self._mini_ids(), weights, self._mini_values()), _PICKLE_PROTOCOL)
+        ids = self._ids
+        block = self._block_bytes(self._mini_ids(), weights, self._mini_values(), len(ids), ids[-1],
+                                  self._maxweight, self._minlength, self._maxlength,
+                                  first=not self._blockcount, last=last)
+        self._postfile.write(block)
+        self._position += len(block)
+        self._blockcount += 1
+        self._new_block()
+
+    def _block_bytes(self, mini_ids: Any, mini_weights: Any, mini_values: Any, count: int, last_id: int,
+                     maxweight: float, minlength: int | None, maxlength: int, *, first: bool, last: bool) -> bytes:
+        data = _pickled((mini_ids, mini_weights, mini_values), _PICKLE_PROTOCOL)
         compression = 0
         if self._compression and len(data) >= _WORTH_COMPRESSING:
             packed = zlib.compress(data, self._compression)
             if len(packed) < len(data):
                 data, compression = packed, self._compression
-        ids = self._ids
         # The block's header as Whoosh reads it (a pickled 6-tuple); the reader decompresses only if it names a level.
-        maxweight = self._maxweight
         if isinstance(maxweight, float) and maxweight.is_integer():
             maxweight = int(maxweight)
-        info = _pickled((len(ids), ids[-1], maxweight, compression,
-                         length_to_byte(self._minlength), length_to_byte(self._maxlength)), 1)
+        info = _pickled((count, last_id, maxweight, compression, length_to_byte(minlength),
+                         length_to_byte(maxlength)), 1)
         length = len(info) + len(data)
-        block = b"".join((b"" if self._blockcount else WHOOSH3_HEADER_MAGIC, pack_int(-length if last else length),
-                          info, data))
-        self._postfile.write(block)
-        self._position += len(block)
-        self._blockcount += 1
-        self._new_block()
+        return b"".join((WHOOSH3_HEADER_MAGIC if first else b"", pack_int(-length if last else length), info, data))
+
+
+def _single(docnum: int, weight: float, value: bytes, length: int | None,
+            fixed: int | None) -> tuple[bytes, bytes] | None:
+    """A one-posting term's block and term info (less its extent), as ``write_term`` makes them; None where
+    the general path must (an unusual weight, a block long enough to be worth compressing).
+
+    Most terms of a segment have one posting, so this is most of what a
+    segment's writing does, spelled out: the block's pickles written as
+    ``_pickled`` writes them (tests/test_index_writer.py compares the two),
+    without a pickler, a block object or a term info object for each.
+    """
+    if type(weight) is not float or not 0 <= docnum < _BININT_LIMIT:
+        return None
+    if weight.is_integer() and -_F32_EXACT <= weight <= _F32_EXACT:
+        stored = weight  # the same as a 32-bit float
+    else:
+        stored = _F32.unpack(_F32.pack(weight))[0]
+    maxweight = max(0, weight)
+    header_weight: bytes
+    if isinstance(maxweight, float):
+        if maxweight.is_integer():
+            if maxweight >= _BININT_LIMIT:
+                return None
+            header_weight = _pickled_int(int(maxweight))
+        else:
+            header_weight = b"G" + _DOUBLE.pack(maxweight)
+    else:
+        header_weight = _pickled_int(maxweight)
+    if fixed is None or fixed < 0:
+        values = _pickled_bytes(value) + b"\x85" if value else b")"  # (value,) or ()
+    elif fixed == 0:
+        values = b"N"
+    else:
+        values = _pickled_bytes(value)
+    data = b"".join((_pickled_int(docnum), b"\x85", b"N" if stored == 1.0 else b"G" + _DOUBLE.pack(stored),
+                     values, b"\x87."))
+    if len(data) >= _WORTH_COMPRESSING:
+        return None
+    minlength = length_to_byte(length) if length else 0
+    maxlength = length_to_byte(length if length else 0)
+    info = b"".join((b"(K\x01", _pickled_int(docnum), header_weight, b"K\x00", _pickled_int(minlength),
+                     _pickled_int(maxlength), b"t."))
+    size = len(info) + len(data)
+    block = b"".join((WHOOSH3_HEADER_MAGIC, pack_int(-size), info, data))
+    # The total weight as the block totals sum it, from 0 (which turns -0.0 into 0.0).
+    return block, _TERM_INFO.pack(False, 0 + stored, 1, minlength, maxlength, max(0, maxweight), docnum, docnum)
+
+
+def _pickled_int(value: int) -> bytes:
+    """A non-negative int below 2**31 as the pickler writes it (BININT1, BININT2, BININT)."""
+    if value < 256:
+        return _BININT1[value]
+    if value < 65536:
+        return b"M" + value.to_bytes(2, "little")
+    return b"J" + value.to_bytes(4, "little")
+
+
+def _pickled_bytes(value: bytes) -> bytes:
+    """``bytes`` as pickle protocol 3 writes them (SHORT_BINBYTES, BINBYTES)."""
+    if len(value) < 256:
+        return b"C" + _BININT1[len(value)][1:] + value
+    return b"B" + len(value).to_bytes(4, "little") + value
+
+
+_BININT1 = [b"K" + bytes((n,)) for n in range(256)]
+_BININT_LIMIT = 2**31
+_F32 = struct.Struct("f")
+_F32_EXACT = 2**24  # integers up to this are exact as 32-bit floats
+_DOUBLE = struct.Struct(">d")  # BINFLOAT's
+
+
+#: A block's statistics: its weights as 32-bit floats, its largest weight as given, its shortest and longest
+#: field lengths (None and 0 when no posting has one).
+_BlockStats = tuple["array[float]", float, "int | None", int]
+
+
+class _Totals:
+    """A term's statistics totalled block by block, as ``W3TermInfo.add_block`` totals them (Whoosh 2.7.5)."""
+
+    __slots__ = ("count", "maxlength", "maxweight", "minlength", "weight")
+
+    def __init__(self) -> None:
+        self.weight: float = 0
+        self.count = 0
+        self.minlength: int | None = None
+        self.maxlength = 0
+        self.maxweight: float = 0
+
+    def add(self, weights: list[float], lengths: list[int | None]) -> _BlockStats:
+        """Add a block of postings, given their weights and field lengths; its statistics."""
+        stored = array("f", weights)  # the writer keeps weights as 32-bit floats, and sums those
+        maxweight = max(0, max(weights))  # and keeps the largest weight as given, from 0
+        given = [length for length in lengths if length]
+        minlength = min(given) if given else None
+        maxlength = max(given) if given else 0
+        self.weight += sum(stored)
+        self.count += len(weights)
+        self.minlength = minlength if self.minlength is None else min(self.minlength, minlength)  # type: ignore[type-var]
+        self.maxlength = max(self.maxlength, maxlength)
+        self.maxweight = max(self.maxweight, maxweight)
+        return stored, maxweight, minlength, maxlength
+
+    def to_bytes(self, minid: int, maxid: int, offset: int, length: int) -> bytes:
+        """``W3TermInfo.to_bytes`` of the totals, for postings at ``offset`` (not inlined)."""
+        minlength = 0 if self.minlength is None else length_to_byte(self.minlength)
+        return _TERM_INFO.pack(False, self.weight, self.count, minlength, length_to_byte(self.maxlength),
+                               self.maxweight, minid, maxid) + _EXTENT.pack(offset, length)
 
 
 def _pickled(value: Any, protocol: int) -> bytes:
@@ -183,38 +340,6 @@ def _pickled(value: Any, protocol: int) -> bytes:
     pickler.dump(value)
     data = out.getvalue()
     return data[2:] if data.startswith(_PROTOCOL_3_HEADER) else data
-
-
-class _Block:
-    """A run of a term's postings as ``W3TermInfo.add_block`` reads a block the postings writer filled."""
-
-    __slots__ = ("_ids", "_maxlength", "_maxweight", "_minlength", "_weights")
-
-    def __init__(self, ids: list[int], weights: list[float], lengths: list[int | None]) -> None:
-        self._ids = ids
-        self._weights = array("f", weights)  # the writer keeps weights as 32-bit floats, and sums those
-        self._maxweight = max(0, max(weights))  # and keeps the largest weight as given, from 0
-        given = [length for length in lengths if length]
-        self._minlength = min(given) if given else None
-        self._maxlength = max(given) if given else 0
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def min_id(self) -> int:
-        return self._ids[0]
-
-    def max_id(self) -> int:
-        return self._ids[-1]
-
-    def min_length(self) -> int | None:
-        return self._minlength
-
-    def max_length(self) -> int:
-        return self._maxlength
-
-    def max_weight(self) -> float:
-        return self._maxweight
 
 
 class _FieldWriter(W3FieldWriter):  # type: ignore[misc]
@@ -243,7 +368,7 @@ class _FieldWriter(W3FieldWriter):  # type: ignore[misc]
         self._postwriter: Any = None
         self._infield = False
         self.is_closed = False
-        self._shared: dict[str, dict[bytes, tuple[int, int]]] = {}  # stemmed field → fingerprint → extent
+        self._shared: dict[str, dict[Hashable, tuple[int, int]]] = {}  # stemmed field → fingerprint → extent
         self._role: str | None = None  # "main", "twin" or None while in a field
 
     def add_postings(self, schema: Any, lengths: Any, items: Iterable[tuple[str, bytes, int, float, bytes]]) -> None:
@@ -319,34 +444,47 @@ class _FieldWriter(W3FieldWriter):  # type: ignore[misc]
         # The field length of each posting's document, as Whoosh asks the new segment (0: a field without lengths).
         lengths: list[int | None] = (
             [field_lengths[docnum] for docnum in ids] if field_lengths is not None else [0] * len(ids))
-        write = self._postwriter.write_term
-        if self._role is None:
-            terminfo = write(self._format, ids, weights, values, lengths)
+        role = self._role
+        if role is None:
+            info, _ = self._postwriter.write_term(self._format, ids, weights, values, lengths)
         else:
-            fingerprint = hashlib.blake2b(
-                array("I", ids).tobytes() + array("d", weights).tobytes()
-                + array("I", [length or 0 for length in lengths]).tobytes(), digest_size=16).digest()
-            if self._role == "main":
-                terminfo = write(self._format, ids, weights, values, lengths)
-                self._shared[self._fieldname].setdefault(fingerprint, terminfo.extent())
+            fingerprint = _fingerprint(ids, weights, lengths)
+            if role == "main":
+                info, extent = self._postwriter.write_term(self._format, ids, weights, values, lengths)
+                self._shared[self._fieldname].setdefault(fingerprint, extent)
             else:
-                extent = self._shared.get(_TWINS[self._fieldname], {}).get(fingerprint)
-                if extent:
-                    terminfo = self._shared_postings(ids, weights, lengths, extent)
+                found = self._shared.get(_TWINS[self._fieldname], {}).get(fingerprint)
+                if found:
+                    info = self._shared_postings(ids, weights, lengths, found)
                 else:
-                    terminfo = write(self._format, ids, weights, values, lengths)
-        self._tindex.add(pack_ushort(self._fieldid) + btext, terminfo.to_bytes())
+                    info, _ = self._postwriter.write_term(self._format, ids, weights, values, lengths)
+        self._tindex.add(pack_ushort(self._fieldid) + btext, info)
 
     def _shared_postings(self, ids: list[int], weights: list[float], lengths: list[int | None],
-                         extent: tuple[int, int]) -> W3TermInfo:
-        """The statistics as the postings writer would total them block by block; the extent the stemmed term's."""
-        terminfo = W3TermInfo()
+                         extent: tuple[int, int]) -> bytes:
+        """The term info as the postings writer would total it block by block; the extent the stemmed term's."""
+        if len(ids) == 1 and not self._postwriter._byteids:
+            single = _single(ids[0], weights[0], b"", lengths[0], 0)
+            if single is not None:
+                return single[1] + _EXTENT.pack(*extent)
+        totals = _Totals()
         size = self._codec._blocklimit
         for start in range(0, len(ids), size):
-            end = start + size
-            terminfo.add_block(_Block(ids[start:end], weights[start:end], lengths[start:end]))
-        terminfo.set_extent(*extent)
-        return terminfo
+            totals.add(weights[start:start + size], lengths[start:start + size])
+        return totals.to_bytes(ids[0], ids[-1], *extent)
+
+
+def _fingerprint(ids: list[int], weights: list[float], lengths: list[int | None]) -> Hashable:
+    """What tells a twin term's postings equal to a stemmed term's: documents, weights and field lengths.
+
+    The postings themselves while they are few (most terms'), compared
+    exactly; a BLAKE2b digest of them past that, so that a large merge does
+    not hold a copy of every stemmed term's postings.
+    """
+    if len(ids) <= _FINGERPRINT_AS_IS:
+        return (*ids, *weights, *lengths)
+    return hashlib.blake2b(array("I", ids).tobytes() + array("d", weights).tobytes()
+                           + array("I", [length or 0 for length in lengths]).tobytes(), digest_size=16).digest()
 
 
 class _TermTable(OrderedHashWriter):  # type: ignore[misc]
