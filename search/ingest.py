@@ -67,14 +67,13 @@ def ingest(
         pages = _track(inputs, inputs.total, progress, unit=inputs.unit, done=lambda: inputs.done)
         # A count of pages, for whether to start worker processes (bytes say nothing of it: unknown).
         pending = None if inputs.unit == "B" else inputs.total
-        articles = pipeline.articles(pages, report, archive, total=pending)
         if not rebuild:
             # Instant alerts after each commit: the articles are new to the instance (not so in reindex).
-            return pipeline.commit(articles, report)
+            return pipeline.run(pages, report, archive, total=pending)
         staging = settings.index / "whoosh.new"
         shutil.rmtree(staging, ignore_errors=True)  # left by a rebuild or reindex that was killed
         create_index(settings, directory=staging)
-        pipeline.commit(articles, report, directory=staging, alerts=False)
+        pipeline.run(pages, report, archive, total=pending, directory=staging, alerts=False)
         if not report.added:
             shutil.rmtree(staging)
             raise NewsdeskError(f"the rebuild found no article in {', '.join(map(str, paths))}",
@@ -138,8 +137,8 @@ def reindex(
         shutil.rmtree(staging, ignore_errors=True)  # left by a reindex that was killed
         create_index(settings, directory=staging)
         pages = _track(archive.pages(), len(archive), progress, "reindex")
-        articles = pipeline.articles(pages, report, archive, keep=False, total=len(archive))  # the archive's own
-        pipeline.commit(articles, report, directory=staging, alerts=False, replay=True)
+        pipeline.run(pages, report, archive, keep=False, total=len(archive),  # the archive's own pages
+                     directory=staging, alerts=False, replay=True)
         _compare(settings, staging, report)
         replace_index(settings, staging)
     return report

@@ -18,12 +18,13 @@ cleaner fails on (a bug of ours or a library's) is logged with its traceback
 and counted as failed. Neither stops a run.
 
 Ingest and reindex clean and enrich in ``workers`` processes (the setting,
-by default every core this process may use). The parent keeps everything
-that writes: the archive (each page added before it goes to a worker, linked
-once its article is back) and the one index writer. Articles come back in the
-order their pages went out, a bounded number of pages in flight, so a run
-gives the same index, ids and counts with one worker or many and its memory
-stays flat however many files it reads. A worker that dies (killed, out of
+by default every core this process may use), and then write the index in a
+process of its own (search/processes.py). The parent keeps the archive (each
+page added before it goes to a worker, linked once its article is back) and
+hands the articles on, in the order their pages went out, to the one index
+writer; a bounded number of pages is in flight, so a run gives the same
+index, ids and counts with one worker or many and its memory stays flat
+however many files it reads. A worker or the writer that dies (killed, out of
 memory) stops the run with an error: the pages it held are never silently
 lost.
 """
@@ -31,20 +32,17 @@ lost.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import multiprocessing
-import os
 import signal
 import threading
 import traceback
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping, Sized
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sized
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
-from multiprocessing.connection import wait
 from pathlib import Path
 
 from search.alerts import after_commit
@@ -53,6 +51,7 @@ from search.clean import clean
 from search.enrich import Gazetteer, enrich, load_gazetteer, record_candidates
 from search.errors import ExtractionError, ExtractorFailed, NewsdeskError
 from search.index import IndexReport, PreparedArticle, prepare_article, write_articles
+from search.processes import context, forwarded_logs, log_to, watch_parent, write_in_process
 from search.records import Article, RawPage, Skipped, Source
 from search.settings import Settings, seeds_dir
 from search.sources import load_sources, outlets_by_host
@@ -73,6 +72,10 @@ _POOL_MIN_PAGES = 64
 #: bounded so that memory does not grow with the input.
 _AHEAD_PER_WORKER = 32
 _AHEAD_BYTES = 64 * 1024 * 1024
+#: Articles handed on together, their pages catalogued in the archive in one
+#: transaction (``Archive.holding``): a commit per page cost a fifth of a
+#: millisecond, a tenth of the parent's time per article.
+_GROUP = 32
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,34 @@ class Pipeline:
         article = clean(page, self.settings, self.outlets)
         with _ENRICH_LOCK:
             return enrich(article, self.gazetteer, self.settings.langdetect_seed)
+
+    def run(
+        self,
+        pages: Iterable[RawPage | Skipped],
+        report: IndexReport,
+        archive: Archive,
+        *,
+        keep: bool = True,
+        total: int | None = None,
+        directory: Path | None = None,
+        alerts: bool = True,
+        replay: bool = False,
+    ) -> IndexReport:
+        """The whole pipeline over a run's pages: ``articles`` into ``commit`` (see both).
+
+        A run large enough for worker processes (``settings.workers`` above
+        one, ``total`` at least ``_POOL_MIN_PAGES``) also writes the index in
+        a process of its own (search/processes.py), so the parent only reads,
+        archives, and hands on; the index is the same.
+        """
+        parallel = self._parallel(pages, total)
+        # Closed however the run ends, so its worker processes stop now (see ``_articles``).
+        with closing(self._articles(pages, report, archive, keep, parallel)) as articles:
+            if not parallel:
+                return self.commit(articles, report, directory=directory, alerts=alerts, replay=replay)
+            log.info("writing the index in a process of its own")
+            recorded = self._with_candidates(articles, replay)
+            return write_in_process(recorded, self.settings, report, directory=directory, alerts=alerts)
 
     def articles(
         self,
@@ -114,32 +145,52 @@ class Pipeline:
         also prepares its article for the index (``prepare_article``: the
         document and its analysed texts), sparing the one writer that work.
         """
+        return self._articles(pages, report, archive, keep, self._parallel(pages, total))
+
+    def _parallel(self, pages: Iterable[RawPage | Skipped], total: int | None) -> bool:
         if total is None and isinstance(pages, Sized):
             total = len(pages)
-        workers = self.settings.workers
-        if workers > 1 and (total is None or total >= _POOL_MIN_PAGES):
+        return self.settings.workers > 1 and (total is None or total >= _POOL_MIN_PAGES)
+
+    def _articles(
+        self, pages: Iterable[RawPage | Skipped], report: IndexReport, archive: Archive, keep: bool, parallel: bool
+    ) -> Generator[Article | PreparedArticle, None, None]:
+        if parallel:
+            workers = self.settings.workers
             log.info("cleaning in %d worker processes", workers)
             outcomes = self._in_workers(pages, archive, keep, workers)
         else:
             outcomes = self._here(pages, archive, keep)
-        for page, outcome in outcomes:
-            if isinstance(page, Skipped):
-                _skip(report, page.origin, page.reason)
-            elif outcome.failed is not None:
-                if outcome.error is not None:
-                    log.error("failed %s: %s", page.origin, outcome.failed, exc_info=outcome.error)
-                else:  # from a worker: its traceback came as text
-                    log.error("failed %s: %s\n%s", page.origin, outcome.failed, outcome.trace.rstrip())
-                report.failed.append((page.origin, outcome.failed))
-            elif outcome.skipped is not None:
-                _skip(report, page.origin, outcome.skipped)
-            elif outcome.article is not None:
-                archive.link(page, outcome.article)
-                yield outcome.prepared or outcome.article
+        ready: list[Article | PreparedArticle] = []
+        # Closed here, however this generator ends: left to the garbage collector, the worker pool inside
+        # would be stopped at whatever moment it runs, in whatever thread, which can deadlock.
+        with closing(outcomes), archive.holding():
+            for page, outcome in outcomes:
+                if isinstance(page, Skipped):
+                    _skip(report, page.origin, page.reason)
+                elif outcome.failed is not None:
+                    if outcome.error is not None:
+                        log.error("failed %s: %s", page.origin, outcome.failed, exc_info=outcome.error)
+                    else:  # from a worker: its traceback came as text
+                        log.error("failed %s: %s\n%s", page.origin, outcome.failed, outcome.trace.rstrip())
+                    report.failed.append((page.origin, outcome.failed))
+                elif outcome.skipped is not None:
+                    _skip(report, page.origin, outcome.skipped)
+                elif outcome.article is not None:
+                    archive.link(page, outcome.article)
+                    ready.append(outcome.prepared or outcome.article)
+                if len(ready) >= _GROUP:
+                    # Committed before the articles go on: the code they go to writes to the
+                    # state database (candidates, ingest numbers, alerts), and must not wait for us.
+                    archive.commit()
+                    yield from ready
+                    ready = []
+            archive.commit()
+            yield from ready
 
     def _here(
         self, pages: Iterable[RawPage | Skipped], archive: Archive, keep: bool
-    ) -> Iterator[tuple[RawPage | Skipped, _Outcome]]:
+    ) -> Generator[tuple[RawPage | Skipped, _Outcome], None, None]:
         """Each page archived, then cleaned and enriched in this process, one at a time."""
         for page in pages:
             if isinstance(page, Skipped):
@@ -151,7 +202,7 @@ class Pipeline:
 
     def _in_workers(
         self, pages: Iterable[RawPage | Skipped], archive: Archive, keep: bool, workers: int
-    ) -> Iterator[tuple[RawPage | Skipped, _Outcome]]:
+    ) -> Generator[tuple[RawPage | Skipped, _Outcome], None, None]:
         """Each page archived, then cleaned and enriched in a worker process; outcomes in input order.
 
         At most ``_AHEAD_PER_WORKER`` pages per worker, and about
@@ -290,20 +341,8 @@ def _start_worker(pipeline: Pipeline, logs: multiprocessing.Queue[logging.LogRec
     """A worker's set-up: the run's pipeline, its log records sent to the parent, Ctrl-C left to the parent."""
     global _worker_pipeline
     _worker_pipeline = pipeline
-    # Ctrl-C reaches the whole process group; the parent stops the workers
-    # itself, so they never die halfway through a page with a traceback each.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(logs)]
-    root.setLevel(level)
-    parent = multiprocessing.parent_process()
-    if parent is not None:  # a parent killed outright cannot stop its workers: they notice and leave
-        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
-
-
-def _exit_with(sentinel: int) -> None:
-    wait([sentinel])
-    os._exit(1)
+    watch_parent()
+    log_to(logs, level)
 
 
 def _work(page: RawPage) -> _Outcome:
@@ -317,49 +356,24 @@ def _work(page: RawPage) -> _Outcome:
 
 @contextmanager
 def _worker_pool(pipeline: Pipeline, workers: int) -> Iterator[ProcessPoolExecutor]:
-    """``workers`` processes holding the pipeline, their log records handled here; stopped on the way out.
-
-    "forkserver", not plain fork: the parent has threads (the progress bar's,
-    logging's, the pool's own manager), and a fork copies any lock one of
-    them holds, locked forever in the child. The fork server is a fresh,
-    single-threaded process that imports the pipeline once and forks every
-    worker from there, so a worker starts in well under a second, where
-    "spawn" would import everything again in each.
-    """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["search.pipeline"])
-    logs: multiprocessing.Queue[logging.LogRecord] = context.Queue()
-    listener = logging.handlers.QueueListener(logs, _LocalHandler())
-    listener.start()
-    pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker,
-        initargs=(pipeline, logs, logging.getLogger().getEffectiveLevel()),
-    )
-    try:
-        yield pool
-    except BaseException:
-        # An error, Ctrl-C, or the consumer gone: the pages still in flight
-        # are abandoned, and a worker must not finish a long page first.
-        for process in list((pool._processes or {}).values()):  # no public way before Python 3.14
-            process.terminate()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        listener.stop()
-        logs.close()
-
-
-class _LocalHandler(logging.Handler):
-    """Hands a worker's log record to this process's logger of the same name, if it logs at that level."""
-
-    def handle(self, record: logging.LogRecord) -> bool:
-        logger = logging.getLogger(record.name)
-        if logger.isEnabledFor(record.levelno):
-            logger.handle(record)
-        return True
-
-    def emit(self, record: logging.LogRecord) -> None:  # handle() does the work
-        pass
+    """``workers`` processes holding the pipeline (started as search/processes.py starts every process),
+    their log records handled here; stopped on the way out."""
+    ctx = context()
+    with forwarded_logs(ctx) as logs:
+        pool = ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_start_worker,
+            initargs=(pipeline, logs, logging.getLogger().getEffectiveLevel()),
+        )
+        try:
+            yield pool
+        except BaseException:
+            # An error, Ctrl-C, or the consumer gone: the pages still in flight
+            # are abandoned, and a worker must not finish a long page first.
+            for process in list((pool._processes or {}).values()):  # no public way before Python 3.14
+                process.terminate()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _held(ahead: Iterable[tuple[RawPage | Skipped, Future[_Outcome] | None]], workers: int) -> list[RawPage]:

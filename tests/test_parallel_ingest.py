@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import os
 import random
 import re
@@ -37,15 +38,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from whoosh.filedb.filestore import FileStorage
 
 from conftest import FIXTURES, SEED_ARTICLES, make_settings
 from search import ingest as ingest_module
 from search import pipeline as pipeline_module
 from search.enrich import Gazetteer
-from search.errors import NewsdeskError, SettingsError
+from search.errors import IndexBusy, NewsdeskError, SettingsError
 from search.index import IndexReport, open_index
 from search.ingest import ingest, reindex
 from search.pipeline import Pipeline, load_pipeline
+from search.processes import WRITER_NAME
 from search.query import make_query, search
 from search.records import PageHints
 from search.settings import Settings, load_settings, usable_cores
@@ -320,7 +323,7 @@ def test_ctrl_c_stops_the_run_and_its_workers(tmp_path: Path, corpus: tuple[Path
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     try:
-        workers = _wait_for_workers(run.pid, 2, seconds=60)
+        workers = _wait_for_workers(run.pid, 3, seconds=60)  # two cleaning, one writing the index
         os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C on a terminal does: the whole process group
         _, err = run.communicate(timeout=60)
     finally:
@@ -332,7 +335,7 @@ def test_ctrl_c_stops_the_run_and_its_workers(tmp_path: Path, corpus: tuple[Path
 
 
 def _wait_for_workers(pid: int, count: int, seconds: float) -> list[int]:
-    """``count`` workers of ``pid`` that are running: set up, so they ignore Ctrl-C as their set-up makes them.
+    """``count`` processes of ``pid`` that are running: set up, so they ignore Ctrl-C as their set-up makes them.
 
     A worker only just forked has not run its set-up yet; a Ctrl-C then ends it with a traceback of its
     own, an outcome this test is not about (and the run itself still stops cleanly).
@@ -344,7 +347,7 @@ def _wait_for_workers(pid: int, count: int, seconds: float) -> list[int]:
         if len(ready) >= count:
             return workers
         time.sleep(0.05)
-    raise AssertionError(f"no {count} worker processes set up after {seconds} s")
+    raise AssertionError(f"no {count} processes set up after {seconds} s")
 
 
 def _ignores_ctrl_c(pid: int) -> bool:
@@ -383,3 +386,87 @@ def test_newsdesk_ingest_and_reindex_take_workers(
     assert "worker processes" not in caplog.text
     assert main(["ingest", str(SEED_ARTICLES), "--index", index, "--workers", "0"]) == 1
     assert "workers=0" in capsys.readouterr().err
+
+
+# --- the index written in a process of its own ----------------------------------------------------
+
+
+def test_the_index_is_written_in_a_process_of_its_own_when_workers_clean(
+    tmp_path: Path, corpus: tuple[Path, dict[str, PageHints]], always_pool: None, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The report counts what the writer process wrote, and no process is left once the run is done."""
+    caplog.set_level(logging.INFO)
+    report = _ingest(corpus, tmp_path / "instance", workers=2)
+    assert "writing the index in a process of its own" in caplog.text
+    with open_index(make_settings(tmp_path / "instance")).searcher() as searcher:
+        assert report.added == searcher.doc_count() >= 40
+    assert not list(_workers())
+
+
+def test_an_error_of_the_index_writer_is_raised_here_as_itself(
+    tmp_path: Path, corpus: tuple[Path, dict[str, PageHints]], always_pool: None,
+) -> None:
+    """Another process writing: the writer process gives up as one process would, with the same error."""
+    instance = tmp_path / "instance"
+    _ingest(corpus, instance, workers=1)
+    busy = FileStorage(str(make_settings(instance).index_dir)).lock("MAIN_WRITELOCK")
+    assert busy.acquire(blocking=False)
+    try:
+        settings = make_settings(instance, workers=2, write_timeout=0.2)
+        with pytest.raises(IndexBusy, match="another process is writing") as raised:
+            ingest([corpus[0]], settings, manifest=corpus[1], progress=False, rebuild=False)
+        assert raised.value.hint and "NEWSDESK_WRITE_TIMEOUT" in raised.value.hint
+    finally:
+        busy.release()
+    assert not list(_workers())
+
+
+def test_a_killed_index_writer_stops_the_run_with_a_clear_error_and_a_run_again_completes(
+    tmp_path: Path, corpus: tuple[Path, dict[str, PageHints]], gazetteer: Gazetteer, always_pool: None,
+) -> None:
+    killed: list[int] = []
+
+    def kill_the_writer() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            for child in multiprocessing.active_children():
+                if child.name == WRITER_NAME and child.pid:
+                    os.kill(child.pid, signal.SIGKILL)
+                    killed.append(child.pid)
+            time.sleep(0.001)
+
+    killer = threading.Thread(target=kill_the_writer, daemon=True)
+    killer.start()
+    error = _ingest_within(120, corpus, tmp_path / "instance", 2)
+    killer.join()
+    assert killed
+    assert isinstance(error, NewsdeskError), error
+    assert error.message == "the index writer process died (SIGKILL)"
+    assert error.hint and "committed before are kept" in error.hint
+    assert not list(_workers())
+    _ingest(corpus, tmp_path / "instance", workers=2)  # what the killed run did not commit, this one does
+    _ingest(corpus, tmp_path / "one", workers=1)
+    again = _state(make_settings(tmp_path / "instance"), gazetteer)["documents"]
+    assert [d["id"] for d in again] == [d["id"] for d in _state(make_settings(tmp_path / "one"), gazetteer)["documents"]]
+
+
+def test_a_run_stopped_here_leaves_whole_batches_and_no_process(
+    tmp_path: Path, corpus: tuple[Path, dict[str, PageHints]], always_pool: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C (or any error) in the parent: the writer drops the batch it was filling, keeps those committed."""
+    tracked = ingest_module._track
+
+    def interrupted(pages: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        for n, page in enumerate(tracked(pages, *args, **kwargs)):
+            if n == 35:
+                raise KeyboardInterrupt
+            yield page
+
+    monkeypatch.setattr(ingest_module, "_track", interrupted)
+    folder, manifest = corpus
+    settings = make_settings(tmp_path / "instance", workers=2, batch_size=10)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([folder], settings, manifest=manifest, progress=False)
+    assert not list(_workers())
+    with open_index(settings).searcher() as searcher:
+        assert searcher.doc_count() % 10 == 0 and searcher.doc_count() < 35

@@ -39,6 +39,7 @@ open the archive; the web app never does.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import io
@@ -109,6 +110,7 @@ class Archive:
         self._builder = RecordBuilder(warc_version=WARC_VERSION)
         self._out: IO[bytes] | None = None
         self._out_name = ""
+        self._held = 0  # depth of ``holding``
         try:
             ensure_tables(self._db, DDL)
             _remove_leftovers(self.directory)
@@ -163,7 +165,7 @@ class Archive:
         if latest is None:
             return
         record_id, keys = latest["record_id"], {article.id, article.url} - {None}
-        with self._db:
+        with self._writes():
             self._db.executemany(
                 "INSERT OR IGNORE INTO archive_keys (record_id, key) VALUES (?, ?)", [(record_id, k) for k in keys]
             )
@@ -188,6 +190,51 @@ class Archive:
             for table in ("archive_keys", "archive_articles"):
                 self._db.executemany(f"DELETE FROM {table} WHERE record_id = ?", [(i,) for i in doomed])
         return len(doomed)
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Catalogue what is added and linked inside in one transaction, committed by ``commit`` or on the way out.
+
+        A commit per page was most of the time archiving took (each rewrites
+        the pages of the catalogue's indexes in the write-ahead log). Held,
+        the catalogue may lag the files it describes, which costs nothing
+        even if the process is killed: the records are in the files, which
+        the next open scans again where the catalogue's size for them is
+        stale. While writes are held, nothing else may write to the state
+        database (it would wait for them, in the same thread for ever): the
+        holder commits before it hands control to code that does.
+        """
+        self._held += 1
+        try:
+            yield
+        except BaseException:
+            self._held -= 1
+            if not self._held:
+                self._end_held()
+            raise
+        self._held -= 1
+        if not self._held:
+            self._db.commit()
+
+    def commit(self) -> None:
+        """Commit the catalogue writes held so far (see ``holding``)."""
+        self._db.commit()
+
+    def _end_held(self) -> None:
+        """On an error: keep what was catalogued (it describes records already in the files), if SQLite still can."""
+        try:
+            self._db.commit()
+        except sqlite3.Error:
+            self._db.rollback()  # the size check on the next open catalogues them again
+
+    @contextlib.contextmanager
+    def _writes(self) -> Iterator[None]:
+        """One unit of catalogue writes: committed at once, or with the rest when they are held."""
+        if self._held:
+            yield
+        else:
+            with self._db:
+                yield
 
     # --- reading ---------------------------------------------------------
 
@@ -224,6 +271,8 @@ class Archive:
 
     def close(self) -> None:
         self._close_output()
+        if self._db.in_transaction:  # closed while writes were held
+            self._end_held()
         self._db.close()
         self._lock.close()  # releases the flock
 
@@ -274,7 +323,7 @@ class Archive:
             WARCWriter(out, gzip=True, warc_version=WARC_VERSION).write_record(item.record)
             written.append((start, out.tell() - start, item))
         out.flush()  # a process killed after this loses nothing it was told was archived
-        with self._db:
+        with self._writes():
             for start, length, item in written:
                 self._catalogue(self._out_name, start, length, item)
             self._db.execute(
@@ -297,7 +346,7 @@ class Archive:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         self._out_name = f"newsdesk-{stamp}-{seq:05d}.warc.gz"
         self._out = (self.directory / self._out_name).open("xb")
-        with self._db:
+        with self._writes():
             self._db.execute("INSERT INTO archive_files VALUES (?, ?, 0, 0)", (self._out_name, seq))
         info = self._builder.create_warcinfo_record(self._out_name, {"software": "Newsdesk", "format": "WARC/1.1"})
         self._append([pending_for(info, "", "")])
