@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import traceback
@@ -74,8 +75,13 @@ _AHEAD_PER_WORKER = 32
 _AHEAD_BYTES = 64 * 1024 * 1024
 #: Articles handed on together, their pages catalogued in the archive in one
 #: transaction (``Archive.holding``): a commit per page cost a fifth of a
-#: millisecond, a tenth of the parent's time per article.
-_GROUP = 32
+#: millisecond, a tenth of the parent's time per article. Few, so the
+#: transaction is held briefly: the index writer writes to the same database
+#: after each batch, and waits for it meanwhile.
+_GROUP = 8
+#: Cleaning workers yield the CPU to the parent and the index writer, which
+#: set the pace: a worker's page can wait, the one writer's batch cannot.
+_WORKER_NICENESS = 5
 
 
 @dataclass(frozen=True)
@@ -341,6 +347,7 @@ def _start_worker(pipeline: Pipeline, logs: multiprocessing.Queue[logging.LogRec
     """A worker's set-up: the run's pipeline, its log records sent to the parent, Ctrl-C left to the parent."""
     global _worker_pipeline
     _worker_pipeline = pipeline
+    os.nice(_WORKER_NICENESS)
     watch_parent()
     log_to(logs, level)
 

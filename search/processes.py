@@ -20,6 +20,7 @@ mid-commit or not, which the index's commits are made to survive.
 
 from __future__ import annotations
 
+import gc
 import logging
 import logging.handlers
 import multiprocessing
@@ -52,6 +53,8 @@ _CHUNK = 32
 _END, _ABORT = "end", "abort"
 #: Seconds an abandoned writer gets to stop before it is terminated.
 _STOP_WAIT = 30.0
+#: Allocations between the writer's youngest-generation collections (Python's default: 700).
+_GC_THRESHOLD = 10_000
 
 
 def context() -> Any:
@@ -242,6 +245,11 @@ def _writer(settings: Settings, directory: Path | None, alerts: bool, articles: 
     """The writer process: ``write_articles`` over what the parent sends, its report or error sent back."""
     watch_parent()
     log_to(logs, level)
+    # The writer makes and drops a great many small objects (postings), none of them in cycles: the cycle
+    # collector is asked in less often, and never to walk what the process imported (measured: 5 % less time
+    # writing 8,000 prepared articles).
+    gc.freeze()
+    gc.set_threshold(_GC_THRESHOLD)
     # Read ahead in a thread, so the parent goes on sending while a batch is written here; bounded, so that
     # memory does not grow when the parent is faster.
     received: queue.Queue[Any] = queue.Queue(maxsize=max(2 * settings.batch_size // _CHUNK, 4))
