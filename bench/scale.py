@@ -34,7 +34,7 @@ The ingest path is the one a user runs: the size's records written as a JSON
 Lines file with the corpus's own field names, read by the import, archived,
 cleaned (the record's stated title, text, date and language kept), enriched
 and prepared for the index in worker processes, written by the one writer
-with instant alerts after each commit.
+(a process of its own) with instant alerts after each commit.
 
 The server runs with facet counts recomputed on every search for targets 1
 and 3 (``NEWSDESK_FACET_CACHE_SIZE=0``: the timed rounds repeat each query and
@@ -229,7 +229,7 @@ def ingest_and_raw(
     commit, the records archived. Raw Whoosh reads the same file and indexes
     title, body and outlet in one process, once before Newsdesk's run and once
     after; its rate is the mean of the two, so a change of load during the
-    run falls on both sides. CPU: this process's (the workers' is not counted).
+    run falls on both sides. CPU: this process's (the workers' and the writer's are not counted).
     """
     path = root / "records.jsonl"
     with path.open("w", encoding="utf-8") as out:
@@ -1136,7 +1136,7 @@ def _render_size(f: SizeFigures) -> str:
                  f"{nd.seconds:,.0f} s", f"{nd.rate:.1f}/s", f"{nd.megabytes:.0f} MB"))
     rows.append(("raw Whoosh index (baseline, mean of 2 runs): wall s / articles per s / index MB",
                  f"{raw.seconds:,.0f} s", f"{raw.rate:.1f}/s", f"{raw.megabytes:.0f} MB"))
-    rows.append(("CPU s of the process: Newsdesk's parent (workers not counted) / raw Whoosh",
+    rows.append(("CPU s of the process: Newsdesk's parent (workers and index writer not counted) / raw Whoosh",
                  f"{builds['newsdesk_cpu'].seconds:,.0f} s", f"{builds['raw_cpu'].seconds:,.0f} s", ""))
     if f.pages is not None:
         p = f.pages

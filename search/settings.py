@@ -49,9 +49,9 @@ class Settings:
     #: Articles per commit during ingest: a killed ingest loses at most this many.
     batch_size: int = 500
     #: Processes that clean and enrich pages during ingest and reindex (the
-    #: index writer stays one, in the main process): by default every core
-    #: this process may use; 1 cleans in the main process itself.
-    #: (``--workers N``)
+    #: index writer stays one, then in a process of its own): by default
+    #: every core this process may use; 1 does everything in the main
+    #: process. (``--workers N``)
     workers: int = field(default_factory=usable_cores)
     #: Seconds one search may spend collecting hits before it gives up.
     search_time_limit: float = 5.0
