@@ -43,7 +43,7 @@ from search.index import IndexReport, PreparedArticle, write_articles
 from search.records import Article
 from search.settings import Settings
 
-__all__ = ["context", "forwarded_logs", "watch_parent", "write_in_process"]
+__all__ = ["WRITER_NAME", "context", "forwarded_logs", "log_to", "watch_parent", "write_in_process"]
 
 log = logging.getLogger(__name__)
 

@@ -200,9 +200,10 @@ class Archive:
         the catalogue may lag the files it describes, which costs nothing
         even if the process is killed: the records are in the files, which
         the next open scans again where the catalogue's size for them is
-        stale. While writes are held, nothing else may write to the state
-        database (it would wait for them, in the same thread for ever): the
-        holder commits before it hands control to code that does.
+        stale. While writes are held, no other connection can write to the
+        state database (it waits for them, up to its timeout, and in this
+        same thread they would never come): the holder commits before it
+        hands control to code that writes there.
         """
         self._held += 1
         try:

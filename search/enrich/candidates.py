@@ -199,8 +199,8 @@ def record_candidates(
     recorded, so names the gazetteer has learnt since, or a better detector
     no longer finds, go away. Articles are recorded ``_GROUP`` at a time, one
     short transaction each, before they are passed on: the archive writes to
-    the same database between groups (a commit per article was a tenth of
-    an ingest's time in the one writing process).
+    the same database between groups, and a commit per article wrote to the
+    database's log for every one.
     """
     connection = open_state(settings)
     connection.execute("PRAGMA synchronous=NORMAL")  # a lost commit is redone by the next reindex
