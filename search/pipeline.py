@@ -34,7 +34,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import signal
 import threading
 import traceback
 from collections import Counter, deque
@@ -52,7 +51,7 @@ from search.clean import clean
 from search.enrich import Gazetteer, enrich, load_gazetteer, record_candidates
 from search.errors import ExtractionError, ExtractorFailed, NewsdeskError
 from search.index import IndexReport, PreparedArticle, prepare_article, write_articles
-from search.processes import context, forwarded_logs, log_to, watch_parent, write_in_process
+from search.processes import context, death, forwarded_logs, log_to, watch_parent, write_in_process
 from search.records import Article, RawPage, Skipped, Source
 from search.settings import Settings, seeds_dir
 from search.sources import load_sources, outlets_by_host
@@ -397,7 +396,7 @@ def _held(ahead: Iterable[tuple[RawPage | Skipped, Future[_Outcome] | None]], wo
 
 def _died(pool: ProcessPoolExecutor, held: list[RawPage]) -> NewsdeskError:
     """The error that stops a run whose worker process died, naming how and the pages it may have held."""
-    exits = {_death(p.exitcode) for p in (pool._processes or {}).values() if p.exitcode is not None}
+    exits = {death(p.exitcode) for p in (pool._processes or {}).values() if p.exitcode is not None}
     deaths = sorted(exits - {"SIGTERM"})  # SIGTERM: the pool stopping the others
     return NewsdeskError(
         f"a worker process died ({', '.join(deaths) or 'cause unknown'}) "
@@ -405,20 +404,6 @@ def _died(pool: ProcessPoolExecutor, held: list[RawPage]) -> NewsdeskError:
         hint="the batches committed before are kept, and a run again completes the rest; "
              "a process killed by SIGKILL is often the out-of-memory killer's doing (see the system log)",
     )
-
-
-def _death(exitcode: int) -> str:
-    if exitcode < 0:
-        return signal.Signals(-exitcode).name
-    if exitcode == _STATUS_LOST:
-        return "how is unknown: the fork server did not report it"
-    return f"exit status {exitcode}"
-
-
-#: What ``multiprocessing`` makes a fork-server child's exit code when the fork
-#: server's report of it cannot be read (popen_forkserver.Popen.poll); a
-#: worker's own exit status is never 255.
-_STATUS_LOST = 255
 
 
 def _skip(report: IndexReport, origin: str, reason: str) -> None:

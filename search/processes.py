@@ -43,7 +43,7 @@ from search.index import IndexReport, PreparedArticle, write_articles
 from search.records import Article
 from search.settings import Settings
 
-__all__ = ["WRITER_NAME", "context", "forwarded_logs", "log_to", "watch_parent", "write_in_process"]
+__all__ = ["WRITER_NAME", "context", "death", "forwarded_logs", "log_to", "watch_parent", "write_in_process"]
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ def _result(writer: Any, connection: Connection) -> IndexReport:
     if message is None:
         writer.join()
         raise NewsdeskError(
-            f"the index writer process died ({_death(writer.exitcode)})",
+            f"the index writer process died ({death(writer.exitcode)})",
             hint="the batches committed before are kept, and a run again completes the rest; "
                  "a process killed by SIGKILL is often the out-of-memory killer's doing (see the system log)",
         )
@@ -230,10 +230,19 @@ def _abandon(writer: Any, connection: Connection) -> None:
         writer.join()
 
 
-def _death(exitcode: int | None) -> str:
+def death(exitcode: int | None) -> str:
+    """How a child process ended, from its exit code: the signal's name, or its status."""
     if exitcode is not None and exitcode < 0:
         return signal.Signals(-exitcode).name
+    if exitcode == _STATUS_LOST:
+        return "how is unknown: the fork server did not report it"
     return f"exit status {exitcode}"
+
+
+#: What ``multiprocessing`` makes a fork-server child's exit code when the fork
+#: server's report of it cannot be read (popen_forkserver.Popen.poll); our
+#: processes' own exit status is never 255.
+_STATUS_LOST = 255
 
 
 class _Abandoned(Exception):
