@@ -73,8 +73,8 @@ _POOL_MIN_PAGES = 64
 _AHEAD_PER_WORKER = 32
 _AHEAD_BYTES = 64 * 1024 * 1024
 #: Articles handed on together, their pages catalogued in the archive in one
-#: transaction (``Archive.holding``): a commit per page cost a fifth of a
-#: millisecond, a tenth of the parent's time per article. Few, so the
+#: transaction (``Archive.holding``): archiving a record took 0.40 ms with a
+#: commit for each, 0.28 ms held (2,688 records of the shared corpus). Few, so the
 #: transaction is held briefly: the index writer writes to the same database
 #: after each batch, and waits for it meanwhile.
 _GROUP = 8
