@@ -74,6 +74,23 @@ class CrawlError(NewsdeskError):
     """
 
 
+class SourceError(NewsdeskError):
+    """A source that cannot be added or found: a bad URL, no feed or sitemap
+    at it, an address the web may not reach, a name or URL taken."""
+
+    status = 400
+
+
+class SourceExists(SourceError):
+    status = 409
+
+
+class CrawlBusy(CrawlError):
+    """Another crawl of this instance is running (one at a time: they would share the frontier)."""
+
+    status = 409
+
+
 class FetchError(NewsdeskError):
     """One URL could not be fetched (network, status, size, type, redirects).
 

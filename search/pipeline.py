@@ -54,7 +54,7 @@ from search.index import IndexReport, PreparedArticle, prepare_article, write_ar
 from search.processes import context, death, forwarded_logs, log_to, watch_parent, write_in_process
 from search.records import Article, RawPage, Skipped, Source
 from search.settings import Settings, seeds_dir
-from search.sources import load_sources, outlets_by_host
+from search.sources import instance_sources, load_sources, outlets_by_host
 
 log = logging.getLogger(__name__)
 
@@ -299,12 +299,14 @@ def load_pipeline(
     """The pipeline for one run.
 
     ``sources`` name the outlets of their hosts (the crawl's, or by default
-    the sources file's, ``seeds/sources.toml``). Ingest needs no sources file,
-    so a missing default one maps no host; a broken one is an error.
+    the instance's own sources and then the sources file's,
+    ``seeds/sources.toml``: a page of a kept source's site is that outlet's,
+    ingested or crawled). Ingest needs no sources file, so a missing default
+    one maps no host; a broken one is an error.
     """
     if sources is None:
         default = seeds_dir() / "sources.toml"
-        sources = load_sources(default) if default.exists() else ()
+        sources = [*instance_sources(settings), *(load_sources(default) if default.exists() else ())]
     return Pipeline(settings, gazetteer or load_gazetteer(), outlets_by_host(sources))
 
 

@@ -136,6 +136,9 @@ class Source:
     country: str | None = None
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
+    #: Added on the web: the crawler reaches only public addresses for it
+    #: (``search.crawl.addresses``), unless ``allow_private_sources`` is set.
+    public_only: bool = False
 
     def admits(self, url: str) -> bool:
         """Whether the allow / deny patterns let ``url`` be crawled."""

@@ -98,6 +98,22 @@ class Settings:
     #: Crawler: seconds before a URL that failed or redirected is asked for
     #: again (doubled for each further failure, at most 30 days).
     crawl_backoff: float = 21600.0
+    #: Crawler: whether ``newsdesk serve`` keeps crawling the instance's
+    #: sources in the background, each when it is due (off: only
+    #: ``newsdesk crawl`` and ``crawl --loop`` crawl).
+    crawl_in_background: bool = True
+    #: Crawler: shortest and longest seconds from one crawl of a source to
+    #: the next. Between them each source's interval follows how often it
+    #: publishes, and doubles while it fails (search/crawl/schedule.py); the
+    #: shortest is never less than ``crawl_min_gap`` or a robots.txt
+    #: ``Crawl-delay``.
+    crawl_interval_min: float = 300.0
+    crawl_interval_max: float = 21600.0
+    #: Crawler: whether sources an administrator enters on ``/sources`` may
+    #: point at private, loopback and link-local addresses. Off, they are
+    #: refused when added and whenever crawled (no server-side request
+    #: forgery); sources added from the command line may be anywhere.
+    allow_private_sources: bool = False
     #: Crawler: a URL or e-mail address put in the User-Agent, so site
     #: operators can reach whoever runs this instance.
     user_agent_contact: str = ""

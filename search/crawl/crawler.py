@@ -32,6 +32,7 @@ run raises (``CrawlError``, ``IndexBusy``, ``SettingsError``).
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
 import queue
 import signal
@@ -39,8 +40,9 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -50,8 +52,9 @@ from search.archive import open_archive
 from search.crawl.discover import Link
 from search.crawl.fetch import Fetcher, host_of
 from search.crawl.frontier import Entry, Frontier
+from search.crawl.schedule import Schedule
 from search.crawl.work import FetchContext, FetchResult, Outcome, fetch_article, fetch_listing
-from search.errors import CrawlError
+from search.errors import CrawlBusy, CrawlError
 from search.pipeline import load_pipeline
 from search.records import PageHints, Source
 from search.settings import Settings
@@ -61,6 +64,8 @@ from search.urls import normalize_url
 
 log = logging.getLogger(__name__)
 
+#: The lock file one crawl at a time holds in the instance directory.
+CRAWL_LOCK = "crawl.lock"
 #: Without a terminal, log a progress line every this many URLs.
 _LOG_EVERY = 100
 #: Commit the index batch at least this often (seconds), so a killed crawl
@@ -91,21 +96,43 @@ class CrawlReport:
 
 
 def crawl(sources: Sequence[Source], settings: Settings, progress: bool | None = None) -> CrawlReport:
-    """Crawl ``sources`` until nothing is due; ``progress`` shows a bar (default: on a terminal)."""
+    """Crawl ``sources`` until nothing is due; ``progress`` shows a bar (default: on a terminal).
+
+    One crawl at a time per instance (``CrawlBusy`` at once for a second
+    one); when it ends, each source it reached is given its next crawl time
+    (``search.crawl.schedule``).
+    """
     if not sources:
-        raise CrawlError("no sources to crawl", hint="add [[source]] tables to the sources file")
+        raise CrawlError("no sources to crawl", hint="add one with `newsdesk sources add URL`")
     names = [source.name for source in sources]
-    if len(set(names)) != len(names):
+    if len({name.casefold() for name in names}) != len(names):
         raise CrawlError("two sources share a name", hint="each source's name must be unique: it is its outlet")
-    run = _Crawl(sources, settings, progress)
-    previous = _catch_interrupt(run.stop)
-    try:
-        run.run()
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-        run.close()
+    with _one_crawl(settings):
+        run = _Crawl(sources, settings, progress)
+        previous = _catch_interrupt(run.stop)
+        try:
+            run.run()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            run.close()
     return run.report
+
+
+@contextmanager
+def _one_crawl(settings: Settings) -> Iterator[None]:
+    """Hold the instance's crawl lock (``crawl.lock``, never waited for): two crawls would share the frontier."""
+    settings.index.mkdir(parents=True, exist_ok=True)
+    with (settings.index / CRAWL_LOCK).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CrawlBusy("another crawl of this instance is running",
+                            hint="the background crawler of `newsdesk serve` or a `newsdesk crawl`; try later") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _catch_interrupt(stop: threading.Event) -> Any:
@@ -144,6 +171,7 @@ class _Crawl:
         self.handled: set[str] = set()
         self.stop = threading.Event()
         self.flushed_at = time.monotonic()
+        self.started = time.time()
 
     def run(self) -> None:
         self.progress.grow(self.frontier.start(list(self.sources.values()), time.time()))
@@ -162,6 +190,8 @@ class _Crawl:
         try:
             self._flush()
             self.frontier.save_robots(self.fetcher.robots_files())
+            Schedule(self.frontier.db).record_outcomes(list(self.sources.values()), self.started, time.time(),
+                                                       self.settings)
         finally:
             self.fetcher.close()
             self.archive.close()

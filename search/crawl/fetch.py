@@ -41,6 +41,7 @@ import httpx
 from protego import Protego
 
 from search import __version__
+from search.crawl.addresses import require_public, require_public_peer
 from search.crawl.politeness import ROBOTS_TOKEN, HostGate, RobotsRules, origin_of, origin_url
 from search.errors import FetchError, RobotsDenied
 from search.settings import Settings
@@ -185,18 +186,20 @@ class Fetcher:
         validators: Validators | None = None,
         accept: Accept = accept_any,
         max_bytes: int | None = None,
+        public_only: bool = False,
     ) -> Response:
         """The answer for ``url``; raises ``FetchError`` / ``RobotsDenied``.
 
         Every request made (robots.txt, retries, redirect hops) is appended
-        to ``trace``, also when an error is raised.
+        to ``trace``, also when an error is raised. ``public_only`` refuses
+        private and local addresses, at every hop (``search.crawl.addresses``).
         """
         limit = max_bytes or self.settings.crawl_max_bytes
         hops: list[str] = []
         current = url
         for _ in range(self.settings.crawl_max_redirects + 1):
             headers = (validators or Validators()).headers() if not hops else {}
-            response = self._get_once(current, trace, headers, accept, limit)
+            response = self._get_once(current, trace, headers, accept, limit, public_only)
             location = response.header("location")
             if response.status not in _REDIRECTS or not location:
                 return _with_hops(response, url, hops)
@@ -207,11 +210,14 @@ class Fetcher:
         raise FetchError(f"more than {self.settings.crawl_max_redirects} redirects")
 
     def _get_once(
-        self, url: str, trace: list[Exchange], headers: dict[str, str], accept: Accept, limit: int
+        self, url: str, trace: list[Exchange], headers: dict[str, str], accept: Accept, limit: int,
+        public_only: bool = False,
     ) -> Response:
         """One URL, no redirects: robots, politeness, retries on 5xx and 429."""
         host = host_of(url)
         for attempt in range(self.settings.crawl_retries + 1):
+            if public_only:  # before robots.txt too: that is a request to the same host
+                require_public(url)
             rules = self.robots(url, trace)
             if not rules.allows(url):
                 raise RobotsDenied(f"robots.txt disallows {url}")
@@ -220,7 +226,7 @@ class Fetcher:
             if waiting > _MAX_RETRY_WAIT:  # a huge Crawl-delay or Retry-After must not stall the crawl
                 raise FetchError(f"{host} asks us to wait {waiting:.0f} s: left for a later crawl")
             with self.gate.slot(host, gap):
-                response = self._send(url, trace, headers, accept, limit)
+                response = self._send(url, trace, headers, accept, limit, public_only)
             if not _retryable(response.status) or attempt == self.settings.crawl_retries:
                 return response
             wait = max(gap, _retry_wait(response, attempt, gap))
@@ -229,12 +235,18 @@ class Fetcher:
             self.gate.defer(host, wait)
         raise AssertionError("unreachable")  # the loop always returns or raises
 
-    def _send(self, url: str, trace: list[Exchange], headers: dict[str, str], accept: Accept, limit: int) -> Response:
+    def _send(
+        self, url: str, trace: list[Exchange], headers: dict[str, str], accept: Accept, limit: int,
+        public_only: bool = False,
+    ) -> Response:
         started, wall = time.monotonic(), time.time()
         status: int | None = None
         body = b""
         try:
             with self.client.stream("GET", url, headers=headers) as answer:
+                if public_only:  # the address connected to, whatever the name resolved to a moment ago
+                    stream = answer.extensions.get("network_stream")
+                    require_public_peer(stream.get_extra_info("server_addr") if stream is not None else None)
                 status = answer.status_code
                 if status == 200:
                     _check_type(answer, accept)

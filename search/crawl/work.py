@@ -83,7 +83,8 @@ def fetch_article(url: str, source: Source, context: FetchContext, fetcher: Fetc
     fetcher = fetcher or shared_fetcher(context.settings)
     trace: list[Exchange] = []
     try:
-        response = fetcher.get(url, trace, context.validators, accept=accept_html)
+        response = fetcher.get(url, trace, context.validators, accept=accept_html,
+                               public_only=public_only(source, context.settings))
     except RobotsDenied as e:
         return FetchResult(url, Outcome.ROBOTS, error=e.message, exchanges=tuple(trace))
     except FetchError as e:
@@ -130,7 +131,8 @@ def fetch_listing(
     trace: list[Exchange] = []
     limit = MAX_SITEMAP_BYTES if kind == "sitemap" else context.settings.crawl_max_bytes
     try:
-        response = fetcher.get(url, trace, context.validators, accept=accept_any, max_bytes=limit)
+        response = fetcher.get(url, trace, context.validators, accept=accept_any, max_bytes=limit,
+                               public_only=public_only(source, context.settings))
     except RobotsDenied as e:
         return FetchResult(url, Outcome.ROBOTS, error=e.message, exchanges=tuple(trace))
     except FetchError as e:
@@ -151,6 +153,11 @@ def _read_listing(kind: str, response: Response) -> Listing:
     if kind == "feed":
         return parse_feed(response.body, response.final_url)
     return parse_sitemap(response.body, response.final_url)
+
+
+def public_only(source: Source, settings: Settings) -> bool:
+    """Whether requests for ``source`` may reach public addresses only (it was added on the web)."""
+    return source.public_only and not settings.allow_private_sources
 
 
 @functools.lru_cache(maxsize=4)

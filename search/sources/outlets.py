@@ -68,7 +68,8 @@ def _source(table: object, path: Path, number: int) -> Source:
     language, country = table.get("language"), table.get("country")
     return Source(
         name=table["name"], url=table["url"], language=language if isinstance(language, str) else None,
-        country=country if isinstance(country, str) else None, **lists,
+        country=country if isinstance(country, str) else None, feeds=lists["feeds"], sitemaps=lists["sitemaps"],
+        allow=lists["allow"], deny=lists["deny"],
     )
 
 
