@@ -137,8 +137,10 @@ class Frontier:
     def start(self, sources: Sequence[Source], now: float) -> int:
         """Register sources and their listings; make every listing due again.
 
-        Returns how many URLs are due. Listings in a failure back-off stay
-        there; a source without feeds gets its homepage read for them.
+        Returns how many URLs are due. A failing listing is asked again with
+        its source, whose schedule backs off instead (search/crawl/schedule.py):
+        a source crawled is read whole. A source without feeds gets its
+        homepage read for them.
         """
         with self.db:
             for source in sources:
@@ -151,8 +153,7 @@ class Frontier:
                     self._insert(url, source.name, kind, now, None)
             names = [source.name for source in sources]
             self.db.execute(
-                f"UPDATE crawl_frontier SET next_fetch_at = ? WHERE kind != 'page' "
-                f"AND status NOT IN ('failed', 'redirected') AND source IN ({_marks(names)})",
+                f"UPDATE crawl_frontier SET next_fetch_at = ? WHERE kind != 'page' AND source IN ({_marks(names)})",
                 (now, *names),
             )
         return self.due_count([source.name for source in sources], now)
