@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import os
 import re
 import signal
@@ -26,7 +27,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_crawl import Reply, Request, Web, html, rss
+from test_crawl import Reply, Request, Web, html, paragraphs, rss
 
 from conftest import ROOT, Inbox, free_port, make_settings
 from search.crawl.crawler import CRAWL_LOCK, crawl
@@ -181,10 +182,23 @@ def test_serve_crawls_added_sources_on_their_own_schedule_and_alerts_arrive_with
     _settings_file(instance, smtp_port)
     settings = make_settings(instance, crawl_interval_min=FLOOR, crawl_interval_max=CEILING)
     index = ("--index", str(instance))
+    # A collection in one command.
+    collection = tmp_path / "archive.jsonl"
+    collection.write_text("".join(
+        json.dumps({"id": f"old-{n}", "title": f"Archive story {n}", "text": " ".join(paragraphs(f"archive {n}")),
+                    "source": "Old Archive", "date": f"2019-03-0{n + 1}", "lang": "en"}) + "\n"
+        for n in range(3)
+    ))
+    assert "added 3" in _cli("ingest", str(collection), *index)
     # An outlet by its homepage URL: the feed is found on the page and checked once.
     added = _cli("sources", "add", news_site.busy, *index)
     assert "added Busy Wire" in added and "feed.xml" in added and "pages listed" in added
-    _cli("sources", "add", news_site.quiet, *index)
+    # Another from a feed reader's OPML file.
+    opml = tmp_path / "reader.opml"
+    opml.write_text(f"""<?xml version="1.0" encoding="UTF-8"?><opml version="2.0"><head><title>My feeds</title></head>
+<body><outline text="Balkans" title="Balkans"><outline type="rss" text="Quiet Weekly" title="Quiet Weekly"
+ xmlUrl="{news_site.quiet}feed.xml" htmlUrl="{news_site.quiet}"/></outline></body></opml>""")
+    assert "added 1" in _cli("sources", "import", str(opml), *index)
     _cli("sources", "add", news_site.broken, *index)
     news_site.broken_feed["healthy"] = False  # type: ignore[attr-defined]  # down from now on
     _cli("users", "add", "ana@example.org", *index, stdin="a long password\n")
@@ -212,6 +226,7 @@ def test_serve_crawls_added_sources_on_their_own_schedule_and_alerts_arrive_with
         output = server.communicate(timeout=60)[0].decode()
     assert server.returncode in (0, 130), output
     assert "Traceback" not in output, output
+    assert {f"Archive story {n}" for n in range(3)} <= _titles(settings)  # the collection is still there
 
     # Each article once: no Zlatibor story is in two messages, and none before the sixth story.
     texts = [_text(m) for m in mail.messages]
@@ -221,7 +236,7 @@ def test_serve_crawls_added_sources_on_their_own_schedule_and_alerts_arrive_with
 
     # The busy wire is read more often than the quiet weekly, and its interval is shorter.
     busy, quiet = news_site.feed_requests(news_site.busy), news_site.feed_requests(news_site.quiet)
-    assert len(busy) > 1.5 * len(quiet), (len(busy), len(quiet))
+    assert len(busy) > len(quiet), (len(busy), len(quiet))
     busy_interval, _ = _schedule(settings, "Busy Wire")
     quiet_interval, _ = _schedule(settings, "Quiet Weekly")
     assert FLOOR <= busy_interval < quiet_interval <= CEILING
@@ -335,3 +350,29 @@ def test_crawl_loop_runs_until_interrupted(tmp_path: Path, news_site: NewsSite, 
     assert loop.returncode in (0, 130), output
     assert "Traceback" not in output, output
     assert "Quiet Weekly: fetched" in output
+
+
+def test_the_background_crawler_waits_for_a_source_and_stops_with_the_server(
+    tmp_path: Path, news_site: NewsSite
+) -> None:
+    import multiprocessing
+
+    from search.crawl import BackgroundCrawler
+
+    settings = make_settings(tmp_path / "instance", crawl_interval_min=FLOOR, crawl_interval_max=CEILING,
+                             crawl_min_gap=0.0, workers=1)
+    crawler = BackgroundCrawler(settings).start()
+    try:
+        time.sleep(2 * FLOOR)
+        # A new instance (`make run`) has nothing to crawl: no process, no network.
+        assert not [p for p in multiprocessing.active_children() if p.name == "newsdesk-crawler"]
+        assert news_site.web.requests() == []
+        add_source(settings, Source(name="Quiet Weekly", url=news_site.quiet,
+                                    feeds=(news_site.quiet + "feed.xml",)))
+        _wait_for(lambda: len(_titles(settings)) == 2, 60, "the weekly's two essays")
+        assert [p.name for p in multiprocessing.active_children()].count("newsdesk-crawler") == 1
+    finally:
+        stopping = time.monotonic()
+        crawler.shutdown()
+    assert time.monotonic() - stopping < 10
+    assert not [p for p in multiprocessing.active_children() if p.name == "newsdesk-crawler"]

@@ -148,6 +148,9 @@ class BackgroundCrawler:
     def _run(self) -> None:
         from search.processes import context, death, forwarded_logs
 
+        while not self._has_sources():  # no process, and no memory for the cleaner, until there is work
+            if self.stop.wait(check_every(self.settings)):
+                return
         ctx = context()
         with forwarded_logs(ctx) as logs:
             while not self.stop.is_set():
@@ -162,6 +165,13 @@ class BackgroundCrawler:
                 log.warning("background crawl process ended (%s); starting again in %.0f s",
                             death(child.exitcode), check_every(self.settings))
                 self.stop.wait(check_every(self.settings))
+
+    def _has_sources(self) -> bool:
+        try:
+            return bool(sources_to_crawl(self.settings))
+        except NewsdeskError as e:  # an unusable default sources file: said, and looked at again later
+            log.warning("background crawl: %s", e)
+            return False
 
     def _watch(self, child: Any, stop: Any) -> None:
         """Wait for the child; once asked to stop, tell it (the event between crawls, SIGINT during one),
