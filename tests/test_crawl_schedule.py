@@ -376,3 +376,18 @@ def test_the_background_crawler_waits_for_a_source_and_stops_with_the_server(
         crawler.shutdown()
     assert time.monotonic() - stopping < 10
     assert not [p for p in multiprocessing.active_children() if p.name == "newsdesk-crawler"]
+
+
+def test_a_source_robots_txt_keeps_out_backs_off_instead_of_being_asked_again_at_once(
+    tmp_path: Path, news_site: NewsSite
+) -> None:
+    site = news_site.web.site("127.0.0.5")
+    site.routes["/robots.txt"] = lambda: Reply(body=b"User-agent: *\nDisallow: /\n",
+                                               headers={"Content-Type": "text/plain"})
+    settings = make_settings(tmp_path / "instance", crawl_interval_min=FLOOR, crawl_interval_max=CEILING,
+                             crawl_min_gap=0.0)
+    add_source(settings, Source(name="Closed", url=site.url("/"), feeds=(site.url("/feed.xml"),)))
+    report = crawl_due(settings).report
+    assert report is not None and report.robots == 1
+    assert _schedule(settings, "Closed") == (2 * FLOOR, 1)
+    assert crawl_due(settings).crawled == ()  # not due again until its interval has passed

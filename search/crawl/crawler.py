@@ -172,6 +172,7 @@ class _Crawl:
         self.stop = threading.Event()
         self.flushed_at = time.monotonic()
         self.started = time.time()
+        self.completed = False  # every due URL worked: a source with no success was not read
 
     def run(self) -> None:
         self.progress.grow(self.frontier.start(list(self.sources.values()), time.time()))
@@ -180,6 +181,7 @@ class _Crawl:
             # A URL is worked once per crawl, even if a zero back-off makes it due again.
             entries = [entry for entry in due if entry.url not in self.handled]
             if not entries:
+                self.completed = True
                 return
             self._round(entries)
             self._flush()
@@ -191,7 +193,7 @@ class _Crawl:
             self._flush()
             self.frontier.save_robots(self.fetcher.robots_files())
             Schedule(self.frontier.db).record_outcomes(list(self.sources.values()), self.started, time.time(),
-                                                       self.settings)
+                                                       self.settings, complete=self.completed)
         finally:
             self.fetcher.close()
             self.archive.close()
