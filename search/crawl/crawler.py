@@ -32,7 +32,6 @@ run raises (``CrawlError``, ``IndexBusy``, ``SettingsError``).
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import logging
 import queue
 import signal
@@ -55,6 +54,7 @@ from search.crawl.frontier import Entry, Frontier
 from search.crawl.schedule import Schedule
 from search.crawl.work import FetchContext, FetchResult, Outcome, fetch_article, fetch_listing
 from search.errors import CrawlBusy, CrawlError
+from search.locks import try_lock
 from search.pipeline import load_pipeline
 from search.records import PageHints, Source
 from search.settings import Settings
@@ -122,17 +122,11 @@ def crawl(sources: Sequence[Source], settings: Settings, progress: bool | None =
 @contextmanager
 def _one_crawl(settings: Settings) -> Iterator[None]:
     """Hold the instance's crawl lock (``crawl.lock``, never waited for): two crawls would share the frontier."""
-    settings.index.mkdir(parents=True, exist_ok=True)
-    with (settings.index / CRAWL_LOCK).open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with try_lock(settings, CRAWL_LOCK) as got:
+        if not got:
             raise CrawlBusy("another crawl of this instance is running",
-                            hint="the background crawler of `newsdesk serve` or a `newsdesk crawl`; try later") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+                            hint="the background crawler of `newsdesk serve` or a `newsdesk crawl`; try later")
+        yield
 
 
 def _catch_interrupt(stop: threading.Event) -> Any:
