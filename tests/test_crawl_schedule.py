@@ -391,3 +391,38 @@ def test_a_source_robots_txt_keeps_out_backs_off_instead_of_being_asked_again_at
     assert report is not None and report.robots == 1
     assert _schedule(settings, "Closed") == (2 * FLOOR, 1)
     assert crawl_due(settings).crawled == ()  # not due again until its interval has passed
+
+
+def test_a_crawl_yields_to_an_ingest_waiting_for_the_index_and_resumes_next_turn(
+    tmp_path: Path, news_site: NewsSite
+) -> None:
+    import threading
+
+    from search.archive import open_archive
+    from search.crawl import CrawlReport
+
+    site = news_site.web.site("127.0.0.6")
+    count = 30
+    site.routes["/feed.xml"] = lambda: Reply(body=rss([(site.url(f"/p/{n}"), f"Page {n}", None) for n in range(count)]),
+                                             headers={"Content-Type": "application/rss+xml"})
+    for n in range(count):
+        site.routes[f"/p/{n}"] = _story(300 + n)
+    settings = make_settings(tmp_path / "instance", crawl_min_gap=0.2, write_timeout=60.0, workers=1)
+    add_source(settings, Source(name="Long Read", url=site.url("/"), feeds=(site.url("/feed.xml"),)))
+    reports: list[CrawlReport | None] = []
+    crawler = threading.Thread(target=lambda: reports.append(crawl_due(settings).report))
+    crawler.start()
+    _wait_for(lambda: sum(r.path.startswith("/p/") for r in news_site.web.requests()) >= 5, 60, "a few pages")
+    waited = time.monotonic()
+    archive = open_archive(settings)  # what `newsdesk ingest` does first: it waits for the crawl...
+    waited = time.monotonic() - waited
+    archive.close()
+    crawler.join(30)
+    [first] = reports
+    assert first is not None and 0 < first.added < count  # ...which stopped early instead of making it wait long
+    assert waited < 10, waited
+    # The pages left are due at once, although the source's own schedule is not.
+    second = crawl_due(settings)
+    assert second.crawled == ("Long Read",) and second.report is not None
+    assert first.added + second.report.added == count
+    assert len(_titles(settings)) == count  # each page once

@@ -164,6 +164,8 @@ class _Crawl:
         self.pending: list[tuple[Entry, FetchResult]] = []
         self.handled: set[str] = set()
         self.stop = threading.Event()
+        self.yielding = threading.Event()  # another writer waits: stop after the requests in flight
+        self.asked_at = time.monotonic()
         self.flushed_at = time.monotonic()
         self.started = time.time()
         self.completed = False  # every due URL worked: a source with no success was not read
@@ -181,6 +183,9 @@ class _Crawl:
             self._flush()
             if self.stop.is_set():
                 raise KeyboardInterrupt  # after keeping everything fetched: the caller says so
+            if self.yielding.is_set():
+                log.info("crawl: another writer is waiting for the index; stopping here, the rest stays due")
+                return
 
     def close(self) -> None:
         try:
@@ -205,7 +210,7 @@ class _Crawl:
             for group in by_host.values():
                 pool.submit(self._host_worker, group, results)
             handled = 0
-            while handled < len(entries) and not self.stop.is_set():
+            while handled < len(entries) and not self.stop.is_set() and not self._writer_waiting():
                 try:
                     entry, result = results.get(timeout=0.2)
                 except queue.Empty:
@@ -220,9 +225,18 @@ class _Crawl:
             pool.shutdown(wait=True, cancel_futures=True)
             self._drain(results)
 
+    def _writer_waiting(self) -> bool:
+        """Whether an ingest (or another writer) waits for the index: then this crawl yields to it, after
+        the requests in flight, rather than make it give up. Asked at most once a second."""
+        if not self.yielding.is_set() and time.monotonic() - self.asked_at >= 1.0:
+            self.asked_at = time.monotonic()
+            if self.archive.writer_waiting():
+                self.yielding.set()
+        return self.yielding.is_set()
+
     def _host_worker(self, entries: list[Entry], results: queue.Queue[tuple[Entry, FetchResult]]) -> None:
         for entry in entries:
-            if self.stop.is_set():
+            if self.stop.is_set() or self.yielding.is_set():
                 return
             results.put((entry, self._work(entry)))
 

@@ -174,6 +174,15 @@ class Frontier:
         ).fetchone()
         return int(row[0])
 
+    def due_sources(self, names: Sequence[str], now: float) -> set[str]:
+        """The sources among ``names`` with URLs due now: pages left by a crawl that stopped early, or
+        failed ones whose back-off has passed."""
+        rows = self.db.execute(
+            f"SELECT DISTINCT source FROM crawl_frontier WHERE source IN ({_marks(names)}) AND next_fetch_at <= ?",
+            (*names, now),
+        ).fetchall()
+        return {row[0] for row in rows}
+
     # --- results ----------------------------------------------------------------
 
     def add_links(self, links: Iterable[Link], source: str, now: float) -> int:
@@ -334,6 +343,24 @@ def crawl_health(settings: Settings) -> tuple[list[SourceHealth], list[HostHealt
         raise
     finally:
         connection.close()
+
+
+def next_fetch(settings: Settings, names: Sequence[str]) -> float | None:
+    """Read-only: when the first URL of the named sources is due (None: none is waiting)."""
+    if not names or not state_path(settings).is_file():
+        return None
+    connection = open_state(settings, readonly=True)
+    try:
+        row = connection.execute(
+            f"SELECT min(next_fetch_at) FROM crawl_frontier WHERE source IN ({_marks(names)})", tuple(names)
+        ).fetchone()
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return None
+        raise
+    finally:
+        connection.close()
+    return float(row[0]) if row is not None and row[0] is not None else None
 
 
 def source_health(connection: sqlite3.Connection) -> list[SourceHealth]:

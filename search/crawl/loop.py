@@ -14,6 +14,10 @@ reach saved searches with no cron job.
   stay out of the server, and a crawl killed or crashed costs the server
   nothing (the process starts again and resumes from the frontier).
 
+A source is due when its schedule says so, or when URLs of it wait in the
+frontier (a crawl that stopped early to let an ingest write, a failed page
+whose back-off is over).
+
 Which sources: those of a sources file when one is given, else the
 instance's own (``newsdesk sources add``), else the default sources file
 (``seeds/sources.toml``), read afresh each turn so a source added while the
@@ -32,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search.crawl.frontier import Frontier, next_fetch
 from search.crawl.schedule import Schedule, source_schedules
 from search.errors import CrawlBusy, IndexBusy, NewsdeskError
 from search.records import Source
@@ -78,9 +83,11 @@ def crawl_due(settings: Settings, sources_file: Path | None = None, progress: bo
     sources = sources_to_crawl(settings, sources_file)
     if not sources:
         return Turn((), None)
+    names, now = [source.name for source in sources], now or time.time()
     connection = open_state(settings)
     try:
-        due = set(Schedule(connection).due_names([source.name for source in sources], now or time.time()))
+        # Due by its schedule, or with pages left over (a crawl that stopped early, a failed page's back-off over).
+        due = set(Schedule(connection).due_names(names, now)) | Frontier(connection).due_sources(names, now)
     finally:
         connection.close()
     chosen = [source for source in sources if source.name in due]
@@ -97,6 +104,7 @@ def seconds_to_next(settings: Settings, sources_file: Path | None = None) -> flo
         return check
     schedules = source_schedules(settings, names)
     first = min((schedules[name].next_crawl_at or 0.0) if name in schedules else 0.0 for name in names)
+    first = min(first, next_fetch(settings, names) or first)
     return max(0.0, min(first - time.time(), check))
 
 
