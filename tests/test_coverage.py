@@ -51,7 +51,7 @@ def expected(searcher: Searcher, settings: Settings, now: dt.datetime,
     rows = []
     for outlet, articles in by_outlet.items():
         newest = max(article["seq"] for article in articles)
-        row = {
+        row: dict[str, Any] = {
             "outlet": outlet,
             "articles": len(articles),
             "dated": sum(article.get("published") is not None for article in articles),
