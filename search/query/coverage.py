@@ -190,6 +190,11 @@ def _author_words(reader: Any, leaf: Leaf) -> NDArray[np.uint8]:
     Whoosh keeps a byte per document and scored field, 0 only for length 0;
     ``field_lengths`` reads it once per segment into ``columns.lengths``.
     """
+    if not reader.field_length("author"):
+        # No document of the segment has an author word, so Whoosh wrote no lengths for the field, and
+        # ``field_lengths`` would ask for each document's, looking for the missing file every time: 240 ms
+        # for the 7 such segments of the shared 24k corpus.
+        return np.zeros(leaf.columns.size, dtype=np.uint8)
     field_lengths(reader, leaf.columns, "author", np.zeros(0, dtype=np.int32))
     return leaf.columns.lengths["author"]
 
