@@ -213,7 +213,7 @@ def _build(reader: Any, opened: _Columns) -> SegmentColumns:
     size = reader.doc_count_all()
     single = {name: _coded_column(reader.schema[name], opened.get(name), size) for name in SINGLE}
     actor_docs, actors = _actor_pairs(reader)
-    return SegmentColumns(size, single, actor_docs, actors, _read_only(_dates(opened.get(DATE), size)))
+    return SegmentColumns(size, single, actor_docs, actors, _read_only(_numbers(opened.get(DATE), size)))
 
 
 def _coded_column(field: Any, opened: Any, size: int) -> Coded:
@@ -238,7 +238,19 @@ def _var_bytes_values(column: Any) -> list[bytes] | None:
     return [data[o:o + n] for o, n in zip(offsets, lengths, strict=True)]
 
 
-def _dates(column: Any, size: int) -> NDArray[np.uint64]:
+def numeric_column(reader: Any, fieldname: str, size: int) -> NDArray[np.uint64]:
+    """A segment's unsigned numeric column (``date_key``, ``seq``) as an array, deleted documents
+    included; 0 where a document has no value or the segment no such column.
+
+    The stored values are read in one go, not value by value: read by value, a
+    large index's front page spent tens of milliseconds on its ``seq`` column.
+    """
+    if not reader.has_column(fieldname):
+        return np.zeros(size, dtype=np.uint64)
+    return _numbers(reader.column_reader(fieldname, translate=False), size)
+
+
+def _numbers(column: Any, size: int) -> NDArray[np.uint64]:
     if column is None:
         return np.zeros(size, dtype=np.uint64)
     data = _numeric_bytes(column)

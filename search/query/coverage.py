@@ -56,7 +56,7 @@ import numpy as np
 from numpy.typing import NDArray
 from whoosh.searching import Searcher
 
-from search.query.columns import IndexColumns, Leaf, _numeric_bytes, field_lengths, index_columns
+from search.query.columns import IndexColumns, Leaf, field_lengths, index_columns, numeric_column
 from search.records import UNKNOWN
 from search.settings import Settings
 from search.state import open_state, state_path
@@ -175,7 +175,7 @@ def _count(searcher: Searcher, index: IndexColumns, to_row: NDArray[np.int32], s
         live = leaf.live
         outlets = to_row[index.to_table["outlet"][i][leaf.columns.single["outlet"].codes][live]]
         languages = index.to_table["language"][i][leaf.columns.single["language"].codes][live]
-        seqs = _seqs(reader, leaf)[live]
+        seqs = numeric_column(reader, "seq", leaf.columns.size)[live]
         articles += np.bincount(outlets, minlength=size)
         dated += np.bincount(outlets[leaf.columns.dates[live] > 0], minlength=size)
         authored += np.bincount(outlets[_author_words(reader, leaf)[live] > 0], minlength=size)
@@ -198,21 +198,6 @@ def _author_words(reader: Any, leaf: Leaf) -> NDArray[np.uint8]:
         return np.zeros(leaf.columns.size, dtype=np.uint8)
     field_lengths(reader, leaf.columns, "author", np.zeros(0, dtype=np.int32))
     return leaf.columns.lengths["author"]
-
-
-def _seqs(reader: Any, leaf: Leaf) -> NDArray[np.uint64]:
-    """The segment's ``seq`` column (search/index/schema.py): each document's ingest number, 0 for none."""
-    size = leaf.columns.size
-    if not reader.has_column("seq"):
-        return np.zeros(size, dtype=np.uint64)
-    column = reader.column_reader("seq", translate=False)
-    data = _numeric_bytes(column)  # as columns.py reads ``date_key``: the stored values in one read
-    if data is None:  # a column of another kind: read value by value
-        return np.fromiter(column, dtype=np.uint64, count=size)
-    seqs = np.full(size, column._default, dtype=np.uint64)
-    stored = np.frombuffer(data, dtype=">" + column._typecode).astype(np.uint64)
-    seqs[: len(stored)] = stored
-    return seqs
 
 
 # --- the state's side ----------------------------------------------------------------

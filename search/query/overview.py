@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -112,7 +111,7 @@ def _added(searcher: Searcher, index: columns.IndexColumns, live: list[columns.M
     subsearchers = searcher.leaf_searchers()
     best = (0, -1)  # (ingest number, document number in the whole index): none yet
     for leaf, mask in zip(index.leaves, live, strict=True):
-        seqs = np.where(mask, _seq_column(subsearchers[leaf.position][0].reader(), leaf.columns.size), 0)
+        seqs = np.where(mask, columns.numeric_column(subsearchers[leaf.position][0].reader(), _SEQ, leaf.columns.size), 0)
         top = int(np.argmax(seqs)) if len(seqs) else 0
         if len(seqs) and int(seqs[top]) > best[0]:
             best = (int(seqs[top]), leaf.offset + top)
@@ -124,15 +123,3 @@ def _added(searcher: Searcher, index: columns.IndexColumns, live: list[columns.M
         return recorded.astimezone(dt.UTC)
     indexed = stored.get("indexed_at")  # numbered before the moment was recorded
     return indexed.replace(tzinfo=dt.UTC) if isinstance(indexed, dt.datetime) else None
-
-
-def _seq_column(reader: Any, size: int) -> NDArray[np.uint64]:
-    """A segment's ingest numbers, deleted documents included (0 where a document has none).
-
-    Read as the ``date_key`` column is (the same unsigned 64-bit numeric
-    column, its bytes in one read): by value, a large index's front page
-    would spend tens of milliseconds here.
-    """
-    if not reader.has_column(_SEQ):
-        return np.zeros(size, dtype=np.uint64)
-    return columns._dates(reader.column_reader(_SEQ, translate=False), size)
