@@ -19,7 +19,7 @@ from search.errors import NotFound
 from search.settings import Settings
 from search.state import open_state, state_path
 from web.cli import main
-from webforms import PASSWORD
+from webforms import PASSWORD, log_in, make_app
 
 Capture = pytest.CaptureFixture[str]
 
@@ -100,3 +100,16 @@ def test_a_users_table_from_before_the_flag_gets_it_off_for_everyone(fresh: Sett
         columns = {row["name"]: row for row in db.execute("PRAGMA table_info(users)")}
     assert columns["admin"]["notnull"] == 1 and columns["admin"]["dflt_value"] == "0"
 
+
+
+def test_taking_the_right_away_takes_effect_on_the_next_request_of_an_open_session(
+    fresh: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session finds its user in the database on each request, so no log-out is needed."""
+    add(fresh, monkeypatch, "boss@example.org", "--admin")
+    client = make_app(fresh).test_client()
+    assert log_in(client, "boss@example.org").status_code == 302
+    assert 'action="/sources/add"' in client.get("/sources").text
+
+    set_admin(fresh, "boss@example.org", admin=False)
+    assert 'action="/sources/add"' not in client.get("/sources").text
