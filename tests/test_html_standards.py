@@ -51,11 +51,12 @@ from search.crawl.frontier import Frontier
 from search.crawl.schedule import Schedule
 from search.decode import received_page
 from search.enrich import Gazetteer, enrich, record_candidates
-from search.index import write_articles
+from search.index import create_index, write_articles
 from search.records import PageHints, RawPage, Source
 from search.settings import Settings
 from search.sources import add_source
 from search.state import open_state
+from web import create_app
 from webforms import csrf_token, log_in, make_app, make_user, own_instance, submit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -220,25 +221,38 @@ def _collect(settings: Settings) -> dict[str, Page]:
     return pages
 
 
+def _collect_front_pages(pages: dict[str, Page], settings: Settings, empty: Settings) -> None:
+    """The front page as it speaks of the instance: small (``results-all``), past the threshold, and empty."""
+    large = create_app({"TESTING": True, "NEWSDESK_SETTINGS": settings, "NEWSDESK_FEW_ARTICLES": 2})
+    _take(pages, "results-all-large", large.test_client().get("/"), 200)  # "Add more articles" closed
+    create_index(empty)
+    _take(pages, "results-empty-index", make_app(empty).test_client().get("/"), 200)
+
+
 @pytest.fixture(scope="module")
 def pages(seeded: Settings, gazetteer: Gazetteer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Page]:
     settings = own_instance(seeded, tmp_path_factory.mktemp("standards"), registration_open=True)
     _add_wire_story(settings, gazetteer)
     _add_crawl_health(settings)
-    return _collect(settings)
+    pages = _collect(settings)
+    _collect_front_pages(pages, settings, Settings(index=tmp_path_factory.mktemp("standards-empty") / "instance"))
+    return pages
 
 
 PAGE_NAMES = [
     "results-all", "results-query", "results-filtered", "results-second-page", "results-copies", "results-empty",
     "error-bad-query", "error-not-found", "article", "article-with-copies", "actor", "candidates", "sources",
     "register", "register-refused", "login", "login-failed", "saved-none", "account", "results-logged-in", "saved",
-    "saved-form", "saved-form-refused", "unsubscribe", "unsubscribe-done", "sources-admin", "sources-add-refused",
-    "sources-added", "sources-imported", "sources-remove",
+    "saved-form", "saved-form-refused", "unsubscribe", "unsubscribe-done", "results-all-large", "results-empty-index",
+    "sources-admin", "sources-add-refused", "sources-added", "sources-imported", "sources-remove",
 ]
 
 
 #: What each page is in the catalogue for, so that a page that quietly stopped showing it fails here.
 SHOWS = {
+    "results-all": '<details class="add-more" open>',
+    "results-all-large": '<details class="add-more">',
+    "results-empty-index": "Nothing here yet",
     "results-filtered": 'class="chips"',
     "results-second-page": 'class="pager"',
     "results-copies": "Also published by",

@@ -8,8 +8,8 @@ A shell on top of both packages, like the Flask app beside it: it lives in
     newsdesk serve [--index DIR] [--host H] [--port P]
     newsdesk reindex [--index DIR] [--workers N]
     newsdesk delete URL|ID [--index DIR]
-    newsdesk crawl [--sources FILE] [--index DIR]
-    newsdesk sources [--index DIR]
+    newsdesk crawl [--sources FILE] [--due | --loop] [--index DIR]
+    newsdesk sources [--index DIR]  |  sources add URL [--name N] | remove NAME|URL | list | import FILE.opml | export
     newsdesk extract FILE [--url URL]
     newsdesk actors candidates [--index DIR] [--min-articles N]
     newsdesk actors promote NAME --id ID [--type person] [--alias A ...] [--role R ...]
@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 from search.errors import NewsdeskError
 from search.settings import Settings, listening_url, load_settings
 from web.cli_accounts import alert_commands, user_commands
+from web.cli_sources import source_commands
 
 if TYPE_CHECKING:  # the commands import their stages lazily: start-up stays quick
     from search.index import IndexReport
@@ -125,21 +126,17 @@ def _parser() -> argparse.ArgumentParser:
     delete.add_argument("key", metavar="URL|ID", help="the article's id or URL")
     delete.set_defaults(command=_delete)
 
-    _crawl_commands(commands, common)
+    source_commands(commands, common)
+    _extract_command(commands, common)
     _actor_commands(commands, common)
     user_commands(commands, common)
     alert_commands(commands, common)
     return parser
 
 
-def _crawl_commands(
+def _extract_command(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
-    crawl = commands.add_parser("crawl", parents=[common], help="fetch new articles from the outlets of a sources file")
-    crawl.add_argument("--sources", metavar="FILE", help="sources file (default: seeds/sources.toml)")
-    crawl.set_defaults(command=_crawl)
-    health = commands.add_parser("sources", parents=[common], help="show each crawled source's and host's health")
-    health.set_defaults(command=_sources)
     extract = commands.add_parser("extract", parents=[common], help="print the article the cleaner finds in one page")
     extract.add_argument("file", metavar="FILE", help="a .html, .html.gz or .txt page")
     extract.add_argument("--url", help="the page's address (for its date, outlet and canonical URL)")
@@ -311,70 +308,27 @@ def _delete(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _crawl(args: argparse.Namespace, settings: Settings) -> int:
-    from search.crawl import crawl
-    from search.sources import load_sources
-
-    sources = load_sources(Path(args.sources) if args.sources else None)
-    report = crawl(sources, settings)
-    for url, reason in report.failures:
-        print(f"failed {url}: {reason}")
-    print(
-        f"sources {report.sources}, discovered {report.discovered}, fetched {report.fetched}, "
-        f"not modified {report.not_modified}, skipped by robots.txt {report.robots}, failed {report.failed}, "
-        f"noindex {report.noindex}, no article found {report.unextractable}; "
-        f"articles added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-        f"duplicate {report.duplicate} — index: {settings.index}"
-    )
-    return 0  # URLs that failed are reported above; the crawl itself ran
-
-
-def _sources(args: argparse.Namespace, settings: Settings) -> int:
-    from search.crawl import crawl_health
-
-    sources, hosts = crawl_health(settings)
-    if not sources:
-        print(f"no crawl has run in {settings.index} yet: newsdesk crawl --index {settings.index}")
-        return 0
-    print("source\tarticles\tundated\tpending\tfailed\tno article\trobots\tlast success\tlast new article\t"
-          "latest failure")
-    for s in sources:
-        failure = f"{_when(s.last_failure)}: {s.last_error}" if s.last_error else "-"
-        print(
-            f"{s.name}\t{s.articles}\t{s.undated}\t{s.pending}\t{s.failed}\t{s.unextractable}\t{s.robots}\t"
-            f"{_when(s.last_success)}\t{_when(s.last_new_article)}\t{failure}"
-        )
-    print("\nhost\trequests\tfailing now\tlast success\tlast failure\tlast error")
-    for h in hosts:
-        print(
-            f"{h.host}\t{h.requests}\t{h.failures}\t{_when(h.last_success)}\t{_when(h.last_failure)}\t"
-            f"{h.last_error or '-'}"
-        )
-    return 0
-
-
-def _when(moment: float | None) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
-
-
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import waitress
 
     from search.alerts import start_scheduler
+    from search.crawl import start_background_crawler
     from web import create_app
     from web.memory import limit_malloc_arenas
 
     limit_malloc_arenas()  # before any thread of the server starts (web/memory.py says why)
     app = create_app({"NEWSDESK_SETTINGS": settings})
     scheduler = start_scheduler(settings)  # alert catch-up and digests, beside the web threads
+    crawler = start_background_crawler(settings)  # each source when it is due; instant alerts follow
     print(f"Newsdesk on {listening_url(settings.host, settings.port)}/ (index: {settings.index}; "
-          f"links point to {settings.base_url}/)", flush=True)
+          f"links point to {settings.base_url}/; crawling sources in the background: "
+          f"{'on' if crawler else 'off'})", flush=True)
     try:
         # ident="": no Server header; naming the server and its version helps only an attacker.
         waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="")
     finally:
+        if crawler is not None:
+            crawler.shutdown()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
     return 0

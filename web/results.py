@@ -2,24 +2,43 @@
 
 Each view is the same three steps — parse the request, ``query.search``,
 render — and the formats differ only in the renderer picked from
-``RENDERERS``.
+``RENDERERS``. The front page (no query, no filter, page 1) also says what
+the instance holds and how to add more (``query.overview``, rendered by
+templates/_instance.html).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
-from flask import Blueprint, Response, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
 from search.alerts import article_link
-from search.query import make_query, search
+from search.query import Overview, make_query, overview, search
 from search.records import FACETS, SearchPage, SearchQuery
 from web.atom import as_uri, commit_time, entry_dates, feed_response, filters_text, moment, newest, public_url
 from web.searcher import get_gazetteer, get_searcher, get_settings
 
 bp = Blueprint("results", __name__)
+
+#: Below this many articles the front page shows how to add more (the commands, open); from it on, the same
+#: commands stay one click away, under a closed "Add more articles". A newcomer's instance (the five seed
+#: articles) is far below it, an instance in daily use far above. The app setting ``NEWSDESK_FEW_ARTICLES``
+#: overrides it.
+FEW_ARTICLES = 1000
+
+
+@dataclass(frozen=True)
+class Instance:
+    """What the front page says about the instance: its overview, and the ``--index`` its commands name."""
+
+    overview: Overview
+    index: str  # the instance directory as the server was given it, quoted for a shell
+    small: bool  # under ``FEW_ARTICLES``: the commands shown open
 
 
 def parse_request() -> SearchQuery:
@@ -37,7 +56,17 @@ def parse_request() -> SearchQuery:
 
 
 def _render_html(page: SearchPage) -> Response | str:
-    return render_template("search.html", page=page)
+    return render_template("search.html", page=page, instance=_instance(page.query))
+
+
+def _instance(query: SearchQuery) -> Instance | None:
+    """The front page's account of the instance; None on any other results page."""
+    if query.q.strip() or any(query.filters().values()) or query.page > 1:
+        return None
+    settings = get_settings()
+    about = overview(get_searcher(), settings)
+    few = current_app.config.get("NEWSDESK_FEW_ARTICLES", FEW_ARTICLES)
+    return Instance(about, index=shlex.quote(str(settings.index)), small=about.articles < few)
 
 
 def _render_json(page: SearchPage) -> Response | str:

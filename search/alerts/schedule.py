@@ -17,7 +17,6 @@ the work.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from search.alerts.accounts import list_users
 from search.alerts.saved import list_saved
+from search.locks import try_lock
 from search.records import SavedSearch
 from search.settings import Settings
 
@@ -73,17 +73,8 @@ def aware(moment: dt.datetime) -> dt.datetime:
 @contextmanager
 def exclusive(settings: Settings) -> Iterator[bool]:
     """Whether this process got the instance's alert lock (held until the block ends; never waits)."""
-    settings.index.mkdir(parents=True, exist_ok=True)
-    with (settings.index / LOCK_FILE).open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with try_lock(settings, LOCK_FILE) as got:
+        yield got
 
 
 def schedule_runs(settings: Settings, run: Callable[[Settings], object]) -> BackgroundScheduler | None:

@@ -34,7 +34,10 @@ cleaner waits for the next reindex then.
 
 One writer: ``open_archive`` holds ``archive/.lock`` (waiting up to
 ``write_timeout``) until ``close``. Only ingest, crawl, reindex and delete
-open the archive; the web app never does.
+open the archive; the web app never does. A process waiting for it says so
+by holding ``archive/.waiting`` shared meanwhile, and the writer can ask
+(``writer_waiting``): a background crawl then stops early and resumes later,
+rather than an ingest giving up.
 """
 
 from __future__ import annotations
@@ -93,6 +96,8 @@ ARCHIVE_DIR = "archive"
 MAX_FILE_BYTES = 1 << 30
 _NAME = re.compile(r"^newsdesk-\d{8}T\d{6}Z-(\d{5,})\.warc\.gz$")
 _PAGE_KINDS = ("response", "resource")
+#: Held shared by every process waiting for the archive's lock.
+_WAITING = ".waiting"
 
 
 class Archive:
@@ -269,6 +274,16 @@ class Archive:
         self._refresh()
 
     # --- lifetime --------------------------------------------------------
+
+    def writer_waiting(self) -> bool:
+        """Whether another process is waiting for this archive's lock (an ingest, say)."""
+        with (self.directory / _WAITING).open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
 
     def close(self) -> None:
         self._close_output()
@@ -514,21 +529,28 @@ def _seq(name: str) -> int:
 
 
 def _acquire(path: Path, timeout: float) -> IO[bytes]:
-    """Hold the archive's one-writer lock, waiting up to ``timeout`` seconds."""
+    """Hold the archive's one-writer lock, waiting up to ``timeout`` seconds (and saying so, meanwhile)."""
     handle = path.open("a+b")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return handle
+    except BlockingIOError:
+        pass
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return handle
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                handle.close()
-                raise IndexBusy(
-                    f"another process is writing to the archive in {path.parent} (waited {timeout:g} s)",
-                    hint="wait for the other ingest, crawl or reindex to finish, or raise NEWSDESK_WRITE_TIMEOUT",
-                ) from None
-            time.sleep(0.05)
+    with path.with_name(_WAITING).open("a") as waiting:
+        fcntl.flock(waiting, fcntl.LOCK_SH)  # released with the file, whatever happens below
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return handle
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.close()
+                    raise IndexBusy(
+                        f"another process is writing to the archive in {path.parent} (waited {timeout:g} s)",
+                        hint="wait for the other ingest, crawl or reindex to finish, or raise NEWSDESK_WRITE_TIMEOUT",
+                    ) from None
+                time.sleep(0.05)
 
 
 def _remove_leftovers(directory: Path) -> None:

@@ -32,7 +32,6 @@ run raises (``CrawlError``, ``IndexBusy``, ``SettingsError``).
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import logging
 import queue
 import signal
@@ -55,6 +54,7 @@ from search.crawl.frontier import Entry, Frontier
 from search.crawl.schedule import Schedule
 from search.crawl.work import FetchContext, FetchResult, Outcome, fetch_article, fetch_listing
 from search.errors import CrawlBusy, CrawlError
+from search.locks import try_lock
 from search.pipeline import load_pipeline
 from search.records import PageHints, Source
 from search.settings import Settings
@@ -122,17 +122,11 @@ def crawl(sources: Sequence[Source], settings: Settings, progress: bool | None =
 @contextmanager
 def _one_crawl(settings: Settings) -> Iterator[None]:
     """Hold the instance's crawl lock (``crawl.lock``, never waited for): two crawls would share the frontier."""
-    settings.index.mkdir(parents=True, exist_ok=True)
-    with (settings.index / CRAWL_LOCK).open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with try_lock(settings, CRAWL_LOCK) as got:
+        if not got:
             raise CrawlBusy("another crawl of this instance is running",
-                            hint="the background crawler of `newsdesk serve` or a `newsdesk crawl`; try later") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+                            hint="the background crawler of `newsdesk serve` or a `newsdesk crawl`; try later")
+        yield
 
 
 def _catch_interrupt(stop: threading.Event) -> Any:
@@ -170,8 +164,11 @@ class _Crawl:
         self.pending: list[tuple[Entry, FetchResult]] = []
         self.handled: set[str] = set()
         self.stop = threading.Event()
+        self.yielding = threading.Event()  # another writer waits: stop after the requests in flight
+        self.asked_at = time.monotonic()
         self.flushed_at = time.monotonic()
         self.started = time.time()
+        self.completed = False  # every due URL worked: a source with no success was not read
 
     def run(self) -> None:
         self.progress.grow(self.frontier.start(list(self.sources.values()), time.time()))
@@ -180,18 +177,22 @@ class _Crawl:
             # A URL is worked once per crawl, even if a zero back-off makes it due again.
             entries = [entry for entry in due if entry.url not in self.handled]
             if not entries:
+                self.completed = True
                 return
             self._round(entries)
             self._flush()
             if self.stop.is_set():
                 raise KeyboardInterrupt  # after keeping everything fetched: the caller says so
+            if self.yielding.is_set():
+                log.info("crawl: another writer is waiting for the index; stopping here, the rest stays due")
+                return
 
     def close(self) -> None:
         try:
             self._flush()
             self.frontier.save_robots(self.fetcher.robots_files())
             Schedule(self.frontier.db).record_outcomes(list(self.sources.values()), self.started, time.time(),
-                                                       self.settings)
+                                                       self.settings, complete=self.completed)
         finally:
             self.fetcher.close()
             self.archive.close()
@@ -209,7 +210,7 @@ class _Crawl:
             for group in by_host.values():
                 pool.submit(self._host_worker, group, results)
             handled = 0
-            while handled < len(entries) and not self.stop.is_set():
+            while handled < len(entries) and not self.stop.is_set() and not self._writer_waiting():
                 try:
                     entry, result = results.get(timeout=0.2)
                 except queue.Empty:
@@ -224,9 +225,18 @@ class _Crawl:
             pool.shutdown(wait=True, cancel_futures=True)
             self._drain(results)
 
+    def _writer_waiting(self) -> bool:
+        """Whether an ingest (or another writer) waits for the index: then this crawl yields to it, after
+        the requests in flight, rather than make it give up. Asked at most once a second."""
+        if not self.yielding.is_set() and time.monotonic() - self.asked_at >= 1.0:
+            self.asked_at = time.monotonic()
+            if self.archive.writer_waiting():
+                self.yielding.set()
+        return self.yielding.is_set()
+
     def _host_worker(self, entries: list[Entry], results: queue.Queue[tuple[Entry, FetchResult]]) -> None:
         for entry in entries:
-            if self.stop.is_set():
+            if self.stop.is_set() or self.yielding.is_set():
                 return
             results.put((entry, self._work(entry)))
 

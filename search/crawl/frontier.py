@@ -137,8 +137,10 @@ class Frontier:
     def start(self, sources: Sequence[Source], now: float) -> int:
         """Register sources and their listings; make every listing due again.
 
-        Returns how many URLs are due. Listings in a failure back-off stay
-        there; a source without feeds gets its homepage read for them.
+        Returns how many URLs are due. A failing listing is asked again with
+        its source, whose schedule backs off instead (search/crawl/schedule.py):
+        a source crawled is read whole. A source without feeds gets its
+        homepage read for them.
         """
         with self.db:
             for source in sources:
@@ -151,8 +153,7 @@ class Frontier:
                     self._insert(url, source.name, kind, now, None)
             names = [source.name for source in sources]
             self.db.execute(
-                f"UPDATE crawl_frontier SET next_fetch_at = ? WHERE kind != 'page' "
-                f"AND status NOT IN ('failed', 'redirected') AND source IN ({_marks(names)})",
+                f"UPDATE crawl_frontier SET next_fetch_at = ? WHERE kind != 'page' AND source IN ({_marks(names)})",
                 (now, *names),
             )
         return self.due_count([source.name for source in sources], now)
@@ -172,6 +173,15 @@ class Frontier:
             (*names, now),
         ).fetchone()
         return int(row[0])
+
+    def due_sources(self, names: Sequence[str], now: float) -> set[str]:
+        """The sources among ``names`` with URLs due now: pages left by a crawl that stopped early, or
+        failed ones whose back-off has passed."""
+        rows = self.db.execute(
+            f"SELECT DISTINCT source FROM crawl_frontier WHERE source IN ({_marks(names)}) AND next_fetch_at <= ?",
+            (*names, now),
+        ).fetchall()
+        return {row[0] for row in rows}
 
     # --- results ----------------------------------------------------------------
 
@@ -333,6 +343,24 @@ def crawl_health(settings: Settings) -> tuple[list[SourceHealth], list[HostHealt
         raise
     finally:
         connection.close()
+
+
+def next_fetch(settings: Settings, names: Sequence[str]) -> float | None:
+    """Read-only: when the first URL of the named sources is due (None: none is waiting)."""
+    if not names or not state_path(settings).is_file():
+        return None
+    connection = open_state(settings, readonly=True)
+    try:
+        row = connection.execute(
+            f"SELECT min(next_fetch_at) FROM crawl_frontier WHERE source IN ({_marks(names)})", tuple(names)
+        ).fetchone()
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return None
+        raise
+    finally:
+        connection.close()
+    return float(row[0]) if row is not None and row[0] is not None else None
 
 
 def source_health(connection: sqlite3.Connection) -> list[SourceHealth]:

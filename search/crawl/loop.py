@@ -9,10 +9,14 @@ reach saved searches with no cron job.
 
 * ``crawl_due`` — one turn (``newsdesk crawl --due``);
 * ``crawl_loop`` — turns until stopped, in this process (``newsdesk crawl --loop``);
-* ``BackgroundCrawler`` — turns in a thread of ``newsdesk serve``, each
-  crawl in a child process (``search.processes``): the cleaner's CPU and
-  memory stay out of the server, and a crawl killed or crashed costs the
-  server nothing (the next turn resumes from the frontier).
+* ``BackgroundCrawler`` — ``crawl_loop`` beside ``newsdesk serve``, in a
+  process of its own (``search.processes``): the cleaner's CPU and memory
+  stay out of the server, and a crawl killed or crashed costs the server
+  nothing (the process starts again and resumes from the frontier).
+
+A source is due when its schedule says so, or when URLs of it wait in the
+frontier (a crawl that stopped early to let an ingest write, a failed page
+whose back-off is over).
 
 Which sources: those of a sources file when one is given, else the
 instance's own (``newsdesk sources add``), else the default sources file
@@ -32,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search.crawl.frontier import Frontier, next_fetch
 from search.crawl.schedule import Schedule, source_schedules
 from search.errors import CrawlBusy, IndexBusy, NewsdeskError
 from search.records import Source
@@ -78,9 +83,11 @@ def crawl_due(settings: Settings, sources_file: Path | None = None, progress: bo
     sources = sources_to_crawl(settings, sources_file)
     if not sources:
         return Turn((), None)
+    names, now = [source.name for source in sources], now or time.time()
     connection = open_state(settings)
     try:
-        due = set(Schedule(connection).due_names([source.name for source in sources], now or time.time()))
+        # Due by its schedule, or with pages left over (a crawl that stopped early, a failed page's back-off over).
+        due = set(Schedule(connection).due_names(names, now)) | Frontier(connection).due_sources(names, now)
     finally:
         connection.close()
     chosen = [source for source in sources if source.name in due]
@@ -97,6 +104,7 @@ def seconds_to_next(settings: Settings, sources_file: Path | None = None) -> flo
         return check
     schedules = source_schedules(settings, names)
     first = min((schedules[name].next_crawl_at or 0.0) if name in schedules else 0.0 for name in names)
+    first = min(first, next_fetch(settings, names) or first)
     return max(0.0, min(first - time.time(), check))
 
 
@@ -117,18 +125,22 @@ def crawl_loop(
             log.warning("crawl waits: %s", e)
             stop.wait(check_every(settings))
             continue
+        except NewsdeskError as e:  # an unusable sources file, say: said, and looked at again later
+            log.error("crawl: %s", e)
+            stop.wait(check_every(settings))
+            continue
         if on_turn is not None and turn.crawled:
             on_turn(turn)
         stop.wait(seconds_to_next(settings, sources_file))
 
 
 class BackgroundCrawler:
-    """``newsdesk serve``'s crawler: a thread that starts a crawl process whenever a source is due."""
+    """``newsdesk serve``'s crawler: ``crawl_loop`` in a process of its own, started again if it dies."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stop = threading.Event()
-        self.child: Any = None
+        self.wait = _STOP_WAIT
         self.thread = threading.Thread(target=self._run, name="newsdesk-crawler", daemon=True)
 
     def start(self) -> BackgroundCrawler:
@@ -136,61 +148,72 @@ class BackgroundCrawler:
         return self
 
     def shutdown(self, wait: float = _STOP_WAIT) -> None:
-        """Stop: a crawl under way commits what it fetched (SIGINT), or is killed after ``wait`` seconds."""
+        """Stop: a crawl under way commits what it fetched, or is killed after ``wait`` seconds."""
+        self.wait = wait
         self.stop.set()
-        child = self.child
-        if child is not None and child.is_alive():
-            os.kill(child.pid, signal.SIGINT)
-            child.join(wait)
-            if child.is_alive():
-                child.kill()
-                child.join()
-        self.thread.join(wait)
+        self.thread.join(wait + 5.0)
 
     def _run(self) -> None:
         from search.processes import context, death, forwarded_logs
 
+        while not self._has_sources():  # no process, and no memory for the cleaner, until there is work
+            if self.stop.wait(check_every(self.settings)):
+                return
         ctx = context()
         with forwarded_logs(ctx) as logs:
             while not self.stop.is_set():
-                try:
-                    waiting = seconds_to_next(self.settings)
-                except NewsdeskError as e:  # an unusable sources file, say: said once a check, not fatal
-                    log.warning("background crawl: %s", e)
-                    waiting = check_every(self.settings)
-                if waiting > 0:
-                    self.stop.wait(waiting)
-                    continue
-                child = ctx.Process(target=_crawl_process, args=(self.settings, logs, logging.getLogger().level),
-                                    name="newsdesk-crawler")
+                stop = ctx.Event()
+                child = ctx.Process(target=_crawl_process, args=(self.settings, stop, logs, logging.getLogger().level),
+                                    name="newsdesk-crawler", daemon=True)
                 child.start()
-                self.child = child
-                child.join()
-                self.child = None
-                if child.exitcode != 0:  # busy, or a fault: the same sources are due again, so not at once
-                    if child.exitcode != _BUSY:
-                        log.warning("background crawl process ended (%s); next try in %.0f s",
-                                    death(child.exitcode), check_every(self.settings))
-                    self.stop.wait(check_every(self.settings))
+                self._watch(child, stop)
+                if self.stop.is_set():
+                    return
+                # Killed, out of memory, a fault of ours: the frontier keeps its place, so start again, not at once.
+                log.warning("background crawl process ended (%s); starting again in %.0f s",
+                            death(child.exitcode), check_every(self.settings))
+                self.stop.wait(check_every(self.settings))
+
+    def _has_sources(self) -> bool:
+        try:
+            return bool(sources_to_crawl(self.settings))
+        except NewsdeskError as e:  # an unusable default sources file: said, and looked at again later
+            log.warning("background crawl: %s", e)
+            return False
+
+    def _watch(self, child: Any, stop: Any) -> None:
+        """Wait for the child; once asked to stop, tell it (the event between crawls, SIGINT during one),
+        and kill it if it has not ended ``wait`` seconds later."""
+        while child.is_alive() and not self.stop.wait(0.2):
+            pass
+        if not child.is_alive():
+            return
+        stop.set()
+        os.kill(child.pid, signal.SIGINT)
+        child.join(self.wait)
+        if child.is_alive():
+            child.kill()
+            child.join()
 
 
-#: The crawl process's exit status when another crawl or writer held the instance.
-_BUSY = 3
+def _crawl_process(settings: Settings, stop: Any, logs: Any, level: int) -> None:
+    """In the child: ``crawl_loop`` until the server sets ``stop`` or goes away.
 
-
-def _crawl_process(settings: Settings, logs: Any, level: int) -> None:
-    """In the child: one turn, its summary logged; exit status ``_BUSY`` when it could not run."""
+    SIGINT comes with ``stop``: during a crawl, the crawl's own handler lets the
+    requests in flight finish and commits them (search/crawl/crawler.py);
+    between crawls it is ignored (``watch_parent``) and ``stop`` ends the loop.
+    """
     from search.processes import log_to, watch_parent
 
-    watch_parent()  # the crawl catches SIGINT itself, to commit what it fetched before it stops
+    watch_parent()
     log_to(logs, level)
     try:
-        turn = crawl_due(settings)
-    except (CrawlBusy, IndexBusy) as e:
-        log.info("background crawl waits: %s", e)
-        raise SystemExit(_BUSY) from None
+        crawl_loop(settings, stop=stop, progress=False, on_turn=_log_turn)
     except KeyboardInterrupt:
-        return  # asked to stop: what was fetched is committed
+        pass  # stopped during a crawl, after keeping what it fetched
+
+
+def _log_turn(turn: Turn) -> None:
     if turn.report is not None:
         report = turn.report
         log.info("background crawl of %s: fetched %d, failed %d; articles added %d, updated %d",

@@ -116,13 +116,14 @@ class Schedule:
         return self._rows(names)
 
     def record_outcomes(
-        self, sources: Sequence[Source], started: float, now: float, settings: Settings
+        self, sources: Sequence[Source], started: float, now: float, settings: Settings, complete: bool = True
     ) -> None:
         """After a crawl that began at ``started``: each source it reached gets its next interval.
 
-        A source failed when its health shows a failure and no success since
-        ``started``; one with neither was not reached (a stopped crawl) and
-        keeps its place.
+        A source succeeded when a listing of it was read since ``started``.
+        In a ``complete`` crawl every other source failed (its listings
+        failed, or robots.txt keeps us from them); in a stopped one, a source
+        with neither a success nor a failure was not reached and keeps its place.
         """
         robots = self._robots()
         with self.db:
@@ -131,7 +132,7 @@ class Schedule:
                     "SELECT last_success, last_failure FROM crawl_sources WHERE name = ?", (source.name,)
                 ).fetchone()
                 succeeded = health is not None and (health["last_success"] or 0) >= started
-                failed = not succeeded and health is not None and (health["last_failure"] or 0) >= started
+                failed = not succeeded and (complete or (health is not None and (health["last_failure"] or 0) >= started))
                 if succeeded or failed:
                     self._record(source, failed, now, floor_for(source, settings, robots), settings)
 

@@ -5,7 +5,8 @@ and the gazetteer (actor labels); below alerts and the web app.
 
 Exports: ``search`` (hits, snippets, facets), ``matching`` (what alerts
 percolate), ``make_query`` and ``parse_query``, ``hits_by_id``,
-``get_article``, ``get_copies``, ``actor_page``, ``facet_label``,
+``get_article``, ``get_copies``, ``actor_page``, ``facet_label``; ``overview``
+(what the instance holds, for its front page) and its ``Overview``;
 ``outlet_coverage`` (each outlet's articles and how completely they are
 described, for the sources page).
 
@@ -14,18 +15,20 @@ dates, wildcards, the time limit), ``matches`` (which documents a query
 matches, as per-segment arrays, and their BM25F scores), ``postings``
 (posting lists read a block at a time), ``columns`` (each segment's facet
 codes, dates and liveness as arrays, built once), ``facets`` (counting them),
-``coverage`` (per outlet, from the same arrays), ``snippets``.
+``coverage`` (per outlet, from the same arrays), ``snippets``, ``overview``.
 """
 
 from __future__ import annotations
 
 from search.query.coverage import OutletCoverage, outlet_coverage
+from search.query.overview import Overview, overview
 from search.query.parse import MAX_FACET_LIMIT, make_query, parse_query
 from search.query.run import actor_page, facet_label, get_article, get_copies, hits_by_id, matching, search
 
 __all__ = [
     "MAX_FACET_LIMIT",
     "OutletCoverage",
+    "Overview",
     "actor_page",
     "facet_label",
     "get_article",
@@ -34,6 +37,7 @@ __all__ = [
     "make_query",
     "matching",
     "outlet_coverage",
+    "overview",
     "parse_query",
     "search",
 ]
