@@ -26,6 +26,7 @@ from conftest import make_settings
 from search.index import create_index, open_index
 from search.ingest import ingest
 from search.query import OutletCoverage, outlet_coverage
+from search.query import coverage as coverage_module
 from search.records import UNKNOWN
 from search.settings import Settings
 from search.state import state_path
@@ -51,7 +52,7 @@ def expected(searcher: Searcher, settings: Settings, now: dt.datetime,
     rows = []
     for outlet, articles in by_outlet.items():
         newest = max(article["seq"] for article in articles)
-        row = {
+        row: dict[str, Any] = {
             "outlet": outlet,
             "articles": len(articles),
             "dated": sum(article.get("published") is not None for article in articles),
@@ -185,6 +186,15 @@ def test_a_generated_corpus_is_counted_as_plain_python_counts_it(corpus: Setting
         # Between the old numbers and the new ones: some recent, some not.
         recent = computed(searcher, corpus, NOW)
         assert 0 < sum(row["added_recently"] for row in recent) < searcher.doc_count()
+
+
+def test_the_outlets_newest_numbers_are_looked_up_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = make_settings(tmp_path / "instance", batch_size=5)
+    build_corpus(settings, tmp_path, 4)
+    monkeypatch.setattr(coverage_module, "_CHUNK", 2)  # as past 500 outlets: several lookups, one answer
+    with open_index(settings).searcher() as searcher:
+        rows = computed(searcher, settings, NOW)
+        assert len(rows) > 2 and rows == expected(searcher, settings, NOW)
 
 
 def test_the_seed_corpus_is_counted_as_plain_python_counts_it(searcher: Searcher, seeded: Settings) -> None:
