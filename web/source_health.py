@@ -23,9 +23,14 @@ The row is named as the registry spells it, else the crawler, else the
 index's spelling with the most articles; ``outlets`` lists the index's
 spellings, the values its outlet filter takes.
 
-When it is crawled next comes from the schedule (``search.crawl.source_schedules``):
-a kept or crawled source without a place in it (never crawled to its end)
-is due now; an ingested-only outlet is not crawled at all.
+When it is crawled next follows the crawl loop's own rule (``search.crawl.loop``,
+what ``newsdesk serve`` runs): the loop follows the instance's sources
+(else the default sources file's), and one of them is due when its schedule
+says so (``search.crawl.source_schedules``; never crawled to its end: due
+now) or when URLs of it wait in the frontier (pages a stopped crawl left, a
+failed page whose back-off is over). A source crawled once from another
+sources file is followed only when that file is crawled; an ingested-only
+outlet is not crawled at all.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from typing import Literal
 from whoosh.searching import Searcher
 
 from search.crawl import SourceSchedule, crawl_health, source_schedules
-from search.crawl.frontier import SourceHealth
+from search.crawl.frontier import SourceHealth, next_fetch
+from search.crawl.loop import sources_to_crawl
 from search.query import OutletCoverage, outlet_coverage
 from search.settings import Settings
 from search.sources import RegisteredSource, registered_sources
@@ -66,6 +72,8 @@ class SourceRow:
     outlets: tuple[str, ...]  # the index's spellings of the name (its outlet facet's values), most articles first
     index_read: bool  # False: the index could not be opened, so article counts are unknown (not 0)
     now: dt.datetime  # the moment the row describes (UTC)
+    followed: bool = False  # crawled by the crawl loop (``newsdesk serve``): one of the sources it reads
+    waiting: dt.datetime | None = None  # when the first URL of it waiting in the frontier is due (None: none waits)
 
     # --- the articles -------------------------------------------------------
 
@@ -131,16 +139,20 @@ class SourceRow:
 
     @property
     def next_crawl(self) -> dt.datetime | None:
-        """When it is due (None: due now, or never for an ingested-only outlet — ``due`` tells which)."""
-        if not self.crawled or self.schedule is None or self.schedule.next_crawl_at is None:
+        """When the crawl loop takes it next: the earlier of its schedule and its first waiting URL.
+
+        None when it is due now, and when the loop does not follow it — ``due`` and ``followed`` tell which.
+        """
+        if not self.followed or self.schedule is None or self.schedule.next_crawl_at is None:
             return None
-        moment = _moment(self.schedule.next_crawl_at)
-        return moment if moment is not None and moment > self.now else None
+        moments = [moment for moment in (_moment(self.schedule.next_crawl_at), self.waiting) if moment is not None]
+        first = min(moments, default=None)
+        return first if first is not None and first > self.now else None
 
     @property
     def due(self) -> bool:
-        """Crawled at the next turn of the crawler: never crawled to its end, or its time has come."""
-        return self.crawled and self.next_crawl is None
+        """Taken at the crawl loop's next turn: never crawled to its end, its time has come, or URLs of it wait."""
+        return self.followed and self.next_crawl is None
 
     @property
     def interval(self) -> dt.timedelta | None:
@@ -151,9 +163,11 @@ class SourceRow:
 
     @property
     def next_crawl_text(self) -> str:
-        """"not crawled", "due now" or "in 2 h 5 min"."""
+        """"not crawled", "with its sources file only", "due now" or "in 2 h 5 min"."""
         if not self.crawled:
             return "not crawled"
+        if not self.followed:
+            return "with its sources file only"
         if self.next_crawl is None:
             return "due now"
         return f"in {duration_text((self.next_crawl - self.now).total_seconds())}"
@@ -197,6 +211,9 @@ def source_rows(
     coverage = _by_name(outlet_coverage(searcher, settings, now) if searcher is not None else [])
     names = {item.source.name for item in kept.values()} | {record.name for record in health.values()}
     schedules = {name.casefold(): entry for name, entry in source_schedules(settings, sorted(names)).items()}
+    followed = {source.name.casefold(): source.name for source in sources_to_crawl(settings)}
+    # One look-up per followed source, on the frontier's (source, next_fetch_at) index.
+    waiting = {key: _moment(next_fetch(settings, [name])) for key, name in followed.items()}
 
     rows = []
     for key in kept.keys() | health.keys() | coverage.keys():
@@ -209,7 +226,7 @@ def source_rows(
             url=item.source.url if item else record.url if record else None,
             kept=item, crawl=record, schedule=schedules.get(key),
             coverage=counted, outlets=outlets,
-            index_read=searcher is not None, now=now,
+            index_read=searcher is not None, now=now, followed=key in followed, waiting=waiting.get(key),
         ))
     return sorted(rows, key=lambda row: (row.name.casefold(), row.name))
 
