@@ -683,3 +683,16 @@ def test_the_opml_follows_the_login_rule_of_the_other_pages(crawled: Instance) -
     assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/login?next=/sources.opml")
     assert client_of(closed).get("/sources").status_code == 302
     assert client_of(closed, READER).get("/sources.opml").status_code == 200
+
+
+def test_a_default_sources_file_that_cannot_be_read_does_not_take_the_page_down(
+    seeded: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without kept sources the crawl loop reads the default sources file; a broken one is the loop's problem."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "sources.toml").write_text("[[source]\nname = ", encoding="utf-8")
+    monkeypatch.setenv("NEWSDESK_SEEDS", str(seeds))
+    answer = client_of(replace(seeded, index=shutil.copytree(seeded.index, tmp_path / "instance"))).get("/sources")
+    assert answer.status_code == 200
+    assert cells(answer.text, "RksNews")["next"] == "not crawled"

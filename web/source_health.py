@@ -45,9 +45,11 @@ from whoosh.searching import Searcher
 from search.crawl import SourceSchedule, crawl_health, source_schedules
 from search.crawl.frontier import SourceHealth, next_fetch
 from search.crawl.loop import sources_to_crawl
+from search.errors import NewsdeskError
 from search.query import OutletCoverage, outlet_coverage
+from search.records import Source
 from search.settings import Settings
-from search.sources import RegisteredSource, registered_sources
+from search.sources import RegisteredSource, instance_sources, registered_sources
 
 __all__ = ["QUIET_AFTER", "SourceRow", "Status", "duration_text", "source_rows"]
 
@@ -211,7 +213,7 @@ def source_rows(
     coverage = _by_name(outlet_coverage(searcher, settings, now) if searcher is not None else [])
     names = {item.source.name for item in kept.values()} | {record.name for record in health.values()}
     schedules = {name.casefold(): entry for name, entry in source_schedules(settings, sorted(names)).items()}
-    followed = {source.name.casefold(): source.name for source in sources_to_crawl(settings)}
+    followed = {source.name.casefold(): source.name for source in _followed(settings)}
     # One look-up per followed source, on the frontier's (source, next_fetch_at) index.
     waiting = {key: _moment(next_fetch(settings, [name])) for key, name in followed.items()}
 
@@ -247,6 +249,14 @@ def duration_text(seconds: float) -> str:
 
 
 # --- joining ------------------------------------------------------------------------
+
+
+def _followed(settings: Settings) -> list[Source]:
+    """The sources the crawl loop reads; a default sources file it cannot read leaves it the instance's own."""
+    try:
+        return sources_to_crawl(settings)
+    except NewsdeskError:  # the loop stops on it too: the page still shows everything else
+        return instance_sources(settings)
 
 
 def _by_name(found: Iterable[OutletCoverage]) -> dict[str, tuple[OutletCoverage, tuple[str, ...]]]:
