@@ -26,7 +26,19 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from loopback import Reply, Request, Site, Web, atom, html, page, reply, rss, sequence
+from loopback import (
+    Reply,
+    Request,
+    Site,
+    Web,
+    atom,
+    html,
+    page,
+    paragraphs,  # noqa: F401  # tests/test_crawl_schedule.py imports it from here
+    reply,
+    rss,
+    sequence,
+)
 
 from conftest import ROOT, SHARED, make_settings
 from search.crawl import crawl_health
