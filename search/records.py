@@ -361,6 +361,7 @@ class User:
     email: str
     timezone: str = "UTC"  # IANA name; digests go out at their hour in this zone
     created: dt.datetime | None = None
+    admin: bool = False  # manages the instance's sources on /sources
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 The pages come from the real app (CSRF on) over a copy of the seeded instance
 that also holds a wire story in two outlets (copies, "Also published by"), a
 person the gazetteer does not know (candidates), a crawl's health records
-(sources), a user and a saved search; the flows are the reader's own (log in,
-a refused log-in, save a search, unsubscribe). Each page's bytes, as served,
+(sources), a kept source, a user and a saved search; the flows are the reader's
+own (log in, a refused log-in, save a search, unsubscribe) and an administrator's
+(add a source from a loopback server, a refused address, an OPML import, removing). Each page's bytes, as served,
 are checked twice:
 
 - by the Nu HTML checker (``vnu.jar`` from npm's ``vnu-jar``, run with the
@@ -22,12 +23,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import io
 import json
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -35,21 +37,24 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask.testing import FlaskClient
+from loopback import Reply, Web, rss
 from markupsafe import escape
 from selenium.webdriver.remote.webdriver import WebDriver
 from werkzeug.test import TestResponse
 
 from chromium import MISSING, served, start_chromium
-from search.alerts import find_user
+from search.alerts import add_user, find_user
 from search.alerts.saved import list_saved, unsubscribe_url
 from search.clean import clean
 from search.crawl.fetch import Exchange
 from search.crawl.frontier import Frontier
+from search.crawl.schedule import Schedule
 from search.decode import received_page
 from search.enrich import Gazetteer, enrich, record_candidates
 from search.index import create_index, write_articles
 from search.records import PageHints, RawPage, Source
 from search.settings import Settings
+from search.sources import add_source
 from search.state import open_state
 from web import create_app
 from webforms import csrf_token, log_in, make_app, make_user, own_instance, submit
@@ -92,16 +97,61 @@ def _add_wire_story(settings: Settings, gazetteer: Gazetteer) -> None:
 
 
 def _add_crawl_health(settings: Settings) -> None:
-    """What a crawl leaves for /sources: a source, its success and failure, its hosts."""
+    """What a crawl leaves for /sources: a source, its success and failure, its hosts, its next crawl."""
     now = dt.datetime.now(dt.UTC).timestamp()
+    wire = Source(name="Balkan Wire", url="https://balkanwire.example/")
     with closing(open_state(settings)) as db:
         frontier = Frontier(db)
-        frontier.start([Source(name="Balkan Wire", url="https://balkanwire.example/")], now)
+        frontier.start([wire], now)
         with db:
             frontier.source_event("Balkan Wire", now, new_article=True)
             frontier.source_event("Balkan Wire", now, error="feed https://balkanwire.example/rss answered 503")
             frontier.log([Exchange("https://balkanwire.example/rss", 503, 0, 0.2, now),
                           Exchange("https://balkanwire.example/2021/06/04/talks", 200, 20_000, 0.3, now)])
+        Schedule(db).record_outcomes([wire], now - 1, now, settings)
+    add_source(settings, Source(name="Daily Observer", url="https://observer.example/",
+                                feeds=("https://observer.example/rss",)))  # kept, never crawled
+
+
+#: An OPML file as a feed reader exports it: one new source, one already kept, one refused, one unusable.
+OPML = b"""<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0"><head><title>Reader</title></head><body><outline text="News">
+  <outline type="rss" text="Agence &amp; Co" xmlUrl="https://agence.example/rss" htmlUrl="https://agence.example/"/>
+  <outline type="rss" text="Daily Observer" xmlUrl="https://observer.example/rss"/>
+  <outline type="rss" text="Intranet" xmlUrl="http://127.0.0.1/rss"/>
+  <outline type="rss" text="Broken" xmlUrl="rss.xml"/>
+</outline></body></opml>
+"""
+
+
+def _collect_admin(settings: Settings, pages: dict[str, Page]) -> None:
+    """An administrator's pages: the forms, a refused address, a source added from a real server, an import."""
+    add_user(settings, "boss@example.org", "correct horse battery", admin=True)
+    web = Web()
+    outlet = web.site("127.0.0.1")
+    outlet.routes.update({
+        "/": lambda: Reply(body=b'<html><head><title>Loopback Gazette</title><link rel="alternate" '
+                                b'type="application/rss+xml" href="/feed.rss"><link rel="alternate" '
+                                b'type="application/rss+xml" href="/gone.rss"></head><body>Front</body></html>'),
+        "/feed.rss": lambda: Reply(body=rss([(outlet.url("/news/1"), "One", None)]),
+                                   headers={"Content-Type": "application/rss+xml"}),
+    })
+    try:
+        for allowed in (False, True):
+            admin = make_app(replace(settings, allow_private_sources=allowed, crawl_min_gap=0.05)).test_client()
+            assert log_in(admin, "boss@example.org").status_code == 302
+            if allowed:
+                _take(pages, "sources-added", submit(admin, "/sources", "/sources/add", url=outlet.url("/")), 200)
+                continue
+            _take(pages, "sources-admin", admin.get("/sources"), 200)
+            _take(pages, "sources-add-refused", submit(admin, "/sources", "/sources/add", url=outlet.url("/")), 400)
+            token = csrf_token(admin.get("/sources").text)
+            imported = admin.post("/sources/import", content_type="multipart/form-data",
+                                  data={"csrf_token": token, "opml": (io.BytesIO(OPML), "reader.opml")})
+            _take(pages, "sources-imported", imported, 200)
+            _take(pages, "sources-remove", admin.get("/sources/remove?name=Daily+Observer"), 200)
+    finally:
+        web.close()
 
 
 # --- the pages --------------------------------------------------------------------
@@ -167,6 +217,7 @@ def _collect(settings: Settings) -> dict[str, Page]:
     unsubscribe = urlsplit(unsubscribe_url(settings, search)).path
     get("unsubscribe", unsubscribe)
     _take(pages, "unsubscribe-done", reader.post(unsubscribe), 200)
+    _collect_admin(settings, pages)
     return pages
 
 
@@ -193,6 +244,7 @@ PAGE_NAMES = [
     "error-bad-query", "error-not-found", "article", "article-with-copies", "actor", "candidates", "sources",
     "register", "register-refused", "login", "login-failed", "saved-none", "account", "results-logged-in", "saved",
     "saved-form", "saved-form-refused", "unsubscribe", "unsubscribe-done", "results-all-large", "results-empty-index",
+    "sources-admin", "sources-add-refused", "sources-added", "sources-imported", "sources-remove",
 ]
 
 
@@ -209,7 +261,12 @@ SHOWS = {
     "article": "<time datetime=",
     "article-with-copies": "Other copies",
     "candidates": "Marko Petrović",
-    "sources": 'data-source="Balkan Wire"',
+    "sources": 'data-source="Daily Observer" data-status="kept"',
+    "sources-admin": 'action="/sources/import"',
+    "sources-add-refused": "is a private or local address",
+    "sources-added": 'id="source-added"',
+    "sources-imported": 'class="imported-skipped"',
+    "sources-remove": "Remove Daily Observer?",
     "register-refused": 'class="field-error"',
     "login-failed": 'class="form-errors"',
     "saved-none": "None yet",

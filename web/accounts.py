@@ -81,6 +81,11 @@ class Account(UserMixin):  # type: ignore[misc]  # flask_login ships no type hin
     def timezone(self) -> str:
         return self.user.timezone
 
+    @property
+    def admin(self) -> bool:
+        # Read with the session on every request: a right taken away on the command line ends at once.
+        return self.user.admin
+
 
 def current_account() -> User:
     """The logged-in user's record (call only behind ``login_required``)."""

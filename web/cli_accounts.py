@@ -22,7 +22,12 @@ def user_commands(
     add = actions.add_parser("add", parents=[common], help="create an account (password read from standard input)")
     add.add_argument("email", metavar="EMAIL")
     add.add_argument("--timezone", default="UTC", help="IANA time zone for digests (default UTC)")
+    add.add_argument("--admin", action="store_true", help="an administrator: manages the sources on /sources")
     add.set_defaults(command=_add_user)
+    admin = actions.add_parser("admin", parents=[common], help="make an account an administrator (--off: no longer)")
+    admin.add_argument("email", metavar="EMAIL")
+    admin.add_argument("--off", action="store_true", help="take the administrator's rights away")
+    admin.set_defaults(command=_set_admin)
     passwd = actions.add_parser("passwd", parents=[common],
                                 help="set an account's password (read from standard input) and log out its sessions")
     passwd.add_argument("email", metavar="EMAIL")
@@ -79,8 +84,16 @@ def _read_password() -> str:
 def _add_user(args: argparse.Namespace, settings: Settings) -> int:
     from search.alerts import add_user
 
-    user = add_user(settings, args.email, _read_password(), args.timezone)
-    print(f"added {user.email} (user {user.id})")
+    user = add_user(settings, args.email, _read_password(), args.timezone, admin=args.admin)
+    print(f"added {user.email} (user {user.id}{', administrator' if user.admin else ''})")
+    return 0
+
+
+def _set_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from search.alerts.accounts import set_admin
+
+    user = set_admin(settings, args.email, admin=not args.off)
+    print(f"{user.email} is {'now an administrator' if user.admin else 'no longer an administrator'}")
     return 0
 
 
@@ -97,7 +110,9 @@ def _list_users(args: argparse.Namespace, settings: Settings) -> int:
     from search.alerts import list_users
 
     for user in list_users(settings):
-        print(f"{user.id}\t{user.email}\t{user.timezone}\t{user.created:%Y-%m-%d}" if user.created else user.email)
+        role = "admin" if user.admin else "user"
+        created = f"{user.created:%Y-%m-%d}" if user.created else ""
+        print(f"{user.id}\t{user.email}\t{user.timezone}\t{created}\t{role}")
     return 0
 
 

@@ -18,6 +18,10 @@ has moved on. The counts live in the instance's state database, so every
 process serving the instance shares them and a restart does not reset them
 (Flask-Limiter's stores are memory, Redis, Memcached or MongoDB; none is
 the instance directory).
+
+**Administrators** (``admin``, set by ``newsdesk users add --admin`` or
+``newsdesk users admin``) manage the instance's sources on ``/sources``.
+Databases made before the column get it, off for everyone, when opened.
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ CREATE TABLE IF NOT EXISTS users (
     email TEXT NOT NULL UNIQUE COLLATE NOCASE,
     password_hash TEXT NOT NULL,
     timezone TEXT NOT NULL DEFAULT 'UTC',
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    admin INTEGER NOT NULL DEFAULT 0  -- 1: manages the instance's sources on /sources
 );
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY,      -- SHA-256 of the token in the cookie: the table alone logs nobody in
@@ -74,13 +79,26 @@ def accounts_db(settings: Settings) -> Iterator[sqlite3.Connection]:
     connection = open_state(settings)
     try:
         ensure_tables(connection, _DDL)
+        _migrate(connection)
         yield connection
     finally:
         connection.close()
 
 
-def add_user(settings: Settings, email: str, password: str, timezone: str = "UTC") -> User:
-    """Create an account; ``AccountError`` says what is wrong with the input."""
+def _migrate(connection: sqlite3.Connection) -> None:
+    """Columns added since the table was first made (``CREATE TABLE IF NOT EXISTS`` leaves an old table as it was)."""
+    columns = {row["name"] for row in connection.execute("PRAGMA table_info(users)")}
+    if "admin" not in columns:
+        try:
+            with connection:  # nobody was an administrator before there were any
+                connection.execute("ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0")
+        except sqlite3.OperationalError as e:
+            if "duplicate column" not in str(e):  # another process added it first: what we wanted
+                raise
+
+
+def add_user(settings: Settings, email: str, password: str, timezone: str = "UTC", admin: bool = False) -> User:
+    """Create an account (an administrator with ``admin``); ``AccountError`` says what is wrong with the input."""
     email = _valid_email(email)
     _check_password(password)
     check_timezone(timezone)
@@ -89,12 +107,12 @@ def add_user(settings: Settings, email: str, password: str, timezone: str = "UTC
         try:
             with db:
                 cursor = db.execute(
-                    "INSERT INTO users (email, password_hash, timezone, created) VALUES (?, ?, ?, ?)",
-                    (email, generate_password_hash(password), timezone, created.isoformat()),
+                    "INSERT INTO users (email, password_hash, timezone, created, admin) VALUES (?, ?, ?, ?, ?)",
+                    (email, generate_password_hash(password), timezone, created.isoformat(), int(admin)),
                 )
         except sqlite3.IntegrityError as e:
             raise AccountExists(f"{email} already has an account", hint="log in, or use another address") from e
-        return User(id=int(cursor.lastrowid or 0), email=email, timezone=timezone, created=created)
+        return User(id=int(cursor.lastrowid or 0), email=email, timezone=timezone, created=created, admin=admin)
 
 
 def register(settings: Settings, email: str, password: str) -> User | None:
@@ -223,6 +241,14 @@ def remove_user(settings: Settings, email: str) -> None:
         db.execute("DELETE FROM users WHERE id = ?", (user.id,))
 
 
+def set_admin(settings: Settings, email: str, admin: bool = True) -> User:
+    """Make the account of ``email`` an administrator, or (``admin=False``) no longer one; ``NotFound`` if none."""
+    user = find_user(settings, email)
+    with accounts_db(settings) as db, db:
+        db.execute("UPDATE users SET admin = ? WHERE id = ?", (int(admin), user.id))
+    return get_user(settings, user.id)
+
+
 def set_timezone(settings: Settings, user_id: int, timezone: str) -> None:
     check_timezone(timezone)
     with accounts_db(settings) as db, db:
@@ -254,4 +280,4 @@ def _check_password(password: str) -> None:
 
 def _user(row: sqlite3.Row) -> User:
     return User(id=row["id"], email=row["email"], timezone=row["timezone"],
-                created=dt.datetime.fromisoformat(row["created"]))
+                created=dt.datetime.fromisoformat(row["created"]), admin=bool(row["admin"]))
