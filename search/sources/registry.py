@@ -31,7 +31,8 @@ from search.urls import normalize_url
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS sources (
-    name TEXT PRIMARY KEY COLLATE NOCASE,  -- the outlet of its articles
+    name TEXT PRIMARY KEY,                 -- the outlet of its articles
+    folded TEXT NOT NULL UNIQUE,           -- the name case-folded (Unicode: SQLite's NOCASE folds ASCII only)
     url TEXT NOT NULL UNIQUE,              -- the homepage, normalised
     feeds TEXT NOT NULL,                   -- JSON lists of URLs and patterns
     sitemaps TEXT NOT NULL,
@@ -48,6 +49,8 @@ CREATE TABLE IF NOT EXISTS sources (
 #: Longest source name accepted (it is an outlet name, shown in facets).
 MAX_NAME = 200
 _LISTS = ("feeds", "sitemaps", "allow", "deny")
+#: Where the kept sources are listed, on the web and in a terminal alike.
+_LISTED = "the sources page, or `newsdesk sources list`, shows them"
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def registered_sources(settings: Settings) -> list[RegisteredSource]:
         return []
     connection = open_state(settings, readonly=True)
     try:
-        rows = connection.execute("SELECT * FROM sources ORDER BY name COLLATE NOCASE, name").fetchall()
+        rows = connection.execute("SELECT * FROM sources ORDER BY folded, name").fetchall()
     except sqlite3.OperationalError as e:
         if "no such table" in str(e):  # a state database made before any source was added
             return []
@@ -84,22 +87,25 @@ def add_source(settings: Settings, source: Source, added_by: str = "command line
     source = checked_source(source)
     connection = _open(settings)
     try:
-        with connection:
-            clash = connection.execute(
-                "SELECT name, url FROM sources WHERE name = ? OR url = ?", (source.name, source.url)
-            ).fetchone()
-            if clash is not None:
-                what = f"the name {clash['name']!r}" if clash["name"].casefold() == source.name.casefold() \
-                    else f"the homepage {clash['url']}"
-                raise SourceExists(f"a source with {what} is already kept",
-                                   hint="`newsdesk sources list` shows them; remove it first to replace it")
+        # One write transaction from the check to the insert: two adds at once see each other.
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            _refuse_clash(connection, source)
             connection.execute(
-                "INSERT INTO sources (name, url, feeds, sitemaps, allow, deny, language, country, added_at, added_by, "
-                "public_only) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (source.name, source.url, *(json.dumps(list(getattr(source, key))) for key in _LISTS),
+                "INSERT INTO sources (name, folded, url, feeds, sitemaps, allow, deny, language, country, added_at, "
+                "added_by, public_only) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (source.name, source.name.casefold(), source.url,
+                 *(json.dumps(list(getattr(source, key))) for key in _LISTS),
                  source.language, source.country, dt.datetime.now(dt.UTC).timestamp(), added_by,
                  int(source.public_only)),
             )
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+    except sqlite3.IntegrityError:  # the schema's own uniqueness, should the check ever miss one
+        raise SourceExists(f"a source named {source.name!r} or with the homepage {source.url} is already kept",
+                           hint=_LISTED) from None
     finally:
         connection.close()
     return source
@@ -111,21 +117,33 @@ def remove_source(settings: Settings, key: str) -> Source:
     try:
         with connection:
             url = normalize_url(key) if _is_url(key) else None
-            row = connection.execute("SELECT * FROM sources WHERE name = ? OR url = ?", (key, url)).fetchone()
+            row = connection.execute(
+                "SELECT * FROM sources WHERE folded = ? OR url = ?", (" ".join(key.split()).casefold(), url)
+            ).fetchone()
             if row is None:
-                raise NotFound(f"no source named {key!r} or with that homepage",
-                               hint="`newsdesk sources list` shows them")
+                raise NotFound(f"no source named {key!r} or with that homepage", hint=_LISTED)
             connection.execute("DELETE FROM sources WHERE name = ?", (row["name"],))
     finally:
         connection.close()
     return _registered(row).source
 
 
+def _refuse_clash(connection: sqlite3.Connection, source: Source) -> None:
+    clash = connection.execute(
+        "SELECT name, folded, url FROM sources WHERE folded = ? OR url = ?", (source.name.casefold(), source.url)
+    ).fetchone()
+    if clash is not None:
+        what = f"the name {clash['name']!r}" if clash["folded"] == source.name.casefold() \
+            else f"the homepage {clash['url']}"
+        raise SourceExists(f"a source with {what} is already kept",
+                           hint="remove it first to add it again differently")
+
+
 def checked_source(source: Source) -> Source:
     """``source`` with its URLs normalised, or ``SourceError`` saying what is wrong with it."""
     name = " ".join(source.name.split())
     if not name or len(name) > MAX_NAME:
-        raise SourceError(f"a source needs a name of 1 to {MAX_NAME} characters", hint="give one with --name")
+        raise SourceError(f"a source needs a name of 1 to {MAX_NAME} characters")
     for url in (source.url, *source.feeds, *source.sitemaps):
         if not _is_url(url):
             raise SourceError(f"not a web address: {url!r}", hint="give an http:// or https:// URL")
