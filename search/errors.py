@@ -140,6 +140,12 @@ class LoginRequired(AccountError):
     status = 401
 
 
+class AdminRequired(AccountError):
+    """Someone who is not an administrator asked for what only one may do (change the instance's sources)."""
+
+    status = 403
+
+
 class AccountExists(AccountError):
     """The address already has an account (said to administrators; the web's registration does not tell)."""
 

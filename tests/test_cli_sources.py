@@ -15,9 +15,9 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from test_crawl import Reply, Site, Web, rss
 
 from conftest import ROOT, make_settings
+from loopback import Reply, Site, Web, html, rss
 from search.settings import Settings
 from search.sources import instance_sources, read_opml
 from web.cli import main
@@ -32,6 +32,8 @@ def outlet() -> Iterator[Site]:
                                           b"<body></body></html>")
     feed = rss([(site.url("/news/1"), "One", None)])
     site.routes["/atom"] = lambda: Reply(body=feed, headers={"Content-Type": "application/rss+xml"})
+    story = html("One", "the dialogue in Brussels").encode()
+    site.routes["/news/1"] = lambda: Reply(body=story)
     yield site
     web.close()
 
@@ -95,14 +97,18 @@ def test_mistakes_get_one_line_and_exit_1(outlet: Site, tmp_path: Path) -> None:
 def test_bare_sources_prints_health_and_crawl_due_says_when_nothing_is_due(outlet: Site, tmp_path: Path) -> None:
     index = ("--index", str(tmp_path / "instance"))
     code, out, _ = run("sources", *index)
-    assert code == 0 and "no crawl has run" in out
+    assert code == 0 and "no sources in" in out and "newsdesk sources add URL" in out
     run("sources", "add", outlet.url("/"), *index)
     code, out, _ = run("crawl", "--due", *index)
     assert code == 0 and "articles added" in out
     code, out, _ = run("crawl", "--due", *index)
     assert code == 0 and out.strip() == "no source is due"
     code, out, _ = run("sources", *index)
-    assert code == 0 and "Loop Daily" in out
+    assert code == 0
+    header, row = out.splitlines()[:2]
+    assert header.split("\t")[:3] == ["source", "status", "articles"]
+    assert row.split("\t")[:3] == ["Loop Daily", "kept", "1"]  # the one page its feed lists
+    assert row.split("\t")[4:7] == ["0%", "0%", "100%"]  # the fixture page has no date or author; English
 
 
 def _settings(tmp_path: Path) -> Settings:

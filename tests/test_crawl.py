@@ -26,6 +26,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from conftest import ROOT, SHARED, make_settings
 from loopback import (
     Reply,
     Request,
@@ -34,13 +36,10 @@ from loopback import (
     atom,
     html,
     page,
-    paragraphs,  # noqa: F401  # tests/test_crawl_schedule.py imports it from here
     reply,
     rss,
     sequence,
 )
-
-from conftest import ROOT, SHARED, make_settings
 from search.crawl import crawl_health
 from search.crawl.crawler import CrawlReport, crawl
 from search.crawl.discover import parse_feed, parse_sitemap
@@ -388,7 +387,7 @@ def test_sources_command_and_page_show_health(crawled: Fixture, capsys: pytest.C
 
     assert main(["sources", "--index", str(crawled.settings.index)]) == 0
     out = capsys.readouterr().out
-    assert "Balkan Wire\t9\t" in out and "127.0.0.2" in out
+    assert "Balkan Wire\tcrawled\t9\t" in out and "127.0.0.2" in out
     client = create_app({"TESTING": True, "NEWSDESK_SETTINGS": crawled.settings}).test_client()
     answer = client.get("/sources")
     assert answer.status_code == 200

@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_crawl import Reply, Request, Web, html, paragraphs, rss
 
 from conftest import ROOT, Inbox, free_port, make_settings
+from loopback import Reply, Request, Web, html, paragraphs, rss
 from search.crawl.crawler import CRAWL_LOCK, crawl
 from search.crawl.loop import crawl_due
 from search.crawl.schedule import Schedule, next_interval

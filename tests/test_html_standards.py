@@ -37,12 +37,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask.testing import FlaskClient
-from loopback import Reply, Web, rss
 from markupsafe import escape
 from selenium.webdriver.remote.webdriver import WebDriver
 from werkzeug.test import TestResponse
 
 from chromium import MISSING, served, start_chromium
+from loopback import Reply, Web, rss
 from search.alerts import add_user, find_user
 from search.alerts.saved import list_saved, unsubscribe_url
 from search.clean import clean

@@ -14,9 +14,9 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
-from test_crawl import Reply, Site, Web, html, rss
 
 from conftest import make_settings
+from loopback import Reply, Site, Web, html, rss
 from search.crawl import crawl, find_source
 from search.crawl.addresses import is_public, require_public, require_public_peer
 from search.errors import FetchError, SourceError

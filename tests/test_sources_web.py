@@ -25,12 +25,12 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from loopback import Reply, Site, Web, html, page, reply, rss
 from lxml import etree
 from markupsafe import escape
 from werkzeug.test import TestResponse
 
 from conftest import free_port
+from loopback import Reply, Site, Web, html, page, reply, rss
 from search.alerts import add_user
 from search.clean import clean
 from search.crawl.crawler import crawl

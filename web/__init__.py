@@ -5,10 +5,10 @@ once here and live in ``app.config["NEWSDESK_SETTINGS"]``; each server
 thread keeps a searcher across requests until the index changes (see
 ``web.searcher``), and ``web.memory`` hands freed heap back to the system.
 One blueprint per area: ``results`` (search in every format), ``articles``
-(one article), ``actors`` (one actor), ``sources`` (crawl health),
-``accounts`` (register, log in, log out), ``saved`` (a user's saved searches
-and alert options) and ``feeds`` (tokenised Atom feeds, one-click
-unsubscribe).
+(one article), ``actors`` (one actor), ``sources`` (every source's health;
+administrators add, remove and import sources), ``accounts`` (register, log
+in, log out), ``saved`` (a user's saved searches and alert options) and
+``feeds`` (tokenised Atom feeds, one-click unsubscribe).
 
 Sessions, CSRF tokens and signed links share the instance's secret key
 (``search.alerts.keys``), so every process serving one instance agrees on them.

@@ -196,28 +196,55 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _health(args: argparse.Namespace, settings: Settings) -> int:
+    """Every source the instance knows (kept, crawled or only ingested), then every host crawled."""
     from search.crawl import crawl_health
+    from search.errors import IndexUnavailable
+    from search.index import open_index
+    from web.source_health import source_rows
 
-    sources, hosts = crawl_health(settings)
-    if not sources:
-        print(f"no crawl has run in {settings.index} yet: newsdesk crawl --index {settings.index}")
+    crawled, hosts = crawl_health(settings)
+    try:
+        searcher = open_index(settings).searcher()
+    except IndexUnavailable:
+        searcher = None  # the article columns are then unknown, not 0
+    try:
+        rows = source_rows(settings, searcher, dt.datetime.now(dt.UTC), crawled=crawled)
+    finally:
+        if searcher is not None:
+            searcher.close()
+    if not rows:
+        print(f"no sources in {settings.index} yet: newsdesk sources add URL --index {settings.index}, "
+              f"or newsdesk ingest FILE --index {settings.index}")
         return 0
-    print("source\tarticles\tundated\tpending\tfailed\tno article\trobots\tlast success\tlast new article\t"
-          "latest failure")
-    for s in sources:
-        failure = f"{_when(s.last_failure)}: {s.last_error}" if s.last_error else "-"
-        print(
-            f"{s.name}\t{s.articles}\t{s.undated}\t{s.pending}\t{s.failed}\t{s.unextractable}\t{s.robots}\t"
-            f"{_when(s.last_success)}\t{_when(s.last_new_article)}\t{failure}"
-        )
-    print("\nhost\trequests\tfailing now\tlast success\tlast failure\tlast error")
+    print("source\tstatus\tarticles\tper day\tdated\tauthor\tlanguage\tlast new article\tfailures\t"
+          "next crawl\tlatest failure")
+    for row in rows:
+        failure = f"{_when(row.last_failure)}: {row.last_error}" if row.last_error else "-"
+        print(f"{row.name}\t{row.status}\t{_count(row.articles)}\t{_rate(row.per_day)}\t{_share(row.dated_share)}\t"
+              f"{_share(row.authored_share)}\t{_share(row.languaged_share)}\t{_when(row.last_new_article)}\t"
+              f"{row.failures}\t{row.next_crawl_text}{f' ({row.interval_text})' if row.interval_text else ''}\t"
+              f"{failure}")
+    if hosts:
+        print("\nhost\trequests\tfailing now\tlast success\tlast failure\tlast error")
     for h in hosts:
-        print(
-            f"{h.host}\t{h.requests}\t{h.failures}\t{_when(h.last_success)}\t{_when(h.last_failure)}\t"
-            f"{h.last_error or '-'}"
-        )
+        print(f"{h.host}\t{h.requests}\t{h.failures}\t{_when(h.last_success)}\t{_when(h.last_failure)}\t"
+              f"{h.last_error or '-'}")
     return 0
 
 
-def _when(moment: float | None) -> str:
-    return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+def _count(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"  # None: the index could not be read
+
+
+def _rate(value: float | None) -> str:
+    return "?" if value is None else f"{value:.1f}"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _when(moment: float | dt.datetime | None) -> str:
+    if isinstance(moment, float | int) and moment:
+        moment = dt.datetime.fromtimestamp(moment, dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if isinstance(moment, dt.datetime) else "never"

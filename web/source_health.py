@@ -43,7 +43,7 @@ from typing import Literal
 from whoosh.searching import Searcher
 
 from search.crawl import SourceSchedule, crawl_health, source_schedules
-from search.crawl.frontier import SourceHealth, next_fetch
+from search.crawl.frontier import SourceHealth, next_fetches
 from search.crawl.loop import sources_to_crawl
 from search.errors import NewsdeskError
 from search.query import OutletCoverage, outlet_coverage
@@ -214,8 +214,8 @@ def source_rows(
     names = {item.source.name for item in kept.values()} | {record.name for record in health.values()}
     schedules = {name.casefold(): entry for name, entry in source_schedules(settings, sorted(names)).items()}
     followed = {source.name.casefold(): source.name for source in _followed(settings)}
-    # One look-up per followed source, on the frontier's (source, next_fetch_at) index.
-    waiting = {key: _moment(next_fetch(settings, [name])) for key, name in followed.items()}
+    first_due = next_fetches(settings, list(followed.values()))
+    waiting = {key: _moment(first_due.get(name)) for key, name in followed.items()}
 
     rows = []
     for key in kept.keys() | health.keys() | coverage.keys():

@@ -49,7 +49,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from search.crawl import crawl_health
 from search.crawl.addresses import is_public
-from search.errors import AccountError, IndexUnavailable, NewsdeskError, NotFound, SourceError, SourceExists
+from search.errors import AdminRequired, IndexUnavailable, NewsdeskError, NotFound, SourceError, SourceExists
 from search.query.coverage import DEFAULT_WINDOW
 from search.records import Source
 from search.sources import add_source, instance_sources, registered_sources, remove_source
@@ -70,12 +70,6 @@ OPML_FILE = "newsdesk-sources.opml"
 #: Largest request accepted by this page's forms: an OPML file at its limit and the form around it.
 MAX_UPLOAD = MAX_OPML_BYTES + 64 * 1024
 _URL_MAX = 2000
-
-
-class AdminRequired(AccountError):
-    """Someone who is not an administrator asked to change the instance's sources."""
-
-    status = 403
 
 
 # --- forms ------------------------------------------------------------------------

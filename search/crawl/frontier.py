@@ -345,22 +345,23 @@ def crawl_health(settings: Settings) -> tuple[list[SourceHealth], list[HostHealt
         connection.close()
 
 
-def next_fetch(settings: Settings, names: Sequence[str]) -> float | None:
-    """Read-only: when the first URL of the named sources is due (None: none is waiting)."""
+def next_fetches(settings: Settings, names: Sequence[str]) -> dict[str, float]:
+    """Read-only: when the first URL of each named source is due (a source with none waiting is left out)."""
     if not names or not state_path(settings).is_file():
-        return None
+        return {}
     connection = open_state(settings, readonly=True)
     try:
-        row = connection.execute(
-            f"SELECT min(next_fetch_at) FROM crawl_frontier WHERE source IN ({_marks(names)})", tuple(names)
-        ).fetchone()
+        rows = connection.execute(
+            f"SELECT source, min(next_fetch_at) FROM crawl_frontier WHERE source IN ({_marks(names)}) "
+            f"GROUP BY source", tuple(names)
+        ).fetchall()
     except sqlite3.OperationalError as e:
         if "no such table" in str(e):
-            return None
+            return {}
         raise
     finally:
         connection.close()
-    return float(row[0]) if row is not None and row[0] is not None else None
+    return {row[0]: float(row[1]) for row in rows if row[1] is not None and row[1] < NEVER}
 
 
 def source_health(connection: sqlite3.Connection) -> list[SourceHealth]:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from search.crawl.frontier import Frontier, next_fetch
+from search.crawl.frontier import Frontier, next_fetches
 from search.crawl.schedule import Schedule, source_schedules
 from search.errors import CrawlBusy, IndexBusy, NewsdeskError
 from search.records import Source
@@ -104,7 +104,7 @@ def seconds_to_next(settings: Settings, sources_file: Path | None = None) -> flo
         return check
     schedules = source_schedules(settings, names)
     first = min((schedules[name].next_crawl_at or 0.0) if name in schedules else 0.0 for name in names)
-    first = min(first, next_fetch(settings, names) or first)
+    first = min([first, *next_fetches(settings, names).values()])
     return max(0.0, min(first - time.time(), check))
 
 
