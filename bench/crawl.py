@@ -13,10 +13,14 @@ directory:
     robots.txt, feed, fetch, clean, enrich, archive, index, frontier;
 (b) the same with no gap: what the pipeline itself allows;
 (c) raw httpx: the same page URLs fetched by ``--concurrency`` threads and
-    nothing else — the network floor.
+    nothing else — the network floor;
+(d) ``newsdesk serve`` with the sites added as the instance's sources and no
+    gap: from the server's start until its background crawler has indexed
+    every page (the index polled twice a second), and the resident memory of
+    the server, the fork server and the crawl process then, from ``/proc``.
 
-It reports pages/s for each, the ratios (a)/(b) and (b)/(c), and (a)
-against the politeness bound min(H, C) / gap pages/s (no crawl of H hosts
+It reports pages/s for each, the ratios (a)/(b), (b)/(c) and (d)/(b), and
+(a) against the politeness bound min(H, C) / gap pages/s (no crawl of H hosts
 at C at once can beat it), then appends a section to bench/RESULTS.md.
 Nothing leaves the machine; the instance directories are removed.
 """
@@ -142,6 +146,71 @@ def raw_run(urls: list[str], concurrency: int) -> Run:
     return Run("(c) raw httpx fetches, no politeness, no pipeline", fetched, seconds)
 
 
+def background_run(sources: list[Source], pages: int, concurrency: int) -> tuple[Run, dict[str, int]]:
+    """(d): a real ``newsdesk serve`` crawling the sources in the background; memory (MB RSS) by process."""
+    import os
+    import socket
+    import subprocess
+
+    from search.errors import IndexUnavailable
+    from search.index import open_index
+    from search.sources import add_source
+
+    with tempfile.TemporaryDirectory(prefix="newsdesk-crawl-bench-") as root:
+        settings = Settings(index=Path(root))
+        for source in sources:
+            add_source(settings, source)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {**os.environ, "NEWSDESK_CRAWL_MIN_GAP": "0", "NEWSDESK_CRAWL_CONCURRENCY": str(concurrency)}
+        started = time.perf_counter()
+        server = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--index", root],
+                                  cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+        try:
+            count, wanted = 0, len(sources) * pages
+            while count < wanted and time.perf_counter() - started < 600:
+                time.sleep(0.5)
+                try:
+                    with open_index(settings).searcher() as searcher:
+                        count = searcher.doc_count()
+                except IndexUnavailable:
+                    count = 0
+            seconds = time.perf_counter() - started
+            memory = _memory(server.pid)
+        finally:
+            server.terminate()  # SIGTERM, as a service manager stops it: the crawl commits, then all exit
+            server.wait(60)
+    return Run("(d) `newsdesk serve`, background crawler, no gap (from server start)", count, seconds), memory
+
+
+def _memory(server: int) -> dict[str, int]:
+    """MB resident (VmRSS) of the server and the processes under it, by role."""
+    roles = {"server": server}
+    for child in _children(server):
+        if b"forkserver" in Path(f"/proc/{child}/cmdline").read_bytes():
+            roles["fork server"] = child
+            for crawl in _children(child):  # one at a time
+                roles["crawl process"] = crawl
+    return {role: _rss(pid) for role, pid in roles.items()}
+
+
+def _children(pid: int) -> list[int]:
+    """Every thread's children: the server starts its crawler's processes from a thread of its own."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(n) for n in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _rss(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next(int(line.split()[1]) // 1024 for line in status.splitlines() if line.startswith("VmRSS"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, default=8, help="loopback hosts, one site each (at most 254)")
@@ -164,18 +233,20 @@ def main(argv: list[str] | None = None) -> int:
                                    args.concurrency)
         free, _ = crawl_run("(b) `crawl()`, no gap", sources, 0.0, args.concurrency)
         raw = raw_run([f"{o}/news/{n}" for o in origins for n in range(args.pages)], args.concurrency)
+        background, memory = background_run(sources, args.pages, args.concurrency)
     finally:
         server.terminate()
-    section = _section(args, started, info, [polite, free, raw], report)
+    section = _section(args, started, info, [polite, free, raw, background], report, memory)
     print(section)
     append_results(args.out, section)
     return 0
 
 
 def _section(
-    args: argparse.Namespace, started: dt.datetime, info: dict[str, str], runs: list[Run], report: CrawlReport
+    args: argparse.Namespace, started: dt.datetime, info: dict[str, str], runs: list[Run], report: CrawlReport,
+    memory: dict[str, int],
 ) -> str:
-    polite, free, raw = runs
+    polite, free, raw, background = runs
     bound = min(args.hosts, args.concurrency) / args.gap if args.gap else float("inf")
     command = "python bench/crawl.py " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "python bench/crawl.py"
     lines = [f"## {started:%Y-%m-%d %H:%M} UTC — `{command.strip()}`", ""]
@@ -195,6 +266,10 @@ def _section(
         f"- ratio (a)/(b), what politeness costs: **{polite.rate / free.rate:.2f}**",
         (f"- ratio (b)/(c), what the pipeline (robots, clean, enrich, archive, index, frontier) costs against "
          f"bare fetches: **{free.rate / raw.rate:.3f}**"),
+        (f"- ratio (d)/(b), the background crawler of `newsdesk serve` (server start, crawl process, its loop) "
+         f"against one direct crawl: **{background.rate / free.rate:.2f}**"),
+        "- resident memory once (d) had indexed every page (MB, VmRSS from /proc): "
+        + ", ".join(f"{role} {mb}" for role, mb in memory.items()),
         "",
     ]
     return "\n".join(lines)

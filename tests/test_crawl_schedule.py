@@ -156,6 +156,26 @@ def _titles(settings: Settings) -> set[str]:
         return set()
 
 
+def _descendants(pid: int) -> set[int]:
+    """Every live process under ``pid`` (children of any of its threads, and theirs)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = {int(n) for n in (task / "children").read_text().split()}
+        except OSError:
+            continue
+        for child in children:
+            found |= {child, *_descendants(child)}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _text(message: object) -> str:
     body = message.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
     return f"{message['Subject']}\n{body.get_content() if body is not None else ''}"  # type: ignore[index]
@@ -221,11 +241,14 @@ def test_serve_crawls_added_sources_on_their_own_schedule_and_alerts_arrive_with
                   news_site.feed_requests(news_site.late)[-1].at > added_at, 30, "the new source's feed read")
         # Let the schedule settle, then read it.
         time.sleep(2 * CEILING)
+        below = _descendants(server.pid)
+        assert len(below) >= 2  # at least the fork server and the crawl process
     finally:
-        server.send_signal(signal.SIGINT)
+        server.send_signal(signal.SIGTERM)  # as a service manager stops it
         output = server.communicate(timeout=60)[0].decode()
     assert server.returncode in (0, 130), output
     assert "Traceback" not in output, output
+    _wait_for(lambda: not any(_alive(pid) for pid in below), 10, "the crawl process and the fork server to exit")
     assert {f"Archive story {n}" for n in range(3)} <= _titles(settings)  # the collection is still there
 
     # Each article once: no Zlatibor story is in two messages, and none before the sixth story.

@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -317,6 +318,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from web.memory import limit_malloc_arenas
 
     limit_malloc_arenas()  # before any thread of the server starts (web/memory.py says why)
+    # SIGTERM (a service manager stopping the server) ends it as Ctrl-C does: through the `finally` below,
+    # so the background crawl commits what it fetched and every process under the server exits.
+    signal.signal(signal.SIGTERM, _stop)
     app = create_app({"NEWSDESK_SETTINGS": settings})
     scheduler = start_scheduler(settings)  # alert catch-up and digests, beside the web threads
     crawler = start_background_crawler(settings)  # each source when it is due; instant alerts follow
@@ -332,6 +336,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
     return 0
+
+
+def _stop(number: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
