@@ -449,3 +449,17 @@ def test_a_crawl_yields_to_an_ingest_waiting_for_the_index_and_resumes_next_turn
     assert second.crawled == ("Long Read",) and second.report is not None
     assert first.added + second.report.added == count
     assert len(_titles(settings)) == count  # each page once
+
+
+def test_a_source_removed_and_added_again_is_new_again(tmp_path: Path, news_site: NewsSite) -> None:
+    from search.crawl import stop_following
+
+    settings = make_settings(tmp_path / "instance", crawl_interval_min=60.0, crawl_min_gap=0.0, workers=1)
+    weekly = Source(name="Quiet Weekly", url=news_site.quiet, feeds=(news_site.quiet + "feed.xml",))
+    add_source(settings, weekly)
+    assert crawl_due(settings).crawled == ("Quiet Weekly",)
+    assert crawl_due(settings).crawled == ()  # its next crawl is a minute away
+    assert stop_following(settings, "quiet weekly").name == "Quiet Weekly"
+    assert crawl_due(settings).crawled == ()  # not followed any more
+    add_source(settings, weekly)
+    assert crawl_due(settings).crawled == ("Quiet Weekly",)  # due at once, as any source just added

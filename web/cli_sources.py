@@ -129,16 +129,9 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _remove(args: argparse.Namespace, settings: Settings) -> int:
-    from search.crawl.schedule import Schedule
-    from search.sources import remove_source
-    from search.state import open_state
+    from search.crawl import stop_following
 
-    source = remove_source(settings, args.key)
-    connection = open_state(settings)
-    try:
-        Schedule(connection).forget(source.name)
-    finally:
-        connection.close()
+    source = stop_following(settings, args.key)
     print(f"removed {source.name} ({source.url}); its articles stay in the index (`newsdesk delete` removes one)")
     return 0
 

@@ -52,7 +52,7 @@ from search.crawl.addresses import is_public
 from search.errors import AdminRequired, IndexUnavailable, NewsdeskError, NotFound, SourceError, SourceExists
 from search.query.coverage import DEFAULT_WINDOW
 from search.records import Source
-from search.sources import add_source, instance_sources, registered_sources, remove_source
+from search.sources import add_source, instance_sources, registered_sources
 from search.sources.opml import MAX_OPML_BYTES
 from search.sources.registry import MAX_NAME
 from web.accounts import current_account, error_text
@@ -180,8 +180,10 @@ def remove() -> ResponseReturnValue:
     form = RemoveForm() if request.method == "POST" else RemoveForm(formdata=None, data=asked)
     name = (form.name.data or "").strip()
     if request.method == "POST" and form.validate_on_submit():
+        from search.crawl import stop_following  # its schedule goes with it
+
         try:
-            removed = remove_source(settings, name)
+            removed = stop_following(settings, name)
         except NotFound as e:
             return _page(message=error_text(e), status=e.status)
         flash(f"Removed {removed.name}: it is no longer crawled. Its articles stay in the index.")

@@ -10,7 +10,8 @@ Exports: ``crawl`` (one crawl of a list of ``Source``s) and its
 ``CrawlReport``, ``crawl_health`` (each source's and host's record);
 ``find_source`` (a homepage or feed address → a checked ``Source``);
 ``crawl_due``, ``crawl_loop`` and ``start_background_crawler`` (crawling
-each source when it is due), ``source_schedules`` (when that is).
+each source when it is due), ``source_schedules`` (when that is),
+``stop_following`` (a kept source removed, with its place in the schedule).
 
 Modules: ``crawler`` (rounds, the writer, progress), ``work`` (the
 picklable unit of work ``fetch_article``), ``fetch`` (HTTP, robots.txt,
@@ -31,12 +32,19 @@ from search.crawl.schedule import SourceSchedule, source_schedules
 if TYPE_CHECKING:
     from search.crawl.crawler import CrawlReport, crawl
     from search.crawl.finder import FoundSource, find_source
-    from search.crawl.loop import BackgroundCrawler, Turn, crawl_due, crawl_loop, start_background_crawler
+    from search.crawl.loop import (
+        BackgroundCrawler,
+        Turn,
+        crawl_due,
+        crawl_loop,
+        start_background_crawler,
+        stop_following,
+    )
 
 _LAZY = {
     "CrawlReport": "crawler", "crawl": "crawler", "FoundSource": "finder", "find_source": "finder",
     "BackgroundCrawler": "loop", "Turn": "loop", "crawl_due": "loop", "crawl_loop": "loop",
-    "start_background_crawler": "loop",
+    "start_background_crawler": "loop", "stop_following": "loop",
 }
 
 
@@ -63,4 +71,5 @@ __all__ = [
     "find_source",
     "source_schedules",
     "start_background_crawler",
+    "stop_following",
 ]

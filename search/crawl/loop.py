@@ -41,7 +41,7 @@ from search.crawl.schedule import Schedule, source_schedules
 from search.errors import CrawlBusy, IndexBusy, NewsdeskError
 from search.records import Source
 from search.settings import Settings, seeds_dir
-from search.sources import instance_sources, load_sources
+from search.sources import instance_sources, load_sources, remove_source
 from search.state import open_state
 
 if TYPE_CHECKING:
@@ -94,6 +94,18 @@ def crawl_due(settings: Settings, sources_file: Path | None = None, progress: bo
     if not chosen:
         return Turn((), None)
     return Turn(tuple(source.name for source in chosen), crawl(chosen, settings, progress))
+
+
+def stop_following(settings: Settings, key: str) -> Source:
+    """Remove the kept source named ``key`` (any case) or with ``key`` as its homepage, and its place in the
+    schedule, so that one added again later is new again (due at once); its articles stay in the index."""
+    source = remove_source(settings, key)
+    connection = open_state(settings)
+    try:
+        Schedule(connection).forget(source.name)
+    finally:
+        connection.close()
+    return source
 
 
 def seconds_to_next(settings: Settings, sources_file: Path | None = None) -> float:
