@@ -226,6 +226,11 @@ def _coerce(values: dict[str, Any]) -> Settings:
             raise SettingsError(f"setting {name}={value!r} is not a valid {kind.__name__}") from e
     if typed.get("workers", 1) < 1:
         raise SettingsError(f"setting workers={typed['workers']!r} is not a valid number of processes (1 or more)")
+    shortest = typed.get("crawl_interval_min", defaults.crawl_interval_min)
+    longest = typed.get("crawl_interval_max", defaults.crawl_interval_max)
+    if not 0 < shortest <= longest:
+        raise SettingsError(f"settings crawl_interval_min={shortest!r} and crawl_interval_max={longest!r} must be "
+                            "seconds with 0 < crawl_interval_min <= crawl_interval_max")
     if typed.get("smtp_tls", "none") not in SMTP_TLS:
         raise SettingsError(f"setting smtp_tls={typed['smtp_tls']!r} is not one of {', '.join(SMTP_TLS)}")
     return Settings(**typed)  # not replace(defaults): an unset base_url follows the host and port given

@@ -42,6 +42,8 @@ def test_a_named_settings_file_is_used(tmp_path: Path) -> None:
         ("", {"NEWSDESK_THREADS": "many"}, "not a valid int"),
         ("", {"NEWSDESK_REGISTRATION_OPEN": "maybe"}, "not a valid bool"),
         ("smtp_tls = 'tls'\n", {}, "smtp_tls='tls' is not one of none, starttls, ssl"),
+        ("crawl_interval_min = 0\n", {}, "0 < crawl_interval_min <= crawl_interval_max"),
+        ("", {"NEWSDESK_CRAWL_INTERVAL_MIN": "7200", "NEWSDESK_CRAWL_INTERVAL_MAX": "3600"}, "crawl_interval_min=7200"),
     ],
 )
 def test_bad_settings_say_which_one(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:

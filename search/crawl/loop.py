@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from search.crawl.frontier import Frontier, next_fetches
 from search.crawl.schedule import Schedule, source_schedules
@@ -54,6 +54,14 @@ log = logging.getLogger(__name__)
 CHECK_EVERY = 15.0
 #: Seconds a stopping server gives its crawl to commit what it fetched before killing it.
 _STOP_WAIT = 30.0
+
+
+class _Stop(Protocol):
+    """A threading or multiprocessing ``Event``: what ends the loop."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -125,7 +133,7 @@ def check_every(settings: Settings) -> float:
 
 
 def crawl_loop(
-    settings: Settings, sources_file: Path | None = None, stop: threading.Event | None = None,
+    settings: Settings, sources_file: Path | None = None, stop: _Stop | None = None,
     progress: bool | None = None, on_turn: Callable[[Turn], object] | None = None,
 ) -> None:
     """Crawl due sources until ``stop`` is set (or Ctrl-C): ``newsdesk crawl --loop``."""
