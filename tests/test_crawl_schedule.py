@@ -463,3 +463,35 @@ def test_a_source_removed_and_added_again_is_new_again(tmp_path: Path, news_site
     assert crawl_due(settings).crawled == ()  # not followed any more
     add_source(settings, weekly)
     assert crawl_due(settings).crawled == ("Quiet Weekly",)  # due at once, as any source just added
+
+
+def test_the_loop_outlives_a_turn_that_fails_and_says_why(
+    tmp_path: Path, news_site: NewsSite, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The state database held by another process past the wait: that turn fails, logged in full; the next runs."""
+    import sqlite3
+    import threading
+
+    from search.crawl import crawl_loop
+    from search.state import state_path
+
+    settings = make_settings(tmp_path / "instance", crawl_interval_min=0.2, crawl_min_gap=0.0, write_timeout=0.1,
+                             workers=1)
+    add_source(settings, Source(name="Quiet Weekly", url=news_site.quiet, feeds=(news_site.quiet + "feed.xml",)))
+    holder = sqlite3.connect(state_path(settings), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # what a long write of another process looks like
+    turns: list[object] = []
+    stop = threading.Event()
+    loop = threading.Thread(target=crawl_loop, args=(settings,),
+                            kwargs={"stop": stop, "progress": False, "on_turn": turns.append})
+    loop.start()
+    try:
+        _wait_for(lambda: "crawl turn failed" in caplog.text, 30, "the failed turn logged")
+        assert "database is locked" in caplog.text and not turns
+        holder.execute("COMMIT")
+        _wait_for(lambda: turns, 60, "a turn after the database was free again")
+    finally:
+        stop.set()
+        loop.join(30)
+        holder.close()
+    assert not loop.is_alive()

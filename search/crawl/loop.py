@@ -149,6 +149,11 @@ def crawl_loop(
             log.error("crawl: %s", e)
             stop.wait(check_every(settings))
             continue
+        except Exception:  # the state database locked too long, a fault of ours: logged in full
+            # and tried again later, as the alert scheduler does: a loop left running must outlive one bad turn.
+            log.exception("crawl turn failed; next try in %.0f s", check_every(settings))
+            stop.wait(check_every(settings))
+            continue
         if on_turn is not None and turn.crawled:
             on_turn(turn)
         stop.wait(seconds_to_next(settings, sources_file))
@@ -199,7 +204,10 @@ class BackgroundCrawler:
             return bool(sources_to_crawl(self.settings))
         except NewsdeskError as e:  # an unusable default sources file: said, and looked at again later
             log.warning("background crawl: %s", e)
-            return False
+        except Exception:  # the state database locked too long, say: this thread must not die of it
+            log.exception("background crawl: cannot read the sources; looking again in %.0f s",
+                          check_every(self.settings))
+        return False
 
     def _watch(self, child: Any, stop: Any) -> None:
         """Wait for the child; once asked to stop, tell it (the event between crawls, SIGINT during one),
