@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from search.alerts import article_link
 from search.query import Overview, make_query, overview, search
-from search.records import FACETS, SearchPage, SearchQuery
+from search.records import SearchPage, SearchQuery
 from web.atom import as_uri, commit_time, entry_dates, feed_response, filters_text, moment, newest, public_url
 from web.searcher import get_gazetteer, get_searcher, get_settings
 
@@ -46,12 +46,15 @@ def parse_request() -> SearchQuery:
     args = request.args
     return make_query(
         q=args.get("q", ""),
-        **{name: args.getlist(name) for name in FACETS},
+        outlet=args.getlist("outlet"), actor=args.getlist("actor"), year=args.getlist("year"),
+        language=args.getlist("language"),
         sort=args.get("sort", "relevance"),
         page=args.get("page"),
         per_page=args.get("per_page"),
         facet_limit=args.get("facet_limit"),
         settings=get_settings(),
+        date_from=args.get("from"), date_to=args.get("to"), date_range=args.get("range"),
+        dated=args.get("dated"), certainty=args.get("certainty"),
     )
 
 
@@ -61,7 +64,7 @@ def _render_html(page: SearchPage) -> Response | str:
 
 def _instance(query: SearchQuery) -> Instance | None:
     """The front page's account of the instance; None on any other results page."""
-    if query.q.strip() or any(query.filters().values()) or query.page > 1:
+    if query.q.strip() or any(query.filters().values()) or query.dates() or query.page > 1:
         return None
     settings = get_settings()
     about = overview(get_searcher(), settings)
