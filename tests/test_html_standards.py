@@ -184,6 +184,9 @@ def _collect(settings: Settings) -> dict[str, Page]:
     get("results-second-page", "/?q=Kosovo&per_page=2&page=2")
     get("results-copies", "/?q=talks")  # "Also published by" and undated hits
     get("results-empty", "/?q=nothingmatchesthis")
+    get("results-dated", "/?q=Kosovo&from=2018-01-01&to=2021-12&certainty=uncertain")  # the date filter at work
+    get("results-undated", "/?dated=no&sort=date")
+    get("results-preset", "/?range=year")  # nothing this year: the undated left out, a preset's start
     get("error-bad-query", '/?q="unclosed', status=400)
     get("error-not-found", "/articles/no-such-article", status=404)
     dated = reader.get("/api/search", query_string={"q": "published:2018"}).get_json()["hits"][0]["id"]
@@ -241,6 +244,7 @@ def pages(seeded: Settings, gazetteer: Gazetteer, tmp_path_factory: pytest.TempP
 
 PAGE_NAMES = [
     "results-all", "results-query", "results-filtered", "results-second-page", "results-copies", "results-empty",
+    "results-dated", "results-undated", "results-preset",
     "error-bad-query", "error-not-found", "article", "article-with-copies", "actor", "candidates", "sources",
     "register", "register-refused", "login", "login-failed", "saved-none", "account", "results-logged-in", "saved",
     "saved-form", "saved-form-refused", "unsubscribe", "unsubscribe-done", "results-all-large", "results-empty-index",
@@ -257,6 +261,9 @@ SHOWS = {
     "results-second-page": 'class="pager"',
     "results-copies": "Also published by",
     "results-empty": "No articles match",
+    "results-dated": "(date uncertain)",
+    "results-undated": "Articles: undated only",
+    "results-preset": 'class="undated"',
     "error-bad-query": 'class="hint"',
     "article": "<time datetime=",
     "article-with-copies": "Other copies",

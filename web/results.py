@@ -9,6 +9,7 @@ templates/_instance.html).
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import shlex
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from search.alerts import article_link
 from search.query import Overview, make_query, overview, search
-from search.records import FACETS, SearchPage, SearchQuery
+from search.records import SearchPage, SearchQuery
 from web.atom import as_uri, commit_time, entry_dates, feed_response, filters_text, moment, newest, public_url
 from web.searcher import get_gazetteer, get_searcher, get_settings
 
@@ -46,12 +47,15 @@ def parse_request() -> SearchQuery:
     args = request.args
     return make_query(
         q=args.get("q", ""),
-        **{name: args.getlist(name) for name in FACETS},
+        outlet=args.getlist("outlet"), actor=args.getlist("actor"), year=args.getlist("year"),
+        language=args.getlist("language"),
         sort=args.get("sort", "relevance"),
         page=args.get("page"),
         per_page=args.get("per_page"),
         facet_limit=args.get("facet_limit"),
         settings=get_settings(),
+        date_from=args.get("from"), date_to=args.get("to"), date_range=args.get("range"),
+        dated=args.get("dated"), certainty=args.get("certainty"),
     )
 
 
@@ -61,7 +65,7 @@ def _render_html(page: SearchPage) -> Response | str:
 
 def _instance(query: SearchQuery) -> Instance | None:
     """The front page's account of the instance; None on any other results page."""
-    if query.q.strip() or any(query.filters().values()) or query.page > 1:
+    if query.q.strip() or any(query.filters().values()) or query.dates() or query.page > 1:
         return None
     settings = get_settings()
     about = overview(get_searcher(), settings)
@@ -138,6 +142,62 @@ def toggle_url(facet: str, value: str) -> str:
     values = request.args.getlist(facet)
     values = [v for v in values if v != value] if value in values else [*values, value]
     return search_url(**{facet: values or None})
+
+
+# --- the date filter on the page -------------------------------------------------------
+
+#: The presets as the page offers them, "" being no date filter ("all time"); what each reaches back is
+#: search.query.parse.RANGES.
+DATE_PRESETS = {"24h": "Past 24 hours", "week": "Past week", "month": "Past month", "year": "Past year",
+                "": "All time"}
+DATE_TITLES = {"from": "From", "to": "To", "range": "Published", "dated": "Articles", "certainty": "Date"}
+_DATE_VALUES = {
+    "range": {value: label.lower() for value, label in DATE_PRESETS.items()},
+    "dated": {"yes": "dated only", "no": "undated only"},
+    "certainty": {"certain": "certain only", "uncertain": "uncertain only"},
+}
+
+
+@bp.app_template_global()
+def date_label(name: str, value: str) -> str:
+    """How a date parameter's value is shown in a chip: ``past week``, ``undated only``, a date as written."""
+    return _DATE_VALUES.get(name, {}).get(value, value)
+
+
+@bp.app_template_global()
+def date_url(**changes: str | None) -> str:
+    """This page with the date filter changed (``from_``, ``to``, ``range``, ``dated``, ``certainty``; None
+    removes one). Dates, a preset or a certainty replace undated-only, and undated-only replaces them all."""
+    named = {name.rstrip("_"): value for name, value in changes.items()}
+    if any(named.get(name) for name in ("from", "to", "range", "certainty")) and request.args.get("dated") == "no":
+        named.setdefault("dated", None)
+    if named.get("dated") == "no":
+        named.update({"from": None, "to": None, "range": None, "certainty": None})
+    return search_url(**named)
+
+
+@bp.app_template_global()
+def kept_parameters(*names: str) -> list[tuple[str, str]]:
+    """This page's parameters but ``names`` (and the page number), for the hidden fields of a form."""
+    return [(name, value) for name, value in request.args.items(multi=True) if name not in names and name != "page"]
+
+
+@bp.app_template_global()
+def date_input(text: str, end: bool = False) -> str:
+    """A ``from``/``to`` value as an ``<input type=date>`` holds it: the same span's first (or last) day;
+    empty for a moment, which a date field cannot show."""
+    parts = text.split("-")
+    if not text or "T" in text or not all(part.isdigit() for part in parts):
+        return ""
+    year = int(parts[0])
+    month = int(parts[1]) if len(parts) > 1 else (12 if end else 1)
+    day = int(parts[2]) if len(parts) > 2 else (calendar.monthrange(year, month)[1] if end else 1)
+    return f"{year:04d}-{month:02d}-{day:02d}"
+
+
+@bp.app_context_processor
+def _date_choices() -> dict[str, object]:
+    return {"date_presets": DATE_PRESETS, "date_titles": DATE_TITLES}
 
 
 @bp.app_template_filter("atom_date")

@@ -28,7 +28,7 @@ and highlighting: past it, a ``QueryError`` says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -39,12 +39,12 @@ from whoosh.collectors import TermsCollector, WrappingCollector
 from whoosh.searching import Results, Searcher
 
 from search.enrich import Actor, Gazetteer
-from search.errors import NotFound
+from search.errors import NotFound, QueryError
 from search.index import WORD_FIELDS, from_stored, index_terms, text_analyzer
 from search.language import LANGUAGE_NAMES
 from search.query import columns, facets, matches
 from search.query.columns import Mask
-from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, Deadline, parse_query
+from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, Deadline, date_filter, parse_query
 from search.query.snippets import highlighter, lead, one_line
 from search.records import (
     FACETS,
@@ -65,7 +65,8 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     deadline = Deadline(settings)
     parsed = parse_query(request.q, searcher, settings, deadline)
     filters = {name: values for name, values in request.filters().items() if values}
-    key = facets.counts_key(searcher, parsed, request)
+    dates = date_filter(request)  # a preset resolved once, from the request's moment
+    key = facets.counts_key(searcher, parsed, request, dates)
     counted = facets.kept_counts(key) if settings.facet_cache_size else None
     # Which documents match, per segment: for the counts, the total, the page
     # and the words to highlight.
@@ -75,13 +76,24 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     found = matches.everything(index) if everything else matches.matched(
         searcher, index, parsed, deadline, scored=not newest_first)
     chosen = facets.selections(index, filters)
-    under_all = facets.narrowed(found.masks, chosen)
+    # The date filter narrows the matches before anything is counted, as the query does: every facet,
+    # the total and the page are under it.
+    in_dates = found.masks
+    if dates is not None:
+        taken = facets.dated(searcher, index, found.masks, dates, _reading_sources(deadline))
+        in_dates = [mask & dated for mask, dated in zip(found.masks, taken, strict=True)]
+    under_all = facets.narrowed(in_dates, chosen)
     if counted is None:
         total = sum(int(np.count_nonzero(mask)) for mask in under_all)
-        counted = facets.Counted(facets.count(index, found.masks, chosen), total)
+        left_out = facets.undated(index, facets.narrowed(found.masks, chosen)) \
+            if dates is not None and not dates.undated_only else 0
+        counted = facets.Counted(facets.count(index, in_dates, chosen), total, left_out)
         facets.keep_counts(key, counted, settings.facet_cache_size)
     limit = request.page * request.per_page
-    required = _require(parsed, (_filter(name, values) for name, values in filters.items()))
+    filtering = [_filter(name, values) for name, values in filters.items()]
+    if dates is not None:  # for Whoosh's own collectors, where the arrays are not used
+        filtering.append(facets.Within(searcher, index, in_dates))
+    required = _require(parsed, filtering)
     if newest_first:
         # Newest first; undated (date_key 0) last; ties in index order, which
         # the same input reproduces.
@@ -99,7 +111,19 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     hits = _with_copies(searcher, hits)
     deadline.check()
     values = {name: _facet_values(name, counted.counts[name], request, gazetteer) for name in FACETS}
-    return SearchPage(query=request, total=counted.total, hits=hits, facets=values)
+    bounds = (dates.first, dates.last) if dates is not None else None
+    return SearchPage(query=request, total=counted.total, hits=hits, facets=values, undated=counted.undated,
+                      date_bounds=bounds)
+
+
+def _reading_sources(deadline: Deadline) -> Callable[[], None]:
+    """The deadline's check while a certainty filter reads where dates came from, saying what takes the time."""
+    def check() -> None:
+        if deadline.remaining() <= 0:
+            raise QueryError(f"the search took longer than {deadline.limit:g} s",
+                             hint="a certainty filter reads where each article's date came from, once; what was "
+                                  "read is kept, so ask again, or narrow the search first")
+    return check
 
 
 # --- the page's documents ---------------------------------------------------
@@ -250,10 +274,17 @@ def matching(searcher: Searcher, request: SearchQuery, settings: Settings) -> di
     deadline = Deadline(settings)
     parsed = parse_query(request.q, searcher, settings, deadline)
     filters = [_filter(name, values) for name, values in request.filters().items() if values]
+    dates = date_filter(request)  # a saved preset counts back from the run's moment (``request.now``)
     results = _collect(searcher, _require(parsed, filters), deadline, limit=None, scored=False,
                        terms=bool(request.q), optimize=not filters)
     words = _typed_words(request.q)  # analysed once, not once per hit
-    return {hit["id"]: _matched_words(words, hit) for hit in results}
+    found = {}
+    for hit in results:
+        fields = hit.fields()
+        # The stored moment and date source: an alert's index of the new articles has no date column.
+        if dates is None or dates.admits(fields.get("published"), fields.get("published_source")):
+            found[fields["id"]] = _matched_words(words, hit)
+    return found
 
 
 def _typed_words(q: str) -> list[tuple[str, str]]:
@@ -457,7 +488,7 @@ def _to_hit(article: StoredArticle, gazetteer: Gazetteer, snippet: str, full: bo
         actors=tuple(ActorRef(actor, gazetteer.label(actor)) for actor in article.actors),
         snippet=snippet,
         text=article.text if full else None,
-        published_source=article.published_source if full else None,
+        published_source=article.published_source,
         cluster=article.cluster,
     )
 
