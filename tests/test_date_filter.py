@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import json
 import random
 import re
 import sqlite3
@@ -602,8 +603,6 @@ def test_a_saved_date_filter_is_listed_run_and_edited_on_the_web(seeded: Setting
     assert refused.status_code == 400 and "unknown range" in refused.text.replace("&#39;", "'").lower()
 
 
-@pytest.mark.xfail(strict=True, reason="templates/_save_search.html posts the facet filters but not the date "
-                                       "filter yet (outside this change's files)")
 def test_save_this_search_on_a_results_page_keeps_its_date_filter(seeded: Settings, tmp_path: Path) -> None:
     settings = own_instance(seeded, tmp_path)
     make_user(settings, "ana@example.org")
@@ -612,3 +611,25 @@ def test_save_this_search_on_a_results_page_keeps_its_date_filter(seeded: Settin
     assert submit(ana, "/?q=Kosovo&range=year&certainty=uncertain", "/saved").status_code == 302
     [saved] = list_saved(settings)
     assert saved.query.dates() == {"range": "year", "certainty": "uncertain"}
+
+
+def test_a_new_query_from_the_search_box_keeps_the_date_filter(client: FlaskClient) -> None:
+    page = client.get("/?q=Kosovo&range=year&dated=yes").get_data(as_text=True)
+    box = page[page.index('<form class="searchbox"'):page.index("</form>", page.index('<form class="searchbox"'))]
+    assert '<input type="hidden" name="range" value="year">' in box
+    assert '<input type="hidden" name="dated" value="yes">' in box
+
+
+def test_the_command_line_takes_the_same_date_filter(seeded: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    from web.cli import main
+
+    index = ("--index", str(seeded.index))
+    assert main(["search", "", "--dated", "no", "--json", *index]) == 0
+    undated = json.loads(capsys.readouterr().out)
+    assert main(["search", "", "--dated", "yes", "--json", *index]) == 0
+    dated = json.loads(capsys.readouterr().out)
+    assert main(["search", "", "--json", *index]) == 0
+    everything = json.loads(capsys.readouterr().out)
+    assert undated["total"] + dated["total"] == everything["total"] and undated["total"] > 0 < dated["total"]
+    assert main(["search", "", "--from", "2018-13-01", *index]) == 1  # the page's own check: a month 13
+    assert "2018-13-01" in capsys.readouterr().err
