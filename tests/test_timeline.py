@@ -54,7 +54,11 @@ def _record(rng: random.Random, n: int) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    folder = tmp_path_factory.mktemp("timeline")
+    return build_corpus(tmp_path_factory.mktemp("timeline"))
+
+
+def build_corpus(folder: Path) -> Settings:
+    """450 generated articles in three commits, one taken down and four changed (deleted documents remain)."""
     settings = make_settings(folder / "instance", workers=1, batch_size=60)
     rng = random.Random(18)
     for part in range(3):  # several commits: several segments, and deleted documents in them

@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -60,7 +60,12 @@ def parse_request() -> SearchQuery:
 
 
 def _render_html(page: SearchPage) -> Response | str:
-    return render_template("search.html", page=page, instance=_instance(page.query))
+    from web.timeline import chart_for  # beside the results: its blueprint builds on this one's parsing
+
+    drawn = chart_for(page.query)
+    chart, links = drawn if drawn is not None else (None, [])
+    return render_template("search.html", page=page, instance=_instance(page.query), chart=chart,
+                           timeline_links=links)
 
 
 def _instance(query: SearchQuery) -> Instance | None:
@@ -126,6 +131,11 @@ def _facet_titles() -> dict[str, object]:
 @bp.app_template_global()
 def search_url(**changes: object) -> str:
     """This page's URL with some parameters replaced (None removes one)."""
+    return changed_url(changes)
+
+
+def changed_url(changes: Mapping[str, object], anchor: str | None = None) -> str:
+    """This page's URL with ``changes`` made (None removes a parameter), at ``anchor`` when given."""
     args = request.args.to_dict(flat=False)
     args.pop("page", None)  # a changed search starts at page 1 unless told
     for key, value in changes.items():
@@ -133,7 +143,7 @@ def search_url(**changes: object) -> str:
             args.pop(key, None)
         else:
             args[key] = value if isinstance(value, list) else [str(value)]
-    return url_for("results.index", **args)  # type: ignore[arg-type]  # lists are repeated params
+    return url_for("results.index", _anchor=anchor, **args)  # type: ignore[arg-type]  # lists: repeated params
 
 
 @bp.app_template_global()
@@ -141,7 +151,7 @@ def toggle_url(facet: str, value: str) -> str:
     """The URL that adds ``value`` to a facet filter, or removes it if present."""
     values = request.args.getlist(facet)
     values = [v for v in values if v != value] if value in values else [*values, value]
-    return search_url(**{facet: values or None})
+    return changed_url({facet: values or None})
 
 
 # --- the date filter on the page -------------------------------------------------------

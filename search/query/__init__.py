@@ -8,7 +8,10 @@ percolate), ``make_query`` and ``parse_query``, ``hits_by_id``,
 ``get_article``, ``get_copies``, ``actor_page``, ``facet_label``;
 ``overview`` (what the instance holds, for its front page) and its
 ``Overview``; ``outlet_coverage`` (each outlet's articles and how completely
-they are described, for the sources page) and its ``OutletCoverage``.
+they are described, for the sources page) and its ``OutletCoverage``;
+``select`` (which documents a request selects: the one account the page,
+the exports and the timeline count from); ``timeline_of`` (attention over
+time) and its ``Timeline``.
 
 Modules: ``run`` (searching, hits, copies, actor pages), ``parse`` (syntax,
 dates, wildcards, the time limit), ``matches`` (which documents a query
@@ -16,7 +19,7 @@ matches, as per-segment arrays, and their BM25F scores), ``postings``
 (posting lists read a block at a time), ``columns`` (each segment's facet
 codes, dates and liveness as arrays, built once), ``facets`` (counting them),
 ``coverage`` and ``overview`` (per outlet and per instance, from the same
-arrays), ``snippets``.
+arrays), ``timeline`` (matches per day, week, month or year), ``snippets``.
 """
 
 from __future__ import annotations
@@ -24,12 +27,26 @@ from __future__ import annotations
 from search.query.coverage import OutletCoverage, outlet_coverage
 from search.query.overview import Overview, overview
 from search.query.parse import MAX_FACET_LIMIT, make_query, parse_query
-from search.query.run import actor_page, facet_label, get_article, get_copies, hits_by_id, matching, search
+from search.query.run import (
+    Selection,
+    actor_page,
+    facet_label,
+    get_article,
+    get_copies,
+    hits_by_id,
+    matching,
+    search,
+    select,
+)
+from search.query.timeline import INTERVALS, Timeline, timeline, timeline_of
 
 __all__ = [
+    "INTERVALS",
     "MAX_FACET_LIMIT",
     "OutletCoverage",
     "Overview",
+    "Selection",
+    "Timeline",
     "actor_page",
     "facet_label",
     "get_article",
@@ -41,4 +58,7 @@ __all__ = [
     "overview",
     "parse_query",
     "search",
+    "select",
+    "timeline",
+    "timeline_of",
 ]

@@ -29,7 +29,7 @@ and highlighting: past it, a ``QueryError`` says so.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,7 @@ from search.index import WORD_FIELDS, from_stored, index_terms, text_analyzer
 from search.language import LANGUAGE_NAMES
 from search.query import columns, facets, matches
 from search.query.columns import Mask
-from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, Deadline, date_filter, parse_query
+from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, DateFilter, Deadline, date_filter, parse_query
 from search.query.snippets import highlighter, lead, one_line
 from search.records import (
     FACETS,
@@ -60,21 +60,37 @@ from search.records import (
 from search.settings import Settings
 
 
-def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazetteer: Gazetteer) -> SearchPage:
-    """Run one search: the page of hits and the four facets' counts, all within the time limit."""
-    deadline = Deadline(settings)
-    parsed = parse_query(request.q, searcher, settings, deadline)
+@dataclass(frozen=True, eq=False)
+class Selection:
+    """The documents a ``SearchQuery`` selects, per segment: the query's matches, under its date filter,
+    under its facet filters. What the results page, the exports and the timeline all count from."""
+
+    index: columns.IndexColumns
+    parsed: wq.Query
+    found: matches.Matched  # the query's matches (scored when asked for)
+    filters: dict[str, tuple[str, ...]]  # the facet filters set
+    chosen: list[dict[str, Mask]]  # each facet filter's documents, per segment
+    dates: DateFilter | None  # a preset resolved once, from the request's moment
+    in_dates: list[Mask]  # the matches under the date filter
+    under_all: list[Mask]  # ... and under every facet filter: what is listed and counted
+
+    def undated(self) -> int:
+        """Matches the date filter left out for having no date (0 without one, or when it asks for undated)."""
+        if self.dates is None or self.dates.undated_only:
+            return 0
+        return facets.undated(self.index, facets.narrowed(self.found.masks, self.chosen))
+
+
+def select(searcher: Searcher, request: SearchQuery, settings: Settings, deadline: Deadline,
+           scored: bool = False, parsed: wq.Query | None = None) -> Selection:
+    """Which documents ``request`` selects (``scored``: with the matches' scores, for relevance order;
+    ``parsed``: its query, when the caller parsed it already)."""
+    parsed = parsed if parsed is not None else parse_query(request.q, searcher, settings, deadline)
     filters = {name: values for name, values in request.filters().items() if values}
-    dates = date_filter(request)  # a preset resolved once, from the request's moment
-    key = facets.counts_key(searcher, parsed, request, dates)
-    counted = facets.kept_counts(key) if settings.facet_cache_size else None
-    # Which documents match, per segment: for the counts, the total, the page
-    # and the words to highlight.
+    dates = date_filter(request)
     index = columns.index_columns(searcher)
-    everything = isinstance(parsed, wq.Every)
-    newest_first = request.sort == "date" or everything
-    found = matches.everything(index) if everything else matches.matched(
-        searcher, index, parsed, deadline, scored=not newest_first)
+    found = matches.everything(index) if isinstance(parsed, wq.Every) else matches.matched(
+        searcher, index, parsed, deadline, scored=scored)
     chosen = facets.selections(index, filters)
     # The date filter narrows the matches before anything is counted, as the query does: every facet,
     # the total and the page are under it.
@@ -82,15 +98,27 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     if dates is not None:
         taken = facets.dated(searcher, index, found.masks, dates, _reading_sources(deadline))
         in_dates = [mask & dated for mask, dated in zip(found.masks, taken, strict=True)]
-    under_all = facets.narrowed(in_dates, chosen)
+    return Selection(index, parsed, found, filters, chosen, dates, in_dates, facets.narrowed(in_dates, chosen))
+
+
+def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazetteer: Gazetteer) -> SearchPage:
+    """Run one search: the page of hits and the four facets' counts, all within the time limit."""
+    deadline = Deadline(settings)
+    parsed = parse_query(request.q, searcher, settings, deadline)
+    newest_first = request.sort == "date" or isinstance(parsed, wq.Every)
+    # Which documents match, per segment: for the counts, the total, the page
+    # and the words to highlight.
+    chosen = select(searcher, request, settings, deadline, scored=not newest_first, parsed=parsed)
+    index, found, dates, in_dates, under_all = chosen.index, chosen.found, chosen.dates, chosen.in_dates, \
+        chosen.under_all
+    key = facets.counts_key(searcher, parsed, request, dates)
+    counted = facets.kept_counts(key) if settings.facet_cache_size else None
     if counted is None:
         total = sum(int(np.count_nonzero(mask)) for mask in under_all)
-        left_out = facets.undated(index, facets.narrowed(found.masks, chosen)) \
-            if dates is not None and not dates.undated_only else 0
-        counted = facets.Counted(facets.count(index, in_dates, chosen), total, left_out)
+        counted = facets.Counted(facets.count(index, in_dates, chosen.chosen), total, chosen.undated())
         facets.keep_counts(key, counted, settings.facet_cache_size)
     limit = request.page * request.per_page
-    filtering = [_filter(name, values) for name, values in filters.items()]
+    filtering = [_filter(name, values) for name, values in chosen.filters.items()]
     if dates is not None:  # for Whoosh's own collectors, where the arrays are not used
         filtering.append(facets.Within(searcher, index, in_dates))
     required = _require(parsed, filtering)

@@ -29,9 +29,14 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from whoosh.searching import Searcher
 
 from search.errors import QueryError
 from search.query.columns import IndexColumns, Mask
+from search.query.parse import Deadline
+from search.query.run import select  # the query stage's one account of what a request selects
+from search.records import SearchQuery
+from search.settings import Settings
 
 #: The intervals a timeline can count by, finest first.
 INTERVALS = ("day", "week", "month", "year")
@@ -100,6 +105,13 @@ def choose_interval(first: dt.date, last: dt.date) -> str:
                                                      interval)) <= MAX_BARS:
             return interval
     return "year"
+
+
+def timeline_of(searcher: Searcher, request: SearchQuery, settings: Settings, interval: str | None = None, *,
+                split: bool = False, top: int = 5) -> Timeline:
+    """The timeline of what ``request`` selects (its query, date filter and facet filters, as the page lists)."""
+    chosen = select(searcher, request, settings, Deadline(settings))
+    return timeline(chosen.index, chosen.under_all, interval, split=split, top=top)
 
 
 def timeline(
