@@ -522,6 +522,24 @@ def test_every_kind_of_original_page_is_valid_html(instance: Instance, tmp_path:
     assert errors == []
 
 
+@pytest.mark.browser
+def test_axe_core_finds_no_violation_on_any_kind_of_original_page(instance: Instance) -> None:
+    from test_html_standards import AXE_JS, axe_violations
+
+    if MISSING or not AXE_JS.is_file():
+        pytest.skip(MISSING or "axe-core is not installed (`make checkers`)")
+    driver, profile = start_chromium()
+    driver.set_script_timeout(60)
+    try:
+        with served(create_app({"NEWSDESK_SETTINGS": instance.settings})) as base:
+            found = {name: axe_violations(driver, f"{base}/articles/{instance.ids[name]}/original")
+                     for name in ("scripted", "text-record", "page-record", "file")}
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+    assert {name: [v["id"] for v in violations] for name, violations in found.items() if violations} == {}
+
+
 def test_the_instance_is_what_the_tests_say(instance: Instance) -> None:
     """Each archived article's capture is of the kind its test claims."""
     kinds = {name: read_original(instance.settings, instance.ids[name]) for name in ARCHIVED}

@@ -74,12 +74,13 @@ _CAPTURE_HEADERS = {
 #: same words in a comment, a script or a ``<title>`` change too. The download keeps the bytes as archived.
 _LINK_TAG = re.compile(r"<link(?=[\t\n\f\r />])", re.IGNORECASE | re.ASCII)
 _SRCDOC = re.compile("srcdoc", re.IGNORECASE | re.ASCII)
-#: The one style the original page adds: a frame as wide as the page and most of a screen high. Inline and
-#: allowed by its hash, so the page's policy still refuses any other inline style.
+#: The style the original page adds, above all a frame as wide as the page and most of a screen high. Inline
+#: and allowed by its hash, so the page's policy still refuses any other inline style.
 ORIGINAL_STYLE = (
     ".original { max-width: none; } .original .intro, .original .meta, .original .stated { max-width: 44rem; } "
     ".original iframe { display: block; width: 100%; height: 80vh; min-height: 20rem; margin: .8rem 0 0; "
-    "border: 1px solid var(--line); background: #fff; } .original .stated-text { white-space: pre-wrap; }"
+    "border: 1px solid var(--line); background: #fff; } .original .stated-text { white-space: pre-wrap; } "
+    ".original dd a { text-decoration: underline; text-underline-offset: .15em; }"  # links amid text (WCAG 1.4.1)
 )
 _STYLE_HASH = base64.b64encode(hashlib.sha256(ORIGINAL_STYLE.encode()).digest()).decode()
 ORIGINAL_PAGE_POLICY = f"default-src 'self'; style-src 'self' 'sha256-{_STYLE_HASH}'; frame-ancestors 'none'"
