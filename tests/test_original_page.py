@@ -25,6 +25,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -212,16 +213,17 @@ ARCHIVED = ["scripted", "cyrillic", "warc", "file", "text-record", "page-record"
 
 
 @pytest.mark.parametrize("name", ARCHIVED)
-def test_every_archived_article_links_its_original_page(instance: Instance, name: str) -> None:
+def test_every_article_page_links_its_original_page(instance: Instance, name: str) -> None:
     article_id = instance.ids[name]
     page = instance.client.get(f"/articles/{article_id}").text
     assert f'<a href="/articles/{article_id}/original">original page</a>' in page
     assert instance.client.get(f"/articles/{article_id}/original").status_code == 200
 
 
-def test_a_noarchive_page_says_it_was_not_archived_and_its_original_page_is_a_clear_404(instance: Instance) -> None:
+def test_a_noarchive_pages_original_page_is_a_404_that_says_why(instance: Instance) -> None:
+    """The article page links it all the same: to tell, every article page would need the archive reader."""
     article_id = instance.ids["noarchive"]
-    assert "<dt>Original</dt><dd>not archived</dd>" in instance.client.get(f"/articles/{article_id}").text
+    assert f'<a href="/articles/{article_id}/original">' in instance.client.get(f"/articles/{article_id}").text
     for path in _paths(article_id):
         answer = instance.client.get(path)
         assert answer.status_code == 404
@@ -380,7 +382,6 @@ def test_a_capture_gone_from_the_archive_is_not_served_though_the_index_keeps_th
     client = create_app({"TESTING": True, "NEWSDESK_SETTINGS": settings}).test_client()
     with open_archive(settings) as archive:
         assert archive.delete(article_id) == 1
-    assert "<dt>Original</dt><dd>not archived</dd>" in client.get(f"/articles/{article_id}").text
     answers = [client.get(path) for path in _paths(article_id)]
     assert [a.status_code for a in answers] == [404, 404, 404]
     assert all(f"No archived page of article {article_id}" in a.text for a in answers)
@@ -520,6 +521,37 @@ def test_every_kind_of_original_page_is_valid_html(instance: Instance, tmp_path:
     errors = [f"{m.get('url', '').rsplit('/', 1)[-1]}: {m['message']}"
               for m in json.loads(run.stdout)["messages"] if m["type"] != "info"]
     assert errors == []
+
+
+_IMPORTS_PROBE = """
+import json, sys
+from pathlib import Path
+from web import create_app
+from search.settings import Settings
+
+client = create_app({{"TESTING": True, "NEWSDESK_SETTINGS": Settings(index=Path({index!r}))}}).test_client()
+found = {{"article": client.get("/articles/{article_id}").status_code}}
+found["archive before"] = "search.archive" in sys.modules
+found["original"] = client.get("/articles/{article_id}/original").status_code
+found["archive after"] = "search.archive" in sys.modules
+found["write side"] = sorted(m for m in {write_side!r} if m in sys.modules)
+print(json.dumps(found))
+"""
+
+
+def test_the_server_loads_the_archive_reader_only_for_an_original_page_and_nothing_else_of_writing(
+    instance: Instance,
+) -> None:
+    from test_server_memory import WRITE_SIDE
+
+    probe = _IMPORTS_PROBE.format(index=str(instance.settings.index), article_id=instance.ids["scripted"],
+                                  write_side=[m for m in WRITE_SIDE if m != "search.archive"])
+    done = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {"article": 200, "archive before": False, "original": 200, "archive after": True,
+                     "write side": []}
 
 
 @pytest.mark.browser

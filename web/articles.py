@@ -14,15 +14,18 @@ import base64
 import hashlib
 import re
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, jsonify, render_template
 
-from search.archive import Original, locate_original, read_original
 from search.errors import NotFound
 from search.language import LANGUAGE_NAMES
 from search.query import get_article, get_copies
 from search.records import RECORD_FIELDS, RECORD_TYPE, Hit, StatedRecord
 from web.searcher import get_gazetteer, get_searcher, get_settings
+
+if TYPE_CHECKING:
+    from search.archive import Original
 
 bp = Blueprint("articles", __name__)
 
@@ -32,9 +35,7 @@ def show(article_id: str) -> str:
     searcher, gazetteer = get_searcher(), get_gazetteer()
     article = get_article(searcher, article_id, gazetteer)
     copies = get_copies(searcher, article, gazetteer)
-    original = locate_original(get_settings(), article.id) is not None
-    return render_template("article.html", article=article, copies=copies, language_names=LANGUAGE_NAMES,
-                           original=original)
+    return render_template("article.html", article=article, copies=copies, language_names=LANGUAGE_NAMES)
 
 
 @bp.route("/api/articles/<article_id>")
@@ -137,6 +138,10 @@ def original_raw(article_id: str) -> Response:
 
 def _original(article_id: str) -> tuple[Hit, Original]:
     """The article and its archived page, or ``NotFound``: an article taken down has neither."""
+    # Imported here, when an original page is asked for: searching and reading articles need no archive code
+    # (tests/test_server_memory.py), and the reader brings warcio (about 1.5 MB) into the server.
+    from search.archive import read_original
+
     article = get_article(get_searcher(), article_id, get_gazetteer())  # NotFound once it left the index
     capture = read_original(get_settings(), article.id)
     if capture is None:
