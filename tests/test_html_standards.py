@@ -191,6 +191,7 @@ def _collect(settings: Settings) -> dict[str, Page]:
     get("error-not-found", "/articles/no-such-article", status=404)
     dated = reader.get("/api/search", query_string={"q": "published:2018"}).get_json()["hits"][0]["id"]
     get("article", f"/articles/{dated}")
+    get("article-original", f"/articles/{dated}/original")
     copy = reader.get("/api/search", query_string={"q": "talks"}).get_json()["hits"][0]["id"]
     get("article-with-copies", f"/articles/{copy}")
     get("actor", f"/actors/{LAVROV}")
@@ -245,7 +246,8 @@ def pages(seeded: Settings, gazetteer: Gazetteer, tmp_path_factory: pytest.TempP
 PAGE_NAMES = [
     "results-all", "results-query", "results-filtered", "results-second-page", "results-copies", "results-empty",
     "results-dated", "results-undated", "results-preset",
-    "error-bad-query", "error-not-found", "article", "article-with-copies", "actor", "candidates", "sources",
+    "error-bad-query", "error-not-found", "article", "article-original", "article-with-copies", "actor", "candidates",
+    "sources",
     "register", "register-refused", "login", "login-failed", "saved-none", "account", "results-logged-in", "saved",
     "saved-form", "saved-form-refused", "unsubscribe", "unsubscribe-done", "results-all-large", "results-empty-index",
     "sources-admin", "sources-add-refused", "sources-added", "sources-imported", "sources-remove",
@@ -266,6 +268,7 @@ SHOWS = {
     "results-preset": 'class="undated"',
     "error-bad-query": 'class="hint"',
     "article": "<time datetime=",
+    "article-original": "<iframe sandbox",
     "article-with-copies": "Other copies",
     "candidates": "Marko Petrović",
     "sources": 'data-source="Daily Observer" data-status="kept"',
