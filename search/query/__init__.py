@@ -9,6 +9,7 @@ percolate), ``make_query`` and ``parse_query``, ``hits_by_id``,
 ``overview`` (what the instance holds, for its front page) and its
 ``Overview``; ``outlet_coverage`` (each outlet's articles and how completely
 they are described, for the sources page) and its ``OutletCoverage``.
+Also ``related`` (the articles most like one article, for its page) and its ``RelatedArticle``.
 
 Modules: ``run`` (searching, hits, copies, actor pages), ``parse`` (syntax,
 dates, wildcards, the time limit), ``matches`` (which documents a query
@@ -17,6 +18,7 @@ matches, as per-segment arrays, and their BM25F scores), ``postings``
 codes, dates and liveness as arrays, built once), ``facets`` (counting them),
 ``coverage`` and ``overview`` (per outlet and per instance, from the same
 arrays), ``snippets``.
+``related``: more like this (key terms of an article's body, searched for).
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from __future__ import annotations
 from search.query.coverage import OutletCoverage, outlet_coverage
 from search.query.overview import Overview, overview
 from search.query.parse import MAX_FACET_LIMIT, make_query, parse_query
+from search.query.related import RelatedArticle, related
 from search.query.run import actor_page, facet_label, get_article, get_copies, hits_by_id, matching, search
 
 __all__ = [
     "MAX_FACET_LIMIT",
     "OutletCoverage",
     "Overview",
+    "RelatedArticle",
     "actor_page",
     "facet_label",
     "get_article",
@@ -40,5 +44,6 @@ __all__ = [
     "outlet_coverage",
     "overview",
     "parse_query",
+    "related",
     "search",
 ]
