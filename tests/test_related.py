@@ -18,12 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from whoosh import query as wq
 from whoosh.searching import Searcher
 
@@ -43,6 +45,7 @@ from search.query.related import (
 )
 from search.records import UNKNOWN, Article
 from search.settings import Settings
+from web import create_app
 
 #: In every article: too common to say what any of them is about.
 STOCK = "officials said on monday that the matter would be discussed again at the next meeting"
@@ -326,3 +329,51 @@ def test_scores_are_whooshs_own_for_the_key_terms(searcher: Searcher, newsroom: 
     whoosh = {hit["id"]: hit.score for hit in searcher.search(q, limit=None)}
     for item in related(searcher, "har-0", newsroom):
         assert math.isclose(item.score, whoosh[item.id], rel_tol=1e-9), item.id
+
+
+# --- the article page and the API -----------------------------------------------------
+
+
+@pytest.fixture
+def client(newsroom: Settings) -> FlaskClient:
+    return create_app({"TESTING": True, "NEWSDESK_SETTINGS": newsroom}).test_client()
+
+
+def _related_links(html: str) -> list[str]:
+    section = re.search(r'<aside class="related".*?</aside>', html, re.DOTALL)
+    return re.findall(r'<a href="/articles/([^"]+)">', section.group(0)) if section else []
+
+
+def test_the_article_page_links_its_related_articles(client: FlaskClient, searcher: Searcher,
+                                                     newsroom: Settings) -> None:
+    page = client.get("/articles/har-0")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "<h2 id=\"related-heading\">Related articles</h2>" in html
+    expected = related(searcher, "har-0", newsroom)
+    assert _related_links(html) == ids(expected)
+    for item in expected:
+        assert client.get(f"/articles/{item.id}").status_code == 200
+    # Title, outlet and date, escaped; no date for an undated one.
+    assert ('<a href="/articles/har-1">Harbour &lt;dredging&gt; &amp; the pilots&#39; &#34;strike&#34;</a>\n'
+            '      — Daily Observer, <time datetime="2021-06-01">1 Jun 2021</time></li>') in html
+    assert '<a href="/articles/har-3">Report har-3</a>\n      — Pristina Post</li>' in html
+
+
+def test_an_article_without_related_articles_shows_none(client: FlaskClient) -> None:
+    html = client.get("/articles/alone").get_data(as_text=True)
+    assert "Related articles" not in html and 'class="related"' not in html
+    assert client.get("/api/articles/alone").get_json()["related"] == []
+
+
+def test_the_api_lists_the_same_related_articles(client: FlaskClient, searcher: Searcher,
+                                                 newsroom: Settings) -> None:
+    data = client.get("/api/articles/har-0").get_json()
+    assert data["id"] == "har-0" and "text" in data
+    assert data["related"] == [
+        {"id": item.id, "title": item.title, "outlet": item.outlet,
+         "published": item.published.isoformat() if item.published else None, "url": item.url}
+        for item in related(searcher, "har-0", newsroom)
+    ]
+    assert {"id": "har-3", "title": "Report har-3", "outlet": "Pristina Post", "published": None,
+            "url": "https://pristinapost.example/har-3"} in data["related"]
