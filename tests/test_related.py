@@ -54,6 +54,8 @@ HARBOUR = ["harbour", "dredging", "tugboat", "quay", "pilots", "berth"]
 RAILWAY = ["railway", "sleeper", "gauge", "locomotive", "timetable", "platform"]
 VACCINE = ["vaccine", "clinic", "dose", "nurses", "immunisation", "ward"]
 MINING = ["lithium", "quarry", "excavator", "ore", "tailings", "shaft"]
+FERRY = ["ferry", "catamaran", "gangway", "hull", "deckhand", "moorings"]
+BRIDGE = ["bridge", "pylon", "span", "girder", "cable", "abutment"]
 
 
 def _own(name: str) -> str:
@@ -71,6 +73,7 @@ def _article(article_id: str, outlet: str | None, words: list[str], *, title: st
 
 WIRE_TEXT = f"{' '.join(HARBOUR[:4])}. {STOCK}. the wire story about the harbour."
 MINING_WIRE = f"{' '.join(MINING[:4])}. {STOCK}. a syndicated dispatch from the quarries."
+FERRY_WIRE = f"{' '.join(FERRY[:4])}. {STOCK}. boarding notice for every crossing."
 
 #: Written in these batches, one commit each.
 BATCHES = [
@@ -107,6 +110,14 @@ BATCHES = [
         _article("mine-1", "Daily Observer", MINING, text=MINING_WIRE),
         _article("mine-1-copy", "Pristina Post", MINING, text=MINING_WIRE, title="Report mine-1"),
         _article("mine-2", "Adriatic Times", MINING[2:]),
+        # The ferry group: a story in eight outlets scoring above another outlet's article.
+        _article("ferry-0", "Balkan Wire", FERRY),
+        *(_article(f"ferry-wire-{n}", f"Wire {n}", FERRY, text=FERRY_WIRE, title="Ferry wire") for n in range(1, 9)),
+        _article("ferry-9", "Adriatic Times", FERRY[2:4]),
+        # The bridge group: four articles of the first one's outlet, all above another outlet's weak one.
+        *(_article(f"bridge-{n}", "Tanjug Digest", words)
+          for n, words in enumerate([BRIDGE, BRIDGE[:5], BRIDGE[1:], BRIDGE[:4], BRIDGE[2:]])),
+        _article("bridge-5", "Pristina Post", BRIDGE[:2]),
         # Shares nothing but the stock phrase.
         _article("alone", "Adriatic Times", []),
         # Padding: more articles, so that the stock phrase is in far more than a key term may be.
@@ -146,7 +157,8 @@ def test_the_corpus_has_its_copies_segments_and_a_common_phrase(searcher: Search
     assert len(stored) == len(ARTICLES)
     assert stored["har-0"]["cluster"] == stored["har-0-copy"]["cluster"]
     assert stored["mine-1"]["cluster"] == stored["mine-1-copy"]["cluster"]
-    assert len({fields["cluster"] for fields in stored.values()}) == len(ARTICLES) - 2
+    assert len({fields["cluster"] for fields in stored.values()}) == len(ARTICLES) - 2 - 7
+    assert len({stored[f"ferry-wire-{n}"]["cluster"] for n in range(1, 9)}) == 1
     assert len(searcher.leaf_searchers()) > 1
     most = max(MAX_SHARE * len(stored), min(SMALL_INDEX_TERM_ARTICLES, (len(stored) - 1) / 2))
     assert sum("officials" in fields["body"] for fields in stored.values()) > most
@@ -177,6 +189,15 @@ def test_other_outlets_come_first_even_when_the_same_outlet_scores_higher(search
     assert [item.outlet for item in found] == ["Adriatic Times", "Pristina Post", "Tanjug Digest"]
 
 
+def test_other_outlets_come_first_among_the_best_stories_only(searcher: Searcher, newsroom: Settings) -> None:
+    # bridge-5, Pristina Post's, scores below Tanjug Digest's four: among the best four stories
+    # (POOL_PER_ARTICLE for one article asked for) it is not, among the best twenty it is.
+    assert ids(related(searcher, "bridge-0", newsroom))[0] == "bridge-5"
+    [best] = related(searcher, "bridge-0", newsroom, limit=1)
+    assert best.outlet == "Tanjug Digest"
+    assert POOL_PER_ARTICLE == 4
+
+
 def test_one_shared_word_is_no_relation(searcher: Searcher, newsroom: Settings) -> None:
     terms = [term for term, _ in key_terms(searcher, searcher.document(id="rail-0")["body"], Deadline(newsroom))]
     assert "railway" in terms  # rail-4 holds this key term, and only this one
@@ -197,6 +218,15 @@ def test_another_story_in_two_outlets_takes_one_place(searcher: Searcher, newsro
     # Of a story's copies, another outlet's is the one shown: har-4 is Balkan Wire's, as har-0 is.
     assert "har-0-copy" in ids(related(searcher, "har-4", newsroom))
     assert "har-0" not in ids(related(searcher, "har-4", newsroom))
+
+
+def test_one_storys_many_copies_do_not_crowd_out_the_others(searcher: Searcher, newsroom: Settings) -> None:
+    # Two asked for: the best eight articles are the wire story's eight copies (one text, one score), yet two
+    # stories are shown.
+    found = related(searcher, "ferry-0", newsroom, limit=2)
+    assert [item.id for item in found] == ["ferry-wire-1", "ferry-9"]
+    assert found[0].score > found[1].score
+    assert POOL_PER_ARTICLE * 2 == 8
 
 
 def test_an_unknown_outlet_is_nobodys_outlet(searcher: Searcher, newsroom: Settings) -> None:
@@ -300,7 +330,13 @@ def _oracle_related(searcher: Searcher, stored: dict[str, dict[str, Any]], artic
         if stored[i]["cluster"] != article["cluster"] and i != article_id
         and len(key & {t.text for t in analyse(bodies[i])}) >= MIN_SHARED
     ]
-    pool = sorted(candidates, key=lambda c: (-c[0], c[1]))[:POOL_PER_ARTICLE * limit]
+    # Down to the best score of the POOL_PER_ARTICLE × limit-th story, ties included.
+    ranked = sorted(candidates, key=lambda c: -c[0])
+    stories = list(dict.fromkeys(stored[i]["cluster"] for _, i in ranked))[:POOL_PER_ARTICLE * limit]
+    floor = min((score for score, i in ranked if stored[i]["cluster"] in stories), default=0.0)
+    if len(stories) == POOL_PER_ARTICLE * limit:
+        floor = max(score for score, i in ranked if stored[i]["cluster"] == stories[-1])
+    pool = [c for c in candidates if c[0] >= floor]
     same = article["outlet"]
     pool.sort(key=lambda c: (stored[c[1]]["outlet"] == same != UNKNOWN, -c[0], c[1]))
     shown: dict[str, str] = {}
@@ -309,17 +345,18 @@ def _oracle_related(searcher: Searcher, stored: dict[str, dict[str, Any]], artic
     return list(shown.values())[:limit]
 
 
-def test_every_list_is_the_oracles(searcher: Searcher, newsroom: Settings) -> None:
+@pytest.mark.parametrize("limit", [5, 2, 1])
+def test_every_list_is_the_oracles(searcher: Searcher, newsroom: Settings, limit: int) -> None:
     stored = {fields["id"]: fields for fields in searcher.all_stored_fields()}
     bodies = {i: fields["body"] for i, fields in stored.items()}
     for article_id, fields in stored.items():
-        found = related(searcher, article_id, newsroom)
+        found = related(searcher, article_id, newsroom, limit)
         terms = key_terms(searcher, fields["body"], Deadline(newsroom))
         expected = _oracle_key_terms(bodies, fields["body"])
         assert [t for t, _ in terms] == [t for t, _ in expected], article_id
         assert all(math.isclose(a, b, rel_tol=1e-9) for (_, a), (_, b) in zip(terms, expected, strict=True))
-        assert ids(found) == _oracle_related(searcher, stored, article_id), article_id
-        assert len(found) <= 5
+        assert ids(found) == _oracle_related(searcher, stored, article_id, limit), article_id
+        assert len(found) <= limit
         assert all(stored[item.id]["cluster"] != fields["cluster"] for item in found)
 
 

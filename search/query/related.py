@@ -28,11 +28,13 @@ Whoosh's more-like-this, bounded and made deterministic:
    in other outlets are the same story, not a related one), and articles
    sharing fewer than ``MIN_SHARED`` key terms (one shared name is no
    relation).
-4. **Order**: of the ``POOL_PER_ARTICLE × limit`` best scored (ties by id),
-   other outlets' articles first, then the article's own outlet's, each by
-   score, then id; one article per cluster (the first in that order), so
-   one other story's copies do not fill the list; the first ``limit``. An
-   outlet that is not known is no outlet's: never "the same outlet".
+4. **Order**: the pool is every candidate scoring at least the best score
+   of the ``POOL_PER_ARTICLE × limit``-th best cluster (counted in stories,
+   so one story's many copies do not crowd the others out; a cut by score,
+   ties all in). Of the pool, other outlets' articles first, then the
+   article's own outlet's, each by score, then id; one article per cluster
+   (the first in that order); the first ``limit``. An outlet that is not
+   known is no outlet's: never "the same outlet".
 
 The same index gives the same list (scores are computed in a fixed order,
 ties fall to ids, which survive merges and rebuilds). The work is the
@@ -42,18 +44,21 @@ operations per segment: no article is compared one by one. The list is an
 aside to the article page: past the time limit it is left out (and logged)
 rather than failing the page.
 
-Measured on the shared corpus (21k articles, 2 cores; tests/test_related.py
-holds the rules against plain Python): 18 ms a list (p50; 31 ms p95) beside
-9 ms for a results page; of the related articles of 300 Reuters articles,
-86 % share a Reuters topic with the article, against 83 % for Whoosh's own
-settings (5 key terms, no bound, no minimum shared).
+Measured on the shared corpus (2 busy cores; tests/test_related.py holds
+the rules against plain Python and Whoosh's scorer): at 21k articles 18 ms
+a list (p50; 33 ms p95) beside 9-12 ms for a results page; at 103k (the
+corpus 5×, every story in five outlets) 37 ms (82 ms p95). Of the related
+articles of 300 Reuters articles, 86 % share a Reuters topic with the
+article; with Whoosh's defaults for the key terms (5, no bound on their
+articles) and no minimum shared, 83 %.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -197,7 +202,8 @@ def _related(searcher: Searcher, stored: dict[str, Any], deadline: Deadline, lim
         docs.append(local)
     if not scored:
         return []
-    pool = _best(np.concatenate(scored), np.concatenate(positions), np.concatenate(docs), subsearchers,
+    articles = _Stored(subsearchers)
+    pool = _pool(np.concatenate(scored), np.concatenate(positions), np.concatenate(docs), articles,
                  POOL_PER_ARTICLE * limit, deadline)
     outlet = stored.get("outlet") or UNKNOWN
     pool.sort(key=lambda item: (_same_outlet(item.outlet, outlet), -item.score, item.id))
@@ -207,27 +213,53 @@ def _related(searcher: Searcher, stored: dict[str, Any], deadline: Deadline, lim
     return list(chosen.values())[:limit]
 
 
-def _best(scores: NDArray[np.float64], positions: NDArray[np.int64], docs: NDArray[np.int64],
-          subsearchers: list[Any], size: int, deadline: Deadline) -> list[RelatedArticle]:
-    """The ``size`` best scored candidates, ties by id, read from their stored fields."""
-    if len(scores) > size:
-        # Every candidate scoring at least the size-th best: those tied with it are ordered by id below.
-        threshold = -np.partition(-scores, size - 1)[size - 1]
-        kept = scores >= threshold
-        scores, positions, docs = scores[kept], positions[kept], docs[kept]
-    readers = {position: subsearchers[position][0].reader() for position in set(positions.tolist())}
-    ids = {position: reader.column_reader("id") for position, reader in readers.items()}
-    keyed = []
-    for n, (score, position, doc) in enumerate(zip(scores.tolist(), positions.tolist(), docs.tolist(), strict=True)):
-        if n % _TERMS_PER_CHECK == 0:
+def _pool(scores: NDArray[np.float64], positions: NDArray[np.int64], docs: NDArray[np.int64], articles: _Stored,
+          stories: int, deadline: Deadline) -> list[RelatedArticle]:
+    """The candidates scoring at least the best of the ``stories``-th best cluster.
+
+    A cut by score (ties at it all kept), not by count: it does not depend on
+    the order of the index. Counted in clusters, so one story's many copies
+    do not crowd the others out. Only these candidates are read (their
+    stored fields, about 30 µs each), never a column of a whole segment.
+    """
+    threshold = -math.inf  # fewer clusters than wanted: every candidate
+    walked = min(len(scores), _WALKED_PER_STORY * stories)
+    while walked:
+        # The ``walked`` best, best first; four times as many if they hold too few clusters.
+        top = np.argpartition(-scores, walked - 1)[:walked] if walked < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        seen = set()
+        for i in top.tolist():
             deadline.check()
-        keyed.append((-score, _text(ids[position][doc]), position, doc))
-    keyed.sort()
-    return [_record(readers[position].stored_fields(doc), -negated) for negated, _, position, doc in keyed[:size]]
+            seen.add(articles.get(int(positions[i]), int(docs[i]), 0.0).cluster)
+            if len(seen) == stories:
+                threshold = scores[i]
+                break
+        if len(seen) == stories or walked == len(scores):
+            break
+        walked = min(len(scores), 4 * walked)
+    pool = []
+    for i in np.flatnonzero(scores >= threshold).tolist():
+        deadline.check()
+        pool.append(articles.get(int(positions[i]), int(docs[i]), float(scores[i])))
+    return pool
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+#: Candidates first taken per story wanted (copies of one story come together).
+_WALKED_PER_STORY = 4
+
+
+class _Stored:
+    """The candidates' stored fields as ``RelatedArticle``, each read once, from the segments holding them."""
+
+    def __init__(self, subsearchers: list[Any]) -> None:
+        self.subsearchers = subsearchers
+        self.read: dict[tuple[int, int], RelatedArticle] = {}
+
+    def get(self, position: int, doc: int, score: float) -> RelatedArticle:
+        if (position, doc) not in self.read:
+            self.read[(position, doc)] = _record(self.subsearchers[position][0].reader().stored_fields(doc), 0.0)
+        return replace(self.read[(position, doc)], score=score)
 
 
 def _record(stored: dict[str, Any], score: float) -> RelatedArticle:
