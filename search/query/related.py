@@ -90,7 +90,8 @@ MAX_SHARE = 0.1
 SMALL_INDEX_TERM_ARTICLES = 10
 #: Key terms a related article must hold.
 MIN_SHARED = 2
-#: The candidates ordered by outlet, per article asked for: the best scored, not every match.
+#: Stories (clusters) among which other outlets come first, per article asked for: the best scored, not every
+#: match, so a weak article of another outlet does not pass a strong one of the same outlet.
 POOL_PER_ARTICLE = 4
 
 
