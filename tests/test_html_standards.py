@@ -194,6 +194,8 @@ def _collect(settings: Settings) -> dict[str, Page]:
     get("article-original", f"/articles/{dated}/original")
     copy = reader.get("/api/search", query_string={"q": "talks"}).get_json()["hits"][0]["id"]
     get("article-with-copies", f"/articles/{copy}")
+    alike = reader.get("/api/search", query_string={"q": "Thaci"}).get_json()["hits"][0]["id"]
+    get("article-with-related", f"/articles/{alike}")
     get("actor", f"/actors/{LAVROV}")
     get("candidates", "/actors/candidates")
     get("sources", "/sources")
@@ -246,8 +248,8 @@ def pages(seeded: Settings, gazetteer: Gazetteer, tmp_path_factory: pytest.TempP
 PAGE_NAMES = [
     "results-all", "results-query", "results-filtered", "results-second-page", "results-copies", "results-empty",
     "results-dated", "results-undated", "results-preset",
-    "error-bad-query", "error-not-found", "article", "article-original", "article-with-copies", "actor", "candidates",
-    "sources",
+    "error-bad-query", "error-not-found", "article", "article-original", "article-with-copies", "article-with-related",
+    "actor", "candidates", "sources",
     "register", "register-refused", "login", "login-failed", "saved-none", "account", "results-logged-in", "saved",
     "saved-form", "saved-form-refused", "unsubscribe", "unsubscribe-done", "results-all-large", "results-empty-index",
     "sources-admin", "sources-add-refused", "sources-added", "sources-imported", "sources-remove",
@@ -270,6 +272,7 @@ SHOWS = {
     "article": "<time datetime=",
     "article-original": "<iframe sandbox",
     "article-with-copies": "Other copies",
+    "article-with-related": '<h2 id="related-heading">Related articles</h2>',
     "candidates": "Marko Petrović",
     "sources": 'data-source="Daily Observer" data-status="kept"',
     "sources-admin": 'action="/sources/import"',

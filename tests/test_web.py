@@ -70,7 +70,7 @@ def test_api_dates_are_iso_8601_or_null(client: FlaskClient) -> None:
 def test_api_article_adds_text_and_date_provenance(client: FlaskClient) -> None:
     hit = client.get("/api/search?q=Dacic").get_json()["hits"][0]
     article = client.get(f"/api/articles/{hit['id']}").get_json()
-    assert set(article) == HIT_KEYS | {"text"}
+    assert set(article) == HIT_KEYS | {"text", "related"}
     assert article["text"].endswith("a Serbia-Russia church and cultural centre.")
     assert article["published_source"].startswith("text:")
 

@@ -11,7 +11,8 @@ percolate), ``make_query`` and ``parse_query``, ``hits_by_id``,
 they are described, for the sources page) and its ``OutletCoverage``;
 ``select`` (which documents a request selects: the one account the page,
 the exports and the timeline count from); ``timeline_of`` (attention over
-time) and its ``Timeline``.
+time) and its ``Timeline``; ``related`` (the articles most like one
+article, for its page) and its ``RelatedArticle``.
 
 Modules: ``run`` (searching, hits, copies, actor pages), ``parse`` (syntax,
 dates, wildcards, the time limit), ``matches`` (which documents a query
@@ -19,7 +20,8 @@ matches, as per-segment arrays, and their BM25F scores), ``postings``
 (posting lists read a block at a time), ``columns`` (each segment's facet
 codes, dates and liveness as arrays, built once), ``facets`` (counting them),
 ``coverage`` and ``overview`` (per outlet and per instance, from the same
-arrays), ``timeline`` (matches per day, week, month or year), ``snippets``.
+arrays), ``timeline`` (matches per day, week, month or year), ``related``
+(more like this: key terms of an article's body, searched for), ``snippets``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 from search.query.coverage import OutletCoverage, outlet_coverage
 from search.query.overview import Overview, overview
 from search.query.parse import MAX_FACET_LIMIT, make_query, parse_query
+from search.query.related import RelatedArticle, related
 from search.query.run import (
     Selection,
     actor_page,
@@ -45,6 +48,7 @@ __all__ = [
     "MAX_FACET_LIMIT",
     "OutletCoverage",
     "Overview",
+    "RelatedArticle",
     "Selection",
     "Timeline",
     "actor_page",
@@ -57,6 +61,7 @@ __all__ = [
     "outlet_coverage",
     "overview",
     "parse_query",
+    "related",
     "search",
     "select",
     "timeline",
