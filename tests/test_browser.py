@@ -587,3 +587,18 @@ def test_picking_a_date_preset_narrows_the_results_to_its_period(browser_without
 
     follow(driver, driver.find_element(By.CSS_SELECTOR, "a[data-range=all]"))
     assert total_line(driver).startswith("7 articles") and not chips(driver)
+
+
+def test_clicking_a_bar_of_the_timeline_narrows_the_results_to_its_bucket(browser_without_js: WebDriver,
+                                                                         dated_base_url: str) -> None:
+    driver = browser_without_js
+    open_page(driver, dated_base_url + "/?interval=year")
+    bars = driver.find_elements(By.CSS_SELECTOR, "#timeline svg a")
+    assert bars, "a bar per year with articles"
+    bar = bars[-1]  # the latest year: this year's articles
+    label = bar.get_attribute("aria-label") or ""
+    year, count = label.split(": ")[0], int(label.split(": ")[1].split()[0])
+    follow(driver, bar)
+    assert f"from={year}-01-01" in driver.current_url and f"to={year}-12-31" in driver.current_url
+    assert total_line(driver).startswith(f"{count} article")
+    assert driver.find_element(By.CSS_SELECTOR, "p.undated").text.startswith("2 undated articles not shown")
