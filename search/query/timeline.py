@@ -132,6 +132,25 @@ def timeline(
     return Timeline(interval, tuple(starts), tuple(int(n) for n in counts), undated, series)
 
 
+def side_by_side(index: IndexColumns, selections: Sequence[Sequence[Mask]], interval: str | None = None,
+                 ) -> tuple[Timeline, ...]:
+    """One timeline per selection, all on the same buckets: from the first matching day of any to the last of
+    any, at ``interval`` or the one that span asks for (a comparison reads across, bucket by bucket)."""
+    matched = [_matched(index, masks) for masks in selections]
+    dated = [days for days, _, _ in matched if len(days)]
+    if not dated:
+        return tuple(Timeline(interval or "month", (), (), undated) for _, _, undated in matched)
+    first = _date(int(min(int(days.min()) for days in dated)))
+    last = _date(int(max(int(days.max()) for days in dated)))
+    interval = interval or choose_interval(first, last)
+    starts = _starts(_start(first, interval), _start(last, interval), interval)
+    found = []
+    for days, _, undated in matched:
+        counts = np.bincount(_bucket_of(days, starts, interval), minlength=len(starts))
+        found.append(Timeline(interval, tuple(starts), tuple(int(n) for n in counts), undated))
+    return tuple(found)
+
+
 # --- counting -----------------------------------------------------------------------
 
 
