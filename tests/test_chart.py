@@ -10,8 +10,8 @@ from web.chart import AXIS, HEIGHT, WIDTH, bucket_label, draw
 MONTHS = (dt.date(2019, 1, 1), dt.date(2019, 2, 1), dt.date(2019, 3, 1))
 
 
-def narrowed(first: dt.date, last: dt.date) -> str:
-    return f"/?from={first.isoformat()}&to={last.isoformat()}"
+def narrowed(first: dt.date, last: dt.date, series: int | None = None) -> str:
+    return f"/?from={first.isoformat()}&to={last.isoformat()}" + (f"&series={series}" if series is not None else "")
 
 
 def test_bars_are_as_tall_as_their_counts_and_narrow_the_dates_to_their_bucket() -> None:

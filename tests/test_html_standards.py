@@ -187,6 +187,8 @@ def _collect(settings: Settings) -> dict[str, Page]:
     get("results-dated", "/?q=Kosovo&from=2018-01-01&to=2021-12&certainty=uncertain")  # the date filter at work
     get("results-undated", "/?dated=no&sort=date")
     get("results-preset", "/?range=year")  # nothing this year: the undated left out, a preset's start
+    get("results-by-outlet", "/?q=Kosovo&split=outlet&measure=share&interval=year")  # the chart, one panel each
+    get("compare", "/compare?q=Kosovo&q=Lavrov&q=Brussels")
     get("error-bad-query", '/?q="unclosed', status=400)
     get("error-not-found", "/articles/no-such-article", status=404)
     dated = reader.get("/api/search", query_string={"q": "published:2018"}).get_json()["hits"][0]["id"]
@@ -247,7 +249,7 @@ def pages(seeded: Settings, gazetteer: Gazetteer, tmp_path_factory: pytest.TempP
 
 PAGE_NAMES = [
     "results-all", "results-query", "results-filtered", "results-second-page", "results-copies", "results-empty",
-    "results-dated", "results-undated", "results-preset",
+    "results-dated", "results-undated", "results-preset", "results-by-outlet", "compare",
     "error-bad-query", "error-not-found", "article", "article-original", "article-with-copies", "article-with-related",
     "actor", "candidates", "sources",
     "register", "register-refused", "login", "login-failed", "saved-none", "account", "results-logged-in", "saved",
@@ -268,6 +270,8 @@ SHOWS = {
     "results-dated": "(date uncertain)",
     "results-undated": "Articles: undated only",
     "results-preset": 'class="undated"',
+    "results-by-outlet": '<section class="timeline" id="timeline"',
+    "compare": '<table class="compared-totals">',
     "error-bad-query": 'class="hint"',
     "article": "<time datetime=",
     "article-original": "<iframe sandbox",

@@ -6,6 +6,7 @@ thread keeps a searcher across requests until the index changes (see
 ``web.searcher``), and ``web.memory`` hands freed heap back to the system.
 One blueprint per area: ``results`` (search in every format), ``timeline``
 (attention over time: its API, CSV and the results page's chart),
+``compare`` (up to five searches side by side),
 ``articles`` (one article, its copies and related articles), ``original``
 (an article's page as archived, replayed in a sandbox), ``actors`` (one
 actor), ``sources`` (every source's health; administrators add, remove and
@@ -42,6 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         accounts,
         actors,
         articles,
+        compare,
         errors,
         feeds,
         memory,
@@ -58,8 +60,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     csrf.init_app(app)
     accounts.init_app(app)
-    for blueprint in (results.bp, timeline.bp, articles.bp, original.bp, actors.bp, sources.bp, accounts.bp, saved.bp,
-                      feeds.bp):
+    for blueprint in (results.bp, timeline.bp, compare.bp, articles.bp, original.bp, actors.bp, sources.bp, accounts.bp,
+                      saved.bp, feeds.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(feeds.bp)  # its one POST, one-click unsubscribe (RFC 8058), is authorised by a signed token
     app.after_request(_security_headers)

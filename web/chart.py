@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from search.query.timeline import OTHER, Series, Timeline
 
@@ -54,11 +55,12 @@ class Chart:
     undated: int
 
 
-def draw(timeline: Timeline, measure: str, narrowed: Callable[[dt.date, dt.date], str]) -> Chart:
-    """The chart of ``timeline``: one panel for all matches, or one per outlet series when it has them.
+def draw(timeline: Timeline, measure: str, narrowed: Callable[[dt.date, dt.date, int | None], str]) -> Chart:
+    """The chart of ``timeline``: one panel for all matches, or one per series when it has them.
 
-    ``measure`` ``share`` draws each outlet's matching articles as a share of its own output per bucket
-    (only with series); ``narrowed(first, last)`` is the URL of the page limited to those days.
+    ``measure`` ``share`` draws each outlet's matches as a share of its own output per bucket (only with
+    series); ``narrowed(first, last, series)`` is the URL of the results behind a bar: those days, of the
+    series at that position (None for the one panel of all matches).
     """
     interval, starts = timeline.interval, timeline.starts
     labels = [bucket_label(start, interval) for start in starts]
@@ -68,17 +70,23 @@ def draw(timeline: Timeline, measure: str, narrowed: Callable[[dt.date, dt.date]
         values = [[(s.share(i) or 0.0) if shares else float(s.counts[i]) for i in range(len(starts))]
                   for s in timeline.series]
         top = max((v for row in values for v in row), default=0.0)
-        panels = tuple(_panel(_series_title(s), values[n], labels, starts, ends, narrowed, top, shares, interval)
+        panels = tuple(_panel(_series_title(s), values[n], labels, starts, ends,
+                              partial(_of_series, narrowed, n), top, shares, interval)
                        for n, s in enumerate(timeline.series))
         cells = [[_value(values[n][i], shares) for n in range(len(values))] for i in range(len(starts))]
     else:
         counts = [float(count) for count in timeline.counts]
-        panels = (_panel("All matching articles", counts, labels, starts, ends, narrowed, max(counts, default=0.0),
-                         False, interval),)
+        panels = (_panel("All matching articles", counts, labels, starts, ends,
+                         partial(_of_series, narrowed, None), max(counts, default=0.0), False, interval),)
         cells = [[_value(count, False)] for count in counts]
         measure = "count"
     rows = tuple((label, tuple(row)) for label, row in zip(labels, cells, strict=True))
     return Chart(interval, measure, panels, rows, timeline.undated)
+
+
+def _of_series(narrowed: Callable[[dt.date, dt.date, int | None], str], series: int | None, first: dt.date,
+               last: dt.date) -> str:
+    return narrowed(first, last, series)
 
 
 def bucket_label(start: dt.date, interval: str) -> str:

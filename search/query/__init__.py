@@ -41,7 +41,7 @@ from search.query.run import (
     search,
     select,
 )
-from search.query.timeline import INTERVALS, Timeline, timeline, timeline_of
+from search.query.timeline import INTERVALS, Timeline, side_by_side, timeline, timeline_of
 
 __all__ = [
     "INTERVALS",
@@ -64,6 +64,7 @@ __all__ = [
     "related",
     "search",
     "select",
+    "side_by_side",
     "timeline",
     "timeline_of",
 ]
