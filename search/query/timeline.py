@@ -205,11 +205,33 @@ def _output(index: IndexColumns, row: NDArray[np.int64], rows: int, starts: list
 
 
 def _bucket_of(days: NDArray[np.uint64], starts: list[dt.date], interval: str) -> NDArray[np.int64]:
-    unique, positions = np.unique(days, return_inverse=True)
-    where = {start: i for i, start in enumerate(starts)}
-    per_day = np.fromiter((where[_start(_date(int(day)), interval)] for day in unique), dtype=np.int64,
-                          count=len(unique))
-    return per_day[positions] if len(unique) else np.zeros(0, dtype=np.int64)
+    """Each day's bucket (its position in ``starts``), computed as arrays: a Python loop over the distinct
+    days cost the front page of 21k articles as much as its whole search."""
+    if not len(days):
+        return np.zeros(0, dtype=np.int64)
+    first_days = _bucket_starts(_as_dates(days), interval)
+    found: NDArray[np.int64] = np.searchsorted(np.array(starts, dtype="datetime64[D]"), first_days).astype(np.int64)
+    return found
+
+
+def _as_dates(days: NDArray[np.uint64]) -> NDArray[np.datetime64]:
+    """YYYYMMDD numbers as calendar days."""
+    numbers = days.astype(np.int64)
+    months = (numbers // 10_000 - 1970).astype("datetime64[Y]").astype("datetime64[M]") \
+        + (numbers // 100 % 100 - 1).astype("timedelta64[M]")
+    dates: NDArray[np.datetime64] = months.astype("datetime64[D]") + (numbers % 100 - 1).astype("timedelta64[D]")
+    return dates
+
+
+def _bucket_starts(dates: NDArray[np.datetime64], interval: str) -> NDArray[np.datetime64]:
+    """Each day's bucket's first day, as ``_start`` says it for one day."""
+    if interval == "day":
+        return dates
+    if interval == "week":  # 1970-01-01 was a Thursday: three days after a Monday
+        return dates - ((dates.astype(np.int64) + 3) % 7).astype("timedelta64[D]")
+    unit = "datetime64[M]" if interval == "month" else "datetime64[Y]"
+    found: NDArray[np.datetime64] = dates.astype(unit).astype("datetime64[D]")
+    return found
 
 
 # --- calendar --------------------------------------------------------------------------
