@@ -45,6 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         errors,
         feeds,
         memory,
+        openapi,
         original,
         results,
         saved,
@@ -59,7 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     accounts.init_app(app)
     for blueprint in (results.bp, timeline.bp, articles.bp, original.bp, actors.bp, sources.bp, accounts.bp, saved.bp,
-                      feeds.bp):
+                      feeds.bp, openapi.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(feeds.bp)  # its one POST, one-click unsubscribe (RFC 8058), is authorised by a signed token
     app.after_request(_security_headers)
