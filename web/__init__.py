@@ -11,8 +11,8 @@ One blueprint per area: ``results`` (search in every format), ``timeline``
 (an article's page as archived, replayed in a sandbox), ``actors`` (one
 actor), ``sources`` (every source's health; administrators add, remove and
 import sources), ``accounts`` (register, log in, log out), ``saved`` (a
-user's saved searches and alert options) and ``feeds`` (tokenised Atom
-feeds, one-click unsubscribe).
+user's saved searches and alert options), ``feeds`` (tokenised Atom
+feeds, one-click unsubscribe) and ``openapi`` (the API's description).
 
 Sessions, CSRF tokens and signed links share the instance's secret key
 (``search.alerts.keys``), so every process serving one instance agrees on them.
@@ -47,6 +47,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         errors,
         feeds,
         memory,
+        openapi,
         original,
         results,
         saved,
@@ -61,7 +62,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     accounts.init_app(app)
     for blueprint in (results.bp, timeline.bp, compare.bp, articles.bp, original.bp, actors.bp, sources.bp, accounts.bp,
-                      saved.bp, feeds.bp):
+                      saved.bp, feeds.bp, openapi.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(feeds.bp)  # its one POST, one-click unsubscribe (RFC 8058), is authorised by a signed token
     app.after_request(_security_headers)

@@ -25,12 +25,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.datastructures import MultiDict
 
 from search.errors import QueryError
 from search.query import INTERVALS, Timeline, timeline_of
 from search.records import SearchQuery
 from web.chart import Chart, draw
-from web.results import changed_url, parse_request
+from web.results import Parameter, changed_url, parse_request, read_parameter
 from web.searcher import get_searcher, get_settings
 
 bp = Blueprint("timeline", __name__)
@@ -48,19 +49,36 @@ class Options:
     measure: str  # what the chart draws: "count" or "share"
 
 
+#: The timeline's own parameters, beside the search's (``web.results.SEARCH_PARAMETERS``): what ``options``
+#: reads and checks against, and what /api/openapi.json describes (web/openapi.py).
+TIMELINE_PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("interval", "string", "Count per UTC day, ISO week (from Monday), month or year; chosen from the "
+              "matches' span when absent (at most 100 buckets).", enum=INTERVALS),
+    Parameter("split", "string", "`outlet`: one series per outlet besides the totals (the `top` outlets with most "
+              "matches, the rest as `other`).", enum=("outlet",), default=""),
+    Parameter("top", "integer", "How many outlets get a series of their own with `split=outlet`.", minimum=1,
+              maximum=MAX_TOP, default=5),
+    Parameter("measure", "string", "What the page's chart draws per outlet (`share`: of the outlet's own output); "
+              "the API always gives both.", enum=MEASURES, default="count"),
+)
+_PARAMETER = {parameter.name: parameter for parameter in TIMELINE_PARAMETERS}
+
+
 def options(args: Mapping[str, str]) -> Options:
-    """The timeline's parameters, checked (``QueryError`` → 400 with a hint)."""
-    interval = args.get("interval") or None
-    if interval is not None and interval not in INTERVALS:
+    """The timeline's parameters (``TIMELINE_PARAMETERS``), checked (``QueryError`` → 400 with a hint)."""
+    given = args if isinstance(args, MultiDict) else MultiDict(args)
+    value = {name: str(read_parameter(given, parameter) or "") for name, parameter in _PARAMETER.items()}
+    interval = value["interval"] or None
+    if interval is not None and interval not in _PARAMETER["interval"].enum:
         raise QueryError(f"unknown interval {interval!r}", hint=f"interval is one of {', '.join(INTERVALS)}")
-    split = args.get("split", "")
-    if split not in ("", "outlet"):
+    split = value["split"]
+    if split not in ("", *_PARAMETER["split"].enum):
         raise QueryError(f"cannot split by {split!r}", hint="split=outlet gives one series per outlet")
-    top = args.get("top", "5")
+    top = value["top"]
     if not top.isdigit() or not 1 <= int(top) <= MAX_TOP:
         raise QueryError(f"top={top!r} is not a number of outlets", hint=f"top is 1 to {MAX_TOP}")
-    measure = args.get("measure", "count")
-    if measure not in MEASURES:
+    measure = value["measure"]
+    if measure not in _PARAMETER["measure"].enum:
         raise QueryError(f"unknown measure {measure!r}", hint="measure is count or share (of each outlet's output)")
     return Options(interval, split == "outlet", int(top), measure)
 
