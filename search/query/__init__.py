@@ -9,6 +9,8 @@ percolate), ``make_query`` and ``parse_query``, ``hits_by_id``,
 ``overview`` (what the instance holds, for its front page) and its
 ``Overview``; ``outlet_coverage`` (each outlet's articles and how completely
 they are described, for the sources page) and its ``OutletCoverage``.
+Downloads: ``export`` (every match of a search, in its order, as
+``ExportRow``s read a chunk at a time) and ``facet_table`` (a facet's whole table).
 
 Modules: ``run`` (searching, hits, copies, actor pages), ``parse`` (syntax,
 dates, wildcards, the time limit), ``matches`` (which documents a query
@@ -17,21 +19,28 @@ matches, as per-segment arrays, and their BM25F scores), ``postings``
 codes, dates and liveness as arrays, built once), ``facets`` (counting them),
 ``coverage`` and ``overview`` (per outlet and per instance, from the same
 arrays), ``snippets``.
+``export`` (a search's every match, for CSV and JSON Lines).
 """
 
 from __future__ import annotations
 
 from search.query.coverage import OutletCoverage, outlet_coverage
+from search.query.export import EXPORT_COLUMNS, Export, ExportRow, export, facet_table
 from search.query.overview import Overview, overview
 from search.query.parse import MAX_FACET_LIMIT, make_query, parse_query
 from search.query.run import actor_page, facet_label, get_article, get_copies, hits_by_id, matching, search
 
 __all__ = [
+    "EXPORT_COLUMNS",
     "MAX_FACET_LIMIT",
+    "Export",
+    "ExportRow",
     "OutletCoverage",
     "Overview",
     "actor_page",
+    "export",
     "facet_label",
+    "facet_table",
     "get_article",
     "get_copies",
     "hits_by_id",
