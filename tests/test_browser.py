@@ -14,6 +14,7 @@ element to appear, with 10 s as a safety net only.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import urllib.error
 import urllib.request
@@ -38,7 +39,10 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from chromium import MISSING, WAIT, served, start_chromium
 from search.alerts import add_user
+from search.enrich import Gazetteer, enrich
+from search.index import write_articles
 from search.ingest import ingest
+from search.records import Article
 from search.settings import Settings
 from web import create_app
 
@@ -538,3 +542,63 @@ def test_the_header_fits_from_small_phones_to_desktops(browser: WebDriver, base_
         assert_header_fits(browser)
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+# --- the date filter: presets without JavaScript ------------------------------------------------
+
+#: Titles of an instance's articles, by how long before the server started each was published (None: undated).
+AGES = {"Talks resume in Brussels": dt.timedelta(hours=2), "Envoys meet in Belgrade": dt.timedelta(days=3),
+        "Energy deal signed": dt.timedelta(days=20), "Licence plates dispute": dt.timedelta(days=200),
+        "An old statement": dt.timedelta(days=3 * 365), "Undated wire note": None, "Undated commentary": None}
+
+
+@pytest.fixture(scope="module")
+def dated_base_url(tmp_path_factory: pytest.TempPathFactory, gazetteer: Gazetteer) -> Iterator[str]:
+    """A live server over articles published hours, days, months and years ago, and two undated."""
+    settings = Settings(index=tmp_path_factory.mktemp("browser-dated"))
+    now = dt.datetime.now(dt.UTC)
+    write_articles([enrich(Article(id=f"b{n:04d}", title=title, text=f"{title}: Serbia and Kosovo, the talks go on.",
+                                   origin=f"test:{n}", outlet="Tanjug", published=now - age if age else None,
+                                   published_source="meta" if age else None), gazetteer, 0)
+                    for n, (title, age) in enumerate(AGES.items())], settings)
+    with served(create_app({"NEWSDESK_SETTINGS": settings})) as url:
+        yield url
+
+
+def test_picking_a_date_preset_narrows_the_results_to_its_period(browser_without_js: WebDriver,
+                                                                 dated_base_url: str) -> None:
+    driver = browser_without_js
+    open_page(driver, dated_base_url + "/")
+    assert total_line(driver).startswith("7 articles") and not driver.find_elements(By.CSS_SELECTOR, "p.undated")
+
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "a[data-range=week]"))
+    assert sorted(hit_titles(driver)) == ["Envoys meet in Belgrade", "Talks resume in Brussels"]
+    assert total_line(driver).startswith("2 articles")
+    assert [chip.text for chip in chips(driver)] == ["Published: past week ×"]
+    assert driver.find_element(By.CSS_SELECTOR, "p.undated").text.startswith("2 undated articles not shown")
+    assert driver.find_element(By.CSS_SELECTOR, ".presets strong[aria-current]").text == "Past week"
+
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "a[data-range=year]"))
+    assert sorted(hit_titles(driver)) == ["Energy deal signed", "Envoys meet in Belgrade", "Licence plates dispute",
+                                          "Talks resume in Brussels"]
+
+    follow(driver, driver.find_element(By.LINK_TEXT, "list them"))
+    assert sorted(hit_titles(driver)) == ["Undated commentary", "Undated wire note"]
+
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "a[data-range=all]"))
+    assert total_line(driver).startswith("7 articles") and not chips(driver)
+
+
+def test_clicking_a_bar_of_the_timeline_narrows_the_results_to_its_bucket(browser_without_js: WebDriver,
+                                                                         dated_base_url: str) -> None:
+    driver = browser_without_js
+    open_page(driver, dated_base_url + "/?interval=year")
+    bars = driver.find_elements(By.CSS_SELECTOR, "#timeline svg a")
+    assert bars, "a bar per year with articles"
+    bar = bars[-1]  # the latest year: this year's articles
+    label = bar.get_attribute("aria-label") or ""
+    year, count = label.split(": ")[0], int(label.split(": ")[1].split()[0])
+    follow(driver, bar)
+    assert f"from={year}-01-01" in driver.current_url and f"to={year}-12-31" in driver.current_url
+    assert total_line(driver).startswith(f"{count} article")
+    assert driver.find_element(By.CSS_SELECTOR, "p.undated").text.startswith("2 undated articles not shown")

@@ -306,6 +306,7 @@ def test_state_from_before_the_moments_were_kept_tells_no_arrivals(fresh: Settin
     ingest_records(fresh, tmp_path, "one", [{"url": "https://news.example/1", "title": "Talks",
                                              "body": "Envoys met in Brussels.", "outlet": "Zeta"}])
     with sqlite3.connect(state_path(fresh)) as connection:  # the table as instances made before the column have it
+        connection.execute("DROP INDEX article_numbers_indexed")
         connection.execute("ALTER TABLE article_numbers DROP COLUMN indexed")
     connection.close()
     row = coverage(fresh)["Zeta"]

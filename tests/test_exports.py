@@ -43,7 +43,7 @@ from chromium import MISSING, WAIT, served, start_chromium
 from search.enrich import Gazetteer
 from search.index import from_stored, open_index, write_articles
 from search.query import EXPORT_COLUMNS
-from search.records import Article, SearchQuery, StoredArticle
+from search.records import CERTAIN_DATE_SOURCES, Article, SearchQuery, StoredArticle
 from search.settings import Settings
 from web import create_app
 
@@ -206,6 +206,13 @@ SEARCHES: dict[str, Oracle] = {
     and a.outlet in ("Balkan Wire", "=Formula Outlet"),
     "actor=Q58217&language=sr": lambda a: "Q58217" in a.actors and a.language == "sr",
     "year=2017&year=unknown&sort=date": lambda a: a.year in ("2017", "unknown"),
+    "from=2017&to=2018-06": lambda a: a.published_utc is not None
+    and dt.datetime(2017, 1, 1) <= a.published_utc < dt.datetime(2018, 7, 1),
+    "q=zebra&dated=no": lambda a: "zebra" in words_of(a) and a.published is None,
+    "q=meadow+NOT+copper&from=2017": lambda a: "meadow" in words_of(a) and "copper" not in words_of(a)
+    and a.published_utc is not None and a.published_utc >= dt.datetime(2017, 1, 1),
+    "certainty=uncertain&sort=date": lambda a: a.published is not None
+    and a.published_source not in CERTAIN_DATE_SOURCES,
 }
 
 
@@ -230,7 +237,7 @@ def test_an_export_lists_every_match_once_in_the_pages_order(
 
     assert from_csv == from_jsonl == api_ids(client, params)
     assert sorted(from_csv) == sorted(a.id for _, a in matching)  # each match, once
-    if "sort=date" in params or not params or params.startswith(("actor", "year")):
+    if "sort=date" in params or not params or params.startswith(("actor", "year", "from")):
         assert from_csv == newest_first(matching)
 
 
@@ -346,13 +353,17 @@ def test_downloads_say_their_type_name_and_row_count(client: FlaskClient) -> Non
     assert answer.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert answer.headers["Content-Disposition"] == 'attachment; filename="newsdesk-lavrov-sergey-lavrov.csv"'
     assert answer.headers["X-Total-Count"] == str(len(csv_rows(answer.get_data())))
+    answer = client.get("/search.csv?q=Kosovo&from=2018-09&range=week")
+    assert answer.headers["Content-Disposition"] == \
+        'attachment; filename="newsdesk-kosovo-from-2018-09-range-week.csv"'
     answer = client.get("/search.jsonl")
     assert answer.headers["Content-Type"] == "application/x-ndjson"
     assert answer.headers["Content-Disposition"] == 'attachment; filename="newsdesk-all-articles.jsonl"'
     assert answer.headers["X-Total-Count"] == "5"
 
 
-REFUSED = ["q=%22unclosed", "q=color:red", "sort=random", "page=0", "per_page=500", "q=body:*", "facet=colour"]
+REFUSED = ["q=%22unclosed", "q=color:red", "sort=random", "page=0", "per_page=500", "q=body:*", "facet=colour",
+           "from=yesterday", "dated=no&from=2018"]
 
 
 @pytest.mark.parametrize(("path", "params"), [("/search.csv", params) for params in [*REFUSED, "bom=yes"]]
@@ -387,8 +398,10 @@ def test_an_export_that_would_not_list_what_the_search_counts_stops_before_its_f
 
 def test_every_search_parameter_is_one_the_export_applies() -> None:
     """A parameter added to ``SearchQuery`` must be applied by search/query/export.py too (then list it here):
-    an export must list what the page counts. The export also refuses to start when its count differs."""
-    applied = {"q", "outlet", "actor", "year", "language", "sort", "page", "per_page", "facet_limit"}
+    an export must list what the page counts. The export selects as the page does (``select``), and refuses
+    to start when its count differs all the same."""
+    applied = {"q", "outlet", "actor", "year", "language", "sort", "page", "per_page", "facet_limit",
+               "date_from", "date_to", "date_range", "dated", "certainty", "now"}
     assert {field.name for field in dataclasses.fields(SearchQuery)} == applied
 
 

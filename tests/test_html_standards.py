@@ -184,12 +184,20 @@ def _collect(settings: Settings) -> dict[str, Page]:
     get("results-second-page", "/?q=Kosovo&per_page=2&page=2")
     get("results-copies", "/?q=talks")  # "Also published by" and undated hits
     get("results-empty", "/?q=nothingmatchesthis")
+    get("results-dated", "/?q=Kosovo&from=2018-01-01&to=2021-12&certainty=uncertain")  # the date filter at work
+    get("results-undated", "/?dated=no&sort=date")
+    get("results-preset", "/?range=year")  # nothing this year: the undated left out, a preset's start
+    get("results-by-outlet", "/?q=Kosovo&split=outlet&measure=share&interval=year")  # the chart, one panel each
+    get("compare", "/compare?q=Kosovo&q=Lavrov&q=Brussels")
     get("error-bad-query", '/?q="unclosed', status=400)
     get("error-not-found", "/articles/no-such-article", status=404)
     dated = reader.get("/api/search", query_string={"q": "published:2018"}).get_json()["hits"][0]["id"]
     get("article", f"/articles/{dated}")
+    get("article-original", f"/articles/{dated}/original")
     copy = reader.get("/api/search", query_string={"q": "talks"}).get_json()["hits"][0]["id"]
     get("article-with-copies", f"/articles/{copy}")
+    alike = reader.get("/api/search", query_string={"q": "Thaci"}).get_json()["hits"][0]["id"]
+    get("article-with-related", f"/articles/{alike}")
     get("actor", f"/actors/{LAVROV}")
     get("candidates", "/actors/candidates")
     get("sources", "/sources")
@@ -241,7 +249,9 @@ def pages(seeded: Settings, gazetteer: Gazetteer, tmp_path_factory: pytest.TempP
 
 PAGE_NAMES = [
     "results-all", "results-query", "results-filtered", "results-second-page", "results-copies", "results-empty",
-    "error-bad-query", "error-not-found", "article", "article-with-copies", "actor", "candidates", "sources",
+    "results-dated", "results-undated", "results-preset", "results-by-outlet", "compare",
+    "error-bad-query", "error-not-found", "article", "article-original", "article-with-copies", "article-with-related",
+    "actor", "candidates", "sources",
     "register", "register-refused", "login", "login-failed", "saved-none", "account", "results-logged-in", "saved",
     "saved-form", "saved-form-refused", "unsubscribe", "unsubscribe-done", "results-all-large", "results-empty-index",
     "sources-admin", "sources-add-refused", "sources-added", "sources-imported", "sources-remove",
@@ -257,9 +267,16 @@ SHOWS = {
     "results-second-page": 'class="pager"',
     "results-copies": "Also published by",
     "results-empty": "No articles match",
+    "results-dated": "(date uncertain)",
+    "results-undated": "Articles: undated only",
+    "results-preset": 'class="undated"',
+    "results-by-outlet": '<section class="timeline" id="timeline"',
+    "compare": '<table class="compared-totals">',
     "error-bad-query": 'class="hint"',
     "article": "<time datetime=",
+    "article-original": "<iframe sandbox",
     "article-with-copies": "Other copies",
+    "article-with-related": '<h2 id="related-heading">Related articles</h2>',
     "candidates": "Marko Petrović",
     "sources": 'data-source="Daily Observer" data-status="kept"',
     "sources-admin": 'action="/sources/import"',

@@ -3,8 +3,9 @@
 Hypothesis builds query text from the pieces users (and probes) type —
 words in several scripts, operators, quotes, brackets, field names,
 comparison signs, dates, wildcards, deep nesting, huge inputs — and odd
-``page``/``per_page``/``facet_limit``/``sort`` values and repeated
-parameters, and sends them to ``/api/search``, ``/`` and ``/search.atom``.
+``page``/``per_page``/``facet_limit``/``sort`` values, date filters
+(``from``/``to`` in every form and none, presets, ``dated``, ``certainty``)
+and repeated parameters, and sends them to ``/api/search``, ``/`` and ``/search.atom``.
 Derandomized, so CI sees the same examples every run; the long campaign is
 bench/fuzz_queries.py.
 """
@@ -39,13 +40,26 @@ query_text = st.one_of(
                                                 st.sampled_from(("AND", "OR", "NOT", "")), inner), max_leaves=30),
     st.builds(lambda p, n: p * n, st.sampled_from(("(", "a ", "*", "NOT ", "x", "[", '"')), st.integers(1, 1200)),
 )
+#: ``from``/``to`` values: the forms the README gives, their near misses, and anything at all.
+date_value = st.one_of(
+    st.sampled_from(("2018", "2018-09", "2018-09-14", "2018-09-14T08:00:00+02:00", "2018-09-14T08:00Z",
+                     "2018-09-14 08:00", "2018-09-14T08:00:00.5-11:30", "20180914", "2018-13", "2018-02-30",
+                     "0001-01-01T00:00+05:00", "9999-12-31T23:00-05:00", "2018-09-14T25:00", "yesterday", "",
+                     "2018-09-14T08:00:00+99:00", "٢٠١٨", "2018-09-14\x00", "2018-09-14T08:00:00+02:00:00")),
+    st.dates().map(str), st.datetimes(timezones=st.timezones()).map(lambda m: m.isoformat()),
+    st.text(max_size=40),
+)
 number = st.one_of(st.none(), st.integers(-3, 2000).map(str), st.sampled_from(("", "x", "1.5", "1e3", " 2", "٣")))
 params = st.fixed_dictionaries(
     {"q": query_text},
     optional={"page": number, "per_page": number, "facet_limit": number,
               "sort": st.sampled_from(("relevance", "date", "", "random")),
               "outlet": st.sampled_from(("RksNews", "unknown", "")), "year": st.sampled_from(("2018", "x")),
-              "language": st.sampled_from(("en", "")), "actor": st.sampled_from(("Q58217", "Q0"))},
+              "language": st.sampled_from(("en", "")), "actor": st.sampled_from(("Q58217", "Q0")),
+              "from": date_value, "to": date_value,
+              "range": st.sampled_from(("24h", "week", "month", "year", "all", "", "day", "WEEK")),
+              "dated": st.sampled_from(("yes", "no", "", "maybe")),
+              "certainty": st.sampled_from(("certain", "uncertain", "", "sure"))},
 )
 
 PATHS = st.sampled_from(("/api/search", "/", "/search.atom"))
@@ -77,7 +91,7 @@ def test_any_query_is_answered_or_refused_with_a_hint(client: FlaskClient, value
 
 @settings(max_examples=150, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(values=params, repeat=st.lists(st.tuples(st.sampled_from(("q", "page", "sort", "outlet", "per_page")),
+@given(values=params, repeat=st.lists(st.tuples(st.sampled_from(("q", "page", "sort", "outlet", "per_page", "from")),
                                                 st.one_of(query_text, number.filter(bool))), max_size=4))
 def test_repeated_parameters_are_answered_or_refused_with_a_hint(
     client: FlaskClient, values: dict[str, str | None], repeat: list[tuple[str, str]]

@@ -72,3 +72,19 @@ def test_numbers_taken_by_a_run_that_died_are_skipped_not_reused(fresh: Settings
         sequence.save()
     ingest(seeds[1:2], fresh, progress=False)
     assert sorted(numbers(fresh).values()) == [1, 4]
+
+
+def test_when_numbers_were_given_is_looked_up_by_index_not_by_reading_every_row(fresh: Settings) -> None:
+    """The sources page asks when numbers were given, and the first number since a moment (search/query/coverage.py)."""
+    import sqlite3
+
+    from search.query.coverage import LOWEST_SINCE_SQL, MOMENTS_SQL
+    from search.state import state_path
+
+    ingest([SEED_ARTICLES], fresh, progress=False)
+    with sqlite3.connect(state_path(fresh)) as connection:
+        by_number = connection.execute("EXPLAIN QUERY PLAN " + MOMENTS_SQL.format("?, ?"), (1, 2)).fetchall()
+        since = connection.execute("EXPLAIN QUERY PLAN " + LOWEST_SINCE_SQL, ("2026-01-01",)).fetchall()
+    connection.close()
+    assert any("USING INDEX article_numbers_seq" in str(row) for row in by_number), by_number
+    assert any("USING INDEX article_numbers_indexed" in str(row) for row in since), since

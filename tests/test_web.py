@@ -15,7 +15,7 @@ from web import create_app
 
 LAVROV = "Q58217"
 HIT_KEYS = {"id", "url", "title", "outlet", "author", "published", "year", "language", "actors", "snippet",
-            "cluster", "copies"}
+            "cluster", "copies", "published_source", "date_uncertain"}
 FACET_KEYS = {"value", "label", "count", "selected"}
 
 
@@ -47,8 +47,9 @@ def test_a_facet_link_adds_the_filter_and_the_chip_removes_it(client: FlaskClien
 
 def test_api_search_follows_the_contract(client: FlaskClient) -> None:
     data = client.get(f"/api/search?q=Kosovo&actor={LAVROV}&per_page=2&facet_limit=3").get_json()
-    assert set(data) == {"query", "total", "page", "per_page", "hits", "facets"}
+    assert set(data) == {"query", "total", "undated", "dates", "page", "per_page", "hits", "facets"}
     assert (data["query"], data["total"], data["page"], data["per_page"]) == ("Kosovo", 4, 1, 2)
+    assert (data["undated"], data["dates"]) == (0, None)  # no date filter: nothing left out
     assert len(data["hits"]) == 2
     for hit in data["hits"]:
         assert set(hit) == HIT_KEYS
@@ -69,7 +70,7 @@ def test_api_dates_are_iso_8601_or_null(client: FlaskClient) -> None:
 def test_api_article_adds_text_and_date_provenance(client: FlaskClient) -> None:
     hit = client.get("/api/search?q=Dacic").get_json()["hits"][0]
     article = client.get(f"/api/articles/{hit['id']}").get_json()
-    assert set(article) == HIT_KEYS | {"text", "published_source"}
+    assert set(article) == HIT_KEYS | {"text", "related"}
     assert article["text"].endswith("a Serbia-Russia church and cultural centre.")
     assert article["published_source"].startswith("text:")
 

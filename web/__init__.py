@@ -4,11 +4,15 @@
 once here and live in ``app.config["NEWSDESK_SETTINGS"]``; each server
 thread keeps a searcher across requests until the index changes (see
 ``web.searcher``), and ``web.memory`` hands freed heap back to the system.
-One blueprint per area: ``results`` (search in every format), ``articles``
-(one article), ``actors`` (one actor), ``sources`` (every source's health;
-administrators add, remove and import sources), ``accounts`` (register, log
-in, log out), ``saved`` (a user's saved searches and alert options) and
-``feeds`` (tokenised Atom feeds, one-click unsubscribe).
+One blueprint per area: ``results`` (search in every format), ``timeline``
+(attention over time: its API, CSV and the results page's chart),
+``compare`` (up to five searches side by side),
+``articles`` (one article, its copies and related articles), ``original``
+(an article's page as archived, replayed in a sandbox), ``actors`` (one
+actor), ``sources`` (every source's health; administrators add, remove and
+import sources), ``accounts`` (register, log in, log out), ``saved`` (a
+user's saved searches and alert options) and ``feeds`` (tokenised Atom
+feeds, one-click unsubscribe).
 
 Sessions, CSRF tokens and signed links share the instance's secret key
 (``search.alerts.keys``), so every process serving one instance agrees on them.
@@ -35,14 +39,29 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["NEWSDESK_SETTINGS"] = load_settings(index=app.config.get("NEWSDESK_INDEX"))
     _configure_sessions(app, app.config["NEWSDESK_SETTINGS"], test_config or {})
 
-    from web import accounts, actors, articles, errors, feeds, memory, results, saved, searcher, sources
+    from web import (
+        accounts,
+        actors,
+        articles,
+        compare,
+        errors,
+        feeds,
+        memory,
+        original,
+        results,
+        saved,
+        searcher,
+        sources,
+        timeline,
+    )
 
     searcher.init_app(app)
     memory.init_app(app)
     errors.init_app(app)
     csrf.init_app(app)
     accounts.init_app(app)
-    for blueprint in (results.bp, articles.bp, actors.bp, sources.bp, accounts.bp, saved.bp, feeds.bp):
+    for blueprint in (results.bp, timeline.bp, compare.bp, articles.bp, original.bp, actors.bp, sources.bp, accounts.bp,
+                      saved.bp, feeds.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(feeds.bp)  # its one POST, one-click unsubscribe (RFC 8058), is authorised by a signed token
     app.after_request(_security_headers)

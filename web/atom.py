@@ -86,11 +86,21 @@ def newest(dates: Iterable[dt.datetime], otherwise: dt.datetime | None) -> dt.da
 
 
 def filters_text(query: SearchQuery, gazetteer: Gazetteer) -> str:
-    """The query and its facet filters in words: ``Lavrov · outlet: RksNews · actor: Sergey Lavrov``."""
+    """The query and its facet and date filters in words:
+    ``Lavrov · outlet: RksNews · actor: Sergey Lavrov · from: 2018-09 · published: past week``."""
     parts = [query.q.strip() or "all articles"]
     parts += [f"{name}: {', '.join(facet_label(name, value, gazetteer) for value in values)}"
               for name, values in query.filters().items() if values]
+    parts += [_DATE_WORDS.get(f"{name}={value}", f"{name}: {value}") for name, value in query.dates().items()]
     return " · ".join(parts)
+
+
+_DATE_WORDS = {
+    "range=24h": "published: past 24 hours", "range=week": "published: past week",
+    "range=month": "published: past month", "range=year": "published: past year",
+    "dated=yes": "dated only", "dated=no": "undated only",
+    "certainty=certain": "date: certain only", "certainty=uncertain": "date: uncertain only",
+}
 
 
 def commit_time(settings: Settings, searcher: Searcher) -> dt.datetime | None:

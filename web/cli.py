@@ -5,6 +5,8 @@ A shell on top of both packages, like the Flask app beside it: it lives in
 
     newsdesk ingest PATH... [--index DIR] [--rebuild] [--manifest FILE] [--map FIELD=COLUMN] [--workers N]
     newsdesk search QUERY [--outlet O] [--actor ID] [--year Y] [--language L] [--sort date] [--json]
+                    [--from DATE] [--to DATE] [--range 24h|week|month|year|all] [--dated yes|no]
+                    [--certainty certain|uncertain]
     newsdesk serve [--index DIR] [--host H] [--port P]
     newsdesk reindex [--index DIR] [--workers N]
     newsdesk delete URL|ID [--index DIR]
@@ -41,6 +43,7 @@ from typing import TYPE_CHECKING
 from search.errors import NewsdeskError
 from search.settings import Settings, listening_url, load_settings
 from web.cli_accounts import alert_commands, user_commands
+from web.cli_options import add_date_options, date_options
 from web.cli_sources import source_commands
 
 if TYPE_CHECKING:  # the commands import their stages lazily: start-up stays quick
@@ -113,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     find.add_argument("--page", type=int, default=1)
     find.add_argument("--per-page", type=int, default=10)
     find.add_argument("--json", action="store_true", help="print the /api/search JSON")
+    add_date_options(find)
     find.set_defaults(command=_search)
 
     serve = commands.add_parser("serve", parents=[common], help="serve the web UI and API (waitress)")
@@ -235,7 +239,7 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
 
     request = make_query(
         args.q, args.outlet, args.actor, args.year, args.language, args.sort, args.page, args.per_page,
-        settings=settings,
+        settings=settings, **date_options(args),
     )
     with open_index(settings).searcher() as searcher:
         page = search(searcher, request, settings, load_gazetteer())

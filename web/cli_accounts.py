@@ -12,6 +12,7 @@ import sys
 from search.errors import AccountError, MailError
 from search.records import FREQUENCIES
 from search.settings import Settings
+from web.cli_options import add_date_options, date_options
 
 
 def user_commands(
@@ -55,6 +56,7 @@ def alert_commands(
     add.add_argument("--email", action="store_true", help="deliver by e-mail")
     add.add_argument("--feed", action="store_true", help="deliver to the Atom feed (neither flag: both)")
     add.add_argument("--first-of-cluster", action="store_true", help="only the first copy of a syndicated story")
+    add_date_options(add)
     add.set_defaults(command=_add_alert)
     listing = actions.add_parser("list", parents=[common], help="list saved searches")
     listing.add_argument("--user", metavar="EMAIL", help="only this account's")
@@ -129,7 +131,8 @@ def _add_alert(args: argparse.Namespace, settings: Settings) -> int:
     from search.query import make_query
 
     user = find_user(settings, args.user)
-    query = make_query(args.query, outlet=args.outlet, actor=args.actor, year=args.year, language=args.language)
+    query = make_query(args.query, outlet=args.outlet, actor=args.actor, year=args.year, language=args.language,
+                       **date_options(args))
     both = not (args.email or args.feed)
     saved = save_search(settings, user.id, args.name, query, frequency=args.frequency, hour=args.hour,
                         weekday=args.weekday, email=args.email or both, feed=args.feed or both,

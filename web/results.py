@@ -14,13 +14,14 @@ rows at a time, by the writer picked from ``EXPORT_WRITERS``; with
 
 from __future__ import annotations
 
+import calendar
 import csv
 import datetime as dt
 import json
 import logging
 import re
 import shlex
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -43,7 +44,7 @@ from search.query import (
     overview,
     search,
 )
-from search.records import FACETS, FacetValue, SearchPage, SearchQuery
+from search.records import FacetValue, SearchPage, SearchQuery
 from web.atom import as_uri, commit_time, entry_dates, feed_response, filters_text, moment, newest, public_url
 from web.searcher import get_gazetteer, get_searcher, get_settings
 
@@ -71,22 +72,30 @@ def parse_request() -> SearchQuery:
     args = request.args
     return make_query(
         q=args.get("q", ""),
-        **{name: args.getlist(name) for name in FACETS},
+        outlet=args.getlist("outlet"), actor=args.getlist("actor"), year=args.getlist("year"),
+        language=args.getlist("language"),
         sort=args.get("sort", "relevance"),
         page=args.get("page"),
         per_page=args.get("per_page"),
         facet_limit=args.get("facet_limit"),
         settings=get_settings(),
+        date_from=args.get("from"), date_to=args.get("to"), date_range=args.get("range"),
+        dated=args.get("dated"), certainty=args.get("certainty"),
     )
 
 
 def _render_html(page: SearchPage) -> Response | str:
-    return render_template("search.html", page=page, instance=_instance(page.query))
+    from web.timeline import chart_for  # beside the results: its blueprint builds on this one's parsing
+
+    drawn = chart_for(page.query)
+    chart, links = drawn if drawn is not None else (None, [])
+    return render_template("search.html", page=page, instance=_instance(page.query), chart=chart,
+                           timeline_links=links)
 
 
 def _instance(query: SearchQuery) -> Instance | None:
     """The front page's account of the instance; None on any other results page."""
-    if query.q.strip() or any(query.filters().values()) or query.page > 1:
+    if query.q.strip() or any(query.filters().values()) or query.dates() or query.page > 1:
         return None
     settings = get_settings()
     about = overview(get_searcher(), settings)
@@ -147,6 +156,11 @@ def _facet_titles() -> dict[str, object]:
 @bp.app_template_global()
 def search_url(**changes: object) -> str:
     """This page's URL with some parameters replaced (None removes one)."""
+    return changed_url(changes)
+
+
+def changed_url(changes: Mapping[str, object], anchor: str | None = None) -> str:
+    """This page's URL with ``changes`` made (None removes a parameter), at ``anchor`` when given."""
     args = request.args.to_dict(flat=False)
     args.pop("page", None)  # a changed search starts at page 1 unless told
     for key, value in changes.items():
@@ -154,7 +168,7 @@ def search_url(**changes: object) -> str:
             args.pop(key, None)
         else:
             args[key] = value if isinstance(value, list) else [str(value)]
-    return url_for("results.index", **args)  # type: ignore[arg-type]  # lists are repeated params
+    return url_for("results.index", _anchor=anchor, **args)  # type: ignore[arg-type]  # lists: repeated params
 
 
 @bp.app_template_global()
@@ -162,7 +176,63 @@ def toggle_url(facet: str, value: str) -> str:
     """The URL that adds ``value`` to a facet filter, or removes it if present."""
     values = request.args.getlist(facet)
     values = [v for v in values if v != value] if value in values else [*values, value]
-    return search_url(**{facet: values or None})
+    return changed_url({facet: values or None})
+
+
+# --- the date filter on the page -------------------------------------------------------
+
+#: The presets as the page offers them, "" being no date filter ("all time"); what each reaches back is
+#: search.query.parse.RANGES.
+DATE_PRESETS = {"24h": "Past 24 hours", "week": "Past week", "month": "Past month", "year": "Past year",
+                "": "All time"}
+DATE_TITLES = {"from": "From", "to": "To", "range": "Published", "dated": "Articles", "certainty": "Date"}
+_DATE_VALUES = {
+    "range": {value: label.lower() for value, label in DATE_PRESETS.items()},
+    "dated": {"yes": "dated only", "no": "undated only"},
+    "certainty": {"certain": "certain only", "uncertain": "uncertain only"},
+}
+
+
+@bp.app_template_global()
+def date_label(name: str, value: str) -> str:
+    """How a date parameter's value is shown in a chip: ``past week``, ``undated only``, a date as written."""
+    return _DATE_VALUES.get(name, {}).get(value, value)
+
+
+@bp.app_template_global()
+def date_url(**changes: str | None) -> str:
+    """This page with the date filter changed (``from_``, ``to``, ``range``, ``dated``, ``certainty``; None
+    removes one). Dates, a preset or a certainty replace undated-only, and undated-only replaces them all."""
+    named = {name.rstrip("_"): value for name, value in changes.items()}
+    if any(named.get(name) for name in ("from", "to", "range", "certainty")) and request.args.get("dated") == "no":
+        named.setdefault("dated", None)
+    if named.get("dated") == "no":
+        named.update({"from": None, "to": None, "range": None, "certainty": None})
+    return search_url(**named)
+
+
+@bp.app_template_global()
+def kept_parameters(*names: str) -> list[tuple[str, str]]:
+    """This page's parameters but ``names`` (and the page number), for the hidden fields of a form."""
+    return [(name, value) for name, value in request.args.items(multi=True) if name not in names and name != "page"]
+
+
+@bp.app_template_global()
+def date_input(text: str, end: bool = False) -> str:
+    """A ``from``/``to`` value as an ``<input type=date>`` holds it: the same span's first (or last) day;
+    empty for a moment, which a date field cannot show."""
+    parts = text.split("-")
+    if not text or "T" in text or not all(part.isdigit() for part in parts):
+        return ""
+    year = int(parts[0])
+    month = int(parts[1]) if len(parts) > 1 else (12 if end else 1)
+    day = int(parts[2]) if len(parts) > 2 else (calendar.monthrange(year, month)[1] if end else 1)
+    return f"{year:04d}-{month:02d}-{day:02d}"
+
+
+@bp.app_context_processor
+def _date_choices() -> dict[str, object]:
+    return {"date_presets": DATE_PRESETS, "date_titles": DATE_TITLES}
 
 
 @bp.app_template_filter("atom_date")
@@ -254,9 +324,9 @@ def _download(body: Iterable[bytes], fmt: str, filename: str, rows: int) -> Resp
 
 
 def _filename(query: SearchQuery, gazetteer: Gazetteer, facet: str | None = None) -> str:
-    """The file's name, after the query and its filters: ``newsdesk-kosovo-sergey-lavrov``, ASCII only."""
+    """The file's name, after the query and its filters: ``newsdesk-kosovo-sergey-lavrov-from-2018``, ASCII only."""
     words = [query.q, *(facet_label(name, value, gazetteer) for name, values in query.filters().items()
-                        for value in values)]
+                        for value in values), *(f"{name} {value}" for name, value in query.dates().items())]
     slug = re.sub(r"[^a-z0-9]+", "-", fold(" ".join(words))).strip("-")[:80].strip("-")
     return f"newsdesk-{slug or 'all-articles'}" + (f"-by-{facet}" if facet else "")
 

@@ -1,5 +1,10 @@
 """A user's saved searches: save from a results page, list, edit, delete, revoke the feed.
 
+A saved search keeps the results page's date filter as asked (``from``,
+``to``, ``range``, ``dated``, ``certainty``): a preset stays relative, so an
+alert on "past week" takes, at each run, articles published in the week
+before it; the edit form lists it beside the facet filters, to untick.
+
 Every view is parse → storage call (``search.alerts.saved``) → render or redirect,
 and every one needs a logged-in user. Storage names the owner on each call,
 so another user's saved search is ``NotFound`` (404) — the views never check
@@ -33,6 +38,7 @@ from search.errors import AlertError, QueryError
 from search.query import facet_label, make_query
 from search.records import FACETS, SavedSearch, SearchQuery
 from web.accounts import current_account, error_text, form_status, login_required
+from web.results import DATE_TITLES, date_label
 from web.searcher import get_gazetteer, get_settings
 
 bp = Blueprint("saved", __name__)
@@ -43,6 +49,8 @@ FREQUENCY_CHOICES = {"instant": "as soon as new articles arrive", "daily": "dail
 HOUR_CHOICES = {hour: f"{hour:02d}:00" for hour in range(24)}
 WEEKDAY_CHOICES = dict(enumerate(WEEKDAYS))
 FACET_TITLES = {"outlet": "Outlet", "actor": "Actor", "year": "Year", "language": "Language"}
+#: The date filter's parameters, as a saved search's filters show and post them (``from=2018-09-01``, …).
+DATE_NAMES = tuple(DATE_TITLES)
 
 
 class SavedSearchForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
@@ -80,7 +88,8 @@ class AlertOptions:
 
 @dataclass(frozen=True)
 class Filter:
-    """One facet filter of a saved search, with its display label (actors are stored by id)."""
+    """One facet or date filter of a saved search, with its display label (actors are stored by id); ``facet``
+    is the parameter it is posted as (``outlet``, ``from``, ``range``, …)."""
 
     facet: str
     value: str
@@ -89,7 +98,7 @@ class Filter:
 
     @property
     def title(self) -> str:
-        return FACET_TITLES[self.facet]
+        return FACET_TITLES.get(self.facet, DATE_TITLES.get(self.facet, ""))
 
 
 @dataclass(frozen=True)
@@ -181,25 +190,27 @@ def save_search_form(query: SearchQuery) -> SavedSearchForm:
 
 def _posted_query(form: SavedSearchForm) -> SearchQuery:
     """The query text and the facet filters posted with the form (saving checks that the query can run)."""
-    posted = request.form.getlist
+    posted, one = request.form.getlist, request.form.get
     return make_query(q=form.q.data or "", outlet=posted("outlet"), actor=posted("actor"), year=posted("year"),
-                      language=posted("language"), settings=get_settings())
+                      language=posted("language"), settings=get_settings(), date_from=one("from"),
+                      date_to=one("to"), date_range=one("range"), dated=one("dated"), certainty=one("certainty"))
 
 
 def _posted_filters(offered: list[Filter] | None = None) -> list[Filter]:
     """The filters to show again with a refused form: those offered (else those posted), ticked as posted."""
-    posted = [(name, value) for name in FACETS for value in request.form.getlist(name)]
+    posted = [(name, value) for name in (*FACETS, *DATE_NAMES) for value in request.form.getlist(name) if value]
     if offered is None:
         offered = [Filter(name, value, _label(name, value)) for name, value in posted]
     return [replace(f, checked=(f.facet, f.value) in posted) for f in offered]
 
 
 def _filters(query: SearchQuery) -> list[Filter]:
-    return [Filter(name, value, _label(name, value)) for name, values in query.filters().items() for value in values]
+    facets = [Filter(name, value, _label(name, value)) for name, values in query.filters().items() for value in values]
+    return facets + [Filter(name, value, date_label(name, value)) for name, value in query.dates().items()]
 
 
 def _label(facet: str, value: str) -> str:
-    return facet_label(facet, value, get_gazetteer())
+    return date_label(facet, value) if facet in DATE_NAMES else facet_label(facet, value, get_gazetteer())
 
 
 def _options_of(saved: SavedSearch) -> AlertOptions:
@@ -209,6 +220,7 @@ def _options_of(saved: SavedSearch) -> AlertOptions:
 
 def _listed(saved: SavedSearch, delivered: DeliverySummary) -> Listed:
     filters = {name: list(values) for name, values in saved.query.filters().items() if values}
+    filters |= {name: [value] for name, value in saved.query.dates().items()}
     return Listed(
         saved=saved,
         filters=tuple(_filters(saved.query)),

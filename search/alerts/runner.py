@@ -43,7 +43,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import groupby
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -176,7 +176,9 @@ def _percolate(run: _Run, articles: list[StoredArticle], alerts: list[SavedSearc
     ix = _ScratchInRam().create_index(build_schema())
     writer = ix.writer()
     for article in articles:
-        writer.add_document(**search_fields(article))  # the wildcard twins included
+        # The wildcard twins included; and where the date came from, which a certainty filter reads
+        # (search.query.matching) and ``search_fields`` leaves out (it is no field a query names).
+        writer.add_document(**search_fields(article), published_source=article.published_source)
     writer.commit()
     by_id = {article.id: article for article in articles}
     with ix.searcher() as searcher:
@@ -201,7 +203,8 @@ def _matches(run: _Run, searcher: Searcher, saved: SavedSearch, by_id: dict[str,
     """One alert's matches. One that cannot run is marked broken and matches nothing, and the others run:
     a query saved before a rule changed (``QueryError``, a warning), or a bug of ours (logged as an error)."""
     try:
-        found = matching(searcher, saved.query, run.settings)
+        # A date preset counts back from this run's moment: "past week" is the week before each run.
+        found = matching(searcher, replace(saved.query, now=run.now), run.settings)
     except QueryError as e:
         log.warning("saved search %d cannot run: %s", saved.id, e)
         return Outcome(saved, [], broken=f"{e.message}{f' ({e.hint})' if e.hint else ''}")

@@ -1,4 +1,4 @@
-"""Saved searches: a user's queries with their facet filters and alert options.
+"""Saved searches: a user's queries with their facet and date filters and alert options.
 
 Beside the state database (``saved_searches`` table in ``state.sqlite``), used
 by the web app, ``newsdesk alerts`` and the alert runner (search/alerts/runner.py).
@@ -25,7 +25,7 @@ from search.alerts.accounts import accounts_db
 from search.alerts.keys import sign, unsign
 from search.errors import AlertError, IndexUnavailable, NotFound
 from search.index import build_schema, last_number, open_index
-from search.query import parse_query
+from search.query import make_query, parse_query
 from search.records import FACETS, FREQUENCIES, SavedSearch, SearchQuery
 from search.settings import Settings
 from search.state import ensure_tables
@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS saved_searches (
     watermark INTEGER NOT NULL,       -- ingest number up to which articles were considered
     feed_nonce TEXT NOT NULL,
     created TEXT NOT NULL,
-    last_run TEXT
+    last_run TEXT,
+    dates TEXT NOT NULL DEFAULT '{}'  -- JSON: the date filter by URL name (from, to, range, dated, certainty)
 );
 CREATE INDEX IF NOT EXISTS saved_searches_user ON saved_searches (user_id);
 """
@@ -62,7 +63,16 @@ def saved_db(settings: Settings) -> Iterator[sqlite3.Connection]:
     """The state database with the users and saved-search tables in place."""
     with accounts_db(settings) as db:
         ensure_tables(db, _DDL)
+        _add_columns(db)
         yield db
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Columns added since the table was first made, added to a table made before them."""
+    columns = {row["name"] for row in db.execute("PRAGMA table_info(saved_searches)")}
+    with db:
+        if "dates" not in columns:  # searches saved before date filters: none
+            db.execute("ALTER TABLE saved_searches ADD COLUMN dates TEXT NOT NULL DEFAULT '{}'")
 
 
 def save_search(settings: Settings, user_id: int, name: str, query: SearchQuery, **options: Any) -> SavedSearch:
@@ -186,9 +196,12 @@ def _write(settings: Settings, saved: SavedSearch) -> None:
 
 
 def _saved_query(query: SearchQuery) -> SearchQuery:
-    """Only what selects articles is saved: the text and the facet filters."""
-    return SearchQuery(q=query.q.strip(), outlet=query.outlet, actor=query.actor, year=query.year,
-                       language=query.language)
+    """Only what selects articles is saved: the text, the facet filters and the date filter as asked (a
+    preset stays relative: each run counts back from its own moment), checked as a URL's would be."""
+    checked = make_query(q=query.q, date_from=query.date_from, date_to=query.date_to,
+                         date_range=query.date_range, dated=query.dated, certainty=query.certainty)
+    return replace(checked, outlet=query.outlet, actor=query.actor, year=query.year, language=query.language,
+                   now=None)
 
 
 def _checked(saved: SavedSearch) -> SavedSearch:
@@ -217,7 +230,7 @@ def _check_query(settings: Settings, q: str) -> None:
 
 
 _COLUMNS = ("user_id", "name", "q", "filters", "frequency", "hour", "weekday", "email", "feed",
-            "first_of_cluster", "watermark", "feed_nonce", "created", "last_run")
+            "first_of_cluster", "watermark", "feed_nonce", "created", "last_run", "dates")
 
 
 _RUNNER_COLUMNS = ("watermark", "last_run")
@@ -227,14 +240,18 @@ def _row(saved: SavedSearch) -> tuple[Any, ...]:
     filters = {name: list(values) for name, values in saved.query.filters().items() if values}
     return (saved.user_id, saved.name, saved.query.q, json.dumps(filters, sort_keys=True), saved.frequency,
             saved.hour, saved.weekday, int(saved.email), int(saved.feed), int(saved.first_of_cluster),
-            saved.watermark, saved.feed_nonce, _iso(saved.created), _iso(saved.last_run))
+            saved.watermark, saved.feed_nonce, _iso(saved.created), _iso(saved.last_run),
+            json.dumps(saved.query.dates(), sort_keys=True))
 
 
 def _saved(row: sqlite3.Row) -> SavedSearch:
     filters = json.loads(row["filters"])
     values = {name: tuple(filters.get(name, ())) for name in FACETS}
+    dates = {name: str(value) for name, value in json.loads(row["dates"] or "{}").items()}
     query = SearchQuery(q=row["q"], outlet=values["outlet"], actor=values["actor"], year=values["year"],
-                        language=values["language"])
+                        language=values["language"], date_from=dates.get("from", ""), date_to=dates.get("to", ""),
+                        date_range=dates.get("range", ""), dated=dates.get("dated", ""),
+                        certainty=dates.get("certainty", ""))
     return SavedSearch(
         id=row["id"], user_id=row["user_id"], name=row["name"], query=query, frequency=row["frequency"],
         hour=row["hour"], weekday=row["weekday"], email=bool(row["email"]), feed=bool(row["feed"]),

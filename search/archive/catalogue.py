@@ -5,11 +5,12 @@ Pipeline: beside it, between sources and the cleaner. The store
 (``search.state``) and rebuilds them from the WARC files when they are lost
 or stale; this module holds their schema (``DDL``), the queries that pick the
 latest capture of a page and of its metadata (``LATEST_PAGE``,
-``LATEST_METADATA``, ``LATEST_PAGES``: replay order) and ``Pending``, what
-the catalogue needs of a record written or found.
+``LATEST_METADATA``, ``LATEST_PAGES``: replay order) and of the page an
+article was made from (``ARTICLE_PAGE``, ``KEYED_PAGE``: its original page),
+and ``Pending``, what the catalogue needs of a record written or found.
 
 Exports: ``DDL``, ``LATEST_PAGE``, ``LATEST_METADATA``, ``LATEST_PAGES``,
-``Pending``, ``pending_for``.
+``ARTICLE_PAGE``, ``KEYED_PAGE``, ``Pending``, ``pending_for``.
 """
 
 from __future__ import annotations
@@ -101,4 +102,21 @@ WITH winners AS (
 )
 SELECT w.* FROM winners w LEFT JOIN same_article g ON g.record_id = w.record_id
 ORDER BY COALESCE(g.group_pos, w.pos), w.pos DESC
+"""
+
+# The page an article was made from: the latest capture the cleaner turned into
+# it (``link``), whatever its URI (two URLs, one canonical link: the newest is
+# the one the index holds, as in replay). Failing that, the latest page whose
+# keys name the article: all a catalogue rebuilt from the files knows until
+# the next reindex links its pages again.
+_PAGE_COLUMNS = "r.file, r.offset, r.length, r.kind, r.record_id, r.target_uri, r.digest"
+ARTICLE_PAGE = f"""
+SELECT {_PAGE_COLUMNS} FROM archive_articles a
+JOIN archive_records r ON r.record_id = a.record_id JOIN archive_files f ON f.name = r.file
+WHERE a.article_id = ? AND r.kind IN ('response', 'resource') ORDER BY {_ORDER} LIMIT 1
+"""
+KEYED_PAGE = f"""
+SELECT {_PAGE_COLUMNS} FROM archive_keys k
+JOIN archive_records r ON r.record_id = k.record_id JOIN archive_files f ON f.name = r.file
+WHERE k.key = ? AND r.kind IN ('response', 'resource') ORDER BY {_ORDER} LIMIT 1
 """

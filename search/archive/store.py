@@ -258,7 +258,7 @@ class Archive:
         for row in self._db.execute(LATEST_PAGES).fetchall():
             record = self._read(row["file"], row["offset"], row["length"])
             if record is not None:
-                yield _replayed(record, self._metadata(record.record_id))
+                yield replayed_page(record, self._metadata(record.record_id))
 
     def __len__(self) -> int:
         """How many pages ``pages()`` replays."""
@@ -499,10 +499,12 @@ def _pending_from(raw: bytes) -> Pending | None:
     return item
 
 
-def _replayed(record: Record, meta: dict[str, Any]) -> RawPage:
+def replayed_page(record: Record, meta: dict[str, Any]) -> RawPage:
     """The page as the pipeline first took it in, decoded as it was then: a
     fetched response by its HTTP header, ``<meta>`` and detection, a file as
-    ingest decodes one (``search.decode``)."""
+    ingest decodes one (``search.decode``). Replay and the read-only reader
+    (``search.archive.reader``) both decode through here, so an article's
+    original page shows the very text its cleaner was given."""
     page = record_capture(record, meta)
     header = (record.content_type or "") if record.kind == "response" else None
     return received_page(page.data, page.origin, record_type(record), page.url, page.hints, http_content_type=header)

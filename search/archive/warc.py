@@ -68,6 +68,8 @@ class Record:
     refers_to: str | None
     content_type: str
     payload: bytes
+    date: str = ""  # WARC-Date: when a response was fetched, a resource taken in
+    status: int | None = None  # a response's HTTP status
 
 
 # --- records ---------------------------------------------------------------
@@ -85,7 +87,16 @@ def parse_record(raw: bytes) -> Record:
         refers_to=headers.get_header("WARC-Concurrent-To") or headers.get_header("WARC-Refers-To"),
         content_type=(http or headers).get_header("Content-Type") or "",
         payload=record.raw_stream.read(),
+        date=headers.get_header("WARC-Date") or "",
+        status=_status(http.get_statuscode()) if http else None,
     )
+
+
+def _status(code: str | None) -> int | None:
+    try:
+        return int(code or "")
+    except ValueError:
+        return None
 
 
 class Captured(Protocol):

@@ -166,6 +166,10 @@ def _ensure(connection: sqlite3.Connection) -> None:
             connection.execute("ALTER TABLE article_numbers ADD COLUMN indexed TEXT")
         if "committed" not in columns:  # numbers from before the rule: taken as committed
             connection.execute("ALTER TABLE article_numbers ADD COLUMN committed INTEGER NOT NULL DEFAULT 1")
+        # For the sources page's coverage (search/query/coverage.py): when a number was given, and the first
+        # number given since a moment, without a pass over every row (16 of its 22 ms at 105k articles).
+        connection.execute("CREATE INDEX IF NOT EXISTS article_numbers_seq ON article_numbers (seq)")
+        connection.execute("CREATE INDEX IF NOT EXISTS article_numbers_indexed ON article_numbers (indexed)")
 
 
 def _columns(connection: sqlite3.Connection) -> set[str]:

@@ -1,10 +1,10 @@
 """Exports: every article a search matches, in the search's order, as rows a file can hold.
 
 Part of the query stage, beside search/query/run.py: the same parsing, the
-same matches (search/query/matches.py), the same facet filters
-(search/query/facets.py) and the same order as the results page, but no
-page: ``export`` answers with an ``Export`` whose ``rows()`` yield every
-match once, first to last. The web app (web/results.py) writes them as CSV
+same selection (``select``: the query's matches, its date filter, its facet
+filters) and the same order as the results page, but no page: ``export``
+answers with an ``Export`` whose ``rows()`` yield every match once, first
+to last. The web app (web/results.py) writes them as CSV
 and JSON Lines; ``facet_table`` gives one facet's whole table.
 
 Memory stays flat however many articles match. What is held for the whole
@@ -44,10 +44,10 @@ from whoosh.searching import Searcher
 from search.enrich import Gazetteer
 from search.errors import NewsdeskError, QueryError
 from search.index import from_stored
-from search.query import columns, facets, matches
+from search.query import columns, facets
 from search.query.columns import IndexColumns, Mask
 from search.query.parse import Deadline, parse_query
-from search.query.run import _best, _filter, _require, search
+from search.query.run import _best, _filter, _require, search, select
 from search.records import FACETS, FacetValue, SearchQuery, StoredArticle
 from search.settings import Settings
 
@@ -161,33 +161,34 @@ class ExportMismatch(NewsdeskError):
 
 
 def export(searcher: Searcher, request: SearchQuery, settings: Settings, gazetteer: Gazetteer) -> Export:
-    """Every article ``request`` matches, ordered as its results pages list them (page and per_page ignored).
+    """Every article ``request`` selects, ordered as its results pages list them (page and per_page ignored).
 
     The search itself runs first, as for a one-hit page: it refuses what the
     page refuses, with the same ``QueryError``, and its total is what the
-    export must list. An export whose own count differs (a search
-    parameter added to the page's search and not here) stops before its
-    first row rather than write a file that looks complete and is not.
+    export must list. Both count from ``select``; an export whose count
+    still differed (the page's search narrowed some other way, one day)
+    stops before its first row rather than write a file that looks
+    complete and is not.
     """
     counted = search(searcher, replace(request, page=1, per_page=1), settings, gazetteer).total
     deadline = Deadline(settings)
     parsed = parse_query(request.q, searcher, settings, deadline)
-    filters = {name: values for name, values in request.filters().items() if values}
-    index = columns.index_columns(searcher)
-    everything = isinstance(parsed, wq.Every)
-    newest_first = request.sort == "date" or everything
-    found = matches.everything(index) if everything else matches.matched(
-        searcher, index, parsed, deadline, scored=not newest_first)
-    masks = facets.narrowed(found.masks, facets.selections(index, filters))
+    newest_first = request.sort == "date" or isinstance(parsed, wq.Every)
+    # What the page selects (its query, date filter and facet filters), by the page's own account of it.
+    chosen = select(searcher, request, settings, deadline, scored=not newest_first, parsed=parsed)
+    index, found, masks = chosen.index, chosen.found, chosen.under_all
     if newest_first:
         order = _newest(index, masks)
     elif found.scores is not None and found.exact:
         order = _highest(index, found.scores, masks)
     else:
-        # Whoosh's own scores, as the page falls back to them: one (score, number) pair per match, for a moment.
+        # Whoosh's own scores, as the page falls back to them (its filters as the page gives them to
+        # Whoosh's collectors): one (score, number) pair per match, for a moment.
+        filtering = [_filter(name, values) for name, values in chosen.filters.items()]
+        if chosen.dates is not None:
+            filtering.append(facets.Within(searcher, index, chosen.in_dates))
         total = sum(int(np.count_nonzero(mask)) for mask in masks)
-        required = _require(parsed, (_filter(name, values) for name, values in filters.items()))
-        top = _best(searcher, index, parsed, required, found, masks, total, deadline)
+        top = _best(searcher, index, parsed, _require(parsed, filtering), found, masks, total, deadline)
         order = np.fromiter((docnum for _, docnum in top), dtype=np.int64, count=len(top))
         del top
     deadline.check()

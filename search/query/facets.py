@@ -15,6 +15,14 @@ Per segment a count is one ``numpy.bincount`` over the matched documents'
 codes, added into one array per facet over the values of all segments; no
 Python runs per matched document.
 
+The date filter (search/query/parse.py's ``DateFilter``) narrows every
+facet alike, as the query does: ``dated`` gives per segment the documents it
+takes, from the ``date_key`` column, and for the certainty filter from where
+each date came from (``published_source``, a stored field only: read once per
+document, when a certainty filter first needs it, and kept with the
+segment's columns). ``undated`` counts what a date filter left out for
+having no date.
+
 Counts for one (query, filters) pair only change when the index does, and
 paging or reloading the front page asks for them again, so they are kept
 with the total, keyed by the exact segments (and deletions) they were
@@ -24,18 +32,22 @@ counted on.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import reduce
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 from whoosh import query as wq
+from whoosh.matching import ListMatcher, NullMatcher
 from whoosh.searching import Searcher
 
-from search.query.columns import ACTOR, IndexColumns, Mask
-from search.records import FACETS, SearchQuery
+from search.query.columns import ACTOR, IndexColumns, Mask, SegmentColumns
+from search.query.parse import DateFilter
+from search.records import CERTAIN_DATE_SOURCES, FACETS, SearchQuery
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -46,10 +58,12 @@ Filters = Mapping[str, tuple[str, ...]]  # facet → the values picked (OR)
 
 @dataclass(frozen=True)
 class Counted:
-    """The four facets' counts and the number of documents under the query and all filters."""
+    """The four facets' counts, the number of documents under the query and all filters, and how many
+    more the date filter left out for having no date."""
 
     counts: Counts
     total: int
+    undated: int = 0
 
 
 def selections(index: IndexColumns, filters: Filters) -> list[dict[str, Mask]]:
@@ -107,6 +121,97 @@ def _documents(index: IndexColumns, leaf: int, name: str, chosen: np.ndarray) ->
     return documents
 
 
+# --- the date filter -----------------------------------------------------------------
+
+
+def dated(searcher: Searcher, index: IndexColumns, found: list[Mask], dates: DateFilter,
+          check: Callable[[], None]) -> list[Mask]:
+    """Per segment, the documents ``dates`` takes, among those ``found`` (beyond them: any answer)."""
+    subsearchers = searcher.leaf_searchers()
+    return [_dated_mask(subsearchers[leaf.position][0].reader(), leaf.columns, mask, dates, check)
+            for leaf, mask in zip(index.leaves, found, strict=True)]
+
+
+def undated(index: IndexColumns, masks: list[Mask]) -> int:
+    """How many of ``masks``' documents have no date (``date_key`` 0)."""
+    return sum(int(np.count_nonzero(mask & (leaf.columns.dates == 0)))
+               for leaf, mask in zip(index.leaves, masks, strict=True))
+
+
+def _dated_mask(reader: Any, columns: SegmentColumns, found: Mask, dates: DateFilter,
+                check: Callable[[], None]) -> Mask:
+    keys = columns.dates
+    if dates.undated_only:
+        taken: Mask = keys == 0
+        return taken
+    taken = keys >= np.uint64(dates.first_key)
+    if dates.last_key is not None:
+        taken &= keys <= np.uint64(dates.last_key)
+    if dates.certainty:
+        certain = _certain(reader, columns, np.flatnonzero(taken & found), check)
+        taken &= certain == (_CERTAIN if dates.certainty == "certain" else _UNCERTAIN)
+    return taken
+
+
+#: Per document of a segment, whether its date is certain (``CERTAIN_DATE_SOURCES``); 0 when not read yet.
+_UNREAD, _CERTAIN, _UNCERTAIN = 0, 1, 2
+_SOURCES: weakref.WeakKeyDictionary[SegmentColumns, NDArray[np.int8]] = weakref.WeakKeyDictionary()
+_SOURCES_LOCK = threading.Lock()
+#: Documents read between two looks at the clock (about 60 µs each).
+_READS_PER_CHECK = 64
+
+
+def _certain(reader: Any, columns: SegmentColumns, documents: NDArray[np.intp],
+             check: Callable[[], None]) -> NDArray[np.int8]:
+    """The segment's certainty codes, read for ``documents`` from their stored ``published_source``.
+
+    The source is a stored field only (the schema has no column of it), so a
+    document's is read once, the first time a certainty filter takes it in,
+    and kept with the segment's columns, which never change. What is read
+    before the deadline is kept, so an answer cut short is quicker next time.
+    Threads that read the same document write the same code.
+    """
+    with _SOURCES_LOCK:
+        codes = _SOURCES.get(columns)
+        if codes is None:
+            codes = _SOURCES[columns] = np.zeros(columns.size, dtype=np.int8)
+    for n, document in enumerate(documents[codes[documents] == _UNREAD].tolist()):
+        if n % _READS_PER_CHECK == 0:
+            check()
+        source = reader.stored_fields(document).get("published_source")
+        codes[document] = _CERTAIN if source in CERTAIN_DATE_SOURCES else _UNCERTAIN
+    return codes
+
+
+class Within(wq.Query):  # type: ignore[misc]  # whoosh ships no type hints
+    """The documents of given per-segment masks, as a Whoosh query: the date filter wherever Whoosh's
+    own collectors run (search/query/run.py), so they see what the arrays see. Scores nothing."""
+
+    def __init__(self, searcher: Searcher, index: IndexColumns, masks: list[Mask]) -> None:
+        subsearchers = searcher.leaf_searchers()
+        self.by_reader = {id(subsearchers[leaf.position][0].reader()): np.flatnonzero(mask)
+                          for leaf, mask in zip(index.leaves, masks, strict=True)}
+        self.boost = 1.0
+
+    def matcher(self, searcher: Searcher, context: Any = None) -> Any:
+        documents = self.by_reader.get(id(searcher.reader()))
+        if documents is None or not len(documents):
+            return NullMatcher()
+        return ListMatcher(documents.tolist(), all_weights=0.0)
+
+    def estimate_size(self, ixreader: Any) -> int:
+        return sum(len(documents) for documents in self.by_reader.values())
+
+    def __eq__(self, other: object) -> bool:
+        return other is self
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.estimate_size(None)} documents)"
+
+
 # --- kept counts -------------------------------------------------------------------
 
 
@@ -119,14 +224,15 @@ def keep_counts(key: tuple[object, ...], counted: Counted, size: int) -> None:
     _COUNTS.put(key, counted, size)
 
 
-def counts_key(searcher: Searcher, parsed: wq.Query, request: SearchQuery) -> tuple[object, ...]:
-    """What counts depend on: the segments and their deletions, the query, the filters."""
+def counts_key(searcher: Searcher, parsed: wq.Query, request: SearchQuery,
+               dates: DateFilter | None = None) -> tuple[object, ...]:
+    """What counts depend on: the segments and their deletions, the query, the filters, the dates resolved."""
     segments = tuple(
         (segment.segment_id(), segment.deleted_count())
         for sub, _ in searcher.leaf_searchers()
         if (segment := sub.reader().segment()) is not None
     )
-    return (segments, repr(parsed), tuple(sorted(request.filters().items())))
+    return (segments, repr(parsed), tuple(sorted(request.filters().items())), dates)
 
 
 class _Lru(Generic[K, V]):

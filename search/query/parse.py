@@ -12,16 +12,27 @@ escapes the parser. Wildcards, prefixes, fuzzy terms and term ranges are
 expanded here, under a cap on words and the search's ``Deadline``, so the
 search itself never walks an unbounded list of words.
 
-Exports: ``make_query``, ``parse_query``, ``Deadline``, and the bounds
-``MAX_PER_PAGE``, ``MAX_FACET_LIMIT``, ``MAX_PAGE``, ``SORTS``.
+The date filter (``from``, ``to``, ``range``, ``dated``, ``certainty``) is
+read and checked here too, by ``make_query``, and resolved to moments by
+``date_filter``: dates are UTC, a day (month, year) means the whole of it, a
+moment with an offset means that instant, and presets count back from the
+request's ``now``, taken once.
+
+Exports: ``make_query``, ``parse_query``, ``Deadline``, ``DateFilter`` and
+``date_filter``, the bounds ``MAX_PER_PAGE``, ``MAX_FACET_LIMIT``,
+``MAX_PAGE``, ``SORTS``, and the date filter's ``RANGES``, ``DATED``,
+``CERTAINTY``.
 """
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import logging
 import re
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from whoosh import query as wq
@@ -29,7 +40,7 @@ from whoosh.searching import SearchContext, Searcher
 
 from search.errors import QueryError
 from search.index import DATE_FIELD, DATE_HINT, QUERY_FIELDS, query_parser
-from search.records import SearchQuery
+from search.records import CERTAIN_DATE_SOURCES, SearchQuery
 from search.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +49,14 @@ MAX_PER_PAGE = 100
 MAX_FACET_LIMIT = 1000
 MAX_PAGE = 1000
 SORTS = ("relevance", "date")
+#: The date presets: how far back from the request's moment each reaches (no upper end: an article its
+#: outlet dated a little ahead is still in). "all" is no date filter.
+RANGES: dict[str, dt.timedelta] = {
+    "24h": dt.timedelta(hours=24), "week": dt.timedelta(days=7), "month": dt.timedelta(days=30),
+    "year": dt.timedelta(days=365),
+}
+DATED = ("yes", "no")
+CERTAINTY = ("certain", "uncertain")
 
 
 def make_query(
@@ -51,19 +70,176 @@ def make_query(
     per_page: str | int | None = None,
     facet_limit: str | int | None = None,
     settings: Settings | None = None,
+    *,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    date_range: str | None = None,
+    dated: str | None = None,
+    certainty: str | None = None,
+    now: dt.datetime | None = None,
 ) -> SearchQuery:
-    """Build a validated ``SearchQuery`` from loosely typed input (URL or CLI)."""
+    """Build a validated ``SearchQuery`` from loosely typed input (URL or CLI).
+
+    The date filter's values are checked and normalised here and nowhere
+    else (``QueryError`` with a hint, so a 400); ``now`` is the moment a
+    preset counts back from, the request's own unless given.
+    """
     if sort not in SORTS:
         raise QueryError(f"unknown sort {sort!r}", hint="use sort=relevance or sort=date")
     default_per_page = settings.per_page if settings else 10
-    return SearchQuery(
+    preset = _choice("range", date_range, ("all", *RANGES), "range=24h, week, month, year or all")
+    preset = "" if preset == "all" else preset
+    query = SearchQuery(
         q=(q or "").strip(),
         outlet=_values(outlet), actor=_values(actor), year=_values(year), language=_values(language),
         sort=sort,
         page=_bounded_int("page", page, 1, 1, MAX_PAGE),
         per_page=_bounded_int("per_page", per_page, default_per_page, 1, MAX_PER_PAGE),
         facet_limit=_bounded_int("facet_limit", facet_limit, 10, 1, MAX_FACET_LIMIT),
+        date_from=_date_text("from", date_from), date_to=_date_text("to", date_to), date_range=preset,
+        dated=_choice("dated", dated, DATED, "dated=yes (dated articles only) or dated=no (undated only)"),
+        certainty=_choice("certainty", certainty, CERTAINTY, "certainty=certain or certainty=uncertain"),
+        now=_aware(now or dt.datetime.now(dt.UTC)) if preset else None,
     )
+    _check_dates(query)
+    return query
+
+
+# --- the date filter -----------------------------------------------------------
+
+DATES_HINT = ("from and to take a day (2018-09-14; a month 2018-09 or a year 2018 also work), whole and in UTC, "
+              "or a moment with its offset (2018-09-14T08:00:00+02:00)")
+_DAY = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+_LONGEST_DATE = 40  # "2018-09-14T08:00:00.000000+02:00" is 32
+
+
+@dataclass(frozen=True)
+class DateFilter:
+    """A date filter resolved: its first and last moment (naive UTC, whole seconds; None: open), and which
+    articles it takes. Every date filter but ``dated=no`` leaves undated articles out.
+
+    Dates are compared to the second: the ``date_key`` column the index keeps
+    per article is its moment in UTC to the second (search/index/document.py).
+    """
+
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
+    undated_only: bool = False
+    certainty: str = ""  # "", "certain" or "uncertain"
+
+    @property
+    def first_key(self) -> int:
+        """The smallest ``date_key`` taken (1: any date)."""
+        return date_key(self.first) if self.first else 1
+
+    @property
+    def last_key(self) -> int | None:
+        return date_key(self.last) if self.last else None
+
+    def admits(self, moment: dt.datetime | None, source: str | None) -> bool:
+        """Whether an article with this stored moment (naive UTC) and ``published_source`` passes."""
+        if moment is None:
+            return self.undated_only
+        if self.undated_only:
+            return False
+        key = date_key(moment)
+        if key < self.first_key or (self.last_key is not None and key > self.last_key):
+            return False
+        return not self.certainty or (source in CERTAIN_DATE_SOURCES) == (self.certainty == "certain")
+
+
+def date_key(moment: dt.datetime) -> int:
+    """A naive UTC moment as the index's ``date_key``: YYYYMMDDhhmmss as a number, to the second."""
+    return (((moment.year * 100 + moment.month) * 100 + moment.day) * 100 + moment.hour) * 10_000 \
+        + moment.minute * 100 + moment.second
+
+
+def date_filter(query: SearchQuery) -> DateFilter | None:
+    """The query's date filter resolved to moments (a preset counted back from ``query.now``), or None."""
+    if query.dated == "no":
+        return DateFilter(undated_only=True)
+    if not (query.date_from or query.date_to or query.date_range or query.dated or query.certainty):
+        return None
+    first = last = None
+    if query.date_range:
+        now = _aware(query.now or dt.datetime.now(dt.UTC))
+        first = _naive_utc(now - RANGES[query.date_range])
+    if query.date_from:
+        first = _moments(query.date_from)[0]
+    if query.date_to:
+        last = _moments(query.date_to)[1]
+    return DateFilter(_second(first), _second(last), certainty=query.certainty)
+
+
+def _check_dates(query: SearchQuery) -> None:
+    if query.dated == "no" and (query.date_from or query.date_to or query.date_range or query.certainty):
+        raise QueryError("dated=no lists undated articles, which no date range or certainty can take",
+                         hint="leave out dated=no, or from, to, range and certainty")
+    if query.date_from and query.date_to:
+        first, last = _moments(query.date_from)[0], _moments(query.date_to)[1]
+        if first.replace(microsecond=0) > last.replace(microsecond=0):  # compared to the second, as articles are
+            raise QueryError(f"the dates run from {query.date_from} to {query.date_to}: they end before they start",
+                             hint="put the earlier date in from")
+
+
+def _date_text(name: str, value: str | None) -> str:
+    """A ``from`` or ``to`` value checked and normalised: a day, month or year as written, a moment with its offset."""
+    text = (value or "").strip()
+    if not text:
+        return ""
+    if len(text) > _LONGEST_DATE:
+        raise QueryError(f"{name}= is {len(text)} characters long, too long for a date", hint=DATES_HINT)
+    if _DAY.fullmatch(text):
+        _moments(text, name)  # a day that exists
+        return text
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*", text):
+        raise QueryError(f"{name}={text!r} is not a date", hint=DATES_HINT)
+    try:
+        moment = dt.datetime.fromisoformat(text)
+        _naive_utc(_aware(moment))  # a moment UTC can hold
+    except (ValueError, OverflowError):
+        raise QueryError(f"{name}={text!r} is not a date", hint=DATES_HINT) from None
+    return _aware(moment).isoformat()
+
+
+def _moments(text: str, name: str = "date") -> tuple[dt.datetime, dt.datetime]:
+    """The first and last moment (naive UTC) a normalised ``from``/``to`` value stands for."""
+    day = _DAY.fullmatch(text)
+    if day is None:
+        moment = _naive_utc(dt.datetime.fromisoformat(text))
+        return moment, moment
+    year, month, mday = int(day[1]), day[2], day[3]
+    try:
+        if month is None:
+            first, last = dt.datetime(year, 1, 1), dt.datetime(year, 12, 31)
+        elif mday is None:
+            first = dt.datetime(year, int(month), 1)
+            last = first.replace(day=calendar.monthrange(year, int(month))[1])
+        else:
+            first = last = dt.datetime(year, int(month), int(mday))
+    except ValueError:
+        raise QueryError(f"there is no date {text!r} ({name}=)", hint=DATES_HINT) from None
+    return first, last.replace(hour=23, minute=59, second=59, microsecond=999999)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """A moment with its offset; one written without is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _second(moment: dt.datetime | None) -> dt.datetime | None:
+    return moment.replace(microsecond=0) if moment else None
+
+
+def _choice(name: str, value: str | None, allowed: Iterable[str], hint: str) -> str:
+    text = (value or "").strip()
+    if text and text not in allowed:
+        raise QueryError(f"unknown {name} {text!r}", hint=f"use {hint}")
+    return text
 
 
 def parse_query(text: str, searcher: Searcher, settings: Settings, deadline: Deadline | None = None) -> wq.Query:

@@ -28,8 +28,8 @@ and highlighting: past it, a ``QueryError`` says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -39,12 +39,12 @@ from whoosh.collectors import TermsCollector, WrappingCollector
 from whoosh.searching import Results, Searcher
 
 from search.enrich import Actor, Gazetteer
-from search.errors import NotFound
+from search.errors import NotFound, QueryError
 from search.index import WORD_FIELDS, from_stored, index_terms, text_analyzer
 from search.language import LANGUAGE_NAMES
 from search.query import columns, facets, matches
 from search.query.columns import Mask
-from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, Deadline, parse_query
+from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, DateFilter, Deadline, date_filter, parse_query
 from search.query.snippets import highlighter, lead, one_line
 from search.records import (
     FACETS,
@@ -60,28 +60,68 @@ from search.records import (
 from search.settings import Settings
 
 
+@dataclass(frozen=True, eq=False)
+class Selection:
+    """The documents a ``SearchQuery`` selects, per segment: the query's matches, under its date filter,
+    under its facet filters. What the results page, the exports and the timeline all count from."""
+
+    index: columns.IndexColumns
+    parsed: wq.Query
+    found: matches.Matched  # the query's matches (scored when asked for)
+    filters: dict[str, tuple[str, ...]]  # the facet filters set
+    chosen: list[dict[str, Mask]]  # each facet filter's documents, per segment
+    dates: DateFilter | None  # a preset resolved once, from the request's moment
+    in_dates: list[Mask]  # the matches under the date filter
+    under_all: list[Mask]  # ... and under every facet filter: what is listed and counted
+
+    def undated(self) -> int:
+        """Matches the date filter left out for having no date (0 without one, or when it asks for undated)."""
+        if self.dates is None or self.dates.undated_only:
+            return 0
+        return facets.undated(self.index, facets.narrowed(self.found.masks, self.chosen))
+
+
+def select(searcher: Searcher, request: SearchQuery, settings: Settings, deadline: Deadline,
+           scored: bool = False, parsed: wq.Query | None = None) -> Selection:
+    """Which documents ``request`` selects (``scored``: with the matches' scores, for relevance order;
+    ``parsed``: its query, when the caller parsed it already)."""
+    parsed = parsed if parsed is not None else parse_query(request.q, searcher, settings, deadline)
+    filters = {name: values for name, values in request.filters().items() if values}
+    dates = date_filter(request)
+    index = columns.index_columns(searcher)
+    found = matches.everything(index) if isinstance(parsed, wq.Every) else matches.matched(
+        searcher, index, parsed, deadline, scored=scored)
+    chosen = facets.selections(index, filters)
+    # The date filter narrows the matches before anything is counted, as the query does: every facet,
+    # the total and the page are under it.
+    in_dates = found.masks
+    if dates is not None:
+        taken = facets.dated(searcher, index, found.masks, dates, _reading_sources(deadline))
+        in_dates = [mask & dated for mask, dated in zip(found.masks, taken, strict=True)]
+    return Selection(index, parsed, found, filters, chosen, dates, in_dates, facets.narrowed(in_dates, chosen))
+
+
 def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazetteer: Gazetteer) -> SearchPage:
     """Run one search: the page of hits and the four facets' counts, all within the time limit."""
     deadline = Deadline(settings)
     parsed = parse_query(request.q, searcher, settings, deadline)
-    filters = {name: values for name, values in request.filters().items() if values}
-    key = facets.counts_key(searcher, parsed, request)
-    counted = facets.kept_counts(key) if settings.facet_cache_size else None
+    newest_first = request.sort == "date" or isinstance(parsed, wq.Every)
     # Which documents match, per segment: for the counts, the total, the page
     # and the words to highlight.
-    index = columns.index_columns(searcher)
-    everything = isinstance(parsed, wq.Every)
-    newest_first = request.sort == "date" or everything
-    found = matches.everything(index) if everything else matches.matched(
-        searcher, index, parsed, deadline, scored=not newest_first)
-    chosen = facets.selections(index, filters)
-    under_all = facets.narrowed(found.masks, chosen)
+    chosen = select(searcher, request, settings, deadline, scored=not newest_first, parsed=parsed)
+    index, found, dates, in_dates, under_all = chosen.index, chosen.found, chosen.dates, chosen.in_dates, \
+        chosen.under_all
+    key = facets.counts_key(searcher, parsed, request, dates)
+    counted = facets.kept_counts(key) if settings.facet_cache_size else None
     if counted is None:
         total = sum(int(np.count_nonzero(mask)) for mask in under_all)
-        counted = facets.Counted(facets.count(index, found.masks, chosen), total)
+        counted = facets.Counted(facets.count(index, in_dates, chosen.chosen), total, chosen.undated())
         facets.keep_counts(key, counted, settings.facet_cache_size)
     limit = request.page * request.per_page
-    required = _require(parsed, (_filter(name, values) for name, values in filters.items()))
+    filtering = [_filter(name, values) for name, values in chosen.filters.items()]
+    if dates is not None:  # for Whoosh's own collectors, where the arrays are not used
+        filtering.append(facets.Within(searcher, index, in_dates))
+    required = _require(parsed, filtering)
     if newest_first:
         # Newest first; undated (date_key 0) last; ties in index order, which
         # the same input reproduces.
@@ -99,7 +139,19 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     hits = _with_copies(searcher, hits)
     deadline.check()
     values = {name: _facet_values(name, counted.counts[name], request, gazetteer) for name in FACETS}
-    return SearchPage(query=request, total=counted.total, hits=hits, facets=values)
+    bounds = (dates.first, dates.last) if dates is not None else None
+    return SearchPage(query=request, total=counted.total, hits=hits, facets=values, undated=counted.undated,
+                      date_bounds=bounds)
+
+
+def _reading_sources(deadline: Deadline) -> Callable[[], None]:
+    """The deadline's check while a certainty filter reads where dates came from, saying what takes the time."""
+    def check() -> None:
+        if deadline.remaining() <= 0:
+            raise QueryError(f"the search took longer than {deadline.limit:g} s",
+                             hint="a certainty filter reads where each article's date came from, once; what was "
+                                  "read is kept, so ask again, or narrow the search first")
+    return check
 
 
 # --- the page's documents ---------------------------------------------------
@@ -250,10 +302,17 @@ def matching(searcher: Searcher, request: SearchQuery, settings: Settings) -> di
     deadline = Deadline(settings)
     parsed = parse_query(request.q, searcher, settings, deadline)
     filters = [_filter(name, values) for name, values in request.filters().items() if values]
+    dates = date_filter(request)  # a saved preset counts back from the run's moment (``request.now``)
     results = _collect(searcher, _require(parsed, filters), deadline, limit=None, scored=False,
                        terms=bool(request.q), optimize=not filters)
     words = _typed_words(request.q)  # analysed once, not once per hit
-    return {hit["id"]: _matched_words(words, hit) for hit in results}
+    found = {}
+    for hit in results:
+        fields = hit.fields()
+        # The stored moment and date source: an alert's index of the new articles has no date column.
+        if dates is None or dates.admits(fields.get("published"), fields.get("published_source")):
+            found[fields["id"]] = _matched_words(words, hit)
+    return found
 
 
 def _typed_words(q: str) -> list[tuple[str, str]]:
@@ -457,7 +516,7 @@ def _to_hit(article: StoredArticle, gazetteer: Gazetteer, snippet: str, full: bo
         actors=tuple(ActorRef(actor, gazetteer.label(actor)) for actor in article.actors),
         snippet=snippet,
         text=article.text if full else None,
-        published_source=article.published_source if full else None,
+        published_source=article.published_source,
         cluster=article.cluster,
     )
 

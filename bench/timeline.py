@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Benchmark: the results page's timeline (search/query/timeline.py, web/chart.py) beside the plain search.
+
+Issue 18's target: a results page with its chart and facets costs at most
+twice the page without the chart. On an instance of the shared corpus
+(``newsdesk ingest`` of its records, replicated ``--scale`` times), for a set
+of queries, warm (a server's searcher), interleaved, median CPU ms over
+``--rounds``:
+
+1. ``search`` — the results page's engine work: hits, snippets, facets;
+2. ``search`` + ``timeline_of`` + ``draw`` — the same with its chart (the
+   timeline selects the matches again, counts them per bucket, and the
+   bars are laid out);
+3. ``timeline_of`` with ``split=outlet`` — the chart by outlet, alone.
+
+Reports each and the ratio (2) / (1) per query and overall (the target: ≤ 2).
+
+Run: ``python bench/timeline.py [--limit N] [--scale K] [--index DIR] [--rounds R] [--out bench/RESULTS.md]``.
+``--index DIR`` reuses (or builds and keeps) the instance there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import logging
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ingest_search import DEFAULT_OUT, append_results, find_corpus, machine, md_table, read_records, replicate
+
+from search.enrich import load_gazetteer
+from search.index import open_index
+from search.ingest import ingest
+from search.query import make_query, search, timeline_of
+from search.settings import Settings
+from web.chart import draw
+
+log = logging.getLogger("bench.timeline")
+QUERIES = ("", "Kosovo", "Lavrov", "Serbia Kosovo", '"foreign minister"', "election", "oil OR gas")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, default=None, help="corpus records to ingest (default all)")
+    parser.add_argument("--scale", type=int, default=1, help="replicate the corpus this many times")
+    parser.add_argument("--index", type=Path, default=None, help="instance directory to reuse or keep")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    started = dt.datetime.now(dt.UTC)
+    with tempfile.TemporaryDirectory(prefix="newsdesk-bench-timeline-") as tmp:
+        settings = Settings(index=args.index or Path(tmp) / "instance", facet_cache_size=0)
+        if not settings.index_dir.exists():
+            build(settings, Path(tmp), args.limit, args.scale)
+        rows, articles = measure(settings, args.rounds)
+    section = render(rows, articles, started, "python " + shlex.join(["bench/timeline.py", *argv]))
+    print(section)
+    append_results(args.out, section)
+    return 0
+
+
+def build(settings: Settings, tmp: Path, limit: int | None, scale: int) -> None:
+    records = replicate(read_records(find_corpus(), limit), scale)
+    path = tmp / "records.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        out.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    log.info("ingesting %d records", len(records))
+    ingest([path], settings, progress=False)
+
+
+def measure(settings: Settings, rounds: int) -> tuple[list[tuple[str, float, float, float]], int]:
+    gazetteer = load_gazetteer()
+    rows = []
+    with open_index(settings).searcher() as searcher:
+        articles = searcher.doc_count()
+        for q in QUERIES:
+            request = make_query(q, settings=settings)
+
+            def page(request: object = request) -> object:
+                return search(searcher, request, settings, gazetteer)  # type: ignore[arg-type]
+
+            def charted(request: object = request) -> object:
+                found = search(searcher, request, settings, gazetteer)  # type: ignore[arg-type]
+                drawn = timeline_of(searcher, request, settings)  # type: ignore[arg-type]
+                return found, draw(drawn, "count", lambda first, last, series: "")
+
+            def by_outlet(request: object = request) -> object:
+                return timeline_of(searcher, request, settings, split=True)  # type: ignore[arg-type]
+
+            runs: dict[str, Callable[[], object]] = {"page": page, "charted": charted, "outlets": by_outlet}
+            for run in runs.values():
+                run()  # warm: columns read, caches filled, as in a server
+            times: dict[str, list[float]] = {name: [] for name in runs}
+            for i in range(rounds):
+                order = list(runs)[i % 3:] + list(runs)[:i % 3]
+                for name in order:
+                    start = time.process_time()
+                    runs[name]()
+                    times[name].append((time.process_time() - start) * 1000)
+            rows.append((q or "(front page)", *(statistics.median(times[name]) for name in runs)))
+    return rows, articles
+
+
+def render(rows: list[tuple[str, float, float, float]], articles: int, started: dt.datetime, command: str) -> str:
+    ratios = [charted / page for _, page, charted, _ in rows if page]
+    lines = [f"## {started:%Y-%m-%d %H:%M} UTC — `{command}`", ""]
+    lines += [f"- {key}: {value}" for key, value in machine().items()]
+    lines += [f"- articles: {articles:,}; warm searcher, facet cache off; CPU ms, median", "",
+              "### The results page's chart against the page without it", "",
+              md_table(["query", "search (page)", "search + timeline + chart", "ratio", "timeline by outlet"],
+                       [(q, f"{page:.1f}", f"{charted:.1f}", f"{charted / page:.2f}", f"{outlets:.1f}")
+                        for q, page, charted, outlets in rows]),
+              "", f"- median ratio **{statistics.median(ratios):.2f}**, worst {max(ratios):.2f} (target ≤ 2)", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

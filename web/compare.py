@@ -1,0 +1,120 @@
+"""``/compare``: up to five searches side by side, on one chart and in one table, shareable by URL.
+
+``/compare?q=Kosovo&q=Lavrov`` compares queries; ``/compare?q=Kosovo&outlet=A&outlet=B``
+(one query, several outlets) compares that query across those outlets. Every
+other parameter of the results page (facet filters, the date filter) applies
+to each item alike, and ``interval`` to the chart (the timeline's own rule
+when not given). Each item shows its total and its top actors, its
+timeline, all on the same buckets (``search.query.timeline.side_by_side``),
+and ``/compare.csv`` gives the table. Drawn by templates/compare.html with the
+results page's chart (templates/_timeline.html): no JavaScript.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from functools import partial
+
+from flask import Blueprint, Response, render_template, request, url_for
+
+from search.errors import QueryError
+from search.query import columns, search, select, side_by_side
+from search.query.parse import Deadline
+from search.query.timeline import Series, Timeline
+from search.records import FacetValue, SearchQuery
+from web.chart import draw
+from web.results import parse_request
+from web.searcher import get_gazetteer, get_searcher, get_settings
+from web.timeline import options
+
+bp = Blueprint("compare", __name__)
+
+#: Most searches compared at once (the issue's five: beyond, a chart of panels stops being a comparison).
+MAX_ITEMS = 5
+#: Actors listed per item.
+TOP_ACTORS = 5
+
+
+@dataclass(frozen=True)
+class Item:
+    label: str  # "Kosovo", or "Kosovo in Sputnik"
+    query: SearchQuery
+    total: int  # as its results page counts it (under the date filter, if any)
+    actors: tuple[FacetValue, ...]  # its top actors, with their counts
+
+
+@bp.route("/compare")
+def page() -> str:
+    items, timelines = _compare()
+    chart = None
+    if items and timelines[0].starts:
+        first = timelines[0]
+        joined = Timeline(first.interval, first.starts, first.counts, 0, tuple(
+            Series(item.label, found.counts, (0,) * len(found.counts)) for item, found in zip(items, timelines,
+                                                                                              strict=True)))
+        chart = draw(joined, "count", partial(_narrowed, items))
+    return render_template("compare.html", items=items, timelines=timelines, chart=chart, timeline_links=[],
+                           asked=request.args.getlist("q") or [""], max_items=MAX_ITEMS)
+
+
+def _narrowed(items: list[Item], first: dt.date, last: dt.date, series: int | None) -> str:
+    """The results page of the item a bar stands for, narrowed to the bar's days."""
+    query = items[series or 0].query
+    args: dict[str, object] = {name: list(values) for name, values in query.filters().items() if values}
+    args.update({name: value for name, value in query.dates().items() if name not in ("range", "dated")})
+    args.update({"q": query.q or None, "from": first.isoformat(), "to": last.isoformat()})
+    return url_for("results.index", **{name: value for name, value in args.items() if value})  # type: ignore[arg-type]
+
+
+@bp.route("/compare.csv")
+def table() -> Response:
+    items, timelines = _compare()
+    response = Response(_rows(items, timelines), content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = 'attachment; filename="newsdesk-compare.csv"'
+    return response
+
+
+def _compare() -> tuple[list[Item], tuple[Timeline, ...]]:
+    """The items asked for, each searched, and their timelines on common buckets."""
+    base = parse_request()  # the shared filters, checked as on the results page
+    chosen = options(request.args)
+    queries = _queries(base)
+    if not queries:
+        return [], ()
+    searcher, settings, gazetteer = get_searcher(), get_settings(), get_gazetteer()
+    items, masks = [], []
+    for label, query in queries:
+        found = search(searcher, replace(query, per_page=1, page=1), settings, gazetteer)
+        actors = tuple(found.facets["actor"][:TOP_ACTORS])
+        items.append(Item(label, query, found.total, actors))
+        masks.append(select(searcher, query, settings, Deadline(settings)).under_all)
+    return items, side_by_side(columns.index_columns(searcher), masks, chosen.interval)
+
+
+def _queries(base: SearchQuery) -> list[tuple[str, SearchQuery]]:
+    """The searches to compare: each ``q`` given, or one ``q`` in each of the ``outlet`` filters given."""
+    asked = [q.strip() for q in request.args.getlist("q")]
+    if len(asked) > MAX_ITEMS:
+        raise QueryError(f"{len(asked)} searches to compare", hint=f"compare at most {MAX_ITEMS} at once")
+    if len(asked) <= 1 and len(base.outlet) > 1:
+        if len(base.outlet) > MAX_ITEMS:
+            raise QueryError(f"{len(base.outlet)} outlets to compare", hint=f"compare at most {MAX_ITEMS} at once")
+        q = asked[0] if asked else ""
+        return [(f"{q or 'everything'} in {outlet}", replace(base, q=q, outlet=(outlet,))) for outlet in base.outlet]
+    return [(q, replace(base, q=q)) for q in asked if q]
+
+
+def _rows(items: list[Item], timelines: tuple[Timeline, ...]) -> Iterator[str]:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["start", "end", *(item.label for item in items)])
+    if timelines and timelines[0].starts:
+        for i, start in enumerate(timelines[0].starts):
+            writer.writerow([start.isoformat(), timelines[0].end(i).isoformat(), *(t.counts[i] for t in timelines)])
+    writer.writerow(["undated", "", *(t.undated for t in timelines)])
+    writer.writerow(["total", "", *(item.total for item in items)])
+    yield out.getvalue()

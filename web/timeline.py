@@ -1,0 +1,132 @@
+"""Attention over time: ``/api/timeline``, ``/timeline.csv``, and the chart on every results page.
+
+The same search parameters as the results page (``web.results.parse_request``:
+query, facet filters, date filter), plus the timeline's own, read and checked
+here once (``options``):
+
+* ``interval`` — ``day``, ``week``, ``month`` or ``year``; chosen from the
+  matches' span when not given (at most 100 bars);
+* ``split=outlet`` — one series per outlet (the ``top`` with most matches,
+  default 5, at most 20; the rest as ``other``), each with its own output per
+  bucket;
+* ``measure=share`` — the chart draws each outlet's matches as a share of its
+  own output (with ``split=outlet``); the API and CSV always carry both.
+
+Buckets are UTC days, ISO weeks (from Monday), months and years; undated
+matches are counted apart, in no bucket (search/query/timeline.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, jsonify, request
+
+from search.errors import QueryError
+from search.query import INTERVALS, Timeline, timeline_of
+from search.records import SearchQuery
+from web.chart import Chart, draw
+from web.results import changed_url, parse_request
+from web.searcher import get_searcher, get_settings
+
+bp = Blueprint("timeline", __name__)
+
+#: Most outlets drawn as series of their own.
+MAX_TOP = 20
+MEASURES = ("count", "share")
+
+
+@dataclass(frozen=True)
+class Options:
+    interval: str | None  # None: chosen from the span
+    split: bool  # one series per outlet
+    top: int
+    measure: str  # what the chart draws: "count" or "share"
+
+
+def options(args: Mapping[str, str]) -> Options:
+    """The timeline's parameters, checked (``QueryError`` → 400 with a hint)."""
+    interval = args.get("interval") or None
+    if interval is not None and interval not in INTERVALS:
+        raise QueryError(f"unknown interval {interval!r}", hint=f"interval is one of {', '.join(INTERVALS)}")
+    split = args.get("split", "")
+    if split not in ("", "outlet"):
+        raise QueryError(f"cannot split by {split!r}", hint="split=outlet gives one series per outlet")
+    top = args.get("top", "5")
+    if not top.isdigit() or not 1 <= int(top) <= MAX_TOP:
+        raise QueryError(f"top={top!r} is not a number of outlets", hint=f"top is 1 to {MAX_TOP}")
+    measure = args.get("measure", "count")
+    if measure not in MEASURES:
+        raise QueryError(f"unknown measure {measure!r}", hint="measure is count or share (of each outlet's output)")
+    return Options(interval, split == "outlet", int(top), measure)
+
+
+def timeline_for(query: SearchQuery, chosen: Options) -> Timeline:
+    return timeline_of(get_searcher(), query, get_settings(), chosen.interval, split=chosen.split, top=chosen.top)
+
+
+def chart_for(query: SearchQuery) -> tuple[Chart, list[tuple[str, str, str | None]]] | None:
+    """The results page's chart and its switches (label, URL; None for the one shown); None without dated
+    matches. Bad timeline parameters are the page's 400, like its own."""
+    chosen = options(request.args)
+    found = timeline_for(query, chosen)
+    if not found.starts:
+        return None
+    chart = draw(found, chosen.measure if chosen.split else "count", _narrowed)
+    return chart, _switches(chosen, found.interval)
+
+
+@bp.route("/api/timeline")
+def api() -> Response:
+    return jsonify(timeline_for(parse_request(), options(request.args)).as_json())
+
+
+@bp.route("/timeline.csv")
+def csv_export() -> Response:
+    found = timeline_for(parse_request(), options(request.args))
+    response = Response(_csv_rows(found), content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = 'attachment; filename="newsdesk-timeline.csv"'
+    return response
+
+
+def _csv_rows(found: Timeline) -> Iterator[str]:
+    """start, end, outlet ("" for all matches), count, output, share — the undated count as its own row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["start", "end", "outlet", "count", "output", "share"])
+    for i, start in enumerate(found.starts):
+        writer.writerow([start.isoformat(), found.end(i).isoformat(), "", found.counts[i], "", ""])
+        for series in found.series:
+            share = series.share(i)
+            writer.writerow([start.isoformat(), found.end(i).isoformat(), series.outlet, series.counts[i],
+                             series.output[i], "" if share is None else f"{share:.6f}"])
+    writer.writerow(["undated", "", "", found.undated, "", ""])
+    yield out.getvalue()
+
+
+def _narrowed(first: dt.date, last: dt.date, series: int | None) -> str:
+    """This page limited to ``first`` … ``last`` (a bucket): a preset or undated-only gives way. (A series' bar
+    narrows the dates of all the page's matches alike: its outlet is one click away in the facets.)"""
+    return changed_url({"from": first.isoformat(), "to": last.isoformat(), "range": None, "dated": None})
+
+
+def _timeline_url(**changes: str | None) -> str:
+    return changed_url(changes, anchor="timeline")
+
+
+def _switches(chosen: Options, interval: str) -> list[tuple[str, str, str | None]]:
+    links: list[tuple[str, str, str | None]] = [
+        (f"interval-{name}", f"per {name}", None if name == interval else _timeline_url(interval=name))
+        for name in INTERVALS
+    ]
+    links.append(("split-none", "all outlets together", _timeline_url(split=None, measure=None) if chosen.split else None))
+    links.append(("split-outlet", "by outlet", None if chosen.split else _timeline_url(split="outlet")))
+    if chosen.split:
+        links.append(("measure-count", "articles", None if chosen.measure == "count" else _timeline_url(measure=None)))
+        links.append(("measure-share", "share of each outlet's output",
+                      None if chosen.measure == "share" else _timeline_url(measure="share")))
+    return links
