@@ -13,6 +13,8 @@ they are described, for the sources page) and its ``OutletCoverage``;
 the exports and the timeline count from); ``timeline_of`` (attention over
 time) and its ``Timeline``; ``related`` (the articles most like one
 article, for its page) and its ``RelatedArticle``.
+Downloads: ``export`` (every match of a search, in its order, as
+``ExportRow``s read a chunk at a time) and ``facet_table`` (a facet's whole table).
 
 Modules: ``run`` (searching, hits, copies, actor pages), ``parse`` (syntax,
 dates, wildcards, the time limit), ``matches`` (which documents a query
@@ -22,11 +24,13 @@ codes, dates and liveness as arrays, built once), ``facets`` (counting them),
 ``coverage`` and ``overview`` (per outlet and per instance, from the same
 arrays), ``timeline`` (matches per day, week, month or year), ``related``
 (more like this: key terms of an article's body, searched for), ``snippets``.
+``export`` (a search's every match, for CSV and JSON Lines).
 """
 
 from __future__ import annotations
 
 from search.query.coverage import OutletCoverage, outlet_coverage
+from search.query.export import EXPORT_COLUMNS, Export, ExportRow, export, facet_table
 from search.query.overview import Overview, overview
 from search.query.parse import MAX_FACET_LIMIT, make_query, parse_query
 from search.query.related import RelatedArticle, related
@@ -44,15 +48,20 @@ from search.query.run import (
 from search.query.timeline import INTERVALS, Timeline, side_by_side, timeline, timeline_of
 
 __all__ = [
+    "EXPORT_COLUMNS",
     "INTERVALS",
     "MAX_FACET_LIMIT",
+    "Export",
+    "ExportRow",
     "OutletCoverage",
     "Overview",
     "RelatedArticle",
     "Selection",
     "Timeline",
     "actor_page",
+    "export",
     "facet_label",
+    "facet_table",
     "get_article",
     "get_copies",
     "hits_by_id",

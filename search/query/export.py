@@ -1,0 +1,281 @@
+"""Exports: every article a search matches, in the search's order, as rows a file can hold.
+
+Part of the query stage, beside search/query/run.py: the same parsing, the
+same selection (``select``: the query's matches, its date filter, its facet
+filters) and the same order as the results page, but no page: ``export``
+answers with an ``Export`` whose ``rows()`` yield every match once, first
+to last. The web app (web/results.py) writes them as CSV
+and JSON Lines; ``facet_table`` gives one facet's whole table.
+
+Memory stays flat however many articles match. What is held for the whole
+export is the order — one 8-byte document number per match — and the sizes
+of the clusters that hold more than one article (``ClusterSizes``: two
+arrays, no Python object per cluster); stored fields, which carry
+each article's whole text, are read ``CHUNK`` documents at a time (in
+document order within a chunk, so the reads move forward through the file)
+and let go before the next chunk. No ``Hit``, no snippet, no list of all
+rows is ever made.
+
+Everything comes from one searcher: the caller opens it, ``export`` reads
+the order from it, and ``rows()`` reads the articles from it to the end. A
+Whoosh searcher is a snapshot (its segments and deletions as of its
+commit, kept alive while it is open: search/index/mapped.py), so an export
+never mixes two states of the index, whatever is committed meanwhile.
+
+What runs before the first row — the page's own search (for its refusals
+and its total), then the export's matching and ordering — is bounded by the
+search's time limit, each part as a page is, and fails as the page fails
+(``QueryError``, a 400); writing the rows is not: it is paced by the client
+reading them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from whoosh import columns as whoosh_columns
+from whoosh import query as wq
+from whoosh.searching import Searcher
+
+from search.enrich import Gazetteer
+from search.errors import NewsdeskError, QueryError
+from search.index import from_stored
+from search.query import columns, facets
+from search.query.columns import IndexColumns, Mask
+from search.query.parse import Deadline, parse_query
+from search.query.run import _best, _filter, _require, search, select
+from search.records import FACETS, FacetValue, SearchQuery, StoredArticle
+from search.settings import Settings
+
+#: The columns of an export, in order: a CSV file's header, a JSON Lines object's keys.
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "id", "url", "title", "outlet", "author", "published", "published_source", "language",
+    "actor_ids", "actor_names", "cluster", "copies",
+)
+
+#: Stored documents read at a time: each holds its article's whole text, so this bounds what a chunk weighs.
+CHUNK = 64
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One article as an export lists it: what an analyst needs to cite, count and group it.
+
+    ``published`` is ISO 8601 as the API gives it (a date, or a moment with
+    its UTC offset); ``actor_names`` are the display names of ``actor_ids``,
+    position by position; ``copies`` counts the live articles of its
+    cluster, this one included (1 when alone), as a results page does.
+    """
+
+    id: str
+    url: str | None
+    title: str
+    outlet: str
+    author: str | None
+    published: str | None
+    published_source: str | None
+    language: str
+    actor_ids: tuple[str, ...]
+    actor_names: tuple[str, ...]
+    cluster: str
+    copies: int
+
+    def as_json(self) -> dict[str, object]:
+        """The row as a JSON object: ``EXPORT_COLUMNS`` as keys, lists for the actors, null for what is unknown."""
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in ((name, getattr(self, name)) for name in EXPORT_COLUMNS)}
+
+
+@dataclass(frozen=True, eq=False)
+class ClusterSizes:
+    """Live articles per cluster, for the clusters holding more than one: two arrays, sorted by cluster.
+
+    Most clusters hold one article, so most articles are not here at all,
+    and what is here is 8 bytes and the id's bytes per cluster (no Python
+    object per cluster: 21,000 clusters of copies at 105k articles).
+    """
+
+    clusters: NDArray[np.bytes_]  # ascending
+    sizes: NDArray[np.int64]
+
+    def of(self, clusters: list[str]) -> list[int]:
+        """The sizes of these clusters, in order (1 for a cluster of one)."""
+        if not len(self.clusters):
+            return [1] * len(clusters)
+        encoded = [cluster.encode("utf-8") for cluster in clusters]
+        keys = np.array(encoded, dtype=self.clusters.dtype)  # a longer id is cut here: ruled out below
+        at = np.minimum(np.searchsorted(self.clusters, keys), len(self.clusters) - 1)
+        fits = np.fromiter((len(key) <= self.clusters.dtype.itemsize for key in encoded), dtype=np.bool_,
+                           count=len(encoded))
+        found: list[int] = np.where((self.clusters[at] == keys) & fits, self.sizes[at], 1).tolist()
+        return found
+
+
+@dataclass(frozen=True, eq=False)
+class Export:
+    """A search's every match in the page's order, read from one searcher when ``rows()`` is iterated."""
+
+    query: SearchQuery
+    total: int
+    searcher: Searcher
+    order: NDArray[np.int64]  # the matches' document numbers, first to last
+    copies: ClusterSizes
+    gazetteer: Gazetteer
+
+    def rows(self) -> Iterator[ExportRow]:
+        """Every match once, in order; stored fields read ``CHUNK`` documents at a time."""
+        for start in range(0, len(self.order), CHUNK):
+            chunk = self.order[start:start + CHUNK].tolist()
+            stored = {docnum: self.searcher.stored_fields(docnum) for docnum in sorted(chunk)}
+            articles = [from_stored(stored.pop(docnum)) for docnum in chunk]
+            del stored
+            copies = self.copies.of([article.cluster for article in articles])
+            for article, size in zip(articles, copies, strict=True):
+                yield self._row(article, size)
+
+    def _row(self, article: StoredArticle, copies: int) -> ExportRow:
+        return ExportRow(
+            id=article.id,
+            url=article.url,
+            title=article.title,
+            outlet=article.outlet,
+            author=article.author,
+            published=article.published.isoformat() if article.published else None,
+            published_source=article.published_source,
+            language=article.language,
+            actor_ids=article.actors,
+            actor_names=tuple(self.gazetteer.label(actor) for actor in article.actors),
+            cluster=article.cluster,
+            copies=copies,
+        )
+
+
+class ExportMismatch(NewsdeskError):
+    """The export would list other articles than the search counts: a filter the export does not apply."""
+
+    status = 500
+
+
+def export(searcher: Searcher, request: SearchQuery, settings: Settings, gazetteer: Gazetteer) -> Export:
+    """Every article ``request`` selects, ordered as its results pages list them (page and per_page ignored).
+
+    The search itself runs first, as for a one-hit page: it refuses what the
+    page refuses, with the same ``QueryError``, and its total is what the
+    export must list. Both count from ``select``; an export whose count
+    still differed (the page's search narrowed some other way, one day)
+    stops before its first row rather than write a file that looks
+    complete and is not.
+    """
+    counted = search(searcher, replace(request, page=1, per_page=1), settings, gazetteer).total
+    deadline = Deadline(settings)
+    parsed = parse_query(request.q, searcher, settings, deadline)
+    newest_first = request.sort == "date" or isinstance(parsed, wq.Every)
+    # What the page selects (its query, date filter and facet filters), by the page's own account of it.
+    chosen = select(searcher, request, settings, deadline, scored=not newest_first, parsed=parsed)
+    index, found, masks = chosen.index, chosen.found, chosen.under_all
+    if newest_first:
+        order = _newest(index, masks)
+    elif found.scores is not None and found.exact:
+        order = _highest(index, found.scores, masks)
+    else:
+        # Whoosh's own scores, as the page falls back to them (its filters as the page gives them to
+        # Whoosh's collectors): one (score, number) pair per match, for a moment.
+        filtering = [_filter(name, values) for name, values in chosen.filters.items()]
+        if chosen.dates is not None:
+            filtering.append(facets.Within(searcher, index, chosen.in_dates))
+        total = sum(int(np.count_nonzero(mask)) for mask in masks)
+        top = _best(searcher, index, parsed, _require(parsed, filtering), found, masks, total, deadline)
+        order = np.fromiter((docnum for _, docnum in top), dtype=np.int64, count=len(top))
+        del top
+    deadline.check()
+    if len(order) != counted:
+        raise ExportMismatch(f"the export found {len(order):,} articles where the search counts {counted:,}",
+                             hint="this is a fault of ours: please report it with the search's address")
+    return Export(request, len(order), searcher, order, cluster_sizes(index, searcher), gazetteer)
+
+
+def _newest(index: IndexColumns, masks: list[Mask]) -> NDArray[np.int64]:
+    """Matched documents newest first, undated last, ties in index order: the results page's
+    order by date (search/query/run.py's ``_newest``), whole."""
+    if not index.leaves:
+        return np.zeros(0, dtype=np.int64)
+    dates = np.concatenate([leaf.columns.dates[mask] for leaf, mask in zip(index.leaves, masks, strict=True)])
+    docnums = _docnums(index, masks)
+    return docnums[np.lexsort((docnums, ~dates))]
+
+
+def _highest(index: IndexColumns, scores: list[NDArray[np.float64]], masks: list[Mask]) -> NDArray[np.int64]:
+    """Matched documents by Whoosh's score (exact to the last bit here), ties in index order: the page's
+    order by relevance (search/query/run.py's ``_highest``), whole."""
+    if not index.leaves:
+        return np.zeros(0, dtype=np.int64)
+    values = np.concatenate([score[mask] for score, mask in zip(scores, masks, strict=True)])
+    docnums = _docnums(index, masks)
+    return docnums[np.lexsort((docnums, -values))]
+
+
+def _docnums(index: IndexColumns, masks: list[Mask]) -> NDArray[np.int64]:
+    return np.concatenate([np.flatnonzero(mask).astype(np.int64) + leaf.offset
+                           for leaf, mask in zip(index.leaves, masks, strict=True)])
+
+
+def cluster_sizes(index: IndexColumns, searcher: Searcher) -> ClusterSizes:
+    """Live articles per cluster, for the clusters holding more than one (the rest hold one).
+
+    Read from each segment's ``cluster`` column in one go and counted with
+    numpy, live documents only: the count a results page reads from the
+    cluster's postings (``copies``), without a lookup per article.
+    """
+    subsearchers = searcher.leaf_searchers()
+    found: list[NDArray[np.bytes_]] = []
+    for leaf in index.leaves:
+        values = _column_array(subsearchers[leaf.position][0].reader(), "cluster")
+        if values is not None and len(values):
+            live = values[leaf.live[:len(values)]]
+            found.append(live[live != b""])  # no cluster stored: the article is its own, of one
+    if not found:
+        return ClusterSizes(np.zeros(0, dtype="S1"), np.zeros(0, dtype=np.int64))
+    clusters, counts = np.unique(np.concatenate(found), return_counts=True)
+    shared = counts > 1
+    return ClusterSizes(clusters[shared], counts[shared].astype(np.int64))
+
+
+def _column_array(reader: Any, name: str) -> NDArray[np.bytes_] | None:
+    """Every document's value in a sortable ID column, deleted ones included; None without the column.
+
+    Values of one length (cluster ids: the 20 hex digits of an article id)
+    stand one after another in the column's bytes, which are then the
+    array; otherwise each value is read.
+    """
+    if not reader.has_column(name):
+        return None
+    column = reader.column_reader(name, translate=False)
+    if type(column) is whoosh_columns.VarBytesColumn.Reader and len(column._lengths):
+        lengths = np.asarray(column._lengths)
+        width = int(lengths[0])
+        if width and (lengths == width).all() \
+                and np.array_equal(np.asarray(column._offsets), np.arange(len(lengths)) * width):
+            data = column._dbfile.get(column._basepos, width * len(lengths))
+            return np.frombuffer(data, dtype=f"S{width}")
+    return np.array(columns._var_bytes_values(column) or list(column), dtype=np.bytes_)
+
+
+def facet_table(searcher: Searcher, request: SearchQuery, settings: Settings, gazetteer: Gazetteer,
+                name: str) -> tuple[FacetValue, ...]:
+    """One facet's whole table under ``request``: every value with its count, in the page's order.
+
+    The page's own search, asked for every value rather than the first
+    ``facet_limit``: the counts are the page's, the page shows the top of them.
+    """
+    if name not in FACETS:
+        raise QueryError(f"unknown facet {name!r}", hint=f"use facet={', '.join(FACETS)}")
+    page = search(searcher, replace(request, page=1, per_page=1, facet_limit=_EVERY_VALUE), settings, gazetteer)
+    return page.facets[name]
+
+
+#: A facet limit no facet reaches: ``facet_table`` lists every value.
+_EVERY_VALUE = 1 << 62
