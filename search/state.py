@@ -19,11 +19,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from search.settings import Settings
 
 STATE_FILE = "state.sqlite"
+T = TypeVar("T")
 
 
 def open_state(settings: Settings, readonly: bool = False) -> sqlite3.Connection:
@@ -72,6 +75,22 @@ def ensure_tables(connection: sqlite3.Connection, ddl: str) -> None:
     """Create a stage's tables and indexes (``CREATE ... IF NOT EXISTS``)."""
     with connection:
         connection.executescript(ddl)
+
+
+def read_state(settings: Settings, read: Callable[[sqlite3.Connection], T], empty: T) -> T:
+    """``read`` on a read-only connection to the state; ``empty`` before the database, or the table it reads,
+    exists (another stage made the database, or nothing was ever written there). Never creates anything."""
+    if not state_path(settings).is_file():
+        return empty
+    connection = open_state(settings, readonly=True)
+    try:
+        return read(connection)
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return empty
+        raise
+    finally:
+        connection.close()
 
 
 def state_path(settings: Settings) -> Path:

@@ -30,7 +30,7 @@ from search.crawl.discover import Link
 from search.crawl.fetch import Exchange, RobotsFile, Validators, host_of
 from search.records import Published, Source
 from search.settings import Settings
-from search.state import ensure_tables, open_state, state_path
+from search.state import ensure_tables, read_state
 
 DDL = """
 CREATE TABLE IF NOT EXISTS crawl_frontier (
@@ -332,35 +332,17 @@ class Frontier:
 
 def crawl_health(settings: Settings) -> tuple[list[SourceHealth], list[HostHealth]]:
     """Sources' and hosts' health, read-only; empty when no crawl has run yet."""
-    if not state_path(settings).is_file():
-        return [], []
-    connection = open_state(settings, readonly=True)
-    try:
-        return source_health(connection), host_health(connection)
-    except sqlite3.OperationalError as e:
-        if "no such table" in str(e):  # a state database other stages made, never crawled
-            return [], []
-        raise
-    finally:
-        connection.close()
+    empty: tuple[list[SourceHealth], list[HostHealth]] = ([], [])
+    return read_state(settings, lambda db: (source_health(db), host_health(db)), empty)
 
 
 def next_fetches(settings: Settings, names: Sequence[str]) -> dict[str, float]:
     """Read-only: when the first URL of each named source is due (a source with none waiting is left out)."""
-    if not names or not state_path(settings).is_file():
+    if not names:
         return {}
-    connection = open_state(settings, readonly=True)
-    try:
-        rows = connection.execute(
-            f"SELECT source, min(next_fetch_at) FROM crawl_frontier WHERE source IN ({_marks(names)}) "
-            f"GROUP BY source", tuple(names)
-        ).fetchall()
-    except sqlite3.OperationalError as e:
-        if "no such table" in str(e):
-            return {}
-        raise
-    finally:
-        connection.close()
+    rows: list[sqlite3.Row] = read_state(settings, lambda db: db.execute(
+        f"SELECT source, min(next_fetch_at) FROM crawl_frontier WHERE source IN ({_marks(names)}) "
+        f"GROUP BY source", tuple(names)).fetchall(), [])
     return {row[0]: float(row[1]) for row in rows if row[1] is not None and row[1] < NEVER}
 
 

@@ -45,7 +45,7 @@ from protego import Protego
 from search.crawl.politeness import ROBOTS_TOKEN, origin_of
 from search.records import Source
 from search.settings import Settings
-from search.state import ensure_tables, open_state, state_path
+from search.state import ensure_tables, read_state
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS crawl_schedule (
@@ -183,15 +183,5 @@ class Schedule:
 
 def source_schedules(settings: Settings, names: Iterable[str]) -> dict[str, SourceSchedule]:
     """Read-only: each named source's place in the schedule (missing: never crawled)."""
-    if not state_path(settings).is_file():
-        return {}
-    connection = open_state(settings, readonly=True)
-    try:
-        return Schedule(connection, readonly=True).entries(names)
-    except sqlite3.OperationalError as e:
-        if "no such table" in str(e):
-            return {}
-        raise
-    finally:
-        connection.close()
+    return read_state(settings, lambda db: Schedule(db, readonly=True).entries(names), {})
 

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from search.errors import NotFound, SourceError, SourceExists
 from search.records import Source
 from search.settings import Settings
-from search.state import ensure_tables, open_state, state_path
+from search.state import ensure_tables, open_state, read_state
 from search.urls import normalize_url
 
 _DDL = """
@@ -68,17 +68,7 @@ def instance_sources(settings: Settings) -> list[Source]:
 
 
 def registered_sources(settings: Settings) -> list[RegisteredSource]:
-    if not state_path(settings).is_file():
-        return []
-    connection = open_state(settings, readonly=True)
-    try:
-        rows = connection.execute("SELECT * FROM sources ORDER BY folded, name").fetchall()
-    except sqlite3.OperationalError as e:
-        if "no such table" in str(e):  # a state database made before any source was added
-            return []
-        raise
-    finally:
-        connection.close()
+    rows: list[sqlite3.Row] = read_state(settings, lambda db: db.execute("SELECT * FROM sources ORDER BY folded, name").fetchall(), [])
     return [_registered(row) for row in rows]
 
 
