@@ -516,7 +516,7 @@ def test_an_export_reads_one_snapshot_whatever_is_committed_meanwhile(hundreds: 
 
 def test_the_exports_own_searcher_is_closed_however_the_response_ends(
         client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    import web.results
+    import web.exports
 
     opened: list[Any] = []
 
@@ -531,7 +531,7 @@ def test_the_exports_own_searcher_is_closed_however_the_response_ends(
         index.searcher = kept
         return index
 
-    monkeypatch.setattr(web.results, "open_index", recorded)
+    monkeypatch.setattr(web.exports, "open_index", recorded)
     whole = client.get("/search.csv")
     whole.get_data()
     cut = client.get("/search.jsonl")

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 from werkzeug.datastructures import MultiDict
 
 from search.query.parse import MAX_PAGE
-from web.results import parse_request
+from web.params import parse_request
 from web.timeline import options
 
 LAVROV = "Q58217"

@@ -4,7 +4,8 @@
 once here and live in ``app.config["NEWSDESK_SETTINGS"]``; each server
 thread keeps a searcher across requests until the index changes (see
 ``web.searcher``), and ``web.memory`` hands freed heap back to the system.
-One blueprint per area: ``results`` (search in every format), ``timeline``
+One blueprint per area: ``results`` (the results page, ``/api/search``, Atom),
+``exports`` (every match as CSV or JSON Lines), ``timeline``
 (attention over time: its API, CSV and the results page's chart),
 ``compare`` (up to five searches side by side),
 ``articles`` (one article, its copies and related articles), ``original``
@@ -45,6 +46,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         articles,
         compare,
         errors,
+        exports,
         feeds,
         memory,
         openapi,
@@ -61,7 +63,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     csrf.init_app(app)
     accounts.init_app(app)
-    for blueprint in (results.bp, timeline.bp, compare.bp, articles.bp, original.bp, actors.bp, sources.bp, accounts.bp,
+    for blueprint in (results.bp, exports.bp, timeline.bp, compare.bp, articles.bp, original.bp, actors.bp, sources.bp, accounts.bp,
                       saved.bp, feeds.bp, openapi.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(feeds.bp)  # its one POST, one-click unsubscribe (RFC 8058), is authorised by a signed token

@@ -27,7 +27,7 @@ from search.query.parse import Deadline
 from search.query.timeline import Series, Timeline
 from search.records import FacetValue, SearchQuery
 from web.chart import draw
-from web.results import parse_request
+from web.params import parse_request
 from web.searcher import get_gazetteer, get_searcher, get_settings
 from web.timeline import options
 

@@ -3,7 +3,7 @@
 It sits beside the routes it describes and is built from what they use, so it
 cannot drift from them: the paths from the app's URL map (every ``/api/``
 rule), the query parameters from the tables the parsing itself reads
-(``web.results.SEARCH_PARAMETERS``, ``web.timeline.TIMELINE_PARAMETERS``, with
+(``web.params.SEARCH_PARAMETERS``, ``web.timeline.TIMELINE_PARAMETERS``, with
 their enums and bounds, the page cap among them), the bounds from
 ``search.query``. The response schemas (JSON Schema 2020-12, as OpenAPI 3.1
 has it) are written here, one per record's ``as_json`` (``Hit``,
@@ -23,7 +23,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from search.query import INTERVALS
 from search.records import DATE_PARAMETERS, FACETS
-from web.results import SEARCH_PARAMETERS, Parameter
+from web.params import SEARCH_PARAMETERS, Parameter
 from web.timeline import TIMELINE_PARAMETERS
 
 bp = Blueprint("openapi", __name__)

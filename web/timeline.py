@@ -1,6 +1,6 @@
 """Attention over time: ``/api/timeline``, ``/timeline.csv``, and the chart on every results page.
 
-The same search parameters as the results page (``web.results.parse_request``:
+The same search parameters as the results page (``web.params.parse_request``:
 query, facet filters, date filter), plus the timeline's own, read and checked
 here once (``options``):
 
@@ -31,7 +31,7 @@ from search.errors import QueryError
 from search.query import INTERVALS, Timeline, timeline_of
 from search.records import SearchQuery
 from web.chart import Chart, draw
-from web.results import Parameter, changed_url, parse_request, read_parameter
+from web.params import Parameter, changed_url, parse_request, read_parameter
 from web.searcher import get_searcher, get_settings
 
 bp = Blueprint("timeline", __name__)
@@ -49,7 +49,7 @@ class Options:
     measure: str  # what the chart draws: "count" or "share"
 
 
-#: The timeline's own parameters, beside the search's (``web.results.SEARCH_PARAMETERS``): what ``options``
+#: The timeline's own parameters, beside the search's (``web.params.SEARCH_PARAMETERS``): what ``options``
 #: reads and checks against, and what /api/openapi.json describes (web/openapi.py).
 TIMELINE_PARAMETERS: tuple[Parameter, ...] = (
     Parameter("interval", "string", "Count per UTC day, ISO week (from Monday), month or year; chosen from the "

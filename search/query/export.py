@@ -4,7 +4,7 @@ Part of the query stage, beside search/query/run.py: the same parsing, the
 same selection (``select``: the query's matches, its date filter, its facet
 filters) and the same order as the results page, but no page: ``export``
 answers with an ``Export`` whose ``rows()`` yield every match once, first
-to last. The web app (web/results.py) writes them as CSV
+to last. The web app (web/exports.py) writes them as CSV
 and JSON Lines; ``facet_table`` gives one facet's whole table.
 
 Memory stays flat however many articles match. What is held for the whole
