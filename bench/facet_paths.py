@@ -80,7 +80,9 @@ from search.enrich import Gazetteer, load_gazetteer
 from search.index import create_index, open_index
 from search.query import columns, make_query, parse_query, search
 from search.query.parse import Deadline
-from search.query.run import _facet_values, _filter, _hit, _page, _require, _with_copies, highlighter
+from search.query.run import _facet_values, _hit, _page, _with_copies, highlighter
+from search.query.selection import facet_filter as _filter
+from search.query.selection import require as _require
 from search.records import FACETS, SearchPage, SearchQuery
 from search.settings import Settings
 

@@ -16,7 +16,8 @@ article, for its page) and its ``RelatedArticle``.
 Downloads: ``export`` (every match of a search, in its order, as
 ``ExportRow``s read a chunk at a time) and ``facet_table`` (a facet's whole table).
 
-Modules: ``run`` (searching, hits, copies, actor pages), ``parse`` (syntax,
+Modules: ``run`` (searching, hits, copies, actor pages), ``selection``
+(which documents a request selects, and their order), ``parse`` (syntax,
 dates, wildcards, the time limit), ``matches`` (which documents a query
 matches, as per-segment arrays, and their BM25F scores), ``postings``
 (posting lists read a block at a time), ``columns`` (each segment's facet
@@ -35,7 +36,6 @@ from search.query.overview import Overview, overview
 from search.query.parse import MAX_FACET_LIMIT, make_query, parse_query
 from search.query.related import RelatedArticle, related
 from search.query.run import (
-    Selection,
     actor_page,
     facet_label,
     get_article,
@@ -43,8 +43,8 @@ from search.query.run import (
     hits_by_id,
     matching,
     search,
-    select,
 )
+from search.query.selection import Selection, select
 from search.query.timeline import INTERVALS, Timeline, side_by_side, timeline, timeline_of
 
 __all__ = [

@@ -45,9 +45,10 @@ from search.enrich import Gazetteer
 from search.errors import NewsdeskError, QueryError
 from search.index import from_stored
 from search.query import columns, facets
-from search.query.columns import IndexColumns, Mask
+from search.query.columns import IndexColumns
 from search.query.parse import Deadline, parse_query
-from search.query.run import _best, _filter, _require, search, select
+from search.query.run import search
+from search.query.selection import best, facet_filter, highest_order, newest_order, require, select
 from search.records import FACETS, FacetValue, SearchQuery, StoredArticle
 from search.settings import Settings
 
@@ -178,17 +179,17 @@ def export(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     chosen = select(searcher, request, settings, deadline, scored=not newest_first, parsed=parsed)
     index, found, masks = chosen.index, chosen.found, chosen.under_all
     if newest_first:
-        order = _newest(index, masks)
+        order = newest_order(index, masks)
     elif found.scores is not None and found.exact:
-        order = _highest(index, found.scores, masks)
+        order = highest_order(index, found.scores, masks)
     else:
         # Whoosh's own scores, as the page falls back to them (its filters as the page gives them to
         # Whoosh's collectors): one (score, number) pair per match, for a moment.
-        filtering = [_filter(name, values) for name, values in chosen.filters.items()]
+        filtering = [facet_filter(name, values) for name, values in chosen.filters.items()]
         if chosen.dates is not None:
             filtering.append(facets.Within(searcher, index, chosen.in_dates))
         total = sum(int(np.count_nonzero(mask)) for mask in masks)
-        top = _best(searcher, index, parsed, _require(parsed, filtering), found, masks, total, deadline)
+        top = best(searcher, index, parsed, require(parsed, filtering), found, masks, total, deadline)
         order = np.fromiter((docnum for _, docnum in top), dtype=np.int64, count=len(top))
         del top
     deadline.check()
@@ -196,31 +197,6 @@ def export(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
         raise ExportMismatch(f"the export found {len(order):,} articles where the search counts {counted:,}",
                              hint="this is a fault of ours: please report it with the search's address")
     return Export(request, len(order), searcher, order, cluster_sizes(index, searcher), gazetteer)
-
-
-def _newest(index: IndexColumns, masks: list[Mask]) -> NDArray[np.int64]:
-    """Matched documents newest first, undated last, ties in index order: the results page's
-    order by date (search/query/run.py's ``_newest``), whole."""
-    if not index.leaves:
-        return np.zeros(0, dtype=np.int64)
-    dates = np.concatenate([leaf.columns.dates[mask] for leaf, mask in zip(index.leaves, masks, strict=True)])
-    docnums = _docnums(index, masks)
-    return docnums[np.lexsort((docnums, ~dates))]
-
-
-def _highest(index: IndexColumns, scores: list[NDArray[np.float64]], masks: list[Mask]) -> NDArray[np.int64]:
-    """Matched documents by Whoosh's score (exact to the last bit here), ties in index order: the page's
-    order by relevance (search/query/run.py's ``_highest``), whole."""
-    if not index.leaves:
-        return np.zeros(0, dtype=np.int64)
-    values = np.concatenate([score[mask] for score, mask in zip(scores, masks, strict=True)])
-    docnums = _docnums(index, masks)
-    return docnums[np.lexsort((docnums, -values))]
-
-
-def _docnums(index: IndexColumns, masks: list[Mask]) -> NDArray[np.int64]:
-    return np.concatenate([np.flatnonzero(mask).astype(np.int64) + leaf.offset
-                           for leaf, mask in zip(index.leaves, masks, strict=True)])
 
 
 def cluster_sizes(index: IndexColumns, searcher: Searcher) -> ClusterSizes:

@@ -3,20 +3,20 @@ index, used by the web app, the JSON API, Atom and ``newsdesk search``;
 ``actor_page`` builds an actor's page (``ActorPage``) from one such search,
 ``matching`` finds what a saved search matches (search/alerts/runner.py).
 
-The query stage's entry module (later ``query/__init__`` and ``query/run.py``):
-the text is parsed by search/query/parse.py (``make_query``, ``parse_query``,
+The text is parsed by search/query/parse.py (``make_query``, ``parse_query``,
 the ``Deadline``), snippets are made by search/query/snippets.py, articles are
 read through search/index/document.py. Facet filters combine as OR within a facet
 and AND across facets. Facet counts are "multi-select": each facet is counted
 under the query and every *other* facet's filters, so picking one outlet
 still shows how many articles the other outlets have.
 
-How a search runs: search/query/matches.py finds which documents of each
-segment the query matches (and their scores, for a page by relevance) as
-numpy arrays; search/query/facets.py counts the facets and applies the
-filters on those arrays, with the per-segment columns of
-search/query/columns.py; the page is the newest of them (``date_key``) or
-the best scored, and only its hits are read and highlighted. The answers are
+How a search runs: search/query/selection.py's ``select`` gives which
+documents of each segment the request selects (search/query/matches.py's
+matches, as numpy arrays, under the date and facet filters);
+search/query/facets.py counts the facets on those arrays, with the
+per-segment columns of search/query/columns.py; the page is the newest of
+them (``date_key``) or the best scored (selection.py's ``newest`` and
+``best``), and only its hits are read and highlighted. The answers are
 those of Whoosh's collectors scoring, sorting and counting every match,
 which this replaces: tests/test_query_arrays.py holds them against Whoosh
 and plain Python.
@@ -28,23 +28,24 @@ and highlighting: past it, a ``QueryError`` says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from whoosh import query as wq
 from whoosh import sorting
-from whoosh.collectors import TermsCollector, WrappingCollector
+from whoosh.collectors import TermsCollector
 from whoosh.searching import Results, Searcher
 
 from search.enrich import Actor, Gazetteer
-from search.errors import NotFound, QueryError
+from search.errors import NotFound
 from search.index import WORD_FIELDS, from_stored, index_terms, text_analyzer
 from search.language import LANGUAGE_NAMES
 from search.query import columns, facets, matches
 from search.query.columns import Mask
-from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, DateFilter, Deadline, date_filter, parse_query
+from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, Deadline, date_filter, parse_query
+from search.query.selection import best, collect, facet_filter, newest, require, run_within, select
 from search.query.snippets import highlighter, lead, one_line
 from search.records import (
     FACETS,
@@ -58,47 +59,6 @@ from search.records import (
     StoredArticle,
 )
 from search.settings import Settings
-
-
-@dataclass(frozen=True, eq=False)
-class Selection:
-    """The documents a ``SearchQuery`` selects, per segment: the query's matches, under its date filter,
-    under its facet filters. What the results page, the exports and the timeline all count from."""
-
-    index: columns.IndexColumns
-    parsed: wq.Query
-    found: matches.Matched  # the query's matches (scored when asked for)
-    filters: dict[str, tuple[str, ...]]  # the facet filters set
-    chosen: list[dict[str, Mask]]  # each facet filter's documents, per segment
-    dates: DateFilter | None  # a preset resolved once, from the request's moment
-    in_dates: list[Mask]  # the matches under the date filter
-    under_all: list[Mask]  # ... and under every facet filter: what is listed and counted
-
-    def undated(self) -> int:
-        """Matches the date filter left out for having no date (0 without one, or when it asks for undated)."""
-        if self.dates is None or self.dates.undated_only:
-            return 0
-        return facets.undated(self.index, facets.narrowed(self.found.masks, self.chosen))
-
-
-def select(searcher: Searcher, request: SearchQuery, settings: Settings, deadline: Deadline,
-           scored: bool = False, parsed: wq.Query | None = None) -> Selection:
-    """Which documents ``request`` selects (``scored``: with the matches' scores, for relevance order;
-    ``parsed``: its query, when the caller parsed it already)."""
-    parsed = parsed if parsed is not None else parse_query(request.q, searcher, settings, deadline)
-    filters = {name: values for name, values in request.filters().items() if values}
-    dates = date_filter(request)
-    index = columns.index_columns(searcher)
-    found = matches.everything(index) if isinstance(parsed, wq.Every) else matches.matched(
-        searcher, index, parsed, deadline, scored=scored)
-    chosen = facets.selections(index, filters)
-    # The date filter narrows the matches before anything is counted, as the query does: every facet,
-    # the total and the page are under it.
-    in_dates = found.masks
-    if dates is not None:
-        taken = facets.dated(searcher, index, found.masks, dates, _reading_sources(deadline))
-        in_dates = [mask & dated for mask, dated in zip(found.masks, taken, strict=True)]
-    return Selection(index, parsed, found, filters, chosen, dates, in_dates, facets.narrowed(in_dates, chosen))
 
 
 def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazetteer: Gazetteer) -> SearchPage:
@@ -118,16 +78,16 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
         counted = facets.Counted(facets.count(index, in_dates, chosen.chosen), total, chosen.undated())
         facets.keep_counts(key, counted, settings.facet_cache_size)
     limit = request.page * request.per_page
-    filtering = [_filter(name, values) for name, values in chosen.filters.items()]
+    filtering = [facet_filter(name, values) for name, values in chosen.filters.items()]
     if dates is not None:  # for Whoosh's own collectors, where the arrays are not used
         filtering.append(facets.Within(searcher, index, in_dates))
-    required = _require(parsed, filtering)
+    required = require(parsed, filtering)
     if newest_first:
         # Newest first; undated (date_key 0) last; ties in index order, which
         # the same input reproduces.
-        top = _newest(index, under_all, limit)
+        top = newest(index, under_all, limit)
     else:
-        top = _best(searcher, index, parsed, required, found, under_all, limit, deadline)
+        top = best(searcher, index, parsed, required, found, under_all, limit, deadline)
     results = Results(searcher, parsed, top)
     start = (request.page - 1) * request.per_page
     if request.q:  # the terms the matched articles matched, for highlighting
@@ -144,129 +104,7 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
                       date_bounds=bounds)
 
 
-def _reading_sources(deadline: Deadline) -> Callable[[], None]:
-    """The deadline's check while a certainty filter reads where dates came from, saying what takes the time."""
-    def check() -> None:
-        if deadline.remaining() <= 0:
-            raise QueryError(f"the search took longer than {deadline.limit:g} s",
-                             hint="a certainty filter reads where each article's date came from, once; what was "
-                                  "read is kept, so ask again, or narrow the search first")
-    return check
-
-
 # --- the page's documents ---------------------------------------------------
-
-
-def _newest(index: columns.IndexColumns, masks: list[Mask], limit: int) -> list[tuple[Any, int]]:
-    """The first ``limit`` matched documents newest first, ties in index order, as Whoosh's
-    (sort key, document number) pairs: the ``date_key`` column descending, then the document number."""
-    if not index.leaves:
-        return []
-    dates = np.concatenate([leaf.columns.dates[mask] for leaf, mask in zip(index.leaves, masks, strict=True)])
-    docnums = np.concatenate([np.flatnonzero(mask) + leaf.offset for leaf, mask in zip(index.leaves, masks, strict=True)])
-    order_key = ~dates  # ascending: newest first
-    if len(order_key) > limit:
-        # Only documents up to the limit-th key can make the page (ties at it included).
-        threshold = np.partition(order_key, limit - 1)[limit - 1]
-        kept = order_key <= threshold
-        order_key, dates, docnums = order_key[kept], dates[kept], docnums[kept]
-    order = np.lexsort((docnums, order_key))[:limit]
-    return [(-date, docnum) for date, docnum in zip(dates[order].tolist(), docnums[order].tolist(), strict=True)]
-
-
-def _best(searcher: Searcher, index: columns.IndexColumns, parsed: wq.Query, required: wq.Query,
-          found: matches.Matched, masks: list[Mask], limit: int, deadline: Deadline) -> list[tuple[Any, int]]:
-    """The first ``limit`` matched documents by Whoosh's score, ties in index order.
-
-    The scores computed over whole posting lists pick the few documents
-    that can make the page (with a margin far above their rounding
-    differences); Whoosh's matcher scores those exactly. Whoosh's own
-    ``TopCollector`` would be quicker, but drops documents that belong on
-    the page when it turns an OR into an AND for speed; so without
-    usable scores every matched document is scored by Whoosh.
-    """
-    if found.scores is not None and found.exact:
-        return _highest(index, found.scores, masks, limit)
-    if found.scores is not None:
-        picked = _picked(index, found.scores, masks, limit)
-        # Many estimates alike (ties): skipping to each is slower than scoring every match.
-        if sum(len(local) for _, local, _ in picked) <= _MOST_RESCORED + 4 * limit:
-            exact = _rescored(searcher, index, parsed, picked, deadline)
-            if exact is not None:
-                return sorted(exact, key=lambda item: (-item[0], item[1]))[:limit]
-    results = _collect(searcher, required, deadline, limit=None)
-    top: list[tuple[Any, int]] = results.top_n[:limit]
-    return top
-
-
-def _highest(index: columns.IndexColumns, scores: list[np.ndarray], masks: list[Mask],
-             limit: int) -> list[tuple[Any, int]]:
-    """The ``limit`` highest of Whoosh's own scores (computed here to the last bit), ties in index order."""
-    if not index.leaves:
-        return []
-    values = np.concatenate([score[mask] for score, mask in zip(scores, masks, strict=True)])
-    docnums = np.concatenate([np.flatnonzero(mask) + leaf.offset
-                              for leaf, mask in zip(index.leaves, masks, strict=True)])
-    if len(values) > limit:
-        threshold = -np.partition(-values, limit - 1)[limit - 1]
-        kept = values >= threshold
-        values, docnums = values[kept], docnums[kept]
-    order = np.lexsort((docnums, -values))[:limit]
-    return list(zip(values[order].tolist(), docnums[order].tolist(), strict=True))
-
-
-#: Candidates beyond the page's size that are still rescored one by one.
-_MOST_RESCORED = 200
-#: How far below the page's lowest estimated score a document is still rescored, relative to
-#: that score: sums in another order differ by about 1e-16 of it.
-_MARGIN = 1e-9
-
-
-def _picked(index: columns.IndexColumns, scores: list[np.ndarray], masks: list[Mask],
-            limit: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """Per segment (by position), the documents whose estimated score can reach the page, with the estimate."""
-    if not masks:
-        return []
-    estimates = np.concatenate([score[mask] for score, mask in zip(scores, masks, strict=True)])
-    if not len(estimates):
-        return []
-    lowest = -np.partition(-estimates, min(limit, len(estimates)) - 1)[min(limit, len(estimates)) - 1]
-    floor = lowest - _MARGIN * (abs(lowest) + 1)
-    picked = []
-    for leaf, score, mask in zip(index.leaves, scores, masks, strict=True):
-        local = np.flatnonzero(mask & (score >= floor))
-        if len(local):
-            picked.append((leaf.position, local, score[local]))
-    return picked
-
-
-def _rescored(searcher: Searcher, index: columns.IndexColumns, parsed: wq.Query,
-              picked: list[tuple[int, np.ndarray, np.ndarray]], deadline: Deadline) -> list[tuple[Any, int]] | None:
-    """Whoosh's exact scores of the picked documents, or None if one is not where the estimate says.
-
-    Each segment's matcher is built as for collecting matched terms
-    (``needs_current``: it decides how Whoosh adds an OR's scores) and
-    skipped from document to document; a matcher's score depends only on
-    which of its terms stand on the document.
-    """
-    context = searcher.context(needs_current=True)
-    subsearchers = searcher.leaf_searchers()
-    scored = []
-    for position, local, estimates in picked:
-        sub, offset = subsearchers[position]
-        matcher = parsed.matcher(sub, context)
-        for n, (docnum, estimate) in enumerate(zip(local.tolist(), estimates.tolist(), strict=True)):
-            if n % _MATCHES_PER_CHECK == 0:
-                deadline.check()
-            if matcher.is_active() and matcher.id() < docnum:
-                matcher.skip_to(docnum)
-            if not matcher.is_active() or matcher.id() != docnum:
-                return None
-            score = matcher.score()
-            if abs(score - estimate) > _MARGIN / 2 * (abs(score) + 1):
-                return None
-            scored.append((score, offset + docnum))
-    return scored
 
 
 def _highlighted_terms(searcher: Searcher, index: columns.IndexColumns, required: wq.Query,
@@ -286,7 +124,7 @@ def _highlighted_terms(searcher: Searcher, index: columns.IndexColumns, required
         return sure
     date = sorting.FieldFacet("date_key", reverse=True) if newest_first else None
     collector = TermsCollector(searcher.collector(limit=None, sortedby=date))
-    _run(searcher, required, _InTime(collector, deadline), deadline)
+    run_within(searcher, required, collector, deadline)
     return set(collector.termdocs)
 
 
@@ -301,9 +139,9 @@ def matching(searcher: Searcher, request: SearchQuery, settings: Settings) -> di
     """
     deadline = Deadline(settings)
     parsed = parse_query(request.q, searcher, settings, deadline)
-    filters = [_filter(name, values) for name, values in request.filters().items() if values]
+    filters = [facet_filter(name, values) for name, values in request.filters().items() if values]
     dates = date_filter(request)  # a saved preset counts back from the run's moment (``request.now``)
-    results = _collect(searcher, _require(parsed, filters), deadline, limit=None, scored=False,
+    results = collect(searcher, require(parsed, filters), deadline, limit=None, scored=False,
                        terms=bool(request.q), optimize=not filters)
     words = _typed_words(request.q)  # analysed once, not once per hit
     found = {}
@@ -434,58 +272,6 @@ def _counted(hit: Hit, counts: Mapping[tuple[str, str], int]) -> Hit:
     outlets = {outlet: n for (cluster, outlet), n in counts.items() if cluster == hit.cluster}
     also = tuple(sorted((o for o in outlets if o != hit.outlet), key=str.casefold))
     return replace(hit, copies=max(1, sum(outlets.values())), also=also)
-
-
-# --- collecting -------------------------------------------------------------
-
-
-def _collect(searcher: Searcher, q: wq.Query, deadline: Deadline, **kwargs: Any) -> Results:
-    """Whoosh's collection, within the deadline.
-
-    The matchers are built as for collecting matched terms (``needs_current``):
-    that decides how Whoosh combines an OR's scores, so scores are the same
-    whether or not terms are collected.
-    """
-    collector = _InTime(searcher.collector(**kwargs), deadline)
-    _run(searcher, q, collector, deadline)
-    return collector.results()
-
-
-def _run(searcher: Searcher, q: wq.Query, collector: Any, deadline: Deadline) -> None:
-    deadline.check()
-    searcher.search_with_collector(q, collector, context=searcher.context(needs_current=True))
-
-
-class _InTime(WrappingCollector):  # type: ignore[misc]  # whoosh ships no type hints
-    """Checks the deadline every few hundred matches (Whoosh's ``TimeLimitCollector`` starts a timer thread)."""
-
-    def __init__(self, child: Any, deadline: Deadline) -> None:
-        super().__init__(child)
-        self.deadline = deadline
-
-    def collect_matches(self) -> None:
-        child, check = self.child, self.deadline.check
-        for n, docnum in enumerate(child.matches()):
-            if not n % _MATCHES_PER_CHECK:
-                check()
-            child.collect(docnum)
-
-
-_MATCHES_PER_CHECK = 256
-
-
-def _filter(name: str, values: tuple[str, ...]) -> wq.Query:
-    return wq.Or([wq.Term(name, value) for value in values])
-
-
-def _require(parsed: wq.Query, filters: Iterable[wq.Query]) -> wq.Query:
-    """The query restricted by filters that take no part in scoring.
-
-    A query rather than ``filter=``: Whoosh's time-limit collector bypasses
-    the filter collector, and intersecting postings is cheaper anyway.
-    """
-    filters = list(filters)
-    return wq.Require(parsed, wq.And(filters)) if filters else parsed
 
 
 def _page(results: Results, start: int, size: int) -> list[Any]:

@@ -34,7 +34,7 @@ from whoosh.searching import Searcher
 from search.errors import QueryError
 from search.query.columns import IndexColumns, Mask
 from search.query.parse import Deadline
-from search.query.run import select  # the query stage's one account of what a request selects
+from search.query.selection import select  # the query stage's one account of what a request selects
 from search.records import SearchQuery
 from search.settings import Settings
 
