@@ -250,6 +250,12 @@ class SearchQuery:
     dated: str = ""  # "yes": dated articles only, "no": undated only, "" either
     certainty: str = ""  # "certain" / "uncertain": by where the date came from (``CERTAIN_DATE_SOURCES``)
     now: dt.datetime | None = None  # the moment a preset counts back from, taken once per request
+    # "story": the copies of one text (a syndication cluster) listed as one result, its first in the order
+    # asked for (search/query/stories.py); "": every article listed.
+    collapse: str = ""
+    # What the total, the facets and the undated count count: "articles", or "stories" (a story with copies in
+    # three outlets counts once in the total, once under each outlet).
+    count: str = "articles"
 
     def filters(self) -> dict[str, tuple[str, ...]]:
         return {name: getattr(self, name) for name in FACETS}
@@ -318,6 +324,7 @@ class Hit:
             "snippet": self.snippet,
             "cluster": self.cluster,
             "copies": self.copies,
+            "also": list(self.also),
         }
         data["published_source"] = self.published_source if self.published else None
         data["date_uncertain"] = self.date_uncertain
@@ -351,16 +358,30 @@ class SearchPage:
     undated: int = 0
     # The date filter's first and last moment (naive UTC, to the second), None for an open end; None: no date filter.
     date_bounds: tuple[dt.datetime | None, dt.datetime | None] | None = None
+    # What ``total``, the facets and ``undated`` count (``query.count``): "articles" or "stories". ``articles``
+    # is the articles matched either way; ``stories`` the stories they belong to, when the page lists or counts
+    # stories (None otherwise: not counted).
+    counted: str = "articles"
+    articles: int = 0
+    stories: int | None = None
+
+    @property
+    def listed(self) -> int:
+        """How many results the pages list: stories when copies are collapsed, else articles."""
+        return self.stories if self.query.collapse and self.stories is not None else self.articles
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.query.per_page))
+        return max(1, -(-self.listed // self.query.per_page))
 
     def as_json(self) -> dict[str, object]:
         """The ``/api/search`` contract (documented in the README)."""
         return {
             "query": self.query.q,
             "total": self.total,
+            "counted": self.counted,
+            "articles": self.articles,
+            "stories": self.stories,
             "undated": self.undated,
             "dates": self._dates_json(),
             "page": self.query.page,

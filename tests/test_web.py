@@ -15,7 +15,7 @@ from web import create_app
 
 LAVROV = "Q58217"
 HIT_KEYS = {"id", "url", "title", "outlet", "author", "published", "year", "language", "actors", "snippet",
-            "cluster", "copies", "published_source", "date_uncertain"}
+            "cluster", "copies", "also", "published_source", "date_uncertain"}
 FACET_KEYS = {"value", "label", "count", "selected"}
 
 
@@ -47,8 +47,11 @@ def test_a_facet_link_adds_the_filter_and_the_chip_removes_it(client: FlaskClien
 
 def test_api_search_follows_the_contract(client: FlaskClient) -> None:
     data = client.get(f"/api/search?q=Kosovo&actor={LAVROV}&per_page=2&facet_limit=3").get_json()
-    assert set(data) == {"query", "total", "undated", "dates", "page", "per_page", "hits", "facets"}
+    assert set(data) == {"query", "total", "counted", "articles", "stories", "undated", "dates", "page", "per_page",
+                         "hits", "facets"}
     assert (data["query"], data["total"], data["page"], data["per_page"]) == ("Kosovo", 4, 1, 2)
+    # Articles unless asked otherwise (collapse=story, count=stories): the stories are then not counted.
+    assert (data["counted"], data["articles"], data["stories"]) == ("articles", 4, None)
     assert (data["undated"], data["dates"]) == (0, None)  # no date filter: nothing left out
     assert len(data["hits"]) == 2
     for hit in data["hits"]:

@@ -80,7 +80,8 @@ def table() -> Response:
 
 def _compare() -> tuple[list[Item], tuple[Timeline, ...]]:
     """The items asked for, each searched, and their timelines on common buckets."""
-    base = parse_request()  # the shared filters, checked as on the results page
+    # The shared filters, checked as on the results page; counted in articles, as the timelines beside them are.
+    base = replace(parse_request(), collapse="", count="articles")
     chosen = options(request.args)
     queries = _queries(base)
     if not queries:

@@ -205,5 +205,5 @@ def export_url(fmt: str, **changes: str) -> str:
     return url_for(f"exports.{fmt}_file", **args)  # type: ignore[arg-type]  # lists are repeated params
 
 
-#: Parameters of a page that an export, which lists every match, has no use for.
-_PAGING = ("page", "per_page")
+#: Parameters of a page that an export, which lists every article, has no use for: its paging, its grouping.
+_PAGING = ("page", "per_page", "collapse")

@@ -70,6 +70,7 @@ _HIT_FIELDS: dict[str, Schema] = {
     "snippet": {"type": "string", "description": "HTML: the text escaped, matches in `<mark>`."},
     "cluster": {"type": "string", "description": "Shared by the copies of one text across outlets."},
     "copies": {"type": "integer", "minimum": 1, "description": "Articles in the cluster, this one included."},
+    "also": {**_array({"type": "string"}), "description": "The other outlets among the cluster's articles."},
     "published_source": _nullable("string", description="Where the date came from; null when undated."),
     "date_uncertain": _nullable("boolean", description="Whether the date came from a weak signal only."),
 }
@@ -92,7 +93,13 @@ SCHEMAS: dict[str, Schema] = {
                            "selected": {"type": "boolean"}}),
     "SearchPage": _object({
         "query": {"type": "string"},
-        "total": _COUNT,
+        "total": {**_COUNT, "description": "Matches under every filter: articles, or stories (as `counted` says)."},
+        "counted": {"type": "string", "enum": ["articles", "stories"], "description": "What `total`, the facet "
+                    "counts and `undated` count: stories (the copies of one text count once) with `count=stories` "
+                    "or `collapse=story`, else articles."},
+        "articles": {**_COUNT, "description": "Articles matched under every filter, whatever `counted` says."},
+        "stories": {"oneOf": [{"type": "null"}, _COUNT], "description": "The stories those articles belong to, when "
+                    "they are listed or counted (`collapse=story`, `count=stories`); null otherwise."},
         "undated": {**_COUNT, "description": "Matches a date filter left out for having no date."},
         "dates": {"oneOf": [{"type": "null"}, _object({
             **{name: {"type": "string"} for name in DATE_PARAMETERS},

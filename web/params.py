@@ -17,7 +17,18 @@ from flask import request, url_for
 from werkzeug.datastructures import MultiDict
 
 from search.query import make_query
-from search.query.parse import CERTAINTY, DATED, DATES_HINT, MAX_FACET_LIMIT, MAX_PAGE, MAX_PER_PAGE, RANGES, SORTS
+from search.query.parse import (
+    CERTAINTY,
+    COLLAPSE,
+    COUNTS,
+    DATED,
+    DATES_HINT,
+    MAX_FACET_LIMIT,
+    MAX_PAGE,
+    MAX_PER_PAGE,
+    RANGES,
+    SORTS,
+)
 from search.records import SearchQuery
 from web.searcher import get_settings
 
@@ -75,6 +86,14 @@ SEARCH_PARAMETERS: tuple[Parameter, ...] = (
               enum=DATED),
     Parameter("certainty", "string", "Only articles whose date is certain (stated by the outlet or the corpus), or "
               "only those whose date came from a weak signal.", enum=CERTAINTY),
+    Parameter("collapse", "string", "`story`: the copies of one text (a syndicated story) as one hit, its first in "
+              "the order asked for, paged by stories; `none`: every article (the API's default; the results page "
+              "groups copies unless told `none`). Exports, the timeline and Atom list every article.",
+              enum=COLLAPSE),
+    Parameter("count", "string", "What `total`, the facet counts and `undated` count: `articles`, or `stories` (the "
+              "copies of one text count once). Absent: stories with `collapse=story`, else articles (the results "
+              "page counts articles unless told). `counted` says which; `articles` is always the articles matched.",
+              enum=COUNTS),
 )
 
 
@@ -86,10 +105,12 @@ def read_parameter(args: MultiDict[str, str], parameter: Parameter) -> str | lis
     return args.get(parameter.name, None if parameter.default is None else str(parameter.default))
 
 
-def parse_request(args: MultiDict[str, str] | None = None) -> SearchQuery:
+def parse_request(args: MultiDict[str, str] | None = None, defaults: Mapping[str, str] | None = None) -> SearchQuery:
     """The ``SearchQuery`` a URL asks for (raises ``QueryError`` → 400): ``SEARCH_PARAMETERS`` read from
-    ``args`` (the request's own when not given)."""
+    ``args`` (the request's own when not given), ``defaults`` (by URL name) standing in for what is absent."""
     given = request.args if args is None else args
+    if defaults:
+        given = MultiDict([*given.items(multi=True), *((name, v) for name, v in defaults.items() if name not in given)])
     values = {parameter.keyword: read_parameter(given, parameter) for parameter in SEARCH_PARAMETERS}
     return make_query(**values, settings=get_settings())  # type: ignore[arg-type]  # each keyword's own type
 

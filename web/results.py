@@ -87,8 +87,15 @@ RENDERERS: dict[str, Callable[[SearchPage], Response | str]] = {
 }
 
 
+#: What the HTML page reads where its URL says nothing, unlike the API and Atom: the copies of one story as one
+#: result (``collapse=none`` lists every copy), counted as articles, as the API, the chart and the downloads count
+#: (``count=stories`` counts each story once).
+PAGE_DEFAULTS = {"html": {"collapse": "story", "count": "articles"}}
+
+
 def _respond(fmt: str) -> Response | str:
-    page = search(get_searcher(), parse_request(), get_settings(), get_gazetteer())
+    query = parse_request(defaults=PAGE_DEFAULTS.get(fmt))
+    page = search(get_searcher(), query, get_settings(), get_gazetteer())
     return RENDERERS[fmt](page)
 
 

@@ -221,13 +221,13 @@ def _coded_column(field: Any, opened: Any, size: int) -> Coded:
     if opened is None:
         column = [field.column_type.default_value()] * size
     else:
-        column = _var_bytes_values(opened) or opened
+        column = var_bytes_values(opened) or opened
     index: dict[bytes, int] = {}
     codes = np.fromiter((index.setdefault(v, len(index)) for v in column), dtype=np.int32, count=size)
     return Coded(_read_only(codes), tuple(field.from_column_value(v) for v in index))
 
 
-def _var_bytes_values(column: Any) -> list[bytes] | None:
+def var_bytes_values(column: Any) -> list[bytes] | None:
     """Every value of a variable-length column, sliced from its bytes in one read."""
     if type(column) is not whoosh_columns.VarBytesColumn.Reader:
         return None

@@ -8,9 +8,10 @@ to last. The web app (web/exports.py) writes them as CSV
 and JSON Lines; ``facet_table`` gives one facet's whole table.
 
 Memory stays flat however many articles match. What is held for the whole
-export is the order — one 8-byte document number per match — and the sizes
-of the clusters that hold more than one article (``ClusterSizes``: two
-arrays, no Python object per cluster); stored fields, which carry
+export is the order — one 8-byte document number per match — and each
+document's story (search/query/stories.py: a 4-byte code per document and
+the live copies per story, no Python object per cluster), which gives each
+row its copies; stored fields, which carry
 each article's whole text, are read ``CHUNK`` documents at a time (in
 document order within a chunk, so the reads move forward through the file)
 and let go before the next chunk. No ``Hit``, no snippet, no list of all
@@ -33,22 +34,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from whoosh import columns as whoosh_columns
 from whoosh import query as wq
 from whoosh.searching import Searcher
 
 from search.enrich import Gazetteer
 from search.errors import NewsdeskError, QueryError
 from search.index import from_stored
-from search.query import columns, facets
-from search.query.columns import IndexColumns
+from search.query import facets
 from search.query.parse import Deadline, parse_query
 from search.query.run import search
 from search.query.selection import best, facet_filter, highest_order, newest_order, require, select
+from search.query.stories import Stories, stories
 from search.records import FACETS, FacetValue, SearchQuery, StoredArticle
 from search.settings import Settings
 
@@ -92,31 +91,6 @@ class ExportRow:
 
 
 @dataclass(frozen=True, eq=False)
-class ClusterSizes:
-    """Live articles per cluster, for the clusters holding more than one: two arrays, sorted by cluster.
-
-    Most clusters hold one article, so most articles are not here at all,
-    and what is here is 8 bytes and the id's bytes per cluster (no Python
-    object per cluster: 21,000 clusters of copies at 105k articles).
-    """
-
-    clusters: NDArray[np.bytes_]  # ascending
-    sizes: NDArray[np.int64]
-
-    def of(self, clusters: list[str]) -> list[int]:
-        """The sizes of these clusters, in order (1 for a cluster of one)."""
-        if not len(self.clusters):
-            return [1] * len(clusters)
-        encoded = [cluster.encode("utf-8") for cluster in clusters]
-        keys = np.array(encoded, dtype=self.clusters.dtype)  # a longer id is cut here: ruled out below
-        at = np.minimum(np.searchsorted(self.clusters, keys), len(self.clusters) - 1)
-        fits = np.fromiter((len(key) <= self.clusters.dtype.itemsize for key in encoded), dtype=np.bool_,
-                           count=len(encoded))
-        found: list[int] = np.where((self.clusters[at] == keys) & fits, self.sizes[at], 1).tolist()
-        return found
-
-
-@dataclass(frozen=True, eq=False)
 class Export:
     """A search's every match in the page's order, read from one searcher when ``rows()`` is iterated."""
 
@@ -124,7 +98,7 @@ class Export:
     total: int
     searcher: Searcher
     order: NDArray[np.int64]  # the matches' document numbers, first to last
-    copies: ClusterSizes
+    stories: Stories  # whose copies each row counts
     gazetteer: Gazetteer
 
     def rows(self) -> Iterator[ExportRow]:
@@ -134,7 +108,7 @@ class Export:
             stored = {docnum: self.searcher.stored_fields(docnum) for docnum in sorted(chunk)}
             articles = [from_stored(stored.pop(docnum)) for docnum in chunk]
             del stored
-            copies = self.copies.of([article.cluster for article in articles])
+            copies = self.stories.copies(self.order[start:start + CHUNK]).tolist()
             for article, size in zip(articles, copies, strict=True):
                 yield self._row(article, size)
 
@@ -171,6 +145,7 @@ def export(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     stops before its first row rather than write a file that looks
     complete and is not.
     """
+    request = replace(request, collapse="", count="articles")  # an export lists every article, whatever the page
     counted = search(searcher, replace(request, page=1, per_page=1), settings, gazetteer).total
     deadline = Deadline(settings)
     parsed = parse_query(request.q, searcher, settings, deadline)
@@ -196,48 +171,7 @@ def export(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     if len(order) != counted:
         raise ExportMismatch(f"the export found {len(order):,} articles where the search counts {counted:,}",
                              hint="this is a fault of ours: please report it with the search's address")
-    return Export(request, len(order), searcher, order, cluster_sizes(index, searcher), gazetteer)
-
-
-def cluster_sizes(index: IndexColumns, searcher: Searcher) -> ClusterSizes:
-    """Live articles per cluster, for the clusters holding more than one (the rest hold one).
-
-    Read from each segment's ``cluster`` column in one go and counted with
-    numpy, live documents only: the count a results page reads from the
-    cluster's postings (``copies``), without a lookup per article.
-    """
-    subsearchers = searcher.leaf_searchers()
-    found: list[NDArray[np.bytes_]] = []
-    for leaf in index.leaves:
-        values = _column_array(subsearchers[leaf.position][0].reader(), "cluster")
-        if values is not None and len(values):
-            live = values[leaf.live[:len(values)]]
-            found.append(live[live != b""])  # no cluster stored: the article is its own, of one
-    if not found:
-        return ClusterSizes(np.zeros(0, dtype="S1"), np.zeros(0, dtype=np.int64))
-    clusters, counts = np.unique(np.concatenate(found), return_counts=True)
-    shared = counts > 1
-    return ClusterSizes(clusters[shared], counts[shared].astype(np.int64))
-
-
-def _column_array(reader: Any, name: str) -> NDArray[np.bytes_] | None:
-    """Every document's value in a sortable ID column, deleted ones included; None without the column.
-
-    Values of one length (cluster ids: the 20 hex digits of an article id)
-    stand one after another in the column's bytes, which are then the
-    array; otherwise each value is read.
-    """
-    if not reader.has_column(name):
-        return None
-    column = reader.column_reader(name, translate=False)
-    if type(column) is whoosh_columns.VarBytesColumn.Reader and len(column._lengths):
-        lengths = np.asarray(column._lengths)
-        width = int(lengths[0])
-        if width and (lengths == width).all() \
-                and np.array_equal(np.asarray(column._offsets), np.arange(len(lengths)) * width):
-            data = column._dbfile.get(column._basepos, width * len(lengths))
-            return np.frombuffer(data, dtype=f"S{width}")
-    return np.array(columns._var_bytes_values(column) or list(column), dtype=np.bytes_)
+    return Export(request, len(order), searcher, order, stories(searcher, index), gazetteer)
 
 
 def facet_table(searcher: Searcher, request: SearchQuery, settings: Settings, gazetteer: Gazetteer,
@@ -245,11 +179,13 @@ def facet_table(searcher: Searcher, request: SearchQuery, settings: Settings, ga
     """One facet's whole table under ``request``: every value with its count, in the page's order.
 
     The page's own search, asked for every value rather than the first
-    ``facet_limit``: the counts are the page's, the page shows the top of them.
+    ``facet_limit``: the counts are the page's, the page shows the top of them
+    (in articles, as every export counts, even from a page counting stories).
     """
     if name not in FACETS:
         raise QueryError(f"unknown facet {name!r}", hint=f"use facet={', '.join(FACETS)}")
-    page = search(searcher, replace(request, page=1, per_page=1, facet_limit=_EVERY_VALUE), settings, gazetteer)
+    whole = replace(request, page=1, per_page=1, facet_limit=_EVERY_VALUE, collapse="", count="articles")
+    page = search(searcher, whole, settings, gazetteer)
     return page.facets[name]
 
 

@@ -54,19 +54,22 @@ V = TypeVar("V")
 
 Counts = dict[str, dict[str, int]]  # facet → value → count
 Filters = Mapping[str, tuple[str, ...]]  # facet → the values picked (OR)
+Chosen = list[dict[str, Mask]]  # per segment, per filtered facet: the documents its filter takes
 
 
 @dataclass(frozen=True)
 class Counted:
-    """The four facets' counts, the number of documents under the query and all filters, and how many
-    more the date filter left out for having no date."""
+    """The four facets' counts, the number of documents (or stories: search/query/stories.py) under the
+    query and all filters, and how many more the date filter left out for having no date."""
 
     counts: Counts
     total: int
     undated: int = 0
+    articles: int = 0  # the documents under the query and all filters (``total`` when it counts them)
+    stories: int | None = None  # the stories they belong to, when counted (search/query/stories.py)
 
 
-def selections(index: IndexColumns, filters: Filters) -> list[dict[str, Mask]]:
+def selections(index: IndexColumns, filters: Filters) -> Chosen:
     """Per segment, per filtered facet: the documents holding any of the picked values."""
     picked = {name: _picked(index, name, values) for name, values in filters.items()}
     return [
@@ -75,26 +78,27 @@ def selections(index: IndexColumns, filters: Filters) -> list[dict[str, Mask]]:
     ]
 
 
-def narrowed(masks: list[Mask], chosen: list[dict[str, Mask]]) -> list[Mask]:
+def narrowed(masks: list[Mask], chosen: Chosen) -> list[Mask]:
     """Per segment, the documents matched under every filter."""
     return [reduce(np.logical_and, filters.values(), mask) for mask, filters in zip(masks, chosen, strict=True)]
 
 
-def count(index: IndexColumns, masks: list[Mask], chosen: list[dict[str, Mask]]) -> Counts:
+def count(index: IndexColumns, masks: list[Mask], chosen: Chosen) -> Counts:
     """Each facet counted over ``masks`` under every *other* facet's filters."""
     totals = {name: np.zeros(len(index.values[name]), dtype=np.int64) for name in FACETS}
     for i, (mask, filters) in enumerate(zip(masks, chosen, strict=True)):
-        everywhere = reduce(np.logical_and, filters.values(), mask)
         for name in FACETS:
-            if name in filters:
-                under = reduce(np.logical_and, (f for other, f in filters.items() if other != name), mask)
-            else:
-                under = everywhere
+            under = under_others(mask, filters, name)
             coded = index.coded(i, name)
             picked = coded.codes[under[index.leaves[i].columns.actor_docs]] if name == ACTOR else coded.codes[under]
             # A segment's codes map to distinct table codes, so adding by fancy index adds each once.
             totals[name][index.to_table[name][i]] += np.bincount(picked, minlength=len(coded.values))
     return {name: _by_value(index.values[name], totals[name]) for name in FACETS}
+
+
+def under_others(mask: Mask, filters: dict[str, Mask], name: str) -> Mask:
+    """One segment's documents of ``mask`` under every filter but facet ``name``'s: what ``name`` counts."""
+    return reduce(np.logical_and, (f for other, f in filters.items() if other != name), mask)
 
 
 def _by_value(values: tuple[str, ...], counts: np.ndarray) -> dict[str, int]:
@@ -226,13 +230,15 @@ def keep_counts(key: tuple[object, ...], counted: Counted, size: int) -> None:
 
 def counts_key(searcher: Searcher, parsed: wq.Query, request: SearchQuery,
                dates: DateFilter | None = None) -> tuple[object, ...]:
-    """What counts depend on: the segments and their deletions, the query, the filters, the dates resolved."""
+    """What counts depend on: the segments and their deletions, the query, the filters, the dates resolved,
+    and whether they count articles or stories."""
     segments = tuple(
         (segment.segment_id(), segment.deleted_count())
         for sub, _ in searcher.leaf_searchers()
         if (segment := sub.reader().segment()) is not None
     )
-    return (segments, repr(parsed), tuple(sorted(request.filters().items())), dates)
+    return (segments, repr(parsed), tuple(sorted(request.filters().items())), dates, request.collapse,
+            request.count)
 
 
 class _Lru(Generic[K, V]):

@@ -57,6 +57,10 @@ RANGES: dict[str, dt.timedelta] = {
 }
 DATED = ("yes", "no")
 CERTAINTY = ("certain", "uncertain")
+#: ``collapse``: one result per story (the copies of one text), or every article ("none", the API's default).
+COLLAPSE = ("story", "none")
+#: ``count``: what the total and the facets count (absent: stories with ``collapse=story``, else articles).
+COUNTS = ("articles", "stories")
 
 
 def make_query(
@@ -77,6 +81,8 @@ def make_query(
     dated: str | None = None,
     certainty: str | None = None,
     now: dt.datetime | None = None,
+    collapse: str | None = None,
+    count: str | None = None,
 ) -> SearchQuery:
     """Build a validated ``SearchQuery`` from loosely typed input (URL or CLI).
 
@@ -100,6 +106,9 @@ def make_query(
         dated=_choice("dated", dated, DATED, "dated=yes (dated articles only) or dated=no (undated only)"),
         certainty=_choice("certainty", certainty, CERTAINTY, "certainty=certain or certainty=uncertain"),
         now=_aware(now or dt.datetime.now(dt.UTC)) if preset else None,
+        collapse=_collapse(collapse),
+        count=_choice("count", count, COUNTS, "count=articles or count=stories (the copies of one text count once)")
+        or ("stories" if _collapse(collapse) else "articles"),
     )
     _check_dates(query)
     return query
@@ -233,6 +242,13 @@ def _naive_utc(moment: dt.datetime) -> dt.datetime:
 
 def _second(moment: dt.datetime | None) -> dt.datetime | None:
     return moment.replace(microsecond=0) if moment else None
+
+
+def _collapse(value: str | None) -> str:
+    """``SearchQuery.collapse``: "story", or "" for every article (``none``, or nothing said)."""
+    chosen = _choice("collapse", value, COLLAPSE, "collapse=story (the copies of one text as one result, "
+                     "counted as stories) or collapse=none (every article)")
+    return "" if chosen == "none" else chosen
 
 
 def _choice(name: str, value: str | None, allowed: Iterable[str], hint: str) -> str:

@@ -42,10 +42,10 @@ from search.enrich import Actor, Gazetteer
 from search.errors import NotFound
 from search.index import WORD_FIELDS, from_stored, index_terms, text_analyzer
 from search.language import LANGUAGE_NAMES
-from search.query import columns, facets, matches
+from search.query import columns, facets, matches, stories
 from search.query.columns import Mask
 from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, Deadline, date_filter, parse_query
-from search.query.selection import best, collect, facet_filter, newest, require, run_within, select
+from search.query.selection import Selection, best, collect, facet_filter, newest, require, run_within, select
 from search.query.snippets import highlighter, lead, one_line
 from search.records import (
     FACETS,
@@ -74,20 +74,24 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     key = facets.counts_key(searcher, parsed, request, dates)
     counted = facets.kept_counts(key) if settings.facet_cache_size else None
     if counted is None:
-        total = sum(int(np.count_nonzero(mask)) for mask in under_all)
-        counted = facets.Counted(facets.count(index, in_dates, chosen.chosen), total, chosen.undated())
+        counted = _count(searcher, chosen, request)
         facets.keep_counts(key, counted, settings.facet_cache_size)
     limit = request.page * request.per_page
     filtering = [facet_filter(name, values) for name, values in chosen.filters.items()]
     if dates is not None:  # for Whoosh's own collectors, where the arrays are not used
         filtering.append(facets.Within(searcher, index, in_dates))
     required = require(parsed, filtering)
-    if newest_first:
-        # Newest first; undated (date_key 0) last; ties in index order, which
-        # the same input reproduces.
-        top = newest(index, under_all, limit)
+    def ranked(limit: int) -> list[tuple[Any, int]]:
+        if newest_first:
+            # Newest first; undated (date_key 0) last; ties in index order, which
+            # the same input reproduces.
+            return newest(index, under_all, limit)
+        return best(searcher, index, parsed, required, found, under_all, limit, deadline)
+
+    if request.collapse:  # the first article of each story, in the same order
+        top = stories.firsts(ranked, stories.stories(searcher, index), limit, counted.articles)
     else:
-        top = best(searcher, index, parsed, required, found, under_all, limit, deadline)
+        top = ranked(limit)
     results = Results(searcher, parsed, top)
     start = (request.page - 1) * request.per_page
     if request.q:  # the terms the matched articles matched, for highlighting
@@ -101,7 +105,21 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     values = {name: _facet_values(name, counted.counts[name], request, gazetteer) for name in FACETS}
     bounds = (dates.first, dates.last) if dates is not None else None
     return SearchPage(query=request, total=counted.total, hits=hits, facets=values, undated=counted.undated,
-                      date_bounds=bounds)
+                      date_bounds=bounds, counted=request.count, articles=counted.articles, stories=counted.stories)
+
+
+def _count(searcher: Searcher, chosen: Selection, request: SearchQuery) -> facets.Counted:
+    """The facets, the total and the undated count of what ``chosen`` selects, in articles or in stories
+    (``request.count``); the stories are counted too when the page lists them (``request.collapse``)."""
+    articles = sum(int(np.count_nonzero(mask)) for mask in chosen.under_all)
+    if request.count != stories.STORIES:
+        counts = facets.count(chosen.index, chosen.in_dates, chosen.chosen)
+        told = stories.total(stories.stories(searcher, chosen.index), chosen.under_all) if request.collapse else None
+        return facets.Counted(counts, articles, chosen.undated(), articles, told)
+    found = stories.stories(searcher, chosen.index)
+    told = stories.total(found, chosen.under_all)
+    return facets.Counted(stories.facet_counts(chosen.index, found, chosen.in_dates, chosen.chosen), told,
+                          chosen.undated(found), articles, told)
 
 
 # --- the page's documents ---------------------------------------------------

@@ -30,7 +30,7 @@ from whoosh.collectors import WrappingCollector
 from whoosh.searching import Results, Searcher
 
 from search.errors import QueryError
-from search.query import columns, facets, matches
+from search.query import columns, facets, matches, stories
 from search.query.columns import IndexColumns, Mask
 from search.query.parse import DateFilter, Deadline, date_filter, parse_query
 from search.records import SearchQuery
@@ -51,11 +51,13 @@ class Selection:
     in_dates: list[Mask]  # the matches under the date filter
     under_all: list[Mask]  # ... and under every facet filter: what is listed and counted
 
-    def undated(self) -> int:
-        """Matches the date filter left out for having no date (0 without one, or when it asks for undated)."""
+    def undated(self, found: stories.Stories | None = None) -> int:
+        """Matches the date filter left out for having no date (0 without one, or when it asks for undated);
+        with ``found``, the stories they belong to."""
         if self.dates is None or self.dates.undated_only:
             return 0
-        return facets.undated(self.index, facets.narrowed(self.found.masks, self.chosen))
+        left = facets.narrowed(self.found.masks, self.chosen)
+        return facets.undated(self.index, left) if found is None else stories.undated(self.index, found, left)
 
 
 def select(searcher: Searcher, request: SearchQuery, settings: Settings, deadline: Deadline,
