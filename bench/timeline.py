@@ -13,7 +13,9 @@ of queries, warm (a server's searcher), interleaved, median CPU ms over
    bars are laid out);
 3. ``timeline_of`` with ``split=outlet`` — the chart by outlet, alone.
 
-Reports each and the ratio (2) / (1) per query and overall (the target: ≤ 2).
+Reports each and the ratio (2) / (1) per query and overall (the target: ≤ 2),
+and the process's memory once measured (VmRSS and its peak VmHWM, from
+/proc; the peak includes the build when the instance was built in the run).
 
 Run: ``python bench/timeline.py [--limit N] [--scale K] [--index DIR] [--rounds R] [--out bench/RESULTS.md]``.
 ``--index DIR`` reuses (or builds and keeps) the instance there.
@@ -60,10 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = dt.datetime.now(dt.UTC)
     with tempfile.TemporaryDirectory(prefix="newsdesk-bench-timeline-") as tmp:
         settings = Settings(index=args.index or Path(tmp) / "instance", facet_cache_size=0)
-        if not settings.index_dir.exists():
+        built = not settings.index_dir.exists()
+        if built:
             build(settings, Path(tmp), args.limit, args.scale)
         rows, articles = measure(settings, args.rounds)
-    section = render(rows, articles, started, "python " + shlex.join(["bench/timeline.py", *argv]))
+    section = render(rows, articles, started, "python " + shlex.join(["bench/timeline.py", *argv]), memory(), built)
     print(section)
     append_results(args.out, section)
     return 0
@@ -111,7 +114,22 @@ def measure(settings: Settings, rounds: int) -> tuple[list[tuple[str, float, flo
     return rows, articles
 
 
-def render(rows: list[tuple[str, float, float, float]], articles: int, started: dt.datetime, command: str) -> str:
+def memory() -> dict[str, int]:
+    """This process's resident memory now and at its peak, MB (VmRSS, VmHWM); empty where /proc is not."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return {}
+    found = {}
+    for line in status.splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            found[name] = int(value.split()[0]) // 1024  # kB
+    return found
+
+
+def render(rows: list[tuple[str, float, float, float]], articles: int, started: dt.datetime, command: str,
+           resident: dict[str, int], built: bool) -> str:
     ratios = [charted / page for _, page, charted, _ in rows if page]
     lines = [f"## {started:%Y-%m-%d %H:%M} UTC — `{command}`", ""]
     lines += [f"- {key}: {value}" for key, value in machine().items()]
@@ -120,7 +138,12 @@ def render(rows: list[tuple[str, float, float, float]], articles: int, started: 
               md_table(["query", "search (page)", "search + timeline + chart", "ratio", "timeline by outlet"],
                        [(q, f"{page:.1f}", f"{charted:.1f}", f"{charted / page:.2f}", f"{outlets:.1f}")
                         for q, page, charted, outlets in rows]),
-              "", f"- median ratio **{statistics.median(ratios):.2f}**, worst {max(ratios):.2f} (target ≤ 2)", ""]
+              "", f"- median ratio **{statistics.median(ratios):.2f}**, worst {max(ratios):.2f} (target ≤ 2)"]
+    if resident:
+        how = "the instance built in this run: the peak includes the build" if built else "the instance reused"
+        lines.append(f"- memory once measured: VmRSS {resident.get('VmRSS', 0):,} MB, peak VmHWM "
+                     f"{resident.get('VmHWM', 0):,} MB ({how})")
+    lines.append("")
     return "\n".join(lines)
 
 

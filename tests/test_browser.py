@@ -14,9 +14,13 @@ element to appear, with 10 s as a safety net only.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import json
 import shutil
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -602,3 +606,139 @@ def test_clicking_a_bar_of_the_timeline_narrows_the_results_to_its_bucket(browse
     assert f"from={year}-01-01" in driver.current_url and f"to={year}-12-31" in driver.current_url
     assert total_line(driver).startswith(f"{count} article")
     assert driver.find_element(By.CSS_SELECTOR, "p.undated").text.startswith("2 undated articles not shown")
+
+
+# --- compare: searches side by side ------------------------------------------------------------
+
+
+def api(base_url: str, path: str, **params: str) -> Any:
+    """The JSON the API answers for ``params``: the oracle the compare page is checked against."""
+    with urllib.request.urlopen(f"{base_url}{path}?{urllib.parse.urlencode(params)}", timeout=WAIT) as answer:
+        return json.load(answer)
+
+
+def compared(driver: WebDriver) -> dict[str, tuple[int, int]]:
+    """The compare page's table: each search's label, its articles and its undated articles."""
+    found = {}
+    for row in driver.find_elements(By.CSS_SELECTOR, "table.compared-totals tbody tr"):
+        articles, undated = (int(cell.text.replace(",", "")) for cell in row.find_elements(By.TAG_NAME, "td")[:2])
+        found[row.find_element(By.TAG_NAME, "th").text] = (articles, undated)
+    return found
+
+
+def chart_series(driver: WebDriver) -> dict[str, dict[str, int]]:
+    """The chart: each panel's ``<title>``, and its bars as {first day of the bar's bucket: its count}."""
+    found = {}
+    for svg in driver.find_elements(By.CSS_SELECTOR, "#timeline svg"):
+        title = svg.find_element(By.CSS_SELECTOR, ":scope > title")
+        assert svg.get_attribute("aria-labelledby") == title.get_attribute("id"), "the panel is named by its title"
+        bars = {}
+        for bar in svg.find_elements(By.TAG_NAME, "a"):
+            start = urllib.parse.parse_qs(urllib.parse.urlsplit(bar.get_dom_attribute("href") or "").query)["from"][0]
+            bars[start] = int((bar.get_attribute("aria-label") or "").split(": ")[1].split()[0].replace(",", ""))
+        found[_text_content(title)] = bars
+    return found
+
+
+def compare_searches(driver: WebDriver, *queries: str) -> None:
+    """Type ``queries`` into the compare form's first boxes, the rest emptied, and press Compare."""
+    boxes = driver.find_elements(By.CSS_SELECTOR, "form.compare-form input[name=q]")
+    assert len(boxes) == 5, "five searches at most, a box for each"
+    for box, text in zip(boxes, [*queries, *[""] * (len(boxes) - len(queries))], strict=True):
+        box.clear()
+        box.send_keys(text)
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "form.compare-form button[type=submit]"))
+
+
+def download(driver: WebDriver, link: WebElement, folder: Path) -> Path:
+    """Click a download link as a reader does, and wait for the file to arrive in ``folder``."""
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
+    click(driver, link)
+    WebDriverWait(driver, WAIT).until(
+        lambda d: any(not p.name.endswith(".crdownload") for p in folder.iterdir()))
+    [path] = [p for p in folder.iterdir() if not p.name.endswith(".crdownload")]
+    return path
+
+
+def test_comparing_two_searches_counts_each_as_the_api_does_and_the_url_shares_it(
+    browser: WebDriver, browser_without_js: WebDriver, base_url: str
+) -> None:
+    queries = ("Kosovo", "Lavrov")
+    oracle = {q: api(base_url, "/api/search", q=q)["total"] for q in queries}
+    undated = {q: api(base_url, "/api/timeline", q=q)["undated"] for q in queries}
+    assert oracle == {"Kosovo": 5, "Lavrov": 4}, "the seed corpus, as the first test of this module counts it"
+
+    open_page(browser, base_url + "/compare")
+    assert compared(browser) == {} and not browser.find_elements(By.ID, "timeline"), "nothing compared yet"
+    compare_searches(browser, *queries)
+
+    assert compared(browser) == {q: (oracle[q], undated[q]) for q in queries}
+    interval = browser.find_element(By.CSS_SELECTOR, "#timeline .interval").text.strip("()").removeprefix("per ")
+    expected = {}
+    for q in queries:
+        timeline = api(base_url, "/api/timeline", q=q, interval=interval)
+        bars = {bucket["start"]: bucket["count"] for bucket in timeline["buckets"] if bucket["count"]}
+        assert sum(bars.values()) + undated[q] == oracle[q]
+        expected[f"{q} ({oracle[q] - undated[q]:,} matching)"] = bars
+    assert chart_series(browser) == expected, "one panel per search, in the order asked, each bar as the API counts"
+
+    # The URL is the comparison: opened in another browser, it shows the same.
+    shared = browser.current_url
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(shared).query)["q"] == list(queries)
+    open_page(browser_without_js, shared)
+    assert compared(browser_without_js) == compared(browser)
+    assert chart_series(browser_without_js) == expected
+    assert [box.get_attribute("value") for box in browser_without_js.find_elements(
+        By.CSS_SELECTOR, "form.compare-form input[name=q]")] == [*queries, "", "", ""], "the form keeps them"
+
+
+def test_the_compare_tables_csv_downloads_with_the_pages_numbers(browser: WebDriver, base_url: str,
+                                                                 tmp_path: Path) -> None:
+    open_page(browser, base_url + "/compare")
+    compare_searches(browser, "Kosovo", "Lavrov")
+    table, series = compared(browser), chart_series(browser)
+
+    path = download(browser, browser.find_element(By.LINK_TEXT, "Download the table (CSV)"), tmp_path)
+    assert path.name == "newsdesk-compare.csv"
+    header, *rows = csv.reader(io.StringIO(path.read_text(encoding="utf-8")))
+    assert header == ["start", "end", "Kosovo", "Lavrov"]
+    by_start = {row[0]: row for row in rows}
+    assert [int(n) for n in by_start["total"][2:]] == [table["Kosovo"][0], table["Lavrov"][0]] == [5, 4]
+    assert [int(n) for n in by_start["undated"][2:]] == [table["Kosovo"][1], table["Lavrov"][1]]
+    buckets = [row for row in rows if row[0] not in ("total", "undated")]
+    for n, bars in enumerate(series.values()):
+        assert {row[0]: int(row[2 + n]) for row in buckets if int(row[2 + n])} == bars
+        assert sum(int(row[2 + n]) for row in buckets) + int(by_start["undated"][2 + n]) == \
+            int(by_start["total"][2 + n])
+
+
+def test_comparing_again_keeps_one_search_across_outlets(browser_without_js: WebDriver, base_url: str) -> None:
+    driver = browser_without_js
+    outlets = ("RksNews", "Sputnik International")
+    expected = {f"Kosovo in {outlet}": api(base_url, "/api/search", q="Kosovo", outlet=outlet)["total"]
+                for outlet in outlets}
+    assert sum(expected.values()) == 2, "one Kosovo article in each"
+
+    open_page(driver, base_url + "/compare?" + urllib.parse.urlencode([("q", "Kosovo")] +
+                                                                        [("outlet", o) for o in outlets]))
+    assert {label: total for label, (total, _) in compared(driver).items()} == expected
+
+    # The form sends all five boxes, four of them empty: still one search, in each outlet.
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "form.compare-form button[type=submit]"))
+    assert {label: total for label, (total, _) in compared(driver).items()} == expected
+
+
+def test_a_compared_search_opens_its_results_under_the_same_date_filter(browser_without_js: WebDriver,
+                                                                        base_url: str) -> None:
+    driver = browser_without_js
+    dates = {"from": "2018-01-01", "to": "2018-12-31"}
+    in_2018 = api(base_url, "/api/search", q="Kosovo", **dates)["total"]
+    assert in_2018 < api(base_url, "/api/search", q="Kosovo")["total"], "the date filter leaves some out"
+
+    open_page(driver, base_url + "/?" + urllib.parse.urlencode({"q": "Kosovo", **dates}))
+    follow(driver, driver.find_element(By.LINK_TEXT, "compare with other searches"))
+    compare_searches(driver, "Kosovo", "Lavrov")
+    assert compared(driver)["Kosovo"][0] == in_2018, "compared under the results page's date filter"
+
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "table.compared-totals").find_element(By.LINK_TEXT, "Kosovo"))
+    assert total_line(driver).startswith(f"{in_2018} article"), total_line(driver)

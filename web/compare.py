@@ -46,6 +46,11 @@ class Item:
     total: int  # as its results page counts it (under the date filter, if any)
     actors: tuple[FacetValue, ...]  # its top actors, with their counts
 
+    @property
+    def href(self) -> str:
+        """Its results page: the same query, facet filters and date filter, so the page counts ``total``."""
+        return _results(self.query)
+
 
 @bp.route("/compare")
 def page() -> str:
@@ -63,10 +68,19 @@ def page() -> str:
 
 def _narrowed(items: list[Item], first: dt.date, last: dt.date, series: int | None) -> str:
     """The results page of the item a bar stands for, narrowed to the bar's days."""
-    query = items[series or 0].query
+    return _results(items[series or 0].query, (first, last))
+
+
+def _results(query: SearchQuery, days: tuple[dt.date, dt.date] | None = None) -> str:
+    """The results page of ``query`` with its facet and date filters; ``days``: narrowed to those (a preset or
+    "dated" gives way to them)."""
     args: dict[str, object] = {name: list(values) for name, values in query.filters().items() if values}
-    args.update({name: value for name, value in query.dates().items() if name not in ("range", "dated")})
-    args.update({"q": query.q or None, "from": first.isoformat(), "to": last.isoformat()})
+    if days is None:
+        args.update(query.dates())
+    else:
+        args.update({name: value for name, value in query.dates().items() if name not in ("range", "dated")})
+        args.update({"from": days[0].isoformat(), "to": days[1].isoformat()})
+    args["q"] = query.q or None
     return url_for("results.index", **{name: value for name, value in args.items() if value})  # type: ignore[arg-type]
 
 
@@ -98,7 +112,9 @@ def _compare() -> tuple[list[Item], tuple[Timeline, ...]]:
 
 def _queries(base: SearchQuery) -> list[tuple[str, SearchQuery]]:
     """The searches to compare: each ``q`` given, or one ``q`` in each of the ``outlet`` filters given."""
-    asked = [q.strip() for q in request.args.getlist("q")]
+    # The form sends all its boxes: the empty ones are no search (nor do they turn one search across outlets
+    # into one search in any of them).
+    asked = [q for q in (q.strip() for q in request.args.getlist("q")) if q]
     if len(asked) > MAX_ITEMS:
         raise QueryError(f"{len(asked)} searches to compare", hint=f"compare at most {MAX_ITEMS} at once")
     if len(asked) <= 1 and len(base.outlet) > 1:
@@ -106,7 +122,7 @@ def _queries(base: SearchQuery) -> list[tuple[str, SearchQuery]]:
             raise QueryError(f"{len(base.outlet)} outlets to compare", hint=f"compare at most {MAX_ITEMS} at once")
         q = asked[0] if asked else ""
         return [(f"{q or 'everything'} in {outlet}", replace(base, q=q, outlet=(outlet,))) for outlet in base.outlet]
-    return [(q, replace(base, q=q)) for q in asked if q]
+    return [(q, replace(base, q=q)) for q in asked]
 
 
 def _rows(items: list[Item], timelines: tuple[Timeline, ...]) -> Iterator[str]:
