@@ -24,7 +24,7 @@ import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from search.errors import QueryError
@@ -109,6 +109,15 @@ def csv_export() -> Response:
     response = Response(_csv_rows(found), content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = 'attachment; filename="newsdesk-timeline.csv"'
     return response
+
+
+@bp.app_template_global()
+def timeline_csv_url(interval: str) -> str:
+    """The chart's numbers as CSV: this page's search and timeline parameters, at the interval drawn (its
+    paging and its grouping of copies have no part in a timeline)."""
+    args = {key: values for key, values in request.args.to_dict(flat=False).items()
+            if key not in ("page", "per_page", "collapse", "count")}
+    return url_for("timeline.csv_export", **{**args, "interval": [interval]})  # type: ignore[arg-type]
 
 
 def _csv_rows(found: Timeline) -> Iterator[str]:

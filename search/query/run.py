@@ -89,7 +89,9 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
         return best(searcher, index, parsed, required, found, under_all, limit, deadline)
 
     if request.collapse:  # the first article of each story, in the same order
-        top = stories.firsts(ranked, stories.stories(searcher, index), limit, counted.articles)
+        # How many stories, to guess how far to rank (``_count`` counts them whenever the page lists them).
+        told = counted.stories if counted.stories is not None else counted.articles
+        top = stories.firsts(ranked, stories.stories(searcher, index), limit, counted.articles, told)
     else:
         top = ranked(limit)
     results = Results(searcher, parsed, top)

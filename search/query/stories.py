@@ -29,6 +29,7 @@ switches, the timeline, exports and alerts count every article.
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections.abc import Callable
@@ -94,45 +95,82 @@ def facet_counts(index: IndexColumns, found: Stories, masks: list[Mask], chosen:
     """Each facet counted in stories over ``masks`` under every *other* facet's filters (facets.count's
     multi-select counts): per value, the stories with at least one such article holding it.
 
-    Each (value, story) pair is one number, ``value × stories + story``;
-    the pairs of every leaf are gathered and made unique once, so a story
-    whose copies stand in two segments counts once.
+    Each facet's (story, value) pairs — one per document, one per (document,
+    actor) pair for actors — are put in (story, value) order once per
+    searcher (``_pairs``); a count then takes the pairs of the documents
+    counted, in that order, and counts a pair only where it differs from
+    the one before: no sort per search, and a story whose copies stand in
+    two segments counts once.
     """
+    end = len(found.by_docnum)
     counts: Counts = {}
     for name in FACETS:
-        pairs = []
-        for i, (mask, filters) in enumerate(zip(masks, chosen, strict=True)):
-            under = under_others(mask, filters, name)
-            coded = index.coded(i, name)
-            docs: NDArray[np.intp]
-            if name == ACTOR:  # (document, actor) pairs: the pairs of the documents counted
-                taken = under[index.leaves[i].columns.actor_docs]
-                values, docs = coded.codes[taken], index.leaves[i].columns.actor_docs[taken].astype(np.intp)
-            else:
-                values, docs = coded.codes[under], np.flatnonzero(under)
-            table = index.to_table[name][i][values].astype(np.int64)
-            pairs.append(table * found.count + found.codes[i][docs])
-        unique = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, dtype=np.int64)
-        per_value = np.bincount(unique // max(found.count, 1), minlength=len(index.values[name]))
+        under = np.zeros(end, dtype=np.bool_)
+        for leaf, mask, filters in zip(index.leaves, masks, chosen, strict=True):
+            under[leaf.offset:leaf.offset + leaf.columns.size] = under_others(mask, filters, name)
+        pairs = _pairs(index, found, name)
+        taken = under[pairs.docs]
+        story, value = pairs.stories[taken], pairs.values[taken]
+        first = np.ones(len(story), dtype=np.bool_)
+        first[1:] = (story[1:] != story[:-1]) | (value[1:] != value[:-1])
+        per_value = np.bincount(value[first], minlength=len(index.values[name]))
         present = np.flatnonzero(per_value)
         counts[name] = dict(zip([index.values[name][v] for v in present.tolist()], per_value[present].tolist(),
                                 strict=True))
     return counts
 
 
+@dataclass(frozen=True, eq=False)
+class _Pairs:
+    """One facet's (document, story, value) triples over the whole index, in (story, value) order."""
+
+    docs: Codes  # the document's number in the whole index
+    stories: Codes
+    values: Codes  # the value's code in the facet's table (``IndexColumns.values``)
+
+    @property
+    def nbytes(self) -> int:
+        return self.docs.nbytes + self.stories.nbytes + self.values.nbytes
+
+
+def _pairs(index: IndexColumns, found: Stories, name: str) -> _Pairs:
+    """A facet's pairs in (story, value) order: sorted once per searcher, when a count in stories first asks."""
+    with _LOCK:
+        kept = _PAIRS.setdefault(found, {})
+        pairs = kept.get(name)
+    if pairs is not None:
+        return pairs
+    docs, values = [], []
+    for i, leaf in enumerate(index.leaves):
+        coded = index.coded(i, name)
+        local = leaf.columns.actor_docs if name == ACTOR else np.arange(leaf.columns.size, dtype=np.int32)
+        docs.append((local + leaf.offset).astype(np.int32))
+        values.append(index.to_table[name][i][coded.codes])
+    all_docs = np.concatenate(docs) if docs else np.zeros(0, dtype=np.int32)
+    all_values = np.concatenate(values) if values else np.zeros(0, dtype=np.int32)
+    story = found.by_docnum[all_docs]
+    order = np.lexsort((all_values, story))
+    pairs = _Pairs(all_docs[order], story[order], all_values[order])
+    with _LOCK:
+        kept[name] = pairs
+    return pairs
+
+
 Ranked = list[tuple[Any, int]]  # (sort key, document number) pairs, first first: the page's order
 
 
-def firsts(rank: Callable[[int], Ranked], found: Stories, limit: int, available: int) -> Ranked:
+def firsts(rank: Callable[[int], Ranked], found: Stories, limit: int, available: int, stories: int) -> Ranked:
     """The first ``limit`` stories in ``rank``'s order, each as its first article there.
 
-    ``rank(n)`` gives the first ``n`` matched documents in the page's order
-    (of ``available`` in all). Most stories hold one article, so the first
-    ``limit`` documents nearly give the page; when copies take places, more
-    are ranked, the next time as many more as the stories found so far
-    suggest, until the page is full or every document is ranked.
+    ``rank(n)`` gives the first ``n`` matched documents in the page's order,
+    of ``available`` matched documents in ``stories`` stories. The first
+    ranking asks for as many documents as ``limit`` stories hold on average
+    (and a quarter more); should copies still crowd the page, the next asks
+    for as many more as the stories found so far suggest, until the page is
+    full or every document is ranked.
     """
-    wanted = min(limit, available)
+    per_story = available / max(stories, 1)
+    wanted = min(available, max(limit, math.ceil(limit * per_story * 1.25)))
     while True:
         ranked = rank(wanted)
         kept = _first_of_each(ranked, found)
@@ -202,6 +240,7 @@ def _id_column(reader: Any, name: str, size: int) -> NDArray[np.bytes_]:
     return found if len(found) >= size else np.concatenate([found, np.full(size - len(found), b"", dtype="S1")])
 
 
-#: ``IndexColumns`` → its stories; weak keys: they go with the searcher's columns.
+#: ``IndexColumns`` → its stories, and their facets' pairs; weak keys: they go with the searcher's columns.
 _BY_INDEX: weakref.WeakKeyDictionary[IndexColumns, Stories] = weakref.WeakKeyDictionary()
+_PAIRS: weakref.WeakKeyDictionary[Stories, dict[str, _Pairs]] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
