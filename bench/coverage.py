@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
-import json
 import logging
 import re
 import shlex
@@ -42,12 +40,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ingest_search import DEFAULT_OUT, append_results, find_corpus, machine, md_table, read_records, replicate
+from ingest_search import (
+    DEFAULT_OUT,
+    append_results,
+    ingest_replicated,
+    machine,
+    md_table,
+)
 from whoosh.searching import Searcher
 
 from search.enrich import load_gazetteer
 from search.index import open_index
-from search.ingest import ingest
 from search.query import columns, outlet_coverage, search
 from search.records import UNKNOWN, SearchQuery
 from search.settings import Settings
@@ -65,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="newsdesk-bench-coverage-") as tmp:
         instance = args.index or Path(tmp) / "instance"
         settings = Settings(index=instance, facet_cache_size=0)
-        ingest_s = None if (settings.index_dir).exists() else build(settings, Path(tmp), args.limit, args.scale)
+        ingest_s = None if (settings.index_dir).exists() else ingest_replicated(settings, Path(tmp), args.limit, args.scale)
         figures = measure(settings, args.rounds)
     context = {"started": started, "command": "python " + shlex.join(["bench/coverage.py", *argv]),
                "ingest_s": ingest_s, "rounds": args.rounds}
@@ -73,19 +76,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(section)
     append_results(args.out, section)
     return 0
-
-
-def build(settings: Settings, tmp: Path, limit: int | None, scale: int) -> float:
-    """``newsdesk ingest`` of the corpus records (replicated ``scale``×); its wall seconds."""
-    records = replicate(read_records(find_corpus(), limit), scale)
-    path = tmp / "records.jsonl.gz"
-    with gzip.open(path, "wt", encoding="utf-8") as out:
-        out.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
-    log.info("ingesting %d records", len(records))
-    start = time.perf_counter()
-    report = ingest([path], settings, progress=False)
-    log.info("ingest: added %d, skipped %d, duplicate %d", report.added, len(report.skipped), report.duplicate)
-    return time.perf_counter() - start
 
 
 def measure(settings: Settings, rounds: int) -> dict[str, Any]:

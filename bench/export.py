@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import gzip
 import http.client
 import json
 import logging
@@ -52,12 +51,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
-from ingest_search import DEFAULT_OUT, append_results, find_corpus, machine, md_table, read_records, replicate
+from ingest_search import DEFAULT_OUT, append_results, ingest_replicated, machine, md_table
 from scale import Server
 
 from search.enrich import load_gazetteer
 from search.index import from_stored, open_index
-from search.ingest import ingest
 from search.settings import Settings
 
 log = logging.getLogger("bench.export")
@@ -77,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="newsdesk-bench-export-") as tmp:
         instance = args.index or Path(tmp) / "instance"
         settings = Settings(index=instance)
-        ingest_s = None if settings.index_dir.exists() else build(settings, Path(tmp), args.limit, args.scale)
+        ingest_s = None if settings.index_dir.exists() else ingest_replicated(settings, Path(tmp), args.limit, args.scale)
         figures = measure(settings, args.rounds, Path(tmp))
     context = {"started": started, "command": "python " + shlex.join(["bench/export.py", *argv]),
                "ingest_s": ingest_s, "rounds": args.rounds}
@@ -85,19 +83,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(section)
     append_results(args.out, section)
     return 0
-
-
-def build(settings: Settings, tmp: Path, limit: int | None, scale: int) -> float:
-    """``newsdesk ingest`` of the corpus records (replicated ``scale``×); its wall seconds."""
-    records = replicate(read_records(find_corpus(), limit), scale)
-    path = tmp / "records.jsonl.gz"
-    with gzip.open(path, "wt", encoding="utf-8") as out:
-        out.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
-    log.info("ingesting %d records", len(records))
-    start = time.perf_counter()
-    report = ingest([path], settings, progress=False)
-    log.info("ingest: added %d, skipped %d, duplicate %d", report.added, len(report.skipped), report.duplicate)
-    return time.perf_counter() - start
 
 
 # --- the runs -----------------------------------------------------------------------------------------------

@@ -71,6 +71,7 @@ from whoosh.searching import Searcher
 
 from search.enrich import Gazetteer, enrich, load_gazetteer
 from search.index import create_index, open_index, write_articles
+from search.ingest import ingest
 from search.query import make_query, parse_query, search
 from search.records import Article
 from search.settings import Settings
@@ -128,6 +129,31 @@ def read_records(path: Path, limit: int | None) -> list[Record]:
     with gzip.open(path, "rt", encoding="utf-8") as lines:
         records = [json.loads(line) for line in lines if line.strip()]
     return records if limit is None else spread(records, limit)
+
+
+def ingest_replicated(settings: Settings, tmp: Path, limit: int | None, scale: int) -> float:
+    """``newsdesk ingest`` of the corpus records (``limit`` of them, replicated ``scale``×) into ``settings``'
+    instance, through a JSON Lines file in ``tmp``: the instance the query benchmarks measure. Its wall seconds."""
+    records = replicate(read_records(find_corpus(), limit), scale)
+    path = tmp / "records.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        out.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    log.info("ingesting %d records", len(records))
+    start = time.perf_counter()
+    report = ingest([path], settings, progress=False)
+    log.info("ingest: added %d, skipped %d, duplicate %d", report.added, len(report.skipped), report.duplicate)
+    return time.perf_counter() - start
+
+
+def instance_parser(description: str, rounds: int) -> argparse.ArgumentParser:
+    """The options of a benchmark over one instance of the corpus: how much of it, how many times, where kept."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--limit", type=int, metavar="N", help="N records spread evenly over the corpus (default all)")
+    parser.add_argument("--scale", type=int, default=1, metavar="K", help="the corpus K× (new ids, outlets)")
+    parser.add_argument("--index", type=Path, metavar="DIR", help="reuse (or build and keep) this instance")
+    parser.add_argument("--rounds", type=int, default=rounds, metavar="R", help=f"interleaved rounds (default {rounds})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="append the results here")
+    return parser
 
 
 def spread(items: Sequence[T], n: int) -> list[T]:

@@ -29,10 +29,7 @@ Run: ``python bench/stories.py [--limit N] [--scale K] [--index DIR] [--rounds R
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import gzip
-import json
 import logging
 import shlex
 import statistics
@@ -42,17 +39,15 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ingest_search import DEFAULT_OUT, append_results, find_corpus, machine, md_table, read_records, replicate
+from ingest_search import append_results, ingest_replicated, instance_parser, machine, md_table
 
 from search.enrich import load_gazetteer
 from search.index import open_index
-from search.ingest import ingest
 from search.query import columns, make_query, search
 from search.query.stories import _pairs, _stories
 from search.records import FACETS
 from search.settings import Settings
 
-log = logging.getLogger("bench.stories")
 QUERIES = ("", "Kosovo", "Lavrov", "Serbia Kosovo", '"foreign minister"', "election", "oil OR gas")
 #: The three pages measured, by their parameters beside the query.
 KINDS = {"plain": {}, "collapsed": {"collapse": "story", "count": "articles"}, "stories": {"count": "stories"}}
@@ -61,33 +56,19 @@ SORTS = ("relevance", "date")
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--limit", type=int, default=None, help="corpus records to ingest (default all)")
-    parser.add_argument("--scale", type=int, default=1, help="replicate the corpus this many times")
-    parser.add_argument("--index", type=Path, default=None, help="instance directory to reuse or keep")
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser = instance_parser(__doc__.split("\n\n")[0], rounds=15)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     started = dt.datetime.now(dt.UTC)
     with tempfile.TemporaryDirectory(prefix="newsdesk-bench-stories-") as tmp:
         settings = Settings(index=args.index or Path(tmp) / "instance", facet_cache_size=0)
         if not settings.index_dir.exists():
-            build(settings, Path(tmp), args.limit, args.scale)
+            ingest_replicated(settings, Path(tmp), args.limit, args.scale)
         rows, about = measure(settings, args.rounds)
     section = render(rows, about, started, "python " + shlex.join(["bench/stories.py", *argv]))
     print(section)
     append_results(args.out, section)
     return 0
-
-
-def build(settings: Settings, tmp: Path, limit: int | None, scale: int) -> None:
-    records = replicate(read_records(find_corpus(), limit), scale)
-    path = tmp / "records.jsonl.gz"
-    with gzip.open(path, "wt", encoding="utf-8") as out:
-        out.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
-    log.info("ingesting %d records", len(records))
-    ingest([path], settings, progress=False)
 
 
 Row = tuple[str, str, float, float, float, int, int]

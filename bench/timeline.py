@@ -23,10 +23,7 @@ Run: ``python bench/timeline.py [--limit N] [--scale K] [--index DIR] [--rounds 
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import gzip
-import json
 import logging
 import shlex
 import statistics
@@ -36,27 +33,20 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ingest_search import DEFAULT_OUT, append_results, find_corpus, machine, md_table, read_records, replicate
+from ingest_search import append_results, ingest_replicated, instance_parser, machine, md_table
 
 from search.enrich import load_gazetteer
 from search.index import open_index
-from search.ingest import ingest
 from search.query import make_query, search, timeline_of
 from search.settings import Settings
 from web.chart import draw
 
-log = logging.getLogger("bench.timeline")
 QUERIES = ("", "Kosovo", "Lavrov", "Serbia Kosovo", '"foreign minister"', "election", "oil OR gas")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--limit", type=int, default=None, help="corpus records to ingest (default all)")
-    parser.add_argument("--scale", type=int, default=1, help="replicate the corpus this many times")
-    parser.add_argument("--index", type=Path, default=None, help="instance directory to reuse or keep")
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser = instance_parser(__doc__.split("\n\n")[0], rounds=15)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     started = dt.datetime.now(dt.UTC)
@@ -64,21 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings(index=args.index or Path(tmp) / "instance", facet_cache_size=0)
         built = not settings.index_dir.exists()
         if built:
-            build(settings, Path(tmp), args.limit, args.scale)
+            ingest_replicated(settings, Path(tmp), args.limit, args.scale)
         rows, articles = measure(settings, args.rounds)
     section = render(rows, articles, started, "python " + shlex.join(["bench/timeline.py", *argv]), memory(), built)
     print(section)
     append_results(args.out, section)
     return 0
-
-
-def build(settings: Settings, tmp: Path, limit: int | None, scale: int) -> None:
-    records = replicate(read_records(find_corpus(), limit), scale)
-    path = tmp / "records.jsonl.gz"
-    with gzip.open(path, "wt", encoding="utf-8") as out:
-        out.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
-    log.info("ingesting %d records", len(records))
-    ingest([path], settings, progress=False)
 
 
 def measure(settings: Settings, rounds: int) -> tuple[list[tuple[str, float, float, float]], int]:
