@@ -36,6 +36,7 @@ from search.errors import MailError
 from search.index import IndexReport, open_index, write_articles
 from search.ingest import ingest
 from search.query import search
+from search.query.embedded import EmbeddedReader
 from search.records import Article, SavedSearch, SearchQuery
 from search.settings import Settings
 from search.state import state_path
@@ -87,7 +88,7 @@ def body(message: EmailMessage, kind: str) -> str:
 
 def feed(settings: Settings, saved: SavedSearch, gazetteer: Gazetteer) -> AlertFeed:
     with open_index(settings).searcher() as searcher:
-        return feed_page(settings, saved, searcher, gazetteer)
+        return feed_page(settings, saved, EmbeddedReader(searcher, settings, gazetteer))
 
 
 LAVROV_TEXT = "Russian Foreign Minister Sergey Lavrov met his Serbian counterpart in Moscow on {day} to discuss Kosovo."
@@ -397,7 +398,7 @@ def test_an_alert_delivers_exactly_the_new_articles_the_results_page_finds(
     with open_index(instance).searcher() as searcher:
         page = search(searcher, replace(saved_query, per_page=100), instance, gazetteer)
         expected = {hit.id for hit in page.hits} & {a.id for a in new}  # the seeds were there before
-        delivered = {entry.hit.id for entry in feed_page(instance, saved, searcher, gazetteer, limit=100).entries}
+        delivered = {entry.hit.id for entry in feed_page(instance, saved, EmbeddedReader(searcher, instance, gazetteer), limit=100).entries}
     assert delivered == expected
 
 

@@ -42,6 +42,7 @@ from search.enrich import Gazetteer, enrich
 from search.errors import QueryError
 from search.index import open_index, write_articles
 from search.query import make_query, matching, search
+from search.query.embedded import EmbeddedReader
 from search.records import Article, SearchPage, SearchQuery
 from search.settings import Settings
 from webforms import form_fields, log_in, make_app, make_user, own_instance, submit
@@ -535,7 +536,7 @@ def dated_article(gazetteer: Gazetteer, n: int, published: dt.date | dt.datetime
 def delivered(settings: Settings, saved_id: int, gazetteer: Gazetteer) -> set[str]:
     saved = next(s for s in list_saved(settings) if s.id == saved_id)
     with open_index(settings).searcher() as searcher:
-        return {entry.hit.id for entry in feed_page(settings, saved, searcher, gazetteer, limit=100).entries}
+        return {entry.hit.id for entry in feed_page(settings, saved, EmbeddedReader(searcher, settings, gazetteer), limit=100).entries}
 
 
 def test_an_alert_on_a_preset_takes_the_week_before_each_run(fresh: Settings, gazetteer: Gazetteer) -> None:

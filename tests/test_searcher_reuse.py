@@ -18,10 +18,11 @@ from whoosh.searching import Searcher
 
 from search.index import delete_articles, open_index
 from search.ingest import ingest
+from search.query.embedded import EmbeddedReader
 from search.settings import Settings
 from tests.conftest import SEED_ARTICLES, make_settings
 from web import create_app
-from web.searcher import get_searcher
+from web.readers import get_reader
 
 
 def _app(settings: Settings) -> Flask:
@@ -30,7 +31,9 @@ def _app(settings: Settings) -> Flask:
 
 def _searcher_of_a_request(app: Flask) -> Searcher:
     with app.test_request_context("/"):
-        return get_searcher()
+        reader = get_reader()
+        assert isinstance(reader, EmbeddedReader)  # the default backend, which keeps a searcher per thread
+        return reader.searcher
 
 
 def _ids(app: Flask) -> set[str]:

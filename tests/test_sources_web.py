@@ -39,6 +39,7 @@ from search.crawl.frontier import Frontier
 from search.decode import received_page
 from search.enrich import Gazetteer, enrich
 from search.index import open_index, write_articles
+from search.query.embedded import EmbeddedReader
 from search.records import UNKNOWN, PageHints, Source
 from search.settings import Settings
 from search.sources import add_source, instance_sources, read_opml, registered_sources
@@ -161,7 +162,8 @@ def share(part: int, whole: int) -> float:
 
 def rows_now(settings: Settings) -> dict[str, SourceRow]:
     with open_index(settings).searcher() as searcher:
-        return {row.name: row for row in source_rows(settings, searcher, dt.datetime.now(dt.UTC))}
+        reader = EmbeddedReader(searcher, settings)
+        return {row.name: row for row in source_rows(settings, reader, dt.datetime.now(dt.UTC))}
 
 
 # --- source_rows ------------------------------------------------------------------------

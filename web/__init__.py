@@ -2,8 +2,8 @@
 
 ``create_app(test_config=None)`` is the factory (flaskr style). Settings load
 once here and live in ``app.config["NEWSDESK_SETTINGS"]``; each server
-thread keeps a searcher across requests until the index changes (see
-``web.searcher``), and ``web.memory`` hands freed heap back to the system.
+thread reads the instance through the query stage's seam, a reader kept
+across requests until the index changes (see ``web.readers``), and ``web.memory`` hands freed heap back to the system.
 One blueprint per area: ``results`` (the results page, ``/api/search``, Atom),
 ``exports`` (every match as CSV or JSON Lines), ``timeline``
 (attention over time: its API, CSV and the results page's chart),
@@ -51,14 +51,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         memory,
         openapi,
         original,
+        readers,
         results,
         saved,
-        searcher,
         sources,
         timeline,
     )
 
-    searcher.init_app(app)
+    readers.init_app(app)
     memory.init_app(app)
     errors.init_app(app)
     csrf.init_app(app)

@@ -42,7 +42,7 @@ from search.alerts import (
 from search.alerts import register as register_account
 from search.errors import AccountError, LoginRequired, NewsdeskError, NotFound, RegistrationClosed
 from search.records import User
-from web.searcher import get_settings
+from web.readers import get_settings
 
 bp = Blueprint("accounts", __name__)
 login_manager = LoginManager()

@@ -11,8 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, render_template
 
 from search.enrich import list_candidates
-from search.query import actor_page
-from web.searcher import get_gazetteer, get_searcher, get_settings
+from web.readers import get_gazetteer, get_reader, get_settings
 
 bp = Blueprint("actors", __name__)
 
@@ -32,10 +31,10 @@ def api_candidates() -> Response:
 
 @bp.route("/actors/<actor_id>")
 def show(actor_id: str) -> str:
-    page = actor_page(get_searcher(), actor_id, get_settings(), get_gazetteer())
+    page = get_reader().actor(actor_id)
     return render_template("actor.html", actor=page)
 
 
 @bp.route("/api/actors/<actor_id>")
 def api_show(actor_id: str) -> Response:
-    return jsonify(actor_page(get_searcher(), actor_id, get_settings(), get_gazetteer()).as_json())
+    return jsonify(get_reader().actor(actor_id).as_json())

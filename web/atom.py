@@ -27,11 +27,10 @@ from collections.abc import Iterable, Sequence
 from urllib.parse import quote, urlencode
 
 from flask import Response, request
-from whoosh.searching import Searcher
 
 from search.enrich import Gazetteer
 from search.index import first_indexed
-from search.query import facet_label
+from search.query import Reader, facet_label
 from search.records import Hit, Published, SearchQuery
 from search.settings import Settings
 
@@ -63,7 +62,7 @@ def moment(value: Published) -> dt.datetime:
     return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
 
 
-def entry_dates(settings: Settings, searcher: Searcher, hits: Sequence[Hit]) -> dict[str, dt.datetime]:
+def entry_dates(settings: Settings, reader: Reader, hits: Sequence[Hit]) -> dict[str, dt.datetime]:
     """Each hit's ``<updated>``: published, else first indexed (else, for an
     article numbered before that moment was recorded, its stored ``indexed_at``)."""
     undated = [hit.id for hit in hits if hit.published is None]
@@ -75,9 +74,7 @@ def entry_dates(settings: Settings, searcher: Searcher, hits: Sequence[Hit]) -> 
         elif hit.id in first:
             dates[hit.id] = first[hit.id]
         else:
-            stored = searcher.document(id=hit.id) or {}
-            indexed = stored.get("indexed_at")
-            dates[hit.id] = indexed.replace(tzinfo=dt.UTC) if isinstance(indexed, dt.datetime) else _EPOCH
+            dates[hit.id] = reader.indexed_at(hit.id) or _EPOCH
     return dates
 
 
@@ -101,15 +98,6 @@ _DATE_WORDS = {
     "dated=yes": "dated only", "dated=no": "undated only",
     "certainty=certain": "date: certain only", "certainty=uncertain": "date: uncertain only",
 }
-
-
-def commit_time(settings: Settings, searcher: Searcher) -> dt.datetime | None:
-    """When the index snapshot the searcher reads was committed (its TOC file's time); None if unknown."""
-    try:
-        toc = settings.index_dir / f"_MAIN_{searcher.reader().generation()}.toc"
-        return dt.datetime.fromtimestamp(int(toc.stat().st_mtime), dt.UTC)
-    except (OSError, AttributeError):
-        return None  # no Last-Modified rather than a wrong one: the ETag still validates
 
 
 def feed_response(body: str, last_modified: dt.datetime | None) -> Response:

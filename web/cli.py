@@ -233,16 +233,17 @@ _WHERE = re.compile(r"^(?:line|record|row|offset|byte) [\d,]+: ")
 
 
 def _search(args: argparse.Namespace, settings: Settings) -> int:
-    from search.enrich import load_gazetteer
-    from search.index import open_index
-    from search.query import make_query, search
+    from search.query import make_query, open_readers
 
     request = make_query(
         args.q, args.outlet, args.actor, args.year, args.language, args.sort, args.page, args.per_page,
         settings=settings, **date_options(args),
     )
-    with open_index(settings).searcher() as searcher:
-        page = search(searcher, request, settings, load_gazetteer())
+    reader = open_readers(settings).snapshot()
+    try:
+        page = reader.search(request)
+    finally:
+        reader.close()
     if args.json:
         print(json.dumps(page.as_json(), ensure_ascii=False, indent=2))
         return 0

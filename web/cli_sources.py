@@ -192,19 +192,20 @@ def _health(args: argparse.Namespace, settings: Settings) -> int:
     """Every source the instance knows (kept, crawled or only ingested), then every host crawled."""
     from search.crawl import crawl_health
     from search.errors import IndexUnavailable
-    from search.index import open_index
+    from search.query import Reader, open_readers
     from web.source_health import source_rows
 
     crawled, hosts = crawl_health(settings)
+    reader: Reader | None
     try:
-        searcher = open_index(settings).searcher()
+        reader = open_readers(settings).snapshot()
     except IndexUnavailable:
-        searcher = None  # the article columns are then unknown, not 0
+        reader = None  # the article columns are then unknown, not 0
     try:
-        rows = source_rows(settings, searcher, dt.datetime.now(dt.UTC), crawled=crawled)
+        rows = source_rows(settings, reader, dt.datetime.now(dt.UTC), crawled=crawled)
     finally:
-        if searcher is not None:
-            searcher.close()
+        if reader is not None:
+            reader.close()
     if not rows:
         print(f"no sources in {settings.index} yet: newsdesk sources add URL --index {settings.index}, "
               f"or newsdesk ingest FILE --index {settings.index}")

@@ -22,13 +22,11 @@ from functools import partial
 from flask import Blueprint, Response, render_template, request, url_for
 
 from search.errors import QueryError
-from search.query import columns, search, select, side_by_side
-from search.query.parse import Deadline
 from search.query.timeline import Series, Timeline
 from search.records import FacetValue, SearchQuery
 from web.chart import draw
 from web.params import parse_request
-from web.searcher import get_gazetteer, get_searcher, get_settings
+from web.readers import get_reader
 from web.timeline import options
 
 bp = Blueprint("compare", __name__)
@@ -100,14 +98,12 @@ def _compare() -> tuple[list[Item], tuple[Timeline, ...]]:
     queries = _queries(base)
     if not queries:
         return [], ()
-    searcher, settings, gazetteer = get_searcher(), get_settings(), get_gazetteer()
-    items, masks = [], []
+    reader = get_reader()
+    items = []
     for label, query in queries:
-        found = search(searcher, replace(query, per_page=1, page=1), settings, gazetteer)
-        actors = tuple(found.facets["actor"][:TOP_ACTORS])
-        items.append(Item(label, query, found.total, actors))
-        masks.append(select(searcher, query, settings, Deadline(settings)).under_all)
-    return items, side_by_side(columns.index_columns(searcher), masks, chosen.interval)
+        found = reader.search(replace(query, per_page=1, page=1))
+        items.append(Item(label, query, found.total, tuple(found.facets["actor"][:TOP_ACTORS])))
+    return items, reader.side_by_side([query for _, query in queries], chosen.interval)
 
 
 def _queries(base: SearchQuery) -> list[tuple[str, SearchQuery]]:

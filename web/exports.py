@@ -21,11 +21,10 @@ from flask import Blueprint, Response, request, url_for
 from search.enrich import Gazetteer
 from search.errors import QueryError
 from search.folding import fold
-from search.index import open_index
-from search.query import EXPORT_COLUMNS, Export, ExportRow, export, facet_label, facet_table
+from search.query import EXPORT_COLUMNS, Export, ExportRow, facet_label
 from search.records import FacetValue, SearchQuery
 from web.params import parse_request
-from web.searcher import get_gazetteer, get_searcher, get_settings
+from web.readers import get_gazetteer, get_reader, open_snapshot
 
 bp = Blueprint("exports", __name__)
 log = logging.getLogger(__name__)
@@ -57,25 +56,25 @@ def _export(fmt: str) -> Response:
 
     Everything that can refuse the request (its parameters, the query, the
     time limit) runs before the first byte, so a refusal is a 400 with a
-    hint, as on the page. The rows are read from a searcher of the
-    export's own: one snapshot of the index from the first row to the last,
-    whatever is committed meanwhile, closed with the response.
+    hint, as on the page. The rows are read from a reader of the export's
+    own (``open_snapshot``): one snapshot of the index from the first row to
+    the last, whatever is committed meanwhile, closed with the response.
     """
-    query, settings, gazetteer = parse_request(), get_settings(), get_gazetteer()
+    query, gazetteer = parse_request(), get_gazetteer()
     bom = _bom() if fmt == "csv" else False
     facet = request.args.get("facet")
     if facet is not None:
-        table = facet_table(get_searcher(), query, settings, gazetteer, facet)
+        table = get_reader().facet_table(query, facet)
         return _download(FACET_WRITERS[fmt](table, bom), fmt, _filename(query, gazetteer, facet), len(table))
-    searcher = open_index(settings).searcher()
+    reader = open_snapshot()
     try:
-        found = export(searcher, query, settings, gazetteer)
+        found = reader.export(query)
     except BaseException:
-        searcher.close()
+        reader.close()
         raise
     response = _download(_logged(EXPORT_WRITERS[fmt](found, bom)), fmt, _filename(query, gazetteer), found.total)
     # Closed once, when the server closes the response: sent whole, cut short, never begun (HEAD), or failed.
-    response.call_on_close(searcher.close)
+    response.call_on_close(reader.close)
     return response
 
 

@@ -19,7 +19,7 @@ from flask import Blueprint, Flask, Response, render_template, request
 from search.alerts import article_link, feed_page, feed_url, saved_by_token, update_saved
 from search.errors import NotFound
 from web import atom
-from web.searcher import get_gazetteer, get_searcher, get_settings
+from web.readers import get_gazetteer, get_reader, get_settings
 
 bp = Blueprint("feeds", __name__)
 
@@ -30,8 +30,8 @@ def feed(token: str) -> Response:
     saved = saved_by_token(settings, "feed", token)
     if not saved.feed:
         raise NotFound("this saved search's feed is turned off", hint="turn it on in your saved searches")
-    searcher = get_searcher()
-    page = feed_page(settings, saved, searcher, get_gazetteer())
+    reader = get_reader()
+    page = feed_page(settings, saved, reader)
     body = render_template(
         "alert.atom.xml", page=page, title=atom.filters_text(saved.query, get_gazetteer()),
         self_url=feed_url(settings, saved), feed_id=atom.public_url(settings, f"/feeds/saved/{saved.id}"),
@@ -40,7 +40,7 @@ def feed(token: str) -> Response:
     )
     # New deliveries change the feed without an index commit, and a takedown the other way round.
     # (A renamed saved search changes only the ETag: nothing records when it was renamed.)
-    changed = [moment for moment in (atom.commit_time(settings, searcher), page.updated) if moment is not None]
+    changed = [moment for moment in (reader.committed(), page.updated) if moment is not None]
     return atom.feed_response(body, max(changed))
 
 

@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, Response, render_template
 
 from search.errors import NotFound
-from search.query import get_article
 from search.records import RECORD_FIELDS, RECORD_TYPE, Hit, StatedRecord
-from web.searcher import get_gazetteer, get_searcher, get_settings
+from web.readers import get_reader, get_settings
 
 if TYPE_CHECKING:
     from search.archive import Original
@@ -125,7 +124,7 @@ def _original(article_id: str) -> tuple[Hit, Original]:
     # (tests/test_server_memory.py), and the reader brings warcio (about 1.5 MB) into the server.
     from search.archive import read_original
 
-    article = get_article(get_searcher(), article_id, get_gazetteer())  # NotFound once it left the index
+    article = get_reader().article(article_id)  # NotFound once it left the index
     capture = read_original(get_settings(), article.id)
     if capture is None:
         raise NotFound(

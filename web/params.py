@@ -30,7 +30,7 @@ from search.query.parse import (
     SORTS,
 )
 from search.records import SearchQuery
-from web.searcher import get_settings
+from web.readers import get_settings
 
 
 @dataclass(frozen=True)

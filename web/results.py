@@ -20,11 +20,11 @@ from functools import partial
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
 from search.alerts import article_link
-from search.query import Overview, overview, search
+from search.query import Overview
 from search.records import SearchPage, SearchQuery
-from web.atom import as_uri, commit_time, entry_dates, feed_response, filters_text, moment, newest, public_url
+from web.atom import as_uri, entry_dates, feed_response, filters_text, moment, newest, public_url
 from web.params import changed_url, parse_request
-from web.searcher import get_gazetteer, get_searcher, get_settings
+from web.readers import get_gazetteer, get_reader, get_settings
 from web.timeline import chart_for
 
 bp = Blueprint("results", __name__)
@@ -57,7 +57,7 @@ def _instance(query: SearchQuery) -> Instance | None:
     if query.q.strip() or any(query.filters().values()) or query.dates() or query.page > 1:
         return None
     settings = get_settings()
-    about = overview(get_searcher(), settings)
+    about = get_reader().overview()
     few = current_app.config.get("NEWSDESK_FEW_ARTICLES", FEW_ARTICLES)
     return Instance(about, index=shlex.quote(str(settings.index)), small=about.articles < few)
 
@@ -67,10 +67,10 @@ def _render_json(page: SearchPage) -> Response | str:
 
 
 def _render_atom(page: SearchPage) -> Response | str:
-    settings, searcher = get_settings(), get_searcher()
+    settings, reader = get_settings(), get_reader()
     args = list(request.args.items(multi=True))
-    dates = entry_dates(settings, searcher, page.hits)
-    committed = commit_time(settings, searcher)
+    dates = entry_dates(settings, reader, page.hits)
+    committed = reader.committed()
     body = render_template(
         "search.atom.xml", page=page, dates=dates, updated=newest(dates.values(), committed),
         title=filters_text(page.query, get_gazetteer()), self_url=public_url(settings, request.path, args),
@@ -95,7 +95,7 @@ PAGE_DEFAULTS = {"html": {"collapse": "story", "count": "articles"}}
 
 def _respond(fmt: str) -> Response | str:
     query = parse_request(defaults=PAGE_DEFAULTS.get(fmt))
-    page = search(get_searcher(), query, get_settings(), get_gazetteer())
+    page = get_reader().search(query)
     return RENDERERS[fmt](page)
 
 

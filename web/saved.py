@@ -38,8 +38,8 @@ from search.errors import AlertError, QueryError
 from search.query import facet_label, make_query
 from search.records import FACETS, SavedSearch, SearchQuery
 from web.accounts import current_account, error_text, form_status, login_required
+from web.readers import get_gazetteer, get_settings
 from web.results import DATE_TITLES, date_label
-from web.searcher import get_gazetteer, get_settings
 
 bp = Blueprint("saved", __name__)
 

@@ -3,7 +3,7 @@
 On top of the whole backend, beside the web app: the ``/sources`` page
 (web/sources.py) and the ``newsdesk sources`` command show these rows, so
 nothing here reads a request, a session or the app — ``source_rows`` takes
-the settings, a searcher (None when the index cannot be opened) and the
+the settings, a reader (None when the index cannot be opened) and the
 moment, and reads the state database read-only.
 
 A source is any outlet one of these knows, once:
@@ -40,13 +40,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from whoosh.searching import Searcher
-
 from search.crawl import SourceSchedule, crawl_health, source_schedules
 from search.crawl.frontier import SourceHealth, next_fetches
 from search.crawl.loop import sources_to_crawl
 from search.errors import NewsdeskError
-from search.query import OutletCoverage, outlet_coverage
+from search.query import OutletCoverage, Reader
 from search.records import Source
 from search.settings import Settings
 from search.sources import RegisteredSource, instance_sources, registered_sources
@@ -192,12 +190,12 @@ class SourceRow:
 
 
 def source_rows(
-    settings: Settings, searcher: Searcher | None, now: dt.datetime, *,
+    settings: Settings, reader: Reader | None, now: dt.datetime, *,
     crawled: Sequence[SourceHealth] | None = None,
 ) -> list[SourceRow]:
     """Every source the instance knows, by name (case-folded), each joined across registry, crawl, schedule, index.
 
-    ``searcher``: the index's searcher; None when there is no usable index
+    ``reader``: the index's reader; None when there is no usable index
     (the article columns are then unknown, the rest is shown). ``now``
     (timezone-aware) is the moment the rows describe: the coverage window
     ends there, and "due now" is judged against it. ``crawled``: the
@@ -210,7 +208,7 @@ def source_rows(
     now = now.astimezone(dt.UTC)
     kept = {item.source.name.casefold(): item for item in registered_sources(settings)}
     health = {record.name.casefold(): record for record in (crawl_health(settings)[0] if crawled is None else crawled)}
-    coverage = _by_name(outlet_coverage(searcher, settings, now) if searcher is not None else [])
+    coverage = _by_name(reader.coverage(now) if reader is not None else [])
     names = {item.source.name for item in kept.values()} | {record.name for record in health.values()}
     schedules = {name.casefold(): entry for name, entry in source_schedules(settings, sorted(names)).items()}
     followed = {source.name.casefold(): source.name for source in _followed(settings)}
@@ -228,7 +226,7 @@ def source_rows(
             url=item.source.url if item else record.url if record else None,
             kept=item, crawl=record, schedule=schedules.get(key),
             coverage=counted, outlets=outlets,
-            index_read=searcher is not None, now=now, followed=key in followed, waiting=waiting.get(key),
+            index_read=reader is not None, now=now, followed=key in followed, waiting=waiting.get(key),
         ))
     return sorted(rows, key=lambda row: (row.name.casefold(), row.name))
 

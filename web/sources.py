@@ -43,20 +43,20 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from flask_wtf.file import FileField, FileRequired
-from whoosh.searching import Searcher
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from search.crawl import crawl_health
 from search.crawl.addresses import is_public
 from search.errors import AdminRequired, IndexUnavailable, NewsdeskError, NotFound, SourceError, SourceExists
+from search.query import Reader
 from search.query.coverage import DEFAULT_WINDOW
 from search.records import Source
 from search.sources import add_source, instance_sources, registered_sources
 from search.sources.opml import MAX_OPML_BYTES
 from search.sources.registry import MAX_NAME
 from web.accounts import current_account, error_text
-from web.searcher import get_searcher, get_settings
+from web.readers import get_reader, get_settings
 from web.source_health import SourceRow, source_rows
 
 if TYPE_CHECKING:
@@ -203,8 +203,8 @@ def _page(*, add_form: AddSourceForm | None = None, import_form: ImportForm | No
           status: int = 200) -> ResponseReturnValue:
     settings = get_settings()
     crawled, hosts = crawl_health(settings)
-    searcher, unreadable = _searcher()
-    rows = source_rows(settings, searcher, dt.datetime.now(dt.UTC), crawled=crawled)
+    reader, unreadable = _reader()
+    rows = source_rows(settings, reader, dt.datetime.now(dt.UTC), crawled=crawled)
     admin = is_admin()
     return render_template(
         "sources.html", rows=rows, crawled=[row for row in rows if row.crawl is not None], hosts=hosts,
@@ -216,10 +216,10 @@ def _page(*, add_form: AddSourceForm | None = None, import_form: ImportForm | No
     ), status
 
 
-def _searcher() -> tuple[Searcher | None, str | None]:
-    """The index's searcher, or None and why: the page still shows what the crawler knows."""
+def _reader() -> tuple[Reader | None, str | None]:
+    """The index's reader, or None and why: the page still shows what the crawler knows."""
     try:
-        return get_searcher(), None
+        return get_reader(), None
     except IndexUnavailable as e:
         return None, e.message
 

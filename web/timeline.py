@@ -28,11 +28,11 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from search.errors import QueryError
-from search.query import INTERVALS, Timeline, timeline_of
+from search.query import INTERVALS, Timeline
 from search.records import SearchQuery
 from web.chart import Chart, draw
 from web.params import Parameter, changed_url, parse_request, read_parameter
-from web.searcher import get_searcher, get_settings
+from web.readers import get_reader
 
 bp = Blueprint("timeline", __name__)
 
@@ -84,7 +84,7 @@ def options(args: Mapping[str, str]) -> Options:
 
 
 def timeline_for(query: SearchQuery, chosen: Options) -> Timeline:
-    return timeline_of(get_searcher(), query, get_settings(), chosen.interval, split=chosen.split, top=chosen.top)
+    return get_reader().timeline(query, chosen.interval, split=chosen.split, top=chosen.top)
 
 
 def chart_for(query: SearchQuery) -> tuple[Chart, list[tuple[str, str, str | None]]] | None:

@@ -11,12 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from whoosh.searching import Searcher
-
 from search.alerts.mail import Reason
 from search.alerts.outbox import deliveries
-from search.enrich import Gazetteer
-from search.query import hits_by_id
+from search.query import Reader
 from search.records import Hit, SavedSearch
 from search.settings import Settings
 
@@ -41,12 +38,10 @@ class AlertFeed:
         return max(moments, default=self.saved.created or dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
 
 
-def feed_page(
-    settings: Settings, saved: SavedSearch, searcher: Searcher, gazetteer: Gazetteer, limit: int = 50
-) -> AlertFeed:
+def feed_page(settings: Settings, saved: SavedSearch, reader: Reader, limit: int = 50) -> AlertFeed:
     """The saved search's delivered articles (sent, pending or feed-only), newest delivery first."""
     delivered = deliveries(settings, saved.id, limit)
     # An article taken down since is left out of the feed.
-    hits = {hit.id: hit for hit in hits_by_id(searcher, [d.article_id for d in delivered], gazetteer)}
+    hits = {hit.id: hit for hit in reader.hits([d.article_id for d in delivered])}
     entries = (FeedEntry(hits[d.article_id], d.created, d.why) for d in delivered if d.article_id in hits)
     return AlertFeed(saved, tuple(entries))

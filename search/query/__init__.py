@@ -3,6 +3,11 @@
 Where it sits: above the index (its schema, analysis and stored document)
 and the gazetteer (actor labels); below alerts and the web app.
 
+The seam every backend answers (``backend``): ``Reader``, one snapshot of
+an instance, asked everything below through one interface, and
+``Readers``, a backend's source of them (``open_readers``); the embedded
+Whoosh backend (``embedded``) answers with the functions below.
+
 Exports: ``search`` (hits, snippets, facets), ``matching`` (what alerts
 percolate), ``make_query`` and ``parse_query``, ``hits_by_id``,
 ``get_article``, ``get_copies``, ``actor_page``, ``facet_label``;
@@ -30,6 +35,7 @@ arrays), ``timeline`` (matches per day, week, month or year), ``related``
 
 from __future__ import annotations
 
+from search.query.backend import Reader, Readers, open_readers
 from search.query.coverage import OutletCoverage, outlet_coverage
 from search.query.export import EXPORT_COLUMNS, Export, ExportRow, export, facet_table
 from search.query.overview import Overview, overview
@@ -55,6 +61,8 @@ __all__ = [
     "ExportRow",
     "OutletCoverage",
     "Overview",
+    "Reader",
+    "Readers",
     "RelatedArticle",
     "Selection",
     "Timeline",
@@ -67,6 +75,7 @@ __all__ = [
     "hits_by_id",
     "make_query",
     "matching",
+    "open_readers",
     "outlet_coverage",
     "overview",
     "parse_query",

@@ -1,0 +1,68 @@
+"""The read side's seam (search/query/backend.py): the web app asks a ``Reader``, never a search engine.
+
+A second backend (PostgreSQL) plugs in below the seam; for that to be a
+matter of one new module, nothing above it may reach past it. These tests
+hold the line: the web package imports no Whoosh, and the embedded backend
+answers every question of the seam with the seam's own signature.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import pytest
+
+from search.query import Reader, Readers, make_query, open_readers
+from search.query.embedded import EmbeddedReader, EmbeddedReaders
+from search.settings import Settings
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a Python file imports, at the top or inside a function."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(WEB.glob("*.py")), ids=lambda path: path.name)
+def test_the_web_app_knows_no_search_engine(path: Path) -> None:
+    engines = {name for name in imported_modules(path)
+               if name.split(".")[0] == "whoosh" or name == "search.query.embedded"}
+    assert not engines, f"{path.name} reaches past the seam: {sorted(engines)}"
+
+
+def questions(protocol: type) -> dict[str, inspect.Signature]:
+    return {name: inspect.signature(member) for name, member in vars(protocol).items()
+            if callable(member) and not name.startswith("_")}
+
+
+@pytest.mark.parametrize(("protocol", "backend"), [(Reader, EmbeddedReader), (Readers, EmbeddedReaders)])
+def test_the_embedded_backend_answers_every_question_of_the_seam_as_asked(protocol: type, backend: type) -> None:
+    asked = questions(protocol)
+    assert asked  # the protocol is read, not an empty class
+    for name, signature in asked.items():
+        answered = getattr(backend, name, None)
+        assert answered is not None, f"{backend.__name__} has no {name}"
+        assert inspect.signature(answered).parameters.keys() == signature.parameters.keys(), name
+
+
+def test_an_instance_is_read_through_the_backend_its_settings_name(seeded: Settings) -> None:
+    readers = open_readers(seeded)
+    reader = readers.current()
+    try:
+        assert isinstance(reader, EmbeddedReader)
+        assert readers.current() is reader  # kept for the thread while nothing is committed
+        assert reader.search(make_query("Kosovo")).total == 5
+        snapshot = readers.snapshot()
+        assert snapshot is not reader  # a snapshot of the caller's own
+        snapshot.close()
+    finally:
+        readers.close()
