@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from whoosh import query as wq
+from whoosh.fields import Schema
 from whoosh.searching import SearchContext, Searcher
 
 from search.errors import QueryError
@@ -266,15 +267,23 @@ def parse_query(text: str, searcher: Searcher, settings: Settings, deadline: Dea
     the search itself walk an unbounded list of words.
     """
     deadline = deadline or Deadline(settings)
+    parsed = read_query(text, searcher.schema, settings)
+    return parsed if isinstance(parsed, wq.Every) else _expanded(parsed, searcher, settings, deadline)
+
+
+def read_query(text: str, schema: Schema, settings: Settings) -> wq.Query:
+    """Query text as a Whoosh query tree over ``schema``, checked, its wildcards not yet expanded (``QueryError``
+    saying what to change): what ``parse_query`` expands against an index's words, and what another backend
+    compiles to its own form (search/query/tsquery.py)."""
     text = _lowercase_fields(text)
     if not text or text == "*":
         return wq.Every()  # "*" alone: every article, as the empty query lists them
     _check_syntax(text, settings)
-    parsed = _parse(_comparisons_on_dates_only(text), searcher)
+    parsed = _parse(_comparisons_on_dates_only(text), schema)
     if parsed is wq.NullQuery:
         raise QueryError(f"nothing to search for in {text!r}", hint="type one or more words")
     _check_leaves(parsed)
-    return _expanded(parsed, searcher, settings, deadline)
+    return parsed
 
 
 class Deadline:
@@ -296,9 +305,9 @@ class Deadline:
                           hint="use fewer wildcards or more specific words")
 
 
-def _parse(text: str, searcher: Searcher) -> wq.Query:
+def _parse(text: str, schema: Schema) -> wq.Query:
     try:
-        return query_parser(searcher.schema, QUERY_FIELDS).parse(text)
+        return query_parser(schema, QUERY_FIELDS).parse(text)
     except QueryError:
         raise
     except RecursionError:
