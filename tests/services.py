@@ -3,9 +3,9 @@ and state, RQ workers on Redis), started from Debian's packages the way tests/lo
 
 Each server lives in a temporary directory of its own, listens on a free port of 127.0.0.1 only, and is stopped
 and removed when its context manager exits, so nothing outside the test run sees it and a system PostgreSQL on
-5432 or a Redis on 6379 is never used. PostgreSQL refuses to run as root: as root, the servers run as the
-unprivileged ``postgres`` account that Debian's package creates (``nobody`` where there is none), which owns
-their data directories. Durability is off (fsync, synchronous_commit, full_page_writes): a test's data dies with
+5432 or a Redis on 6379 is never used. PostgreSQL refuses to run as root: as root, it runs as the unprivileged
+``postgres`` account that Debian's package creates (``nobody`` where there is none), which owns its data
+directories; Redis runs as us. Durability is off (fsync, synchronous_commit, full_page_writes): a test's data dies with
 its server anyway. ``make test`` installs the packages (its ``services`` target); ``MISSING_POSTGRES`` and
 ``MISSING_REDIS`` say what is absent, and ``require`` skips or fails on it (see there). The session fixtures
 in tests/conftest.py start these lazily, for the tests that ask.
