@@ -6,7 +6,7 @@ INDEX  ?= index
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install install-test browser checkers lint bench clean
+.PHONY: run test install install-test browser checkers services lint bench clean
 
 # An index from an older schema version is rebuilt from its own archive first.
 run: $(VENV)/.installed
@@ -14,7 +14,7 @@ run: $(VENV)/.installed
 	elif ! $(BIN)/newsdesk search --index "$(INDEX)" >/dev/null 2>&1; then $(BIN)/newsdesk reindex --index "$(INDEX)"; fi
 	$(BIN)/newsdesk serve --index "$(INDEX)" --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test browser checkers
+test: $(VENV)/.installed-test browser checkers services
 	$(BIN)/python -m pytest
 
 install: $(VENV)/.installed
@@ -39,6 +39,26 @@ browser:
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 		else echo "chromium/chromedriver missing: browser tests will skip"; fi; \
+	fi
+
+# Debian's PostgreSQL and Redis for the scale-out backend's tests (tests/services.py starts throwaway servers of
+# its own on free loopback ports; nothing here starts one). We are root here; elsewhere install them yourself or
+# those tests skip with the reason (never in CI, where a missing server fails them). The packages' own scripts
+# would start a system cluster on port 5432 and a Redis on 6379: a policy-rc.d that denies every start, put in
+# place only if the machine has none and removed after, is Debian's way to keep them stopped.
+POLICY_RC := /usr/sbin/policy-rc.d
+
+services:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || missing="postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		ours=""; if [ ! -e $(POLICY_RC) ]; then printf '#!/bin/sh\nexit 101\n' > $(POLICY_RC); chmod 755 $(POLICY_RC); ours=1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; status=$$?; \
+		if [ -n "$$ours" ]; then rm -f $(POLICY_RC); fi; \
+		[ $$status = 0 ] || exit $$status; \
+	elif [ -n "$$missing" ]; then \
+		echo "$$missing missing: the PostgreSQL/Redis tests will skip (apt-get install postgresql redis-server, or \`make services\` as root)"; \
 	fi
 
 # The page checkers of tests/test_html_standards.py, pinned, into .venv/npm: the Nu HTML checker (npm's

@@ -105,3 +105,67 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
     controller.start()
     yield handler, port
     controller.stop()
+
+
+# --- PostgreSQL and Redis for the scale-out backend (issue 19) --------------------------------------------------
+# Real servers from Debian's packages (`make test` installs them), started by tests/services.py in temporary
+# directories on free loopback ports, once per session and only when a test asks for one: the rest of the suite
+# pays nothing. A test that needs an empty database of its own takes `fresh_database`.
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services import Postgres
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    """The session's PostgreSQL primary (a ``services.Postgres``): for fixtures that need more than its URL."""
+    import services
+
+    services.require(services.MISSING_POSTGRES)
+    with services.postgres_primary() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: Postgres) -> str:
+    """``postgresql://newsdesk@127.0.0.1:PORT/newsdesk`` on the session's primary: a superuser, no password."""
+    return postgres_server.url()
+
+
+@pytest.fixture(scope="session")
+def postgres_replica_url(postgres_server: Postgres) -> Iterator[str]:
+    """The ``newsdesk`` database on a hot standby streaming from the session's primary (pg_basebackup), read
+    only; ``services.wait_for_replay(postgres_url, postgres_replica_url)`` before reading what was just written."""
+    import services
+
+    with services.postgres_replica(postgres_server) as replica:
+        yield replica.url()
+
+
+@pytest.fixture
+def fresh_database(postgres_url: str) -> Iterator[str]:
+    """An empty database of the test's own on the session's primary (dropped after, connections and all)."""
+    import uuid
+
+    import psycopg
+
+    import services
+
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    yield services.database_url(postgres_url, name)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """``redis://127.0.0.1:PORT/0`` on the session's Redis (nothing persisted)."""
+    import services
+
+    services.require(services.MISSING_REDIS)
+    with services.redis_server() as url:
+        yield url
