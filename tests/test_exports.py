@@ -32,6 +32,7 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,8 @@ TITLES = (
     "Emoji 🗞 and a line separator\u2028here {n}",
     "Plain title, 2+2=4 @ -1%: {n}",
 )
+#: What Chromium sends when it follows a link (a download's too).
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 #: The first characters of a cell that must not reach a spreadsheet as they are.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
@@ -369,13 +372,20 @@ REFUSED = ["q=%22unclosed", "q=color:red", "sort=random", "page=0", "per_page=50
 @pytest.mark.parametrize(("path", "params"), [("/search.csv", params) for params in [*REFUSED, "bom=yes"]]
                          + [("/search.jsonl", params) for params in REFUSED])
 def test_unusable_parameters_are_a_400_with_the_pages_hint(client: FlaskClient, path: str, params: str) -> None:
-    answer = client.get(f"{path}?{params}")
+    # A browser following a download link gets the error page, a program the API's JSON: the same words.
+    answer = client.get(f"{path}?{params}", headers={"Accept": BROWSER_ACCEPT})
     html = answer.get_data(as_text=True)
-    assert answer.status_code == 400
+    assert answer.status_code == 400 and answer.mimetype == "text/html"
     assert "Hint:" in html and "Traceback" not in html
+    program = client.get(f"{path}?{params}")
+    assert program.status_code == 400 and program.mimetype == "application/json"
+    assert set(program.get_json()) == {"error", "hint"}
+    error = program.get_json()["error"]
+    assert unescape(_message(html)) == f"{error[:1].upper()}{error[1:]}."  # the page writes it as a sentence
     page = client.get(f"/?{params}")
     if page.status_code == 400:  # a search parameter: refused in the same words as the page
         assert _message(html) == _message(page.get_data(as_text=True))
+        assert program.get_json() == client.get(f"/api/search?{params}").get_json()
 
 
 def _message(html: str) -> str:

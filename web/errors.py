@@ -4,7 +4,9 @@ Each kind of URL answers in its own kind: the API (``/api/…``) with JSON
 ``{"error": ..., "hint": ...}``, the Atom feeds (``….atom``) with an RFC 9457
 problem document in XML (a feed reader or a script must not get an HTML page
 where it asked for XML), and pages with the error page (search box included,
-so the user can fix the query in place). Nothing a user sends produces a
+so the user can fix the query in place). A download (``….csv``,
+``….jsonl``) is asked for by both: a browser (whose ``Accept`` prefers
+HTML) gets the error page, a program the API's JSON. Nothing a user sends produces a
 traceback. An HTTP error keeps the headers Werkzeug gives it (``Allow`` on a
 405, RFC 9110 §15.5.6; ``Retry-After``, ``WWW-Authenticate``…).
 """
@@ -56,7 +58,7 @@ def _unexpected(error: Exception) -> Response:
 
 
 def _answer(status: int, message: str, hint: str | None) -> Response:
-    if request.path.startswith("/api/"):
+    if request.path.startswith("/api/") or _program_download():
         response = jsonify({"error": message, **({"hint": hint} if hint else {})})
     elif request.path.endswith(".atom"):
         body = render_template("problem.xml", status=status, message=message, hint=hint)
@@ -66,3 +68,13 @@ def _answer(status: int, message: str, hint: str | None) -> Response:
                             mimetype="text/html")
     response.status_code = status
     return response
+
+
+#: The files the app writes: a browser follows their links, a program fetches them.
+DOWNLOADS = (".csv", ".jsonl")
+
+
+def _program_download() -> bool:
+    """A download asked for by a program: anything but a browser's ``Accept``, which prefers HTML."""
+    return request.path.endswith(DOWNLOADS) and \
+        request.accept_mimetypes.best_match(["application/json", "text/html"]) != "text/html"
