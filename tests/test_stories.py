@@ -314,3 +314,28 @@ def test_the_results_page_lists_stories_and_counts_articles_unless_told(client: 
     assert "Counts are stories" in counted
     stories_api = api(client, "q=zebra&count=stories")["facets"]["outlet"]  # type: ignore[index]
     assert facet_counts(counted, "outlet") == {f["value"]: f["count"] for f in stories_api}  # type: ignore[union-attr]
+
+
+# --- the command line ------------------------------------------------------------------------------------------
+
+
+def test_newsdesk_search_lists_and_counts_stories_on_asking(corpus: Settings, client: FlaskClient,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from web.cli import main
+
+    index = ["--index", str(corpus.index)]
+    assert main(["search", "zebra", *index]) == 0
+    plain = api(client, "q=zebra")
+    assert capsys.readouterr().out.startswith(f"{plain['total']} articles\n")
+
+    assert main(["search", "zebra", "--collapse", "story", "--count", "articles", "--per-page", "20", *index]) == 0
+    listed, grouped = capsys.readouterr().out, api(client, "q=zebra&collapse=story&count=articles&per_page=20")
+    assert listed.startswith(f"{grouped['articles']} articles in {grouped['stories']} stories\n")
+    hits = grouped["hits"]
+    assert isinstance(hits, list) and [line.split(" · ")[-1] for line in listed.splitlines() if " · " in line] == \
+        [hit["id"] for hit in hits]
+    assert any(hit["also"] for hit in hits) and "also published by" in listed
+
+    assert main(["search", "zebra", "--collapse", "story", *index]) == 0
+    stories = api(client, "q=zebra&collapse=story")
+    assert capsys.readouterr().out.startswith(f"{stories['total']} stories ({stories['articles']} articles)\n")

@@ -116,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     find.add_argument("--page", type=int, default=1)
     find.add_argument("--per-page", type=int, default=10)
     find.add_argument("--json", action="store_true", help="print the /api/search JSON")
+    find.add_argument("--collapse", choices=("story", "none"),
+                      help="story: the copies of one text as one result (and counted as stories unless --count)")
+    find.add_argument("--count", choices=("articles", "stories"), help="what the total and the facets count")
     add_date_options(find)
     find.set_defaults(command=_search)
 
@@ -237,7 +240,7 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
 
     request = make_query(
         args.q, args.outlet, args.actor, args.year, args.language, args.sort, args.page, args.per_page,
-        settings=settings, **date_options(args),
+        settings=settings, **date_options(args), collapse=args.collapse, count=args.count,
     )
     reader = open_readers(settings).snapshot()
     try:
@@ -247,10 +250,15 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(page.as_json(), ensure_ascii=False, indent=2))
         return 0
-    print(f"{page.total} articles")
+    if page.counted == "stories":
+        print(f"{page.total} {'story' if page.total == 1 else 'stories'} ({page.articles} articles)")
+    else:
+        told = "" if page.stories is None else f" in {page.stories} {'story' if page.stories == 1 else 'stories'}"
+        print(f"{page.total} articles{told}")
     for hit in page.hits:
         date = hit.published.isoformat() if hit.published else "undated"
-        print(f"\n{hit.title}\n  {hit.outlet} · {date} · {hit.id}")
+        also = f"\n  also published by {', '.join(hit.also)}" if request.collapse and hit.also else ""
+        print(f"\n{hit.title}\n  {hit.outlet} · {date} · {hit.id}{also}")
     return 0
 
 
