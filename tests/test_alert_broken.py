@@ -17,10 +17,10 @@ import pytest
 
 from conftest import make_settings
 from search.alerts import add_user, delivery_summaries, run_alerts
-from search.alerts import runner as alerts
 from search.alerts.saved import save_search, saved_db
 from search.enrich import Gazetteer, enrich
 from search.index import write_articles
+from search.query import percolate as percolation
 from search.records import Article, SavedSearch, SearchQuery
 from search.settings import Settings
 from webforms import PASSWORD, log_in, make_app
@@ -71,14 +71,14 @@ def test_a_bug_of_ours_on_one_search_is_logged_as_an_error_and_the_others_run(
 ) -> None:
     settings = _instance(seeded, tmp_path)
     failing, healthy = _feed_alert(settings, "a@example.org", "oil"), _feed_alert(settings, "b@example.org")
-    matching = alerts.matching
+    matching = percolation.matching
 
     def fails_on_oil(searcher, query, settings):  # type: ignore[no-untyped-def]
         if query.q == "oil":
             raise IndexError("a bug of ours")
         return matching(searcher, query, settings)
 
-    monkeypatch.setattr(alerts, "matching", fails_on_oil)
+    monkeypatch.setattr(percolation, "matching", fails_on_oil)
     _new_article(settings, gazetteer)
     report = run_alerts(settings, gazetteer=gazetteer, now=dt.datetime.now(dt.UTC))
 
@@ -87,7 +87,7 @@ def test_a_bug_of_ours_on_one_search_is_logged_as_an_error_and_the_others_run(
     assert "IndexError" in (delivery_summaries(settings, [failing.id])[failing.id].broken or "")
     assert any(r.levelname == "ERROR" and r.exc_info for r in caplog.records)
 
-    monkeypatch.setattr(alerts, "matching", matching)  # fixed: the next run clears the mark
+    monkeypatch.setattr(percolation, "matching", matching)  # fixed: the next run clears the mark
     run_alerts(settings, gazetteer=gazetteer)
     assert delivery_summaries(settings, [failing.id])[failing.id].broken is None
 

@@ -2,7 +2,7 @@
 
 A second backend (PostgreSQL) plugs in below the seam; for that to be a
 matter of one new module, nothing above it may reach past it. These tests
-hold the line: the web package imports no Whoosh, and the embedded backend
+hold the line: the web package and the alert stage import no Whoosh, and the embedded backend
 answers every question of the seam with the seam's own signature.
 """
 
@@ -14,11 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from search.query import Reader, Readers, make_query, open_readers
+from search.query import Percolator, Reader, Readers, make_query, open_readers
 from search.query.embedded import EmbeddedReader, EmbeddedReaders
+from search.query.percolate import RamPercolator
 from search.settings import Settings
 
-WEB = Path(__file__).resolve().parent.parent / "web"
+ROOT = Path(__file__).resolve().parent.parent
+#: Everything above the seam: the web app and the command line, and the alert stage.
+ABOVE = sorted([*(ROOT / "web").glob("*.py"), *(ROOT / "search" / "alerts").glob("*.py")])
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -32,10 +35,10 @@ def imported_modules(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("path", sorted(WEB.glob("*.py")), ids=lambda path: path.name)
-def test_the_web_app_knows_no_search_engine(path: Path) -> None:
+@pytest.mark.parametrize("path", ABOVE, ids=lambda path: str(path.relative_to(ROOT)))
+def test_nothing_above_the_seam_knows_the_search_engine(path: Path) -> None:
     engines = {name for name in imported_modules(path)
-               if name.split(".")[0] == "whoosh" or name == "search.query.embedded"}
+               if name.split(".")[0] == "whoosh" or name in ("search.query.embedded", "search.query.percolate")}
     assert not engines, f"{path.name} reaches past the seam: {sorted(engines)}"
 
 
@@ -44,7 +47,8 @@ def questions(protocol: type) -> dict[str, inspect.Signature]:
             if callable(member) and not name.startswith("_")}
 
 
-@pytest.mark.parametrize(("protocol", "backend"), [(Reader, EmbeddedReader), (Readers, EmbeddedReaders)])
+@pytest.mark.parametrize(("protocol", "backend"), [(Reader, EmbeddedReader), (Readers, EmbeddedReaders),
+                                                   (Percolator, RamPercolator)])
 def test_the_embedded_backend_answers_every_question_of_the_seam_as_asked(protocol: type, backend: type) -> None:
     asked = questions(protocol)
     assert asked  # the protocol is read, not an empty class

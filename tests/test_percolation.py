@@ -1,7 +1,7 @@
 """Percolation's scratch space: an alert run writes nothing outside its own instance.
 
 Alerts match new articles in a RAM index of just those articles
-(search/alerts/runner.py). Whoosh's ``RamStorage`` would put its writer's scratch
+(search/query/percolate.py, for search/alerts/runner.py). Whoosh's ``RamStorage`` would put its writer's scratch
 files in ``<system temp dir>/MAIN.tmp``: one path for every process on the
 machine, so two instances' alert runs deleted each other's files, and a
 symlink planted there by another local user was followed. These tests plant

@@ -47,8 +47,6 @@ from dataclasses import dataclass, field, replace
 from itertools import groupby
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from whoosh.filedb.filestore import RamStorage
-from whoosh.searching import Searcher
 
 from search.alerts.accounts import get_user
 from search.alerts.mail import Letter, MailItem, Reason, article_link, build_message, send_message
@@ -65,8 +63,7 @@ from search.alerts.saved import saved_by_id, unsubscribe_url
 from search.alerts.schedule import aware, due_alerts, exclusive, schedule_runs
 from search.enrich import Gazetteer, load_gazetteer
 from search.errors import IndexMissing, MailError, MailRefused, NotFound, QueryError
-from search.index import articles_after, build_schema, open_index, search_fields
-from search.query import hits_by_id, matching
+from search.query import Percolator, Reader, open_readers
 from search.records import FREQUENCIES, SavedSearch, StoredArticle
 from search.settings import Settings
 
@@ -157,54 +154,37 @@ def _evaluate(run: _Run, due: list[SavedSearch]) -> None:
     if not due:
         return
     try:
-        with open_index(run.settings).searcher() as searcher:
-            fresh = articles_after(searcher, min(saved.watermark for saved in due))
+        reader = open_readers(run.settings).snapshot()
     except IndexMissing:
         log.info("alerts: no index yet, nothing is new")
         return
-    for watermark, group in groupby(sorted(due, key=lambda s: s.watermark), key=lambda s: s.watermark):
-        articles = [article for article in fresh if article.seq > watermark]
-        top = max((article.seq for article in articles), default=watermark)  # only what the snapshot holds
-        _record(run, list(_percolate(run, articles, list(group))), top)
+    try:
+        fresh = reader.new_articles(min(saved.watermark for saved in due))
+        for watermark, group in groupby(sorted(due, key=lambda s: s.watermark), key=lambda s: s.watermark):
+            articles = [article for article in fresh if article.seq > watermark]
+            top = max((article.seq for article in articles), default=watermark)  # only what the snapshot holds
+            _record(run, list(_percolate(run, reader, articles, list(group))), top)
+    finally:
+        reader.close()
 
 
-def _percolate(run: _Run, articles: list[StoredArticle], alerts: list[SavedSearch]) -> Iterator[Outcome]:
-    """Each alert with its matches among ``articles``, found in one RAM index of just those articles."""
-    if not articles:
-        yield from (Outcome(saved, []) for saved in alerts)
-        return
-    ix = _ScratchInRam().create_index(build_schema())
-    writer = ix.writer()
-    for article in articles:
-        # The wildcard twins included; and where the date came from, which a certainty filter reads
-        # (search.query.matching) and ``search_fields`` leaves out (it is no field a query names).
-        writer.add_document(**search_fields(article), published_source=article.published_source)
-    writer.commit()
-    by_id = {article.id: article for article in articles}
-    with ix.searcher() as searcher:
+def _percolate(run: _Run, reader: Reader, articles: list[StoredArticle], alerts: list[SavedSearch]) -> Iterator[Outcome]:
+    """Each alert with its matches among ``articles``, all matched against one percolator of just those."""
+    percolator = reader.percolator(articles)
+    try:
+        by_id = {article.id: article for article in articles}
         for saved in alerts:
-            yield _matches(run, searcher, saved, by_id)
+            yield _matches(run, percolator, saved, by_id)
+    finally:
+        percolator.close()
 
 
-class _ScratchInRam(RamStorage):  # type: ignore[misc]  # whoosh ships no type hints
-    """A RAM storage whose writer's scratch files stay in RAM too.
-
-    Whoosh's ``RamStorage.temp_storage`` puts them in ``<system temp
-    dir>/MAIN.tmp``: one path for every process on the machine, so two
-    instances' alert runs deleted each other's files, and a symlink planted
-    there by another local user was followed. The batch is in RAM already.
-    """
-
-    def temp_storage(self, name: str | None = None) -> RamStorage:
-        return RamStorage()
-
-
-def _matches(run: _Run, searcher: Searcher, saved: SavedSearch, by_id: dict[str, StoredArticle]) -> Outcome:
+def _matches(run: _Run, percolator: Percolator, saved: SavedSearch, by_id: dict[str, StoredArticle]) -> Outcome:
     """One alert's matches. One that cannot run is marked broken and matches nothing, and the others run:
     a query saved before a rule changed (``QueryError``, a warning), or a bug of ours (logged as an error)."""
     try:
         # A date preset counts back from this run's moment: "past week" is the week before each run.
-        found = matching(searcher, replace(saved.query, now=run.now), run.settings)
+        found = percolator.match(replace(saved.query, now=run.now))
     except QueryError as e:
         log.warning("saved search %d cannot run: %s", saved.id, e)
         return Outcome(saved, [], broken=f"{e.message}{f' ({e.hint})' if e.hint else ''}")
@@ -245,10 +225,11 @@ def _send_pending(run: _Run) -> None:
     if not pending or not run.settings.smtp_host:
         run.report.pending = len(pending)
         return
-    with open_index(run.settings).searcher() as searcher:
+    reader = open_readers(run.settings).snapshot()
+    try:
         for done, message in enumerate(pending):
             try:
-                run.report.sent += _send_one(run, searcher, message)
+                run.report.sent += _send_one(run, reader, message)
             except MailRefused as e:
                 given_up = record_refusal(run.settings, message, str(e), run.now)
                 log.warning("alerts: %s; %s", e, "given up" if given_up else "tried again later")
@@ -258,16 +239,18 @@ def _send_pending(run: _Run) -> None:
                 run.report.pending = len(pending) - done
                 run.report.mail_error = str(e)
                 return
+    finally:
+        reader.close()
 
 
-def _send_one(run: _Run, searcher: Searcher, pending: PendingMessage) -> int:
+def _send_one(run: _Run, reader: Reader, pending: PendingMessage) -> int:
     """Send one message (1) or settle it without sending (0): e-mail turned off, articles taken down."""
     try:
         saved = saved_by_id(run.settings, pending.saved_id)
     except NotFound:
         return 0  # deleted: its deliveries went with it
     why = dict(pending.articles)
-    hits = hits_by_id(searcher, why, run.gazetteer)  # a taken-down article is not mailed
+    hits = reader.hits(why)  # a taken-down article is not mailed
     if not saved.email or not hits:
         mark_sent(run.settings, pending, "feed" if not saved.email else "sent", run.now)
         return 0

@@ -19,13 +19,11 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from whoosh.filedb.filestore import RamStorage
-
 from search.alerts.accounts import accounts_db
 from search.alerts.keys import sign, unsign
 from search.errors import AlertError, IndexUnavailable, NotFound
-from search.index import build_schema, last_number, open_index
-from search.query import make_query, parse_query
+from search.index import last_number
+from search.query import check_syntax, make_query, open_readers
 from search.records import FACETS, FREQUENCIES, SavedSearch, SearchQuery
 from search.settings import Settings
 from search.state import ensure_tables
@@ -218,15 +216,18 @@ def _checked(saved: SavedSearch) -> SavedSearch:
 def _check_query(settings: Settings, q: str) -> None:
     """``QueryError`` (400) for a query that cannot run: refused when it is saved, on the web and the
     command line alike, not found broken at alert time. Parsed as the results page parses it, against
-    the live index (its words bound wildcards) or, before there is one, an empty index of its schema."""
+    the live index (its words bound wildcards) or, before there is one, for its syntax alone."""
     if not q:
         return
     try:
-        index = open_index(settings)
+        reader = open_readers(settings).snapshot()
     except IndexUnavailable:
-        index = RamStorage().create_index(build_schema())
-    with index.searcher() as searcher:
-        parse_query(q, searcher, settings)
+        check_syntax(q, settings)
+        return
+    try:
+        reader.check(q)
+    finally:
+        reader.close()
 
 
 _COLUMNS = ("user_id", "name", "q", "filters", "frequency", "hour", "weekday", "email", "feed",

@@ -35,11 +35,11 @@ arrays), ``timeline`` (matches per day, week, month or year), ``related``
 
 from __future__ import annotations
 
-from search.query.backend import Reader, Readers, open_readers
+from search.query.backend import Percolator, Reader, Readers, open_readers
 from search.query.coverage import OutletCoverage, outlet_coverage
 from search.query.export import EXPORT_COLUMNS, Export, ExportRow, export, facet_table
 from search.query.overview import Overview, overview
-from search.query.parse import MAX_FACET_LIMIT, make_query, parse_query
+from search.query.parse import MAX_FACET_LIMIT, check_syntax, make_query, parse_query
 from search.query.related import RelatedArticle, related
 from search.query.run import (
     actor_page,
@@ -61,12 +61,14 @@ __all__ = [
     "ExportRow",
     "OutletCoverage",
     "Overview",
+    "Percolator",
     "Reader",
     "Readers",
     "RelatedArticle",
     "Selection",
     "Timeline",
     "actor_page",
+    "check_syntax",
     "export",
     "facet_label",
     "facet_table",

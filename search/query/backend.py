@@ -1,7 +1,7 @@
 """The read side's seam: what every search backend answers, whichever one an instance runs.
 
 Part of the query stage, its face to everything above it: the web app, the
-Atom feeds of saved searches and the sources page ask a ``Reader`` — one
+Atom feeds of saved searches, the alert runner and the sources page ask a ``Reader`` — one
 consistent snapshot of an instance's articles — and never see a Whoosh
 searcher, its columns or its collectors (or, for the PostgreSQL backend,
 a connection). The records that cross the seam are the stage's own:
@@ -28,8 +28,20 @@ from search.query.export import Export
 from search.query.overview import Overview
 from search.query.related import RelatedArticle
 from search.query.timeline import Timeline
-from search.records import ActorPage, FacetValue, Hit, SearchPage, SearchQuery
+from search.records import ActorPage, FacetValue, Hit, SearchPage, SearchQuery, StoredArticle
 from search.settings import Settings
+
+
+class Percolator(Protocol):
+    """A batch of new articles that saved searches are matched against (the alerts)."""
+
+    def match(self, request: SearchQuery) -> dict[str, tuple[str, ...]]:
+        """The batch's articles ``request`` matches (as the results page would), by id, with the query words
+        each matched; ``QueryError`` for a saved query that cannot run."""
+        ...
+
+    def close(self) -> None:
+        ...
 
 
 class Reader(Protocol):
@@ -86,6 +98,19 @@ class Reader(Protocol):
 
     def indexed_at(self, article_id: str) -> dt.datetime | None:
         """When this version of the article was written (UTC), as the article records it; None if unknown."""
+        ...
+
+    def check(self, q: str) -> None:
+        """``QueryError`` (with a hint) for query text this snapshot cannot run: its syntax, its fields, and its
+        wildcards against the words the instance holds."""
+        ...
+
+    def new_articles(self, after: int) -> list[StoredArticle]:
+        """The articles whose ingest number is above ``after`` (search/index/sequence.py), in ingest order."""
+        ...
+
+    def percolator(self, articles: Sequence[StoredArticle]) -> Percolator:
+        """A percolator of these articles (``new_articles``' or some of them); the caller closes it."""
         ...
 
     def committed(self) -> dt.datetime | None:

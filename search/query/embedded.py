@@ -34,17 +34,18 @@ from whoosh.index import FileIndex
 from whoosh.searching import Searcher
 
 from search.enrich import Gazetteer, load_gazetteer
-from search.index import open_index
+from search.index import articles_after, open_index
 from search.query import columns
 from search.query.coverage import DEFAULT_WINDOW, OutletCoverage, outlet_coverage
 from search.query.export import Export, export, facet_table
 from search.query.overview import Overview, overview
-from search.query.parse import Deadline
+from search.query.parse import Deadline, parse_query
+from search.query.percolate import RamPercolator
 from search.query.related import RelatedArticle, related
 from search.query.run import actor_page, get_article, get_copies, hits_by_id, search
 from search.query.selection import select
 from search.query.timeline import Timeline, side_by_side, timeline_of
-from search.records import ActorPage, FacetValue, Hit, SearchPage, SearchQuery
+from search.records import ActorPage, FacetValue, Hit, SearchPage, SearchQuery, StoredArticle
 from search.settings import Settings
 
 
@@ -105,6 +106,15 @@ class EmbeddedReader:
     def indexed_at(self, article_id: str) -> dt.datetime | None:
         indexed = (self.searcher.document(id=article_id) or {}).get("indexed_at")
         return indexed.replace(tzinfo=dt.UTC) if isinstance(indexed, dt.datetime) else None
+
+    def check(self, q: str) -> None:
+        parse_query(q, self.searcher, self.settings)
+
+    def new_articles(self, after: int) -> list[StoredArticle]:
+        return articles_after(self.searcher, after)
+
+    def percolator(self, articles: Sequence[StoredArticle]) -> RamPercolator:
+        return RamPercolator(articles, self.settings)
 
     def committed(self) -> dt.datetime | None:
         """The time of the commit's TOC file, which Whoosh writes last."""

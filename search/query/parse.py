@@ -40,7 +40,7 @@ from whoosh.fields import Schema
 from whoosh.searching import SearchContext, Searcher
 
 from search.errors import QueryError
-from search.index import DATE_FIELD, DATE_HINT, QUERY_FIELDS, query_parser
+from search.index import DATE_FIELD, DATE_HINT, QUERY_FIELDS, build_schema, query_parser
 from search.records import CERTAIN_DATE_SOURCES, SearchQuery
 from search.settings import Settings
 
@@ -284,6 +284,12 @@ def read_query(text: str, schema: Schema, settings: Settings) -> wq.Query:
         raise QueryError(f"nothing to search for in {text!r}", hint="type one or more words")
     _check_leaves(parsed)
     return parsed
+
+
+def check_syntax(text: str, settings: Settings) -> None:
+    """``QueryError`` for query text no index could run (its syntax, fields and dates); its wildcards are
+    bounded only against an index's words (``Reader.check``)."""
+    read_query(text, build_schema(), settings)
 
 
 class Deadline:
