@@ -59,7 +59,7 @@ import threading
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -166,6 +166,19 @@ def duplicate_of(copies: list[Copy]) -> Copy | None:
     return next((copy for copy in copies if copy.duplicate), None)
 
 
+def copies_among(document: Document, candidates: Iterable[Document]) -> list[Copy]:
+    """The candidates holding the same or nearly the same text as ``document``, in the candidates' order.
+
+    The one comparison of both backends: ``CopyFinder`` gives it the Whoosh
+    index's candidates, search/index/pg_writer.py those PostgreSQL finds by
+    the same lookup keys; each candidate is a stored document (``id``,
+    ``outlet``, ``cluster``, ``text_key``, ``minhash`` in hex, ``body``).
+    """
+    incoming = _Incoming(document)
+    found = (incoming.compare(other) for other in candidates)
+    return [copy for copy in found if copy is not None]
+
+
 def nearest(copies: list[Copy]) -> Copy | None:
     """The copy whose cluster an incoming article joins: the most similar
     (ties by cluster id, so the same input always gives the same clusters)."""
@@ -186,9 +199,7 @@ class CopyFinder:
 
     def copies(self, document: Document) -> list[Copy]:
         """Every candidate holding the same or nearly the same text."""
-        incoming = _Incoming(document)
-        found = (incoming.compare(other) for other in self._candidates(document))
-        return [copy for copy in found if copy is not None]
+        return copies_among(document, self._candidates(document))
 
     def stored(self, article_id: str) -> Document | None:
         """The stored fields of the live document with this id, as ``searcher.document(id=…)`` finds them.
