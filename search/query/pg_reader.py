@@ -26,7 +26,7 @@ an ``EmbeddedReader`` with the same records, and the same answers:
 * a hit is built from the row as the embedded backend builds it from stored
   fields (``from_stored``, ``_to_hit``), its snippet by the project's own
   highlighter (search/query/snippets.py) over the stored text, marking the
-  words of the query's terms (``_scored_terms`` says which) — not
+  words of the query's terms Whoosh records as matched (``_marked_terms``) — not
   PostgreSQL's ``ts_headline``, so both backends give the same snippets.
 
 Every statement of one question runs in one read-only REPEATABLE READ
@@ -61,7 +61,7 @@ from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, DateFilter, Deadli
 from search.query.run import _counted, _facet_values, _newest_first, _other_names, _to_hit
 from search.query.snippets import highlighter, lead, one_line
 from search.query.stories import STORIES
-from search.query.tsquery import ACTORS, LEXEMES, PUBLISHED, WORDS, Condition, compile_query
+from search.query.tsquery import ACTORS, LEXEMES, PUBLISHED, WORDS, Condition, Expand, compile_query
 from search.records import (
     CERTAIN_DATE_SOURCES,
     FACETS,
@@ -318,11 +318,17 @@ class _Run:
 def _plan(run: _Run, request: SearchQuery, settings: Settings, deadline: Deadline) -> _Plan:
     parsed = read_query(request.q, _schema(), settings)
     words = _expansions(run, parsed, settings, deadline)
-    query = compile_query(parsed, lambda field, pattern: words[(field, pattern)])
+
+    def expand(field: str, pattern: str) -> list[str]:
+        return words[(field, pattern)]
+
+    query = compile_query(parsed, expand)
     dates = date_filter(request)
     filters = {name: _facet_filter(name, values) for name, values in request.filters().items() if values}
-    lexemes, unstemmed, marked = _scored_terms(parsed, words)
+    lexemes, unstemmed = _scored_terms(parsed, words)
     newest_first = request.sort == "date" or isinstance(parsed, wq.Every)
+    where = _all([query, _dates(dates), *filters.values()])
+    marked = _marked_terms(run, parsed, where, expand, words) if request.q else frozenset()
     return _Plan(query=query, dates=dates, in_dates=_dates(dates), filters=filters,
                  rank=_rank(lexemes, unstemmed) if not newest_first else Condition(sql.SQL("0")),
                  newest_first=newest_first, marked=marked, text=bool(request.q))
@@ -379,17 +385,9 @@ def _leaves(query: wq.Query, negated: bool = True) -> Iterator[wq.Query]:
             yield from _leaves(child, negated)
 
 
-def _scored_terms(parsed: wq.Query, words: dict[tuple[str, str], list[str]]
-                  ) -> tuple[list[str], list[str], frozenset[tuple[str, bytes]]]:
-    """The query's terms an article matches by, as weighted lexemes (for ranking ``lexemes``) and as weighted
-    words (``words``); and the terms of the snippet's field (stemmed, and its unstemmed twin) that the
-    highlighter marks.
-
-    Marked are all the query's words in the snippet's field, a NOT's too: the
-    embedded backend marks what Whoosh's matchers stood on, and they stand
-    on a negated phrase's words in an article that has the words but not
-    the phrase (a negated word alone is in no article listed).
-    """
+def _scored_terms(parsed: wq.Query, words: dict[tuple[str, str], list[str]]) -> tuple[list[str], list[str]]:
+    """The query's terms an article matches by (none under a NOT), as weighted lexemes (for ranking
+    ``lexemes``) and as weighted words (``words``)."""
     twin_of = {twin: name for name, twin in WORD_FIELDS.items()}
     lexemes: dict[str, None] = {}
     unstemmed: dict[str, None] = {}
@@ -402,13 +400,69 @@ def _scored_terms(parsed: wq.Query, words: dict[tuple[str, str], list[str]]
                 unstemmed[f"{quote(leaf.text)}:*{weight}"] = None
             else:
                 unstemmed.update((f"{quote(word)}:{weight}", None) for word in words[(leaf.fieldname, leaf.text)])
+    return list(lexemes), list(unstemmed)
+
+
+def _marked_terms(run: _Run, parsed: wq.Query, where: Condition, expand: Expand,
+                  words: dict[tuple[str, str], list[str]]) -> frozenset[tuple[str, bytes]]:
+    """The terms of the snippet's field (stemmed, and its unstemmed twin) that the highlighter marks: those
+    Whoosh's matchers certainly stand on in some article the search selects (search/query/matches.py's
+    ``stands_on``) — the term is there and every query node above it matches that article too. A node an
+    article matches whenever the term is there (an OR, an AND MAYBE's first part, the whole query) needs no
+    look; for the others, one ``EXISTS`` each, all in one statement.
+
+    A term under a NOT is marked where the nodes above the NOT match (Whoosh's
+    matchers below a NOT are stepped onto each article its AND takes: a
+    negated phrase's words stand there without the phrase), the nodes below
+    it not asked.
+    """
+    twin = WORD_FIELDS[_SNIPPET_FIELD]
+    candidates: list[tuple[wq.Query, list[wq.Query]]] = []  # (term, the nodes above it that must match too)
+
+    def walk(node: wq.Query, needed: list[wq.Query], negated: bool = False) -> None:
+        if isinstance(node, wq.Not):
+            walk(node.query, needed, negated=True)
+        elif isinstance(node, wq.Phrase):
+            above = needed if node is parsed or negated else [*needed, node]
+            candidates.extend((wq.Term(node.fieldname, word), above) for word in node.words)
+        elif node.is_leaf():
+            candidates.append((node, needed))
+        elif isinstance(node, wq.AndNot):
+            above = needed if node is parsed or negated else [*needed, node]
+            walk(node.a, above, negated)
+            walk(node.b, above, negated=True)
+        else:
+            for child in node.children():
+                implied = negated or node is parsed or isinstance(node, wq.Or) or \
+                    (isinstance(node, wq.AndMaybe) and child is node.a)
+                walk(child, needed if implied else [*needed, node], negated)
+
+    walk(parsed, [])
     marked: set[tuple[str, bytes]] = set()
-    for leaf in _leaves(parsed):
-        if isinstance(leaf, wq.Term) and leaf.fieldname == _SNIPPET_FIELD:
-            marked.add((leaf.fieldname, leaf.text.encode()))
-        elif isinstance(leaf, (wq.Prefix, wq.Wildcard)) and leaf.fieldname == WORD_FIELDS[_SNIPPET_FIELD]:
-            marked.update((leaf.fieldname, word.encode()) for word in words[(leaf.fieldname, leaf.text)])
-    return list(lexemes), list(unstemmed), frozenset(marked)
+    checks: list[tuple[wq.Query, Condition]] = []
+    for leaf, needed in candidates:
+        if not ((isinstance(leaf, wq.Term) and leaf.fieldname == _SNIPPET_FIELD)
+                or (isinstance(leaf, (wq.Prefix, wq.Wildcard)) and leaf.fieldname == twin)):
+            continue
+        if needed:
+            checks.append((leaf, _all([where, *(compile_query(node, expand) for node in [*needed, leaf])])))
+        else:
+            marked |= _terms_of(leaf, words)
+    if checks:
+        statement = sql.SQL("SELECT {}").format(sql.SQL(", ").join(
+            sql.SQL("EXISTS (SELECT 1 FROM articles WHERE {})").format(check.where) for _, check in checks))
+        (found,) = run(statement, tuple(param for _, check in checks for param in check.params))
+        for (leaf, _), stands in zip(checks, found, strict=True):
+            if stands:
+                marked |= _terms_of(leaf, words)
+    return frozenset(marked)
+
+
+def _terms_of(leaf: wq.Query, words: dict[tuple[str, str], list[str]]) -> set[tuple[str, bytes]]:
+    """A term's (field, term) pair; a prefix's or wildcard's, one per word it stands for."""
+    if isinstance(leaf, wq.Term):
+        return {(leaf.fieldname, leaf.text.encode())}
+    return {(leaf.fieldname, word.encode()) for word in words[(leaf.fieldname, leaf.text)]}
 
 
 def _rank(lexemes: list[str], unstemmed: list[str]) -> Condition:
