@@ -40,6 +40,7 @@ from search.errors import NotFound, QueryError
 from search.index import from_stored, open_index, write_articles
 from search.index.duplicates import sketch_hex
 from search.index.lexemes import vectors
+from search.index.pg_writer import write_articles_pg
 from search.index.postgres import MONTH_VALUE, Connection, ensure_month, migrate, month_of
 from search.query import make_query
 from search.query.embedded import EmbeddedReader
@@ -408,3 +409,28 @@ def test_a_statement_past_the_time_left_is_cancelled_by_the_server(embedded: Set
         run(sql.SQL("SELECT pg_sleep(5)"), ())
     assert time.monotonic() - started < 2
     assert postgres.search(request("kosovo")).total > 0
+
+
+# --- the writer and the reader together --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def written(fresh_database: str, embedded: Settings, gazetteer: Gazetteer) -> Iterator[PostgresReader]:
+    """The corpus written by the PostgreSQL backend's own writer (search/index/pg_writer.py), in the batches
+    the embedded index was written in, and read by its reader."""
+    with psycopg.connect(fresh_database, autocommit=True) as connection:
+        migrate(connection)
+        write_articles_pg(connection, corpus(), batch_size=100)
+        yield PostgresReader(connection, embedded, gazetteer)
+
+
+@pytest.mark.parametrize("sort", ["relevance", "date"])
+def test_what_the_postgresql_writer_stores_its_reader_finds_as_the_embedded_backend_does(
+        oracle: EmbeddedReader, written: PostgresReader, published: dict[str, dt.datetime | None], sort: str) -> None:
+    """End to end: the same articles through each backend's writer and reader give the same pages, counts,
+    copies and stories (the writer's copies and clusters included, which ``postgres`` above took as stored)."""
+    for q in ["", "kosovo", '"council of europe"', "Лавров", "negotiat*", "vu?ic", "lavrov NOT putin"]:
+        assert_same(oracle, written, request(q, sort=sort), published)
+        assert_same(oracle, written, request(q, sort=sort, collapse="story", count="stories"), published)
+    assert_same(oracle, written, request("kosovo", sort=sort, outlet=["Sputnik", "unknown"], date_from="2017"),
+                published)
