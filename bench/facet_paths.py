@@ -80,7 +80,7 @@ from search.enrich import Gazetteer, load_gazetteer
 from search.index import create_index, open_index
 from search.query import columns, make_query, parse_query, search
 from search.query.parse import Deadline
-from search.query.run import _facet_values, _hit, _page, _with_copies, highlighter
+from search.query.run import _hit, _page, _with_copies, facet_values, highlighter
 from search.query.selection import facet_filter as _filter
 from search.query.selection import require as _require
 from search.records import FACETS, SearchPage, SearchQuery
@@ -125,7 +125,7 @@ def before_search(searcher: Searcher, request: SearchQuery, settings: Settings, 
     start = (request.page - 1) * request.per_page
     hits = tuple(_hit(hit, gazetteer, request.q, deadline) for hit in _page(results, start, request.per_page))
     hits = _with_copies(searcher, hits)
-    values = {name: _facet_values(name, counts[name], request, gazetteer) for name in FACETS}
+    values = {name: facet_values(name, counts[name], request, gazetteer) for name in FACETS}
     return SearchPage(query=request, total=len(results), hits=hits, facets=values)
 
 

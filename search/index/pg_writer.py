@@ -60,7 +60,7 @@ from psycopg import sql
 from search.index.duplicates import MAX_CANDIDATES, band_terms, copies_among, duplicate_of, nearest
 from search.index.lexemes import Vectors, vectors
 from search.index.postgres import MONTH_VALUE, Connection, ensure_month, month_of
-from search.index.store import IndexReport, PreparedArticle, _batches
+from search.index.store import IndexReport, PreparedArticle, batches
 from search.records import Article
 from search.settings import Settings
 
@@ -116,7 +116,7 @@ def write_articles_pg(
     made: set[dt.date | None] = {None}  # the undated partition is there from the first migration
     # The Whoosh writer's own batching (each document made by document.py's to_fields, an id's first copy in a
     # run kept): both writers read the same documents in the same batches.
-    for batch in _batches(articles, batch_size):
+    for batch in batches(articles, batch_size):
         # Outside the transaction, so that no lock is held meanwhile: the partitions, then the vectors of
         # whatever does not look unchanged (checked again under the lock).
         for month in sorted({_month(prepared.document) for prepared in batch} - made, key=str):

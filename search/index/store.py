@@ -194,7 +194,7 @@ def write_articles(
     report = report or IndexReport()
     path = directory or settings.index_dir
     ix = open_index(settings, path) if _exists(path) else create_index(settings, directory=path)
-    for batch in _batches(articles, settings.batch_size):
+    for batch in batches(articles, settings.batch_size):
         writer = _writer(ix, settings)
         with open_sequence(settings) as sequence:  # read under the write lock: numbers in commit order
             try:
@@ -263,7 +263,7 @@ def _is_duplicate(article: Article, copies: list[Copy], report: IndexReport) -> 
     return original is not None
 
 
-def _batches(articles: Iterable[Article | PreparedArticle], size: int) -> Iterator[list[PreparedArticle]]:
+def batches(articles: Iterable[Article | PreparedArticle], size: int) -> Iterator[list[PreparedArticle]]:
     """The articles in batches of ``size``, prepared (those that came as an ``Article`` here)."""
     batch: list[PreparedArticle] = []
     seen: set[str] = set()

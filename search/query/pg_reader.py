@@ -24,7 +24,7 @@ an ``EmbeddedReader`` with the same records, and the same answers:
   number then id, so every page of a search is a slice of one order; the
   copies of one story collapsed to its first article when asked;
 * a hit is built from the row as the embedded backend builds it from stored
-  fields (``from_stored``, ``_to_hit``), its snippet by the project's own
+  fields (``from_stored``, ``to_hit``), its snippet by the project's own
   highlighter (search/query/snippets.py) over the stored text, marking the
   words of the query's terms Whoosh records as matched (``_marked_terms``) — not
   PostgreSQL's ``ts_headline``, so both backends give the same snippets.
@@ -58,7 +58,7 @@ from search.index.lexemes import WEIGHTS, quote
 from search.index.postgres import Connection
 from search.query.overview import Overview
 from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, DateFilter, Deadline, date_filter, read_query
-from search.query.run import _counted, _facet_values, _newest_first, _other_names, _to_hit
+from search.query.run import facet_values, other_names, to_hit, with_counts, years_newest_first
 from search.query.snippets import highlighter, lead, one_line
 from search.query.stories import STORIES
 from search.query.tsquery import ACTORS, LEXEMES, PUBLISHED, WORDS, Condition, Expand, compile_query
@@ -157,7 +157,7 @@ class PostgresReader:
             hits = self._hits([_stored(row) for row in rows], plan)
             hits = self._with_copies(run, hits)
         deadline.check()
-        values = {name: _facet_values(name, counted.facets[name], request, self.gazetteer) for name in FACETS}
+        values = {name: facet_values(name, counted.facets[name], request, self.gazetteer) for name in FACETS}
         bounds = (plan.dates.first, plan.dates.last) if plan.dates is not None else None
         return SearchPage(query=request, total=counted.total, hits=hits, facets=values, undated=counted.undated,
                           date_bounds=bounds, counted=request.count, articles=counted.articles,
@@ -180,8 +180,8 @@ class PostgresReader:
             raise NotFound(f"no actor with id {actor_id!r}",
                            hint="actor ids look like Q58217; an article's page links to each of its actors")
         return ActorPage(id=actor_id, name=self.gazetteer.label(actor_id), type=actor.type if actor else UNKNOWN,
-                         aliases=_other_names(actor), roles=actor.roles if actor else (), total=page.total,
-                         years=_newest_first(page.facets["year"]), latest=page.hits)
+                         aliases=other_names(actor), roles=actor.roles if actor else (), total=page.total,
+                         years=years_newest_first(page.facets["year"]), latest=page.hits)
 
     # --- articles by id ---------------------------------------------------------------------------------------
 
@@ -190,7 +190,7 @@ class PostgresReader:
         wanted = list(dict.fromkeys(ids))
         with self._snapshot() as run:
             found = {article.id: article for article in self._by_id(run, wanted)}
-            hits = tuple(_to_hit(found[i], self.gazetteer, lead(found[i].text)) for i in wanted if i in found)
+            hits = tuple(to_hit(found[i], self.gazetteer, lead(found[i].text)) for i in wanted if i in found)
             return self._with_copies(run, hits)
 
     def article(self, article_id: str) -> Hit:
@@ -199,7 +199,7 @@ class PostgresReader:
             found = self._by_id(run, [article_id])
             if not found:
                 raise NotFound(f"no article with id {article_id!r}")
-            hit = _to_hit(found[0], self.gazetteer, lead(found[0].text), full=True)
+            hit = to_hit(found[0], self.gazetteer, lead(found[0].text), full=True)
             return self._with_copies(run, (hit,))[0]
 
     def copies(self, article: Hit, limit: int = 100) -> tuple[Hit, ...]:
@@ -210,7 +210,7 @@ class PostgresReader:
             _columns(), _NEWEST)
         with self._snapshot() as run:
             rows = run(statement, (article.cluster, article.id, limit))
-        return tuple(_to_hit(_stored(row), self.gazetteer, "") for row in rows)
+        return tuple(to_hit(_stored(row), self.gazetteer, "") for row in rows)
 
     def indexed_at(self, article_id: str) -> dt.datetime | None:
         with self._snapshot() as run:
@@ -278,7 +278,7 @@ class PostgresReader:
         for article in articles:
             snippet = marking.highlight_hit(_Shown(matched), _SNIPPET_FIELD, text=article.text, top=2) \
                 if plan.text else ""
-            hits.append(_to_hit(article, self.gazetteer, one_line(snippet) or lead(article.text)))
+            hits.append(to_hit(article, self.gazetteer, one_line(snippet) or lead(article.text)))
         return tuple(hits)
 
     def _with_copies(self, run: _Run, hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
@@ -288,7 +288,7 @@ class PostgresReader:
         rows = run(sql.SQL("SELECT cluster, outlet, count(*) FROM articles WHERE cluster = ANY(%s) "
                            "GROUP BY cluster, outlet"), (sorted({hit.cluster for hit in hits}),))
         counts = {(str(cluster), str(outlet)): _int(n) for cluster, outlet, n in rows}
-        return tuple(_counted(hit, counts) for hit in hits)
+        return tuple(with_counts(hit, counts) for hit in hits)
 
 
 #: A facet limit no facet reaches: ``facet_table`` lists every value.

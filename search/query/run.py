@@ -104,7 +104,7 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     hits = tuple(_hit(hit, gazetteer, request.q, deadline) for hit in _page(results, start, request.per_page))
     hits = _with_copies(searcher, hits)
     deadline.check()
-    values = {name: _facet_values(name, counted.counts[name], request, gazetteer) for name in FACETS}
+    values = {name: facet_values(name, counted.counts[name], request, gazetteer) for name in FACETS}
     bounds = (dates.first, dates.last) if dates is not None else None
     return SearchPage(query=request, total=counted.total, hits=hits, facets=values, undated=counted.undated,
                       date_bounds=bounds, counted=request.count, articles=counted.articles, stories=counted.stories)
@@ -194,7 +194,7 @@ def hits_by_id(searcher: Searcher, ids: Iterable[str], gazetteer: Gazetteer) -> 
     """The articles with these ids, in that order, with their lead as snippet; ids not indexed are left out."""
     found = (searcher.document(id=article_id) for article_id in ids)
     articles = (from_stored(stored) for stored in found if stored)
-    return _with_copies(searcher, tuple(_to_hit(article, gazetteer, lead(article.text)) for article in articles))
+    return _with_copies(searcher, tuple(to_hit(article, gazetteer, lead(article.text)) for article in articles))
 
 
 def get_article(searcher: Searcher, article_id: str, gazetteer: Gazetteer) -> Hit:
@@ -203,7 +203,7 @@ def get_article(searcher: Searcher, article_id: str, gazetteer: Gazetteer) -> Hi
     if stored is None:
         raise NotFound(f"no article with id {article_id!r}")
     article = from_stored(stored)
-    return _with_copies(searcher, (_to_hit(article, gazetteer, lead(article.text), full=True),))[0]
+    return _with_copies(searcher, (to_hit(article, gazetteer, lead(article.text), full=True),))[0]
 
 
 def get_copies(searcher: Searcher, article: Hit, gazetteer: Gazetteer, limit: int = 100) -> tuple[Hit, ...]:
@@ -212,7 +212,7 @@ def get_copies(searcher: Searcher, article: Hit, gazetteer: Gazetteer, limit: in
         return ()
     newest = sorting.FieldFacet("date_key", reverse=True)
     results = searcher.search(wq.Term("cluster", article.cluster), limit=limit + 1, sortedby=newest)
-    others = (_to_hit(from_stored(hit.fields()), gazetteer, "") for hit in results if hit["id"] != article.id)
+    others = (to_hit(from_stored(hit.fields()), gazetteer, "") for hit in results if hit["id"] != article.id)
     return tuple(others)[:limit]
 
 
@@ -238,15 +238,15 @@ def actor_page(
         id=actor_id,
         name=gazetteer.label(actor_id),
         type=actor.type if actor else UNKNOWN,
-        aliases=_other_names(actor),
+        aliases=other_names(actor),
         roles=actor.roles if actor else (),
         total=page.total,
-        years=_newest_first(page.facets["year"]),
+        years=years_newest_first(page.facets["year"]),
         latest=page.hits,
     )
 
 
-def _other_names(actor: Actor | None) -> tuple[str, ...]:
+def other_names(actor: Actor | None) -> tuple[str, ...]:
     """Every alias and short form once, in the gazetteer's order, the display name left out."""
     if actor is None:
         return ()
@@ -255,7 +255,8 @@ def _other_names(actor: Actor | None) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _newest_first(years: Iterable[FacetValue]) -> tuple[tuple[str, int], ...]:
+def years_newest_first(years: Iterable[FacetValue]) -> tuple[tuple[str, int], ...]:
+    """An actor page's years: (year, articles) newest first, ``unknown`` last, the empty ones left out."""
     counts = {f.value: f.count for f in years if f.count}
     known = sorted((year for year in counts if year != UNKNOWN), reverse=True)  # four digits: text order is numeric
     return tuple((year, counts[year]) for year in [*known, *(y for y in counts if y == UNKNOWN)])
@@ -285,10 +286,11 @@ def _with_copies(searcher: Searcher, hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
         for reader, doc in docs:
             outlet = outlets[cluster] if len(docs) == 1 else reader.stored_fields(doc).get("outlet", UNKNOWN)
             counts[(cluster, outlet)] = counts.get((cluster, outlet), 0) + 1
-    return tuple(_counted(hit, counts) for hit in hits)
+    return tuple(with_counts(hit, counts) for hit in hits)
 
 
-def _counted(hit: Hit, counts: Mapping[tuple[str, str], int]) -> Hit:
+def with_counts(hit: Hit, counts: Mapping[tuple[str, str], int]) -> Hit:
+    """The hit with its cluster's size and other outlets, from the live articles per (cluster, outlet)."""
     outlets = {outlet: n for (cluster, outlet), n in counts.items() if cluster == hit.cluster}
     also = tuple(sorted((o for o in outlets if o != hit.outlet), key=str.casefold))
     return replace(hit, copies=max(1, sum(outlets.values())), also=also)
@@ -306,10 +308,11 @@ def _hit(hit: Any, gazetteer: Gazetteer, q: str, deadline: Deadline) -> Hit:
     article = from_stored(hit.fields())
     snippet = hit.highlights("body", top=2) if q else ""
     # A snippet is one run of text: paragraph breaks inside it become spaces.
-    return _to_hit(article, gazetteer, one_line(snippet) or lead(article.text))
+    return to_hit(article, gazetteer, one_line(snippet) or lead(article.text))
 
 
-def _to_hit(article: StoredArticle, gazetteer: Gazetteer, snippet: str, full: bool = False) -> Hit:
+def to_hit(article: StoredArticle, gazetteer: Gazetteer, snippet: str, full: bool = False) -> Hit:
+    """A stored article as a hit, its actors labelled; with its text when ``full`` (one article's page)."""
     return Hit(
         id=article.id,
         url=article.url,
@@ -327,7 +330,7 @@ def _to_hit(article: StoredArticle, gazetteer: Gazetteer, snippet: str, full: bo
     )
 
 
-def _facet_values(
+def facet_values(
     name: str, counts: Mapping[str, int], request: SearchQuery, gazetteer: Gazetteer
 ) -> tuple[FacetValue, ...]:
     """Largest counts first (ties by label), capped; selected values always shown."""
