@@ -249,7 +249,7 @@ def _explain_worst(connection: psycopg.Connection[Any], postgres: PostgresReader
     slowest = max(seen, key=lambda statement: statement[2], default=None)
     plans = []
     for kind, statement in (("counting", counting[0] if counting else None), ("slowest", slowest)):
-        if statement is None or (kind == "slowest" and counting and statement is counting[0]):
+        if statement is None or (kind == "slowest" and counting and statement[0] is counting[0][0]):
             continue
         query, params, _ = statement
         explained = connection.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + query, params).fetchall()
