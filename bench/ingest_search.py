@@ -55,6 +55,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -143,6 +144,20 @@ def ingest_replicated(settings: Settings, tmp: Path, limit: int | None, scale: i
     report = ingest([path], settings, progress=False)
     log.info("ingest: added %d, skipped %d, duplicate %d", report.added, len(report.skipped), report.duplicate)
     return time.perf_counter() - start
+
+
+@contextmanager
+def corpus_instance(args: argparse.Namespace, name: str) -> Iterator[tuple[Settings, bool]]:
+    """The instance a query benchmark measures (``instance_parser``'s options): ``--index`` when given, else one
+    in a temporary directory; built from the corpus when it is not there yet. Yields it with whether it was
+    built here; the facet cache is off, so every search counts afresh. Logging is set up for the run."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    with tempfile.TemporaryDirectory(prefix=f"newsdesk-bench-{name}-") as tmp:
+        settings = Settings(index=args.index or Path(tmp) / "instance", facet_cache_size=0)
+        built = not settings.index_dir.exists()
+        if built:
+            ingest_replicated(settings, Path(tmp), args.limit, args.scale)
+        yield settings, built
 
 
 def instance_parser(description: str, rounds: int) -> argparse.ArgumentParser:

@@ -42,7 +42,6 @@ import logging
 import shlex
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -53,8 +52,8 @@ import psycopg
 from ingest_search import (
     REPO,
     append_results,
+    corpus_instance,
     directory_mb,
-    ingest_replicated,
     instance_parser,
     machine,
     md_table,
@@ -92,12 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = instance_parser(__doc__.split("\n\n")[0], rounds=15)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     started = dt.datetime.now(dt.UTC)
-    with tempfile.TemporaryDirectory(prefix="newsdesk-bench-pg-") as tmp:
-        settings = Settings(index=args.index or Path(tmp) / "instance", facet_cache_size=0)
-        if not settings.index_dir.exists():
-            ingest_replicated(settings, Path(tmp), args.limit, args.scale)
+    with corpus_instance(args, "pg") as (settings, _):
         figures = measure(settings, args.rounds)
     section = render(figures, started, "python " + shlex.join(["bench/pg_search.py", *argv]))
     print(section)

@@ -30,16 +30,13 @@ Run: ``python bench/stories.py [--limit N] [--scale K] [--index DIR] [--rounds R
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import shlex
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from ingest_search import append_results, ingest_replicated, instance_parser, machine, md_table
+from ingest_search import append_results, corpus_instance, instance_parser, machine, md_table
 
 from search.enrich import load_gazetteer
 from search.index import open_index
@@ -58,12 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = instance_parser(__doc__.split("\n\n")[0], rounds=15)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     started = dt.datetime.now(dt.UTC)
-    with tempfile.TemporaryDirectory(prefix="newsdesk-bench-stories-") as tmp:
-        settings = Settings(index=args.index or Path(tmp) / "instance", facet_cache_size=0)
-        if not settings.index_dir.exists():
-            ingest_replicated(settings, Path(tmp), args.limit, args.scale)
+    with corpus_instance(args, "stories") as (settings, _):
         rows, about = measure(settings, args.rounds)
     section = render(rows, about, started, "python " + shlex.join(["bench/stories.py", *argv]))
     print(section)

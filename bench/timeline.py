@@ -24,16 +24,14 @@ Run: ``python bench/timeline.py [--limit N] [--scale K] [--index DIR] [--rounds 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import shlex
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ingest_search import append_results, ingest_replicated, instance_parser, machine, md_table
+from ingest_search import append_results, corpus_instance, instance_parser, machine, md_table
 
 from search.enrich import load_gazetteer
 from search.index import open_index
@@ -48,13 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = instance_parser(__doc__.split("\n\n")[0], rounds=15)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     started = dt.datetime.now(dt.UTC)
-    with tempfile.TemporaryDirectory(prefix="newsdesk-bench-timeline-") as tmp:
-        settings = Settings(index=args.index or Path(tmp) / "instance", facet_cache_size=0)
-        built = not settings.index_dir.exists()
-        if built:
-            ingest_replicated(settings, Path(tmp), args.limit, args.scale)
+    with corpus_instance(args, "timeline") as (settings, built):
         rows, articles = measure(settings, args.rounds)
     section = render(rows, articles, started, "python " + shlex.join(["bench/timeline.py", *argv]), memory(), built)
     print(section)
