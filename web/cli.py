@@ -89,38 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="store_true", help="log progress and skipped files")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    ingest = commands.add_parser("ingest", parents=[common], help="add files, folders and collections to the index")
-    ingest.add_argument(
-        "paths", nargs="+", metavar="PATH",
-        help="pages (.txt, .html, .html.gz), collections (.jsonl, .ndjson, .csv, gzipped or not; .warc, .warc.gz) "
-             "or folders of them",
-    )
-    ingest.add_argument("--rebuild", action="store_true", help="start from an empty index")
-    ingest.add_argument(
-        "--manifest", action="append", default=[], metavar="FILE",
-        help="metadata for the files, matched by SHA-256 (as seeds/manifest.toml; repeatable)",
-    )
-    ingest.add_argument("--workers", type=int, metavar="N", help=_WORKERS_HELP)
-    ingest.add_argument(
-        "--map", action="append", default=[], metavar="FIELD=COLUMN", dest="field_map",
-        help="the column of a .jsonl or .csv collection holding FIELD (id, url, title, outlet, author, published, "
-             "language, text, html), when not its common name (repeatable)",
-    )
-    ingest.set_defaults(command=_ingest)
-
-    find = commands.add_parser("search", parents=[common], help="search the index")
-    find.add_argument("q", nargs="?", default="", metavar="QUERY")
-    for facet in ("outlet", "actor", "year", "language"):
-        find.add_argument(f"--{facet}", action="append", default=[], help=f"filter by {facet} (repeatable: OR)")
-    find.add_argument("--sort", choices=("relevance", "date"), default="relevance")
-    find.add_argument("--page", type=int, default=1)
-    find.add_argument("--per-page", type=int, default=10)
-    find.add_argument("--json", action="store_true", help="print the /api/search JSON")
-    find.add_argument("--collapse", choices=("story", "none"),
-                      help="story: the copies of one text as one result (and counted as stories unless --count)")
-    find.add_argument("--count", choices=("articles", "stories"), help="what the total and the facets count")
-    add_date_options(find)
-    find.set_defaults(command=_search)
+    _ingest_command(commands, common)
+    _search_command(commands, common)
 
     serve = commands.add_parser("serve", parents=[common], help="serve the web UI and API (waitress)")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
@@ -140,6 +110,47 @@ def _parser() -> argparse.ArgumentParser:
     user_commands(commands, common)
     alert_commands(commands, common)
     return parser
+
+
+def _ingest_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    ingest = commands.add_parser("ingest", parents=[common], help="add files, folders and collections to the index")
+    ingest.add_argument(
+        "paths", nargs="+", metavar="PATH",
+        help="pages (.txt, .html, .html.gz), collections (.jsonl, .ndjson, .csv, gzipped or not; .warc, .warc.gz) "
+             "or folders of them",
+    )
+    ingest.add_argument("--rebuild", action="store_true", help="start from an empty index")
+    ingest.add_argument(
+        "--manifest", action="append", default=[], metavar="FILE",
+        help="metadata for the files, matched by SHA-256 (as seeds/manifest.toml; repeatable)",
+    )
+    ingest.add_argument("--workers", type=int, metavar="N", help=_WORKERS_HELP)
+    ingest.add_argument(
+        "--map", action="append", default=[], metavar="FIELD=COLUMN", dest="field_map",
+        help="the column of a .jsonl or .csv collection holding FIELD (id, url, title, outlet, author, published, "
+             "language, text, html), when not its common name (repeatable)",
+    )
+    ingest.set_defaults(command=_ingest)
+
+
+def _search_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    find = commands.add_parser("search", parents=[common], help="search the index")
+    find.add_argument("q", nargs="?", default="", metavar="QUERY")
+    for facet in ("outlet", "actor", "year", "language"):
+        find.add_argument(f"--{facet}", action="append", default=[], help=f"filter by {facet} (repeatable: OR)")
+    find.add_argument("--sort", choices=("relevance", "date"), default="relevance")
+    find.add_argument("--page", type=int, default=1)
+    find.add_argument("--per-page", type=int, default=10)
+    find.add_argument("--json", action="store_true", help="print the /api/search JSON")
+    find.add_argument("--collapse", choices=("story", "none"),
+                      help="story: the copies of one text as one result (and counted as stories unless --count)")
+    find.add_argument("--count", choices=("articles", "stories"), help="what the total and the facets count")
+    add_date_options(find)
+    find.set_defaults(command=_search)
 
 
 def _extract_command(

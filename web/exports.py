@@ -204,5 +204,6 @@ def export_url(fmt: str, **changes: str) -> str:
     return url_for(f"exports.{fmt}_file", **args)  # type: ignore[arg-type]  # lists are repeated params
 
 
-#: Parameters of a page that an export, which lists every article, has no use for: its paging, its grouping.
-_PAGING = ("page", "per_page", "collapse")
+#: Parameters of a page that an export, which lists every article, has no use for: its paging, how it groups
+#: and counts copies.
+_PAGING = ("page", "per_page", "collapse", "count")

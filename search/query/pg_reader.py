@@ -530,15 +530,32 @@ class _Counted:
 
 
 def _count(run: _Run, plan: _Plan, request: SearchQuery) -> _Counted:
-    """The four facets, the total and the undated count in one statement (search/query/run.py's ``_count``).
+    """The four facets, the total and the undated count in one statement (search/query/run.py's ``_count``)."""
+    in_stories = request.count == STORIES
+    told = in_stories or bool(request.collapse)
+    statement, params = _count_statement(plan, in_stories, told)
+    facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    numbers = {"total": 0, "stories": 0, "undated": 0}
+    for kind, value, n in run(statement, params):
+        if kind in facets:
+            facets[kind][str(value)] = _int(n)
+        else:
+            numbers[kind] = _int(n)
+    articles = numbers["total"]
+    stories = numbers["stories"] if told else None
+    return _Counted(facets, stories if in_stories and stories is not None else articles, numbers["undated"], articles,
+                    stories)
+
+
+def _count_statement(plan: _Plan, in_stories: bool, told: bool) -> tuple[sql.Composed, tuple[object, ...]]:
+    """The counting statement: one row (kind, value, count) per facet value, and one each for the total, the
+    stories (when ``told``) and the undated matches.
 
     The query's matches are listed once (a materialised CTE) with a flag
     per filter; each facet is then grouped over the matches under the
     dates and every other facet's flag. In stories, a value counts the
     distinct clusters holding it.
     """
-    in_stories = request.count == STORIES
-    told = in_stories or bool(request.collapse)
     flags = {name: plan.filters.get(name, _TRUE) for name in FACETS}
     flag_names = {name: sql.Identifier(f"f_{name}") for name in FACETS}
     # The date filter's undated count: the matches under every facet filter that have no date (none asked with
@@ -576,17 +593,7 @@ def _count(run: _Run, plan: _Plan, request: SearchQuery) -> _Counted:
         flags=sql.SQL(", ").join(sql.SQL("{} AS {}").format(flags[name].where, flag_names[name]) for name in FACETS),
         query=plan.query.where, parts=sql.SQL(" UNION ALL ").join(parts))
     params = (*plan.in_dates.params, *(p for name in FACETS for p in flags[name].params), *plan.query.params)
-    facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-    numbers = {"total": 0, "stories": 0, "undated": 0}
-    for kind, value, n in run(statement, params):
-        if kind in facets:
-            facets[kind][str(value)] = _int(n)
-        else:
-            numbers[kind] = _int(n)
-    articles = numbers["total"]
-    stories = numbers["stories"] if told else None
-    return _Counted(facets, stories if in_stories and stories is not None else articles, numbers["undated"], articles,
-                    stories)
+    return statement, params
 
 
 # --- the page ----------------------------------------------------------------------------------------------------
