@@ -141,6 +141,23 @@ class Settings:
     #: Alerts: seconds between the scheduler's runs inside ``newsdesk serve``
     #: (catch-up, digests); 0 turns the scheduler off.
     alerts_interval: float = 60.0
+    #: Where articles and state live: ``whoosh`` (the default: a Whoosh index
+    #: and SQLite in the instance directory, no service to run) or
+    #: ``postgres`` (both in the PostgreSQL database ``database_url``, shared
+    #: by every web process and worker; the instance directory keeps the
+    #: page archive and the secret key).
+    backend: str = "whoosh"
+    #: The PostgreSQL database of the ``postgres`` backend, as a libpq URL
+    #: (``postgresql://user:password@host:5432/newsdesk``). The first command
+    #: against an empty database creates its tables.
+    database_url: str = ""
+    #: A read replica searches go to (empty: the primary, ``database_url``).
+    #: Writes, and reads that must see a write just made, stay on the primary.
+    database_read_url: str = ""
+    #: The Redis server ``newsdesk worker`` takes work from, as a URL
+    #: (``redis://host:6379/0``). Empty: ingest and crawl run in the process
+    #: that asks for them.
+    redis_url: str = ""
 
     def __post_init__(self) -> None:
         if not self.base_url:
@@ -208,6 +225,7 @@ def _read_environ(env: Mapping[str, str]) -> dict[str, str]:
 
 
 SMTP_TLS = ("none", "starttls", "ssl")
+BACKENDS = ("whoosh", "postgres")
 _BOOLEAN = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
@@ -231,6 +249,12 @@ def _coerce(values: dict[str, Any]) -> Settings:
     if not 0 < shortest <= longest:
         raise SettingsError(f"settings crawl_interval_min={shortest!r} and crawl_interval_max={longest!r} must be "
                             "seconds with 0 < crawl_interval_min <= crawl_interval_max")
+    backend = typed.get("backend", defaults.backend)
+    if backend not in BACKENDS:
+        raise SettingsError(f"setting backend={backend!r} is not one of {', '.join(BACKENDS)}")
+    if backend == "postgres" and not typed.get("database_url"):
+        raise SettingsError("the postgres backend needs database_url (NEWSDESK_DATABASE_URL), "
+                            "e.g. postgresql://newsdesk@localhost:5432/newsdesk")
     if typed.get("smtp_tls", "none") not in SMTP_TLS:
         raise SettingsError(f"setting smtp_tls={typed['smtp_tls']!r} is not one of {', '.join(SMTP_TLS)}")
     return Settings(**typed)  # not replace(defaults): an unset base_url follows the host and port given

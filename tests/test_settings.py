@@ -44,6 +44,8 @@ def test_a_named_settings_file_is_used(tmp_path: Path) -> None:
         ("smtp_tls = 'tls'\n", {}, "smtp_tls='tls' is not one of none, starttls, ssl"),
         ("crawl_interval_min = 0\n", {}, "0 < crawl_interval_min <= crawl_interval_max"),
         ("", {"NEWSDESK_CRAWL_INTERVAL_MIN": "7200", "NEWSDESK_CRAWL_INTERVAL_MAX": "3600"}, "crawl_interval_min=7200"),
+        ("backend = 'elastic'\n", {}, "backend='elastic' is not one of whoosh, postgres"),
+        ("", {"NEWSDESK_BACKEND": "postgres"}, "the postgres backend needs database_url"),
     ],
 )
 def test_bad_settings_say_which_one(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:
@@ -91,3 +93,14 @@ def test_a_base_url_set_in_the_file_or_the_environment_wins_over_the_address(tmp
     environ = {"NEWSDESK_BASE_URL": "https://proxy.example.org/newsdesk"}
     assert load_settings(index=tmp_path, environ=environ, options=options).base_url == (
         "https://proxy.example.org/newsdesk")
+
+
+def test_the_backend_and_its_services_come_from_the_environment(tmp_path: Path) -> None:
+    settings = load_settings(index=tmp_path, environ={
+        "NEWSDESK_BACKEND": "postgres", "NEWSDESK_DATABASE_URL": "postgresql://newsdesk@db/newsdesk",
+        "NEWSDESK_DATABASE_READ_URL": "postgresql://newsdesk@replica/newsdesk",
+        "NEWSDESK_REDIS_URL": "redis://queue:6379/0"})
+    assert (settings.backend, settings.database_url, settings.database_read_url, settings.redis_url) == (
+        "postgres", "postgresql://newsdesk@db/newsdesk", "postgresql://newsdesk@replica/newsdesk",
+        "redis://queue:6379/0")
+    assert load_settings(index=tmp_path, environ={}).backend == "whoosh"
