@@ -49,6 +49,10 @@ class IndexBusy(IndexUnavailable):
     """Another process holds the write lock longer than we may wait."""
 
 
+class DatabaseUnavailable(IndexUnavailable):
+    """The PostgreSQL backend's database cannot be reached (down, refusing, wrong address)."""
+
+
 class ExtractionError(NewsdeskError):
     """A source document could not be turned into an article: an expected rejection
     (no article on it, too big, binary, nested past any sense), skipped with its reason."""

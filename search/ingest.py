@@ -1,7 +1,7 @@
 """Ingest and reindex: the two runners of the pipeline (``search.pipeline``) over stored pages.
 
 ``ingest`` reads files; ``reindex`` replays the archive into a new index
-swapped in whole, without the network. The stages and their order belong to
+(swapped in whole, on Whoosh), without the network. The stages and their order belong to
 the pipeline; here are what only these runners decide: which pages, the
 rebuild beside the live index and its swap, and progress — a bar on a
 terminal, counts in the log otherwise. A page the cleaner fails on is
@@ -11,7 +11,6 @@ counted as failed, and the command then exits 1.
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from search.archive import open_archive
 from search.enrich import Gazetteer
 from search.errors import NewsdeskError, NotFound
-from search.index import IndexReport, create_index, fingerprints, replace_index
+from search.index import IndexReport, rebuilding
 from search.pipeline import load_pipeline
 from search.settings import Settings
 from search.sources import FieldMap, Manifest, ReadCounts, open_inputs
@@ -51,9 +50,10 @@ def ingest(
     ``fields`` maps a collection's columns to an article's fields (default:
     the common names); ``counts`` is filled with what was read.
 
-    ``rebuild`` makes an index of just these files: built beside the live
-    one (``whoosh.new/``, as ``reindex`` does) and swapped in whole, so the
-    live index serves until then and is kept if the rebuild finds nothing.
+    ``rebuild`` makes an index of just these files (search/index/backend.py's
+    ``rebuilding``: Whoosh builds it beside the live one, ``whoosh.new/``,
+    and swaps it in whole; PostgreSQL writes in place and then deletes what
+    the files no longer give), kept as it was if the rebuild finds nothing.
     A path that does not exist is an error before anything is touched.
     """
     paths = list(paths)
@@ -70,15 +70,13 @@ def ingest(
         if not rebuild:
             # Instant alerts after each commit: the articles are new to the instance (not so in reindex).
             return pipeline.run(pages, report, archive, total=pending)
-        staging = settings.index / "whoosh.new"
-        shutil.rmtree(staging, ignore_errors=True)  # left by a rebuild or reindex that was killed
-        create_index(settings, directory=staging)
-        pipeline.run(pages, report, archive, total=pending, directory=staging, alerts=False)
-        if not report.added:
-            shutil.rmtree(staging)
-            raise NewsdeskError(f"the rebuild found no article in {', '.join(map(str, paths))}",
-                                hint="the index is unchanged; see the skipped files above")
-        replace_index(settings, staging)
+        with rebuilding(settings) as rebuilt:
+            pipeline.run(pages, report, archive, total=pending, store=rebuilt.store, given=rebuilt.given,
+                         alerts=False)
+            if not rebuilt.given:
+                raise NewsdeskError(f"the rebuild found no article in {', '.join(map(str, paths))}",
+                                    hint="the index is unchanged; see the skipped files above")
+            rebuilt.finish(report)
     pipeline.alert()  # the new index is live
     return report
 
@@ -120,12 +118,12 @@ def reindex(
 ) -> IndexReport:
     """Rebuild the whole index from the archive alone (never the network), then swap it in.
 
-    The new index is built in ``whoosh.new/`` beside the live one, which
-    serves until the swap. The counts compare the two: ``unchanged`` means
+    Whoosh builds the new index in ``whoosh.new/`` beside the live one,
+    which serves until the swap; PostgreSQL rewrites in place (see
+    search/index/backend.py). The counts compare old and new: ``unchanged`` means
     the replay gave the very same document; ``removed`` counts articles of
     the old index that no archived page gives any more.
     """
-    staging = settings.index / "whoosh.new"
     report = IndexReport()
     pipeline = load_pipeline(settings, gazetteer)
     with open_archive(settings) as archive:  # held throughout: no ingest or crawl meanwhile
@@ -134,19 +132,9 @@ def reindex(
                 f"nothing is archived in {settings.index}, so there is nothing to rebuild from",
                 hint=f"build the index from files instead: newsdesk ingest PATH --rebuild --index {settings.index}",
             )
-        shutil.rmtree(staging, ignore_errors=True)  # left by a reindex that was killed
-        create_index(settings, directory=staging)
-        pages = _track(archive.pages(), len(archive), progress, "reindex")
-        pipeline.run(pages, report, archive, keep=False, total=len(archive),  # the archive's own pages
-                     directory=staging, alerts=False, replay=True)
-        _compare(settings, staging, report)
-        replace_index(settings, staging)
+        with rebuilding(settings) as rebuild:
+            pages = _track(archive.pages(), len(archive), progress, "reindex")
+            pipeline.run(pages, report, archive, keep=False, total=len(archive),  # the archive's own pages
+                         store=rebuild.store, given=rebuild.given, alerts=False, replay=True)
+            rebuild.finish(report, compare=True)
     return report
-
-
-def _compare(settings: Settings, staging: Path, report: IndexReport) -> None:
-    new, old = fingerprints(settings, staging), fingerprints(settings, settings.index_dir)
-    report.added = len(new.keys() - old.keys())
-    report.unchanged = sum(1 for article_id, print_ in new.items() if old.get(article_id) == print_)
-    report.updated = len(new) - report.added - report.unchanged
-    report.removed = len(old.keys() - new.keys())

@@ -43,14 +43,13 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
-from pathlib import Path
 
 from search.alerts import after_commit
 from search.archive import Archive
 from search.clean import clean
 from search.enrich import Gazetteer, enrich, load_gazetteer, record_candidates
 from search.errors import ExtractionError, ExtractorFailed, NewsdeskError
-from search.index import IndexReport, PreparedArticle, prepare_article, write_articles
+from search.index import ArticleStore, IndexReport, PreparedArticle, open_store, prepare_article
 from search.processes import context, death, forwarded_logs, log_to, watch_parent, write_in_process
 from search.records import Article, RawPage, Skipped, Source
 from search.settings import Settings, seeds_dir
@@ -107,7 +106,8 @@ class Pipeline:
         *,
         keep: bool = True,
         total: int | None = None,
-        directory: Path | None = None,
+        store: ArticleStore | None = None,
+        given: set[str] | None = None,
         alerts: bool = True,
         replay: bool = False,
     ) -> IndexReport:
@@ -122,10 +122,11 @@ class Pipeline:
         # Closed however the run ends, so its worker processes stop now (see ``_articles``).
         with closing(self._articles(pages, report, archive, keep, parallel)) as articles:
             if not parallel:
-                return self.commit(articles, report, directory=directory, alerts=alerts, replay=replay)
+                return self.commit(articles, report, store=store, given=given, alerts=alerts, replay=replay)
             log.info("writing the index in a process of its own")
-            recorded = self._with_candidates(articles, replay)
-            return write_in_process(recorded, self.settings, report, directory=directory, alerts=alerts)
+            recorded = self._with_candidates(articles, replay, given)
+            return write_in_process(recorded, self.settings, report, store=store or open_store(self.settings),
+                                    alerts=alerts)
 
     def articles(
         self,
@@ -259,31 +260,37 @@ class Pipeline:
         articles: Iterable[Article | PreparedArticle],
         report: IndexReport | None = None,
         *,
-        directory: Path | None = None,
+        store: ArticleStore | None = None,
+        given: set[str] | None = None,
         alerts: bool = True,
         replay: bool = False,
     ) -> IndexReport:
-        """candidates → index → alerts: write the articles in batches.
+        """candidates → index → alerts: write the articles in batches to ``store`` (default: the instance's).
 
         Titled people the gazetteer does not know are recorded as candidate
         actors on the way (a ``replay`` gives them all again, so it replaces
         them). With ``alerts``, instant alerts run after each index commit;
         they never raise, so an SMTP outage cannot stop a run. The counts go
         to ``report`` (a new one when none is given), which is returned.
+        Each article's id handed on is added to ``given`` (a rebuild's: it
+        removes what the run no longer gives).
         """
-        recorded = self._with_candidates(articles, replay)
+        recorded = self._with_candidates(articles, replay, given)
         on_commit = partial(after_commit, self.settings) if alerts else None
-        return write_articles(recorded, self.settings, report, directory=directory, on_commit=on_commit)
+        return (store or open_store(self.settings)).write(recorded, report, on_commit=on_commit)
 
-    def _with_candidates(self, items: Iterable[Article | PreparedArticle],
-                         replay: bool) -> Iterator[Article | PreparedArticle]:
+    def _with_candidates(self, items: Iterable[Article | PreparedArticle], replay: bool,
+                         given: set[str] | None = None) -> Iterator[Article | PreparedArticle]:
         """The items as they came, each article's candidate actors recorded before it is passed on."""
         pending: deque[Article | PreparedArticle] = deque()
 
         def articles() -> Iterator[Article]:
             for item in items:
                 pending.append(item)
-                yield item.article if isinstance(item, PreparedArticle) else item
+                article = item.article if isinstance(item, PreparedArticle) else item
+                if given is not None:
+                    given.add(article.id)
+                yield article
 
         for _ in record_candidates(articles(), self.settings, self.gazetteer, replace=replay):
             yield pending.popleft()

@@ -34,12 +34,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from multiprocessing.connection import Connection, wait
-from pathlib import Path
 from typing import Any
 
 from search.alerts import after_commit
 from search.errors import NewsdeskError
-from search.index import IndexReport, PreparedArticle, write_articles
+from search.index import ArticleStore, IndexReport, PreparedArticle
 from search.records import Article
 from search.settings import Settings
 
@@ -128,10 +127,10 @@ def write_in_process(
     settings: Settings,
     report: IndexReport,
     *,
-    directory: Path | None = None,
+    store: ArticleStore,
     alerts: bool = True,
 ) -> IndexReport:
-    """``write_articles`` in a process of its own, fed ``items`` as they come; its counts added to ``report``.
+    """``store.write`` in a process of its own, fed ``items`` as they come; its counts added to ``report``.
 
     ``alerts`` runs instant alerts after each commit, as ``Pipeline.commit``
     does (in the writer's process).
@@ -142,7 +141,7 @@ def write_in_process(
         result_out, result_in = ctx.Pipe(duplex=False)
         writer = ctx.Process(
             target=_writer, name=WRITER_NAME,
-            args=(settings, directory, alerts, articles_out, result_in, logs, logging.getLogger().getEffectiveLevel()),
+            args=(settings, store, alerts, articles_out, result_in, logs, logging.getLogger().getEffectiveLevel()),
         )
         writer.start()
         articles_out.close()  # the writer's ends: once it is gone, sending fails rather than blocks
@@ -249,9 +248,9 @@ class _Abandoned(Exception):
     """The parent abandoned the run: the batch being filled is not written."""
 
 
-def _writer(settings: Settings, directory: Path | None, alerts: bool, articles: Connection, result: Connection,
+def _writer(settings: Settings, store: ArticleStore, alerts: bool, articles: Connection, result: Connection,
             logs: Any, level: int) -> None:
-    """The writer process: ``write_articles`` over what the parent sends, its report or error sent back."""
+    """The writer process: ``store.write`` over what the parent sends, its report or error sent back."""
     watch_parent()
     log_to(logs, level)
     # The writer makes and drops a great many small objects (postings), none of them in cycles: the cycle
@@ -265,7 +264,7 @@ def _writer(settings: Settings, directory: Path | None, alerts: bool, articles: 
     threading.Thread(target=_receive, args=(articles, received), daemon=True).start()
     on_commit = partial(after_commit, settings) if alerts else None
     try:
-        report = write_articles(_items(received), settings, directory=directory, on_commit=on_commit)
+        report = store.write(_items(received), on_commit=on_commit)
         result.send(("done", report))
     except _Abandoned:
         result.send(("abandoned", None))

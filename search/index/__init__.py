@@ -5,7 +5,8 @@ floor), never the enricher or the query side. Whoosh's schema, analysis and
 writers stay inside this package and ``search.query``: above them everything
 speaks ``Article`` and ``StoredArticle``.
 
-Exports: ``open_index``, ``create_index``, ``write_articles``,
+Exports: the write side's seam, ``open_store`` (an ``ArticleStore``:
+Whoosh or PostgreSQL, by the settings) and ``rebuilding``; ``open_index``, ``create_index``, ``write_articles``,
 ``prepare_article`` (an article's document and analysis, made where the
 writer is not), ``delete_articles``, ``replace_index``, ``fingerprints`` and
 the ``IndexReport``; the stored document (``from_stored``, ``articles_after``,
@@ -32,6 +33,7 @@ from search.index.analysis import (
     query_parser,
     text_analyzer,
 )
+from search.index.backend import ArticleStore, Named, PostgresStore, Rebuild, WhooshStore, open_store, rebuilding
 from search.index.document import articles_after, from_stored, search_fields
 from search.index.schema import QUERY_FIELDS, build_schema
 from search.index.sequence import first_indexed, last_number
@@ -53,8 +55,13 @@ __all__ = [
     "QUERY_FIELDS",
     "WORD",
     "WORD_FIELDS",
+    "ArticleStore",
     "IndexReport",
+    "Named",
+    "PostgresStore",
     "PreparedArticle",
+    "Rebuild",
+    "WhooshStore",
     "articles_after",
     "build_schema",
     "create_index",
@@ -66,8 +73,10 @@ __all__ = [
     "index_terms",
     "last_number",
     "open_index",
+    "open_store",
     "prepare_article",
     "query_parser",
+    "rebuilding",
     "replace_index",
     "search_fields",
     "text_analyzer",
