@@ -154,7 +154,7 @@ def _evaluate(run: _Run, due: list[SavedSearch]) -> None:
     if not due:
         return
     try:
-        reader = open_readers(run.settings).snapshot()
+        reader = open_readers(run.settings, fresh=True).snapshot()
     except IndexMissing:
         log.info("alerts: no index yet, nothing is new")
         return
@@ -225,7 +225,7 @@ def _send_pending(run: _Run) -> None:
     if not pending or not run.settings.smtp_host:
         run.report.pending = len(pending)
         return
-    reader = open_readers(run.settings).snapshot()
+    reader = open_readers(run.settings, fresh=True).snapshot()
     try:
         for done, message in enumerate(pending):
             try:

@@ -165,9 +165,14 @@ def open_store(settings: Settings) -> WhooshStore | PostgresStore:
     return WhooshStore(settings)
 
 
-def connect(settings: Settings, url: str | None = None) -> Connection:
-    """An autocommit connection to the database (``url``, else ``database_url``), its schema migrated: the first
-    command against an empty database creates the tables, a later Newsdesk's added ones are applied."""
+def connect(settings: Settings, url: str | None = None, *, migrated: bool = False) -> Connection:
+    """An autocommit connection to the database ``url`` (default: the primary, ``database_url``).
+
+    A connection to the primary migrates its schema first, unless the caller
+    knows it ``migrated`` already: so the first command against an empty
+    database creates the tables, and a later Newsdesk adds its own. A
+    replica is read only and receives the schema by replication.
+    """
     try:
         import psycopg
 
@@ -181,7 +186,7 @@ def connect(settings: Settings, url: str | None = None) -> Connection:
     except psycopg.OperationalError as e:
         raise DatabaseUnavailable(f"cannot reach the database: {_first_line(e)}",
                                   hint="check database_url (NEWSDESK_DATABASE_URL) and that PostgreSQL runs") from e
-    if target == settings.database_url:  # a replica is read only: the primary's schema reaches it by replication
+    if target == settings.database_url and not migrated:
         try:
             migrate(connection)
         except BaseException:

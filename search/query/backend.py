@@ -12,9 +12,9 @@ a connection). The records that cross the seam are the stage's own:
 ``current()`` is this thread's reader brought up to date (a request's view
 of the index, kept between requests while nothing changes), ``snapshot()``
 a reader of the caller's own for a long read (an export streamed for
-minutes), closed by the caller. ``open_readers`` picks the backend; today
-that is the embedded one (search/query/embedded.py: Whoosh in the
-process).
+minutes), closed by the caller. ``open_readers`` picks the backend by the
+settings: the embedded one (search/query/embedded.py: Whoosh in the
+process) or PostgreSQL (search/query/pg_readers.py).
 """
 
 from __future__ import annotations
@@ -139,8 +139,14 @@ class Readers(Protocol):
         ...
 
 
-def open_readers(settings: Settings) -> Readers:
-    """The readers of the instance ``settings`` names, from its backend."""
-    from search.query.embedded import EmbeddedReaders  # the backend's module, loaded by the choice
+def open_readers(settings: Settings, *, fresh: bool = False) -> Readers:
+    """The readers of the instance ``settings`` names, from its backend. ``fresh`` readers see every write
+    already made (PostgreSQL: they read the primary, never a replica that may lag it)."""
+    if settings.backend == "postgres":
+        from search.query.pg_readers import PostgresReaders  # the backend's module, loaded by the choice
+
+        # Until the PostgreSQL reader answers exports, timelines, related articles, coverage and alerts too.
+        return PostgresReaders(settings, fresh=fresh)  # type: ignore[return-value]
+    from search.query.embedded import EmbeddedReaders
 
     return EmbeddedReaders(settings)
