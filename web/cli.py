@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from search.errors import NewsdeskError
+from search.errors import NewsdeskError, SettingsError
 from search.settings import Settings, listening_url, load_settings
 from web.cli_accounts import alert_commands, user_commands
 from web.cli_options import add_date_options, date_options
@@ -103,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     delete = commands.add_parser("delete", parents=[common], help="remove an article from the index and the archive")
     delete.add_argument("key", metavar="URL|ID", help="the article's id or URL")
     delete.set_defaults(command=_delete)
+    _migrate_command(commands, common)
 
     source_commands(commands, common)
     _extract_command(commands, common)
@@ -177,6 +178,34 @@ def _actor_commands(
     promote.add_argument("--alias", action="append", default=[], help="another full name (repeatable)")
     promote.add_argument("--role", action="append", default=[], help='a dated role: "Foreign Minister of X 2024–"')
     promote.set_defaults(command=_promote)
+
+
+def _migrate_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    move = commands.add_parser("migrate", parents=[common],
+                               help="copy this embedded instance (Whoosh and SQLite) into PostgreSQL")
+    move.add_argument("--to", required=True, choices=("postgres",), help="the backend to copy into")
+    move.add_argument("--database-url", metavar="URL",
+                      help="the empty database to copy into (default: the database_url setting)")
+    move.set_defaults(command=_migrate)
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from search.migrate import migrate_to_postgres
+
+    url = args.database_url or settings.database_url
+    if not url:
+        raise SettingsError("migrate needs the database to copy into",
+                            hint="--database-url postgresql://user@host/newsdesk, or set database_url")
+    report = migrate_to_postgres(settings, url)
+    print(f"copied {_plural(report.articles, 'article')} (ingest numbers up to {report.last_number:,}; "
+          f"{_plural(report.numbers, 'number')} of articles taken down kept)")
+    for table, rows in report.state.items():
+        print(f"copied {_plural(rows, 'row')} of {table}")
+    print(f"now set backend = \"postgres\" and database_url in {settings.index / 'newsdesk.toml'} "
+          "(or NEWSDESK_BACKEND=postgres and NEWSDESK_DATABASE_URL)")
+    return 0
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:

@@ -57,14 +57,15 @@ from typing import Any
 
 from psycopg import sql
 
-from search.index.duplicates import MAX_CANDIDATES, band_terms, copies_among, duplicate_of, nearest
+from search.index.duplicates import MAX_CANDIDATES, band_terms, copies_among, duplicate_of, nearest, sketch_hex
 from search.index.lexemes import Vectors, vectors
 from search.index.postgres import MONTH_VALUE, Connection, ensure_month, month_of
 from search.index.store import IndexReport, PreparedArticle, batches
-from search.records import Article
+from search.records import Article, StoredArticle
 from search.settings import Settings
 
-__all__ = ["ROW_COLUMNS", "delete_articles_pg", "stored_fields", "write_articles_pg"]
+__all__ = ["ROW_COLUMNS", "copy_articles_pg", "copy_numbers_pg", "delete_articles_pg", "stored_fields",
+           "write_articles_pg"]
 
 #: The advisory lock a batch's transaction holds (see the module docstring).
 _WRITE_LOCK = zlib.crc32(b"newsdesk:write")
@@ -318,3 +319,89 @@ class _Candidates:
         """A document written in this batch: a candidate for the ones after it."""
         for key in [f"text:{document['text_key']}", *(f"band:{band}" for band in bands)]:
             self._written.setdefault(key, []).append(document["id"])
+
+
+def copy_articles_pg(connection: Connection, articles: Iterable[StoredArticle], batch_size: int = 1000,
+                     on_batch: Callable[[int], None] | None = None) -> int:
+    """Copy articles another index stored, as they are: each keeps its ingest number, cluster, time written
+    and fingerprint (``newsdesk migrate``, search/migrate.py); none is decided again. How many were copied.
+
+    Only into a database without these ids (a copy, not a merge): an id already stored is an error
+    (the primary key), raised before anything of its batch is kept. ``on_batch`` gets each batch's size
+    once it is committed. The shared sequence is moved past the highest number copied, so the next
+    article written gets the next number, as it would have in the index copied from.
+    """
+    _require_autocommit(connection)
+    made: set[dt.date | None] = {None}
+    copied = 0
+    batch: list[StoredArticle] = []
+    for article in [*articles, None]:
+        if article is not None:
+            batch.append(article)
+            if len(batch) < batch_size:
+                continue
+        if not batch:
+            break
+        documents = [_copied(article) for article in batch]
+        for month in sorted({_month(document) for document in documents} - made, key=str):
+            with connection.transaction():
+                ensure_month(connection, month)
+            made.add(month)
+        rows = [_row(document, _vectors(document)) for document in documents]
+        with connection.transaction():
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+            with connection.cursor() as cursor:
+                cursor.executemany(_INSERT, rows)
+                cursor.executemany(_MONTH, [(document["id"], _month(document)) for document in documents])
+                cursor.executemany("INSERT INTO article_bands (band, id) VALUES (%s, %s)",
+                                   [(band, article.id) for article in batch if article.minhash is not None
+                                    for band in band_terms(article.minhash)])
+                cursor.executemany("INSERT INTO article_numbers (id, seq, indexed) VALUES (%s, %s, %s) "
+                                   "ON CONFLICT (id) DO NOTHING",
+                                   [(article.id, article.seq, _aware(article.indexed_at)) for article in batch])
+            _count_words(connection, Counter(_word_counts(connection, [article.id for article in batch])))
+            _follow_numbers(connection)
+        copied += len(batch)
+        if on_batch is not None:
+            on_batch(len(batch))
+        batch = []
+    return copied
+
+
+def copy_numbers_pg(connection: Connection, numbers: Iterable[tuple[str, int, dt.datetime | None]]) -> None:
+    """Ingest numbers given to articles no longer stored (taken down), kept so that one coming back is not
+    new to the alerts again; the sequence moved past them as past every number copied."""
+    with connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+        with connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO article_numbers (id, seq, indexed) VALUES (%s, %s, %s) "
+                               "ON CONFLICT (id) DO NOTHING",
+                               [(article_id, seq, _aware(indexed)) for article_id, seq, indexed in numbers])
+        _follow_numbers(connection)
+
+
+def _follow_numbers(connection: Connection) -> None:
+    """Move the shared sequence past every number given, never back (inside the writer's lock)."""
+    connection.execute("""SELECT setval('article_seq', GREATEST(
+                              (SELECT max(seq) FROM article_numbers),
+                              (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM article_seq)))
+                          WHERE EXISTS (SELECT 1 FROM article_numbers)""")
+
+
+def _copied(article: StoredArticle) -> Document:
+    """A stored article as the document ``_row`` writes: its stored values, none made again."""
+    return {
+        "id": article.id, "url": article.url, "title": article.title, "body": article.text,
+        "author": article.author, "outlet": article.outlet, "year": article.year, "language": article.language,
+        "actor": ",".join(article.actors), "_stored_published": article.published_utc,
+        "published_iso": article.published.isoformat() if article.published else None,
+        "published_source": article.published_source, "origin": article.origin, "cluster": article.cluster,
+        "seq": article.seq, "indexed_at": article.indexed_at or dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        "fingerprint": article.fingerprint,
+        "text_key": article.text_key, "minhash": sketch_hex(article.minhash) if article.minhash else None,
+    }
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    """A naive UTC moment (as the indexes store them) made explicit, for a timestamptz column."""
+    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment

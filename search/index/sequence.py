@@ -158,6 +158,24 @@ def first_indexed(settings: Settings, ids: Iterable[str]) -> dict[str, dt.dateti
     return found
 
 
+def given_numbers(settings: Settings) -> list[tuple[str, int, dt.datetime | None]]:
+    """Every number given for good (confirmed), as (id, number, when given): what an instance moved elsewhere
+    keeps (search/migrate.py)."""
+    if not state_path(settings).is_file():
+        return []
+    connection = open_state(settings, readonly=True)
+    try:
+        indexed = "indexed" if "indexed" in _columns(connection) else "NULL"
+        rows = connection.execute(f"SELECT id, seq, {indexed} AS indexed FROM article_numbers WHERE committed = 1 "
+                                  "ORDER BY seq").fetchall()
+    except sqlite3.OperationalError:  # no table yet: nothing was ever numbered
+        return []
+    finally:
+        connection.close()
+    return [(row["id"], int(row["seq"]), dt.datetime.fromisoformat(row["indexed"]) if row["indexed"] else None)
+            for row in rows]
+
+
 def _ensure(connection: sqlite3.Connection) -> None:
     ensure_tables(connection, _DDL)
     columns = _columns(connection)

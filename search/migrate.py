@@ -1,0 +1,107 @@
+"""Moving an instance: ``newsdesk migrate --to postgres`` copies an embedded instance into PostgreSQL.
+
+A runner beside ingest and reindex, above the index and state stages: it
+reads the embedded instance (the Whoosh index and ``state.sqlite`` in the
+instance directory) and writes the database ``database_url`` through the
+PostgreSQL side of each (search/index/pg_writer.py's ``copy_articles_pg``;
+the state tables by their own modules' names).
+
+**Alerts go on without a gap or a duplicate.** An alert's watermark is an
+ingest number: it has seen every article numbered up to it. So every
+article is copied with its own number (and cluster, fingerprint and time
+written: nothing is decided again), the numbers of articles taken down are
+copied too (one coming back is not new again), and the shared sequence is
+moved past the highest, so the next article written is numbered as it would
+have been in the embedded instance. The saved searches keep their
+watermarks and the outbox its deliveries and pending messages: a message
+pending before the move is sent once, after it.
+
+The copy goes into a database holding no articles (a copy, not a merge);
+the embedded instance is only read, so it stays usable until the settings
+say ``backend = "postgres"``. Stop writers (``serve``, crawls, ingests)
+first: what they write meanwhile would not be copied.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from search.errors import NewsdeskError
+from search.index import from_stored, open_index
+from search.index.backend import connect
+from search.index.pg_writer import copy_articles_pg, copy_numbers_pg
+from search.index.sequence import given_numbers
+from search.records import StoredArticle
+from search.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Without a terminal, a progress line every this many articles.
+_LOG_EVERY = 5000
+
+
+@dataclass
+class MigrationReport:
+    """What was copied."""
+
+    articles: int = 0
+    numbers: int = 0  # ingest numbers of articles no longer stored (taken down), kept
+    last_number: int = 0
+    state: dict[str, int] = field(default_factory=dict)  # rows copied, by table
+
+
+def migrate_to_postgres(settings: Settings, database_url: str, *, progress: bool | None = None) -> MigrationReport:
+    """Copy the embedded instance ``settings`` names into the PostgreSQL database ``database_url``."""
+    target = replace(settings, backend="postgres", database_url=database_url)
+    connection = connect(target)  # migrates an empty database: the tables are there
+    try:
+        held = connection.execute("SELECT count(*) FROM articles").fetchone()
+        if held and int(str(held[0])):
+            raise NewsdeskError(f"the database already holds {held[0]} articles; migrate copies into an empty one",
+                                hint="give an empty database (createdb newsdesk2) or drop this one's tables")
+        report = MigrationReport()
+        ix = open_index(settings)  # raises IndexMissing / SchemaMismatch with their hints
+        with ix.searcher() as searcher:
+            total = searcher.doc_count()
+            stored: set[str] = set()
+            articles = _tracked(_stored(searcher.all_stored_fields(), stored), total, progress)
+            report.articles = copy_articles_pg(connection, articles)
+        numbers = [number for number in given_numbers(settings) if number[0] not in stored]
+        copy_numbers_pg(connection, numbers)
+        report.numbers = len(numbers)
+        row = connection.execute("SELECT coalesce(max(seq), 0) FROM article_numbers").fetchone()
+        report.last_number = int(str(row[0])) if row else 0
+        return report
+    finally:
+        connection.close()
+
+
+def _stored(documents: Iterator[dict[str, Any]], ids: set[str]) -> Iterator[StoredArticle]:
+    """The index's documents as articles, each id noted in ``ids``."""
+    for fields in documents:
+        article = from_stored(fields)
+        ids.add(article.id)
+        yield article
+
+
+def _tracked(articles: Iterator[StoredArticle], total: int, progress: bool | None) -> Iterator[StoredArticle]:
+    """A progress bar on a terminal, a log line every ``_LOG_EVERY`` articles otherwise."""
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if progress:
+        with logging_redirect_tqdm(), tqdm(total=total, unit="article", desc="migrate") as bar:
+            for article in articles:
+                bar.update()
+                yield article
+        return
+    for count, article in enumerate(articles, start=1):
+        if count % _LOG_EVERY == 0 or count == total:
+            log.info("migrate: %d/%d articles copied", count, total)
+        yield article
