@@ -32,7 +32,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import psycopg
 from psycopg import pq
@@ -142,7 +142,7 @@ class PostgresState:
                 self.rollback()  # what a sqlite3 connection closed mid-transaction does too
             self._connection.close()
 
-    def __enter__(self) -> PostgresState:
+    def __enter__(self) -> Self:
         self.begin()
         return self
 
