@@ -216,9 +216,11 @@ class Frontier:
         self.db.execute(
             "INSERT INTO crawl_frontier (url, source, kind, discovered_at, next_fetch_at, status, fetched_at) "
             "VALUES (?, ?, 'page', ?, ?, 'done', ?) ON CONFLICT(url) DO UPDATE SET "
-            "next_fetch_at = CASE WHEN status = 'new' THEN excluded.next_fetch_at ELSE next_fetch_at END, "
-            "status = CASE WHEN status = 'new' THEN 'done' ELSE status END, "
-            "fetched_at = coalesce(fetched_at, excluded.fetched_at)",
+            # The row's own columns named with their table: PostgreSQL finds a bare name ambiguous beside excluded's.
+            "next_fetch_at = CASE WHEN crawl_frontier.status = 'new' THEN excluded.next_fetch_at "
+            "ELSE crawl_frontier.next_fetch_at END, "
+            "status = CASE WHEN crawl_frontier.status = 'new' THEN 'done' ELSE crawl_frontier.status END, "
+            "fetched_at = coalesce(crawl_frontier.fetched_at, excluded.fetched_at)",
             (url, source, now, NEVER, now),
         )
 
@@ -266,11 +268,11 @@ class Frontier:
             failed = ex.status is None or ex.status >= 500 or ex.status == 429
             self.db.execute(
                 "INSERT INTO crawl_hosts (host, requests, failures, last_success, last_failure, last_error) "
-                "VALUES (?, 1, ?, ?, ?, ?) ON CONFLICT(host) DO UPDATE SET requests = requests + 1, "
-                "failures = CASE WHEN ? = 1 THEN failures + 1 ELSE 0 END, "
-                "last_success = coalesce(excluded.last_success, last_success), "
-                "last_failure = coalesce(excluded.last_failure, last_failure), "
-                "last_error = coalesce(excluded.last_error, last_error)",
+                "VALUES (?, 1, ?, ?, ?, ?) ON CONFLICT(host) DO UPDATE SET requests = crawl_hosts.requests + 1, "
+                "failures = CASE WHEN ? = 1 THEN crawl_hosts.failures + 1 ELSE 0 END, "
+                "last_success = coalesce(excluded.last_success, crawl_hosts.last_success), "
+                "last_failure = coalesce(excluded.last_failure, crawl_hosts.last_failure), "
+                "last_error = coalesce(excluded.last_error, crawl_hosts.last_error)",
                 (host_of(ex.url), int(failed), None if failed else ex.fetched_at, ex.fetched_at if failed else None,
                  _describe(ex) if failed else None, int(failed)),
             )

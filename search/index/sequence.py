@@ -104,13 +104,15 @@ class Sequence:
         """Save the batch's new numbers, tentatively, and the counter: before the index commit."""
         with self._connection:
             self._connection.executemany(
-                "INSERT OR REPLACE INTO article_numbers (id, seq, indexed, committed) VALUES (?, ?, ?, 0)", self._new
+                "INSERT INTO article_numbers (id, seq, indexed, committed) VALUES (?, ?, ?, 0) ON CONFLICT (id) "
+                "DO UPDATE SET seq = excluded.seq, indexed = excluded.indexed, committed = 0", self._new
             )
             self._connection.executemany("UPDATE article_numbers SET committed = 1 WHERE id = ?",
                                          [(article_id,) for article_id in self._found])
             self._connection.execute(
                 "INSERT INTO ingest_sequence (name, value) VALUES ('article', ?) "
-                "ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
+                "ON CONFLICT (name) DO UPDATE SET value = CASE WHEN ingest_sequence.value > excluded.value "
+                "THEN ingest_sequence.value ELSE excluded.value END",
                 (self.last,),
             )
         self._saved = [article_id for article_id, _, _ in self._new]
