@@ -27,15 +27,15 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from search.database import connect
 from search.errors import NewsdeskError
 from search.index import from_stored, open_index
-from search.index.backend import connect
 from search.index.pg_writer import copy_articles_pg, copy_numbers_pg
 from search.index.sequence import given_numbers
 from search.records import StoredArticle
@@ -59,8 +59,7 @@ class MigrationReport:
 
 def migrate_to_postgres(settings: Settings, database_url: str, *, progress: bool | None = None) -> MigrationReport:
     """Copy the embedded instance ``settings`` names into the PostgreSQL database ``database_url``."""
-    target = replace(settings, backend="postgres", database_url=database_url)
-    connection = connect(target)  # migrates an empty database: the tables are there
+    connection = connect(database_url)  # migrates an empty database: the tables are there
     try:
         held = connection.execute("SELECT count(*) FROM articles").fetchone()
         if held and int(str(held[0])):
