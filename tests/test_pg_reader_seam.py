@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
+import sys
 
 import pytest
 import test_pg_reader as shared
@@ -123,8 +124,8 @@ def test_side_by_side_timelines_share_their_buckets(oracle: EmbeddedReader, post
 
 def test_a_timeline_of_too_many_buckets_is_refused_as_by_the_embedded_backend(
         oracle: EmbeddedReader, postgres: PostgresReader, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("search.query.timeline.MAX_BUCKETS", 40)
-    monkeypatch.setattr("search.query.pg_timeline.MAX_BUCKETS", 40)
+    for module in ("search.query.timeline", "search.query.pg_timeline"):
+        monkeypatch.setattr(sys.modules[module], "MAX_BUCKETS", 40)
     with pytest.raises(QueryError) as expected:
         oracle.timeline(request(""), "month")
     with pytest.raises(QueryError) as refused:
