@@ -33,7 +33,8 @@ and matched on its own, one statement against the batch by id.
 **The words each match was found by** are the RAM percolator's (search/query/run.py's
 ``matching``): the typed words whose analysed terms Whoosh records as
 matched in the title or body — a term the article holds where every query
-node above it matches the article too (pg_plan.py's ``term_paths``), a
+node above it matches the article too (pg_plan.py's ``term_paths``; none
+under a NOT), a
 prefix's or wildcard's words counted by their stems. They are asked for the
 matched pairs only, in one statement.
 """
@@ -216,7 +217,8 @@ class PostgresPercolator:
         for n, ids in matched.items():
             if not ids or not requests[n].q:
                 continue
-            paths = [(leaf, needed) for leaf, needed in term_paths(parsed[n]) if _is_reported(leaf)]
+            paths = [(leaf, needed) for leaf, needed in term_paths(parsed[n], positive_only=True)
+                     if _is_reported(leaf)]
             if not paths:
                 continue
             expand = _BatchWords(self.connection, self.ids, parsed[n], self.settings) \

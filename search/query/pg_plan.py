@@ -241,16 +241,18 @@ def _marked_terms(run: Run, parsed: wq.Query, where: Condition, expand: Expand,
     return frozenset(marked)
 
 
-def term_paths(parsed: wq.Query) -> list[tuple[wq.Query, list[wq.Query]]]:
+def term_paths(parsed: wq.Query, positive_only: bool = False) -> list[tuple[wq.Query, list[wq.Query]]]:
     """Each leaf of the query (a phrase's words as terms) with the nodes above it that must match an article
     too for Whoosh's matchers to stand on the leaf there (search/query/matches.py's ``stands_on``): not a node
     an article matches whenever the leaf is there (an OR, an AND MAYBE's first part, the whole query), nor any
-    node under a NOT (Whoosh steps a negated phrase's words onto each article the AND above takes)."""
+    node under a NOT (Whoosh steps a negated phrase's words onto each article the AND above takes: what its
+    highlighter marks). ``positive_only``: no leaf under a NOT (what Whoosh reports an article matched by)."""
     candidates: list[tuple[wq.Query, list[wq.Query]]] = []  # (term, the nodes above it that must match too)
 
     def walk(node: wq.Query, needed: list[wq.Query], negated: bool = False) -> None:
         if isinstance(node, wq.Not):
-            walk(node.query, needed, negated=True)
+            if not positive_only:
+                walk(node.query, needed, negated=True)
         elif isinstance(node, wq.Phrase):
             above = needed if node is parsed or negated else [*needed, node]
             candidates.extend((wq.Term(node.fieldname, word), above) for word in node.words)
@@ -259,7 +261,8 @@ def term_paths(parsed: wq.Query) -> list[tuple[wq.Query, list[wq.Query]]]:
         elif isinstance(node, wq.AndNot):
             above = needed if node is parsed or negated else [*needed, node]
             walk(node.a, above, negated)
-            walk(node.b, above, negated=True)
+            if not positive_only:
+                walk(node.b, above, negated=True)
         else:
             for child in node.children():
                 implied = negated or node is parsed or isinstance(node, wq.Or) or \
