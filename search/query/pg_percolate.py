@@ -44,7 +44,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from psycopg import sql
@@ -66,6 +66,8 @@ FORM_VERSION = 1
 _REPORTED = ("title", "body")
 _TWIN_OF = {twin: name for name, twin in WORD_FIELDS.items()}
 _THE_EPOCH = dt.datetime(1970, 1, 1)
+#: Requests whose words are asked in one statement (each a SELECT of a few parameters per query word).
+_SELECTS_PER_STATEMENT = 100
 
 Found = dict[str, tuple[str, ...]]
 
@@ -211,8 +213,7 @@ class PostgresPercolator:
     def _words(self, matched: dict[int, list[str]], requests: Sequence[SearchQuery],
                parsed: dict[int, wq.Query]) -> dict[int, Found]:
         """Per request, its matches with the typed words whose terms Whoosh records as matched there."""
-        parts: list[sql.Composable] = []
-        params: list[object] = []
+        parts: list[tuple[sql.Composable, list[object]]] = []  # one SELECT per request, with its parameters
         reported: dict[int, list[wq.Query]] = {}
         for n, ids in matched.items():
             if not ids or not requests[n].q:
@@ -223,20 +224,21 @@ class PostgresPercolator:
                 continue
             expand = _BatchWords(self.connection, self.ids, parsed[n], self.settings) \
                 if any(isinstance(node, wq.Wildcard) for node in parsed[n].leaves()) else _no_words
-            columns = []
+            columns: list[sql.Composable] = []
+            params: list[object] = []
             for leaf, needed in paths:
                 holds = all_of([compile_query(node, expand) for node in needed]) if needed else None
                 column = _held(leaf, holds)
                 columns.append(column.where)
                 params.extend(column.params)
-            parts.append(sql.SQL("SELECT {}::int, id, jsonb_build_array({}) FROM articles WHERE {}").format(
-                sql.Literal(n), sql.SQL(", ").join(columns), _IN_BATCH))
             params.append(ids)
+            parts.append((sql.SQL("SELECT {}::int, id, jsonb_build_array({}) FROM articles WHERE {}").format(
+                sql.Literal(n), sql.SQL(", ").join(columns), _IN_BATCH), params))
             reported[n] = [leaf for leaf, _ in paths]
         found: dict[int, Found] = {n: dict.fromkeys(ids, ()) for n, ids in matched.items()}
         if parts:
             typed = {n: _typed_words(requests[n].q) for n in reported}
-            for number, article_id, held in self.connection.execute(sql.SQL(" UNION ALL ").join(parts), params):
+            for number, article_id, held in self._held_rows(parts):
                 n, terms = int(str(number)), set[str]()
                 assert isinstance(held, list)  # jsonb_build_array: one list of words per leaf
                 for leaf, words in zip(reported[n], held, strict=True):
@@ -246,6 +248,15 @@ class PostgresPercolator:
                         terms.update(term for word in words for term in index_terms(word))
                 found[n][str(article_id)] = tuple(dict.fromkeys(word for term, word in typed[n] if term in terms))
         return found
+
+
+    def _held_rows(self, parts: list[tuple[sql.Composable, list[object]]]) -> Iterator[tuple[object, ...]]:
+        """The SELECTs joined by UNION ALL, a few at a time: a statement takes at most 65,535 parameters, and
+        thousands of branches cost the server more to plan than to run."""
+        for start in range(0, len(parts), _SELECTS_PER_STATEMENT):
+            chunk = parts[start:start + _SELECTS_PER_STATEMENT]
+            yield from self.connection.execute(sql.SQL(" UNION ALL ").join(part for part, _ in chunk),
+                                               [param for _, params in chunk for param in params])
 
 
 def canonical_key(request: SearchQuery) -> str:
