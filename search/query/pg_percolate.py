@@ -121,47 +121,49 @@ class PostgresPercolator:
         results: list[Found | Exception] = [{} for _ in requests]
         if not requests or not self.ids:
             return results
-        parsed: dict[int, wq.Query] = {}
-        keys: dict[int, str] = {}
-        for n, request in enumerate(requests):
-            try:
-                parsed[n] = read_query(request.q, schema(), self.settings)
-                keys[n] = canonical_key(request)
-            except QueryError as e:
-                results[n] = e
-        self._store({keys[n]: (requests[n], parsed[n]) for n in keys}, results, keys)
+        # A stored query was read and compiled before: only the new ones, the whole ones and those with
+        # matches to explain are read (parsing thousands of saved searches would cost more than matching them).
+        keys = {n: canonical_key(request) for n, request in enumerate(requests)}
+        self._store({keys[n]: request for n, request in enumerate(requests)}, results, keys)
         usable = {n: key for n, key in keys.items() if not isinstance(results[n], Exception)}
+        parsed: dict[int, wq.Query] = {}
         with self.connection.transaction():
             whole = self._whole(set(usable.values()))
             matched = self._matched({n: key for n, key in usable.items() if key not in whole}, requests)
             for n, key in usable.items():
                 if key in whole:
                     try:
+                        parsed[n] = self._read(requests[n])
                         matched[n] = self._one(requests[n], parsed[n])
                     except QueryError as e:
                         results[n] = e
+            for n in matched:
+                if matched[n] and n not in parsed:
+                    parsed[n] = self._read(requests[n])
             for n, found in self._words(matched, requests, parsed).items():
                 results[n] = found
         return results
+
+    def _read(self, request: SearchQuery) -> wq.Query:
+        return read_query(request.q, schema(), self.settings)
 
     def close(self) -> None:
         """Nothing held: the batch is rows of ``articles``, the compiled queries rows of ``alert_queries``."""
 
     # --- compiling once ---------------------------------------------------------------------------------------
 
-    def _store(self, asked: dict[str, tuple[SearchQuery, wq.Query]], results: list[Found | Exception],
-               keys: dict[int, str]) -> None:
+    def _store(self, asked: dict[str, SearchQuery], results: list[Found | Exception], keys: dict[int, str]) -> None:
         """Compile and store the saved searches not stored yet (a saved search that cannot be compiled gets its
         ``QueryError``, and is not stored)."""
         known = {str(row[0]) for row in self.connection.execute(
             "SELECT key FROM alert_queries WHERE key = ANY(%s)", (list(asked),))}
         rows = []
         failed: dict[str, QueryError] = {}
-        for key, (request, parsed) in asked.items():
+        for key, request in asked.items():
             if key in known:
                 continue
             try:
-                rows.append(compile_saved(key, request, parsed).row())
+                rows.append(compile_saved(key, request, self._read(request)).row())
             except QueryError as e:
                 failed[key] = e
         if rows:
