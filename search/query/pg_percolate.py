@@ -171,6 +171,8 @@ class PostgresPercolator:
                 cursor.executemany(sql.SQL("INSERT INTO alert_queries ({}) VALUES ({}) ON CONFLICT (key) DO NOTHING")
                                    .format(sql.SQL(", ").join(map(sql.Identifier, _STORED_COLUMNS)),
                                            sql.SQL(", ").join(sql.Placeholder() * len(_STORED_COLUMNS))), rows)
+            # Fresh statistics, or the planner takes the new rows for none and reads every stored query per article.
+            self.connection.execute("ANALYZE alert_queries")
         self.compiled = len(rows)
         for n, key in keys.items():
             if key in failed:
