@@ -35,9 +35,11 @@ from search.settings import Settings
 class Percolator(Protocol):
     """A batch of new articles that saved searches are matched against (the alerts)."""
 
-    def match(self, request: SearchQuery) -> dict[str, tuple[str, ...]]:
-        """The batch's articles ``request`` matches (as the results page would), by id, with the query words
-        each matched; ``QueryError`` for a saved query that cannot run."""
+    def match_all(self, requests: Sequence[SearchQuery]) -> list[dict[str, tuple[str, ...]] | Exception]:
+        """Per request, in order: the batch's articles it matches (as the results page would), by id, with the
+        query words each matched; or, for a saved query that cannot run, its ``QueryError`` (another exception
+        for a fault of ours), so that only that one is marked broken. One call for a whole group of saved
+        searches: a backend matches them together (search/query/pg_percolate.py) or one by one."""
         ...
 
     def close(self) -> None:
