@@ -5,7 +5,7 @@ Atom feeds of saved searches, the alert runner and the sources page ask a ``Read
 consistent snapshot of an instance's articles — and never see a Whoosh
 searcher, its columns or its collectors (or, for the PostgreSQL backend,
 a connection). The records that cross the seam are the stage's own:
-``SearchQuery`` in; ``SearchPage``, ``Hit``, ``Timeline``, ``Export``,
+``SearchQuery`` in; ``SearchPage``, ``Hit``, ``Timeline``, ``Exported``,
 ``ActorPage``, ``Overview``, ``OutletCoverage``, ``RelatedArticle`` out.
 
 ``Readers`` is a backend's source of readers for one instance:
@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from search.query.coverage import DEFAULT_WINDOW, OutletCoverage
-from search.query.export import Export
+from search.query.export import Exported
 from search.query.overview import Overview
 from search.query.related import RelatedArticle
 from search.query.timeline import Timeline
@@ -57,7 +57,7 @@ class Reader(Protocol):
         """One facet's whole table under ``request``, counted in articles."""
         ...
 
-    def export(self, request: SearchQuery) -> Export:
+    def export(self, request: SearchQuery) -> Exported:
         """Every article ``request`` selects, in its pages' order, read from this snapshot as it is iterated."""
         ...
 
@@ -147,8 +147,7 @@ def open_readers(settings: Settings, *, fresh: bool = False) -> Readers:
     if settings.backend == "postgres":
         from search.query.pg_readers import PostgresReaders  # the backend's module, loaded by the choice
 
-        # Until the PostgreSQL reader answers exports, timelines, related articles, coverage and alerts too.
-        return PostgresReaders(settings, fresh=fresh)  # type: ignore[return-value]
+        return PostgresReaders(settings, fresh=fresh)
     from search.query.embedded import EmbeddedReaders
 
     return EmbeddedReaders(settings)
