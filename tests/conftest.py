@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,8 +18,9 @@ from flask.testing import FlaskClient
 from whoosh.searching import Searcher
 
 from search.enrich import Gazetteer, load_gazetteer
-from search.index import open_index
+from search.index import from_stored, open_index
 from search.ingest import ingest
+from search.records import StoredArticle
 from search.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,9 +146,9 @@ def postgres_replica_url(postgres_server: Postgres) -> Iterator[str]:
         yield replica.url()
 
 
-@pytest.fixture
-def fresh_database(postgres_url: str) -> Iterator[str]:
-    """An empty database of the test's own on the session's primary (dropped after, connections and all)."""
+@contextmanager
+def database_on(postgres_url: str) -> Iterator[str]:
+    """An empty database of the caller's own on the session's primary, dropped after (connections and all)."""
     import uuid
 
     import psycopg
@@ -156,9 +158,44 @@ def fresh_database(postgres_url: str) -> Iterator[str]:
     name = f"test_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-    yield services.database_url(postgres_url, name)
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield services.database_url(postgres_url, name)
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fresh_database(postgres_url: str) -> Iterator[str]:
+    """An empty database of the test's own on the session's primary (dropped after, connections and all)."""
+    with database_on(postgres_url) as url:
+        yield url
+
+
+def backend_settings(request: pytest.FixtureRequest, backend: str, path: Path, **overrides: object) -> Settings:
+    """Settings of an instance in ``path`` on ``backend``: ``whoosh``, or ``postgres`` with a database of its
+    own for as long as the requesting fixture lives (its scope)."""
+    if backend == "postgres":
+        database = database_on(request.getfixturevalue("postgres_url"))
+        request.addfinalizer(lambda: database.__exit__(None, None, None))
+        return make_settings(path, backend="postgres", database_url=database.__enter__(), **overrides)
+    return make_settings(path, **overrides)
+
+
+def stored_articles(settings: Settings) -> list[StoredArticle]:
+    """Every article the instance stores, read from its backend directly (not through the code under test's
+    reader): the oracles' input."""
+    if settings.backend == "postgres":
+        import psycopg
+
+        from search.index.pg_writer import ROW_COLUMNS, stored_fields
+
+        with psycopg.connect(settings.database_url) as connection:
+            cursor = connection.execute(f"SELECT {', '.join(ROW_COLUMNS)} FROM articles ORDER BY seq")
+            names = [column.name for column in cursor.description or ()]
+            return [from_stored(stored_fields(dict(zip(names, row, strict=True)))) for row in cursor]
+    with open_index(settings).searcher() as searcher:
+        return sorted(map(from_stored, searcher.all_stored_fields()), key=lambda article: article.seq)
 
 
 @pytest.fixture(scope="session")
