@@ -49,7 +49,7 @@ from search.records import RawPage, Skipped, Source
 from search.settings import Settings
 from search.state import open_state
 from search.workers.jobs import PageOutcome, crawl_job, extract_job
-from search.workers.runner import QUEUES, reclaim_abandoned
+from search.workers.runner import QUEUES, announced, reclaim_abandoned
 
 log = logging.getLogger(__name__)
 About = TypeVar("About")
@@ -83,10 +83,24 @@ def writes_in_workers(settings: Settings) -> bool:
 # --- the crawl ------------------------------------------------------------------------------------
 
 
-def queued_crawl(sources: Sequence[Source], settings: Settings, connection: Redis | None = None) -> CrawlReport:
-    """Crawl ``sources`` until nothing is due, the URLs fetched by ``newsdesk worker``s."""
+def queued_crawl(sources: Sequence[Source], settings: Settings, connection: Redis | None = None, *,
+                 workers_write: bool | None = None) -> CrawlReport:
+    """Crawl ``sources`` until nothing is due, the URLs fetched by ``newsdesk worker``s.
+
+    ``workers_write`` (default: with the PostgreSQL backend) has each
+    worker record what it fetched; else this process records it all. On
+    the embedded backend it takes workers sharing this machine's instance
+    directory, whose index takes one writer at a time.
+    """
     connection = connection or connect(settings)
-    if writes_in_workers(settings):
+    with announced(connection):
+        return _queued_crawl(sources, settings, connection,
+                             writes_in_workers(settings) if workers_write is None else workers_write)
+
+
+def _queued_crawl(sources: Sequence[Source], settings: Settings, connection: Redis,
+                  workers_write: bool) -> CrawlReport:
+    if workers_write:
         return _crawl_written_by_workers(sources, settings, connection)
 
     def dispatch(entries: list[Entry], recorder: Recorder) -> Generator[tuple[Entry, FetchResult], None, None]:
@@ -165,15 +179,20 @@ def _failed(entry: Entry, reason: str) -> FetchResult:
 def queued_ingest(paths: Iterable[str | Path], settings: Settings, connection: Redis | None = None) -> IndexReport:
     """Ingest ``paths`` with the cleaning and enriching done by ``newsdesk worker``s (``newsdesk ingest``'s
     files, manifest by default, no ``--rebuild``)."""
-    from search.archive import open_archive
-    from search.pipeline import load_pipeline
-    from search.sources import load_manifest, open_inputs
-
     paths = list(paths)
     missing = [str(path) for path in paths if not Path(path).exists()]
     if missing:
         raise NotFound(f"no such file or folder: {', '.join(missing)}", hint="nothing was changed; check the path")
     connection = connection or connect(settings)
+    with announced(connection):
+        return _queued_ingest(paths, settings, connection)
+
+
+def _queued_ingest(paths: list[str | Path], settings: Settings, connection: Redis) -> IndexReport:
+    from search.archive import open_archive
+    from search.pipeline import load_pipeline
+    from search.sources import load_manifest, open_inputs
+
     report = IndexReport()
     inputs = open_inputs(paths, load_manifest())
     if writes_in_workers(settings):

@@ -24,8 +24,9 @@ twice changes nothing (article ids are stable, the index skips an
 unchanged fingerprint, the archive an identical capture, the frontier's
 marks are the same). Jobs never raise for anything a page or a server does.
 
-``NEWSDESK_WORKER_CRASH_AT`` (``fetched`` or ``written``) kills the worker
-with SIGKILL at that point of a job: fault injection for the tests of
+``NEWSDESK_WORKER_CRASH_AT`` (``fetched`` or ``written``, optionally
+``:`` and part of a URL) kills the worker with SIGKILL at that point of a
+job (of a job whose URL holds that part): fault injection for the tests of
 retries (tests/test_workers_retry.py), never set otherwise.
 """
 
@@ -94,11 +95,11 @@ class PageOutcome:
 def crawl_job(entry: Entry, source: Source, context: FetchContext, reply_to: str, record: bool) -> None:
     """One frontier entry fetched; recorded here (``record``) or sent back to the crawl's writer."""
     result = work_entry(entry, source, context, _fetcher(context.settings))
-    _crash_point("fetched")
+    _crash_point("fetched", entry.url)
     payload: object = result
     if record:
         payload = _record(entry, source, context, result)
-    _crash_point("written")
+    _crash_point("written", entry.url)
     _reply(reply_to, payload)
 
 
@@ -131,7 +132,7 @@ def extract_job(pages: list[RawPage | Skipped], settings: Settings, reply_to: st
     else:
         pipeline = Pipeline(settings, load_gazetteer())
         payload = [_outcome(pipeline, page) for page in pages]
-    _crash_point("written")
+    _crash_point("written", " ".join(page.origin for page in pages))
     _reply(reply_to, payload)
 
 
@@ -188,11 +189,13 @@ def _reply(reply_to: str, payload: object) -> None:
 
 
 @functools.cache
-def _crash_at() -> str:
-    return os.environ.get(CRASH_AT, "")
+def _crash_at() -> tuple[str, str]:
+    point, _, part = os.environ.get(CRASH_AT, "").partition(":")
+    return point, part
 
 
-def _crash_point(name: str) -> None:
-    if _crash_at() == name:
-        log.warning("crash point %s: killing this worker (%s)", name, CRASH_AT)
+def _crash_point(name: str, about: str) -> None:
+    point, part = _crash_at()
+    if point == name and part in about:
+        log.warning("crash point %s at %s: killing this worker (%s)", name, about, CRASH_AT)
         os.kill(os.getpid(), signal.SIGKILL)

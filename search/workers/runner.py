@@ -19,13 +19,22 @@ read once per process, not once per job — with two things added:
   gone: ``reclaim_abandoned`` marks its executions expired, and the same
   cleanup retries them now. Every worker does so when it starts, and every
   enqueuer while it waits.
+
+``--burst`` stops a worker once the queues are empty and no enqueuer waits
+for work (each announces itself in Redis while it runs, ``announced``): a
+crawl enqueues in rounds, and the queues are empty between two of them.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from redis import Redis
@@ -43,6 +52,9 @@ log = logging.getLogger(__name__)
 
 #: The queues, by the name ``newsdesk worker --queues`` takes.
 QUEUES = {"crawl": "newsdesk-crawl", "extract": "newsdesk-extract"}
+#: Keys of the enqueuers running, and how long one outlives its process.
+ENQUEUER_PREFIX = "newsdesk:enqueuer:"
+_ANNOUNCE_TTL_MS = 15_000
 #: Seconds between the worker's RQ maintenance (registry cleanup): RQ's default is ten minutes.
 _MAINTENANCE_INTERVAL = 30
 #: Longest pause when every queued job waits on a busy host.
@@ -59,6 +71,19 @@ class LeasingWorker(SimpleWorker):
         self.leases = HostLeases(self.connection)
         self.gate = SharedGate(self.leases)
         self._put_back: dict[str, float] = {}  # job id → seconds its host waits, since the last job run
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None
+                                     ) -> tuple[Job, Queue] | None:
+        if timeout is not None:  # not a burst: RQ waits for jobs itself
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        while True:
+            found = super().dequeue_job_and_maintain_ttl(None, max_idle_time)
+            if found is not None or not enqueuers_waiting(self.connection):
+                return found
+            # Empty, but a crawl or ingest is running: more work may come. Wait for it (blocking, a second at a time).
+            found = super().dequeue_job_and_maintain_ttl(1, 1)
+            if found is not None:
+                return found
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         host = job.meta.get("host")
@@ -88,6 +113,32 @@ class LeasingWorker(SimpleWorker):
             pipe.lrem(queue.intermediate_queue_key, 1, job.id)
             queue.push_job_id(job.id, pipeline=pipe)
             pipe.execute()
+
+
+def enqueuers_waiting(connection: Redis) -> bool:
+    """Whether a queued crawl or ingest is running (and may enqueue more)."""
+    return next(iter(connection.scan_iter(f"{ENQUEUER_PREFIX}*", count=1000)), None) is not None
+
+
+@contextmanager
+def announced(connection: Redis) -> Iterator[None]:
+    """This process announced as an enqueuer for the block (its key renewed by a thread, gone at the end or
+    soon after the process dies)."""
+    key, stop = f"{ENQUEUER_PREFIX}{uuid.uuid4().hex}", threading.Event()
+    connection.set(key, os.getpid(), px=_ANNOUNCE_TTL_MS)
+
+    def renew() -> None:
+        while not stop.wait(_ANNOUNCE_TTL_MS / 3000):
+            connection.pexpire(key, _ANNOUNCE_TTL_MS)
+
+    renewer = threading.Thread(target=renew, name="announce", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
+        connection.delete(key)
 
 
 def run_worker(settings: Settings, connection: Redis, queues: list[str], burst: bool = False) -> bool:
