@@ -65,19 +65,21 @@ CRASH_AT = "NEWSDESK_WORKER_CRASH_AT"
 
 @dataclass
 class _Process:
-    """What one worker process keeps between jobs: its own settings (where it writes) and Redis."""
+    """What one worker process keeps between jobs: its own settings (where it writes), Redis, and the leases it
+    holds (the job's host is leased by the worker before the job runs: its requests find it held)."""
 
     settings: Settings | None = None
     connection: Redis | None = None
+    leases: HostLeases | None = None
     fetchers: dict[Settings, Fetcher] = field(default_factory=dict)
 
 
 _process = _Process()
 
 
-def serve_jobs(settings: Settings, connection: Redis) -> None:
+def serve_jobs(settings: Settings, connection: Redis, leases: HostLeases) -> None:
     """Make this process a worker: it writes with ``settings`` (its own instance directory and database)."""
-    _process.settings, _process.connection = settings, connection
+    _process.settings, _process.connection, _process.leases = settings, connection, leases
 
 
 # --- the crawler's unit of work ------------------------------------------------------------------
@@ -165,7 +167,9 @@ def _fetcher(settings: Settings) -> Fetcher:
     found = _process.fetchers.get(settings)
     if found is None:
         found = Fetcher(settings)
-        found.gate = SharedGate(HostLeases(_connection()))
+        if _process.leases is None:
+            _process.leases = HostLeases(_connection())
+        found.gate = SharedGate(_process.leases)
         _process.fetchers[settings] = found
     return found
 

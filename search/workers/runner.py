@@ -57,6 +57,8 @@ ENQUEUER_PREFIX = "newsdesk:enqueuer:"
 _ANNOUNCE_TTL_MS = 15_000
 #: Seconds between the worker's RQ maintenance (registry cleanup): RQ's default is ten minutes.
 _MAINTENANCE_INTERVAL = 30
+#: Seconds the listener of RQ's command channel waits for a message at a time.
+_LISTEN = 0.5
 #: Longest pause when every queued job waits on a busy host.
 _MAX_PAUSE = 1.0
 #: Pause when the host is busy for an unknown time (its lease is held).
@@ -71,6 +73,17 @@ class LeasingWorker(SimpleWorker):
         self.leases = HostLeases(self.connection)
         self.gate = SharedGate(self.leases)
         self._put_back: dict[str, float] = {}  # job id → seconds its host waits, since the last job run
+
+    def subscribe(self) -> None:
+        """RQ's command channel (``rq`` can stop a worker), its listener waking every ``_LISTEN`` seconds.
+
+        RQ listens in waits of 60 s, and redis-py 8 waits for the listener when it is stopped: every worker
+        would take up to a minute to exit.
+        """
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # RQ declares it None only
+            sleep_time=_LISTEN, daemon=True, exception_handler=self._pubsub_exception_handler)
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None
                                      ) -> tuple[Job, Queue] | None:
@@ -146,10 +159,10 @@ def run_worker(settings: Settings, connection: Redis, queues: list[str], burst: 
 
     Returns whether any job was taken.
     """
-    serve_jobs(settings, connection)
     rq_queues = [Queue(QUEUES[name], connection=connection) for name in queues]
     reclaim_abandoned(connection, rq_queues)
     worker = LeasingWorker(rq_queues, connection=connection, maintenance_interval=_MAINTENANCE_INTERVAL)
+    serve_jobs(settings, connection, worker.leases)
     return bool(worker.work(burst=burst, logging_level=logging.getLevelName(logging.getLogger().level)))
 
 
