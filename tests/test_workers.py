@@ -329,3 +329,32 @@ def test_a_killed_workers_job_runs_again_and_nothing_is_indexed_twice(
         assert report.failed == 0
     finally:
         web.close()
+
+
+# --- PostgreSQL: every worker writes its own articles ------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="waits for the wiring of Pipeline.commit to PostgreSQL when backend is "
+                                       "postgres: until then the workers' commits go to the embedded index")
+def test_with_postgres_two_workers_write_the_articles_an_in_process_crawl_indexes(
+    tmp_path: Path, redis: Redis, redis_url: str, fresh_database: str
+) -> None:
+    import psycopg
+
+    web = Web()
+    try:
+        _, first = news_site(web, "Wire", 6, host="127.0.0.4")
+        _, second = news_site(web, "Daily", 5, host="127.0.0.5")
+        crawl([first, second], make_settings(tmp_path / "here", crawl_min_gap=GAP), progress=False)
+        expected = {doc["id"]: doc["title"] for doc in stored(make_settings(tmp_path / "here"))}
+        settings = make_settings(tmp_path / "pg", crawl_min_gap=GAP, backend="postgres", database_url=fresh_database)
+        enqueuer = Enqueuer([first, second], settings, redis, workers_write=True)
+        wait_for(lambda: enqueuer_running(redis_url), "the crawl to start")
+        finish(start_worker(settings, redis_url), start_worker(settings, redis_url))
+        report = enqueuer.result()
+        assert report.added == len(expected) == 11
+        with psycopg.connect(fresh_database) as conn:
+            rows = conn.execute("SELECT id, title FROM articles").fetchall()
+        assert dict(rows) == expected and len(rows) == 11
+    finally:
+        web.close()
