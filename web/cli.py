@@ -45,6 +45,7 @@ from search.settings import Settings, listening_url, load_settings
 from web.cli_accounts import alert_commands, user_commands
 from web.cli_options import add_date_options, date_options
 from web.cli_sources import source_commands
+from web.cli_worker import worker_commands
 
 if TYPE_CHECKING:  # the commands import their stages lazily: start-up stays quick
     from search.index import IndexReport
@@ -110,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     _actor_commands(commands, common)
     user_commands(commands, common)
     alert_commands(commands, common)
+    worker_commands(commands, common)
     return parser
 
 

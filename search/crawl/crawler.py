@@ -22,7 +22,10 @@ One crawl, in rounds until nothing is due:
    (article ids are stable).
 
 **The unit of work** is ``fetch_article(url, source, context)`` (``search.crawl.work``):
-one URL in, one ``FetchResult`` out, picklable and writing nothing.
+one URL in, one ``FetchResult`` out, picklable and writing nothing;
+``work_entry`` runs it for a frontier entry. **The writer** is a
+``Recorder``: the RQ workers (``search.workers``) record with it too, and
+``crawl(..., dispatch=...)`` has a round's URLs worked by them.
 
 A crawl that runs to the end returns its ``CrawlReport`` even when URLs
 failed (they are counted, logged and backed off); only a crawl that cannot
@@ -39,15 +42,15 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tqdm import tqdm
 
-from search.archive import open_archive
+from search.archive import Archive, open_archive
 from search.crawl.discover import Link
 from search.crawl.fetch import Fetcher, host_of
 from search.crawl.frontier import Entry, Frontier
@@ -55,7 +58,7 @@ from search.crawl.schedule import Schedule
 from search.crawl.work import FetchContext, FetchResult, Outcome, fetch_article, fetch_listing
 from search.errors import CrawlBusy, CrawlError
 from search.locks import try_lock
-from search.pipeline import load_pipeline
+from search.pipeline import Pipeline, load_pipeline
 from search.records import PageHints, Source
 from search.settings import Settings
 from search.state import open_state
@@ -95,12 +98,20 @@ class CrawlReport:
 # --- the crawl ---------------------------------------------------------------------
 
 
-def crawl(sources: Sequence[Source], settings: Settings, progress: bool | None = None) -> CrawlReport:
+#: How a round's entries are worked, when not by this process's host threads: given the entries and the
+#: ``Recorder`` (for each entry's source and context), yields each entry with its result as they come; closed
+#: early when the crawl stops. The workers on Redis give one (``search.workers``).
+Dispatch = Callable[[list[Entry], "Recorder"], Generator[tuple[Entry, FetchResult], None, None]]
+
+
+def crawl(sources: Sequence[Source], settings: Settings, progress: bool | None = None,
+          dispatch: Dispatch | None = None) -> CrawlReport:
     """Crawl ``sources`` until nothing is due; ``progress`` shows a bar (default: on a terminal).
 
     One crawl at a time per instance (``CrawlBusy`` at once for a second
     one); when it ends, each source it reached is given its next crawl time
-    (``search.crawl.schedule``).
+    (``search.crawl.schedule``). ``dispatch`` works the URLs elsewhere; this
+    process still records every result.
     """
     if not sources:
         raise CrawlError("no sources to crawl", hint="add one with `newsdesk sources add URL`")
@@ -108,7 +119,7 @@ def crawl(sources: Sequence[Source], settings: Settings, progress: bool | None =
     if len({name.casefold() for name in names}) != len(names):
         raise CrawlError("two sources share a name", hint="each source's name must be unique: it is its outlet")
     with _one_crawl(settings):
-        run = _Crawl(sources, settings, progress)
+        run = _Crawl(sources, settings, progress, dispatch)
         previous = _catch_interrupt(run.stop)
         try:
             run.run()
@@ -145,127 +156,36 @@ def _catch_interrupt(stop: threading.Event) -> Any:
     return signal.signal(signal.SIGINT, interrupt)
 
 
-class _Crawl:
-    """One crawl's state: the single writer of frontier, archive and index."""
+class Recorder:
+    """The crawl's writer: each ``FetchResult`` into frontier, archive and index, and counted in ``report``.
 
-    def __init__(self, sources: Sequence[Source], settings: Settings, progress: bool | None) -> None:
+    ``handle`` takes one result (its URL's change of state in one
+    transaction), ``flush`` commits the pending articles to the index and
+    then marks their pages done. One crawl's main thread uses it for what
+    its host threads fetch; the workers on Redis (``search.workers``) use it
+    too: on the PostgreSQL backend each worker for what it fetched, on the
+    embedded one the queued crawl for what the workers send back.
+    """
+
+    def __init__(self, sources: Sequence[Source], settings: Settings, frontier: Frontier, archive: Archive,
+                 pipeline: Pipeline | None = None, progress: bool | None = False) -> None:
         self.sources = {source.name: source for source in sources}
         self.settings = settings
-        self.pipeline = load_pipeline(settings, sources=sources)
+        self.pipeline = pipeline or load_pipeline(settings, sources=sources)
         self.report = CrawlReport(sources=len(sources))
-        self.frontier = Frontier(open_state(settings))
-        try:
-            self.archive = open_archive(settings)  # waits for another writer, then raises IndexBusy
-        except BaseException:
-            self.frontier.db.close()
-            raise
-        self.fetcher = Fetcher(settings, self.frontier.robots_files())
+        self.frontier = frontier
+        self.archive = archive
         self.progress = _Progress(progress)
         self.pending: list[tuple[Entry, FetchResult]] = []
         self.handled: set[str] = set()
-        self.stop = threading.Event()
-        self.yielding = threading.Event()  # another writer waits: stop after the requests in flight
-        self.asked_at = time.monotonic()
         self.flushed_at = time.monotonic()
-        self.started = time.time()
-        self.completed = False  # every due URL worked: a source with no success was not read
 
-    def run(self) -> None:
-        self.progress.grow(self.frontier.start(list(self.sources.values()), time.time()))
-        while True:
-            due = self.frontier.due(list(self.sources), time.time())
-            # A URL is worked once per crawl, even if a zero back-off makes it due again.
-            entries = [entry for entry in due if entry.url not in self.handled]
-            if not entries:
-                self.completed = True
-                return
-            self._round(entries)
-            self._flush()
-            if self.stop.is_set():
-                raise KeyboardInterrupt  # after keeping everything fetched: the caller says so
-            if self.yielding.is_set():
-                log.info("crawl: another writer is waiting for the index; stopping here, the rest stays due")
-                return
-
-    def close(self) -> None:
-        try:
-            self._flush()
-            self.frontier.save_robots(self.fetcher.robots_files())
-            Schedule(self.frontier.db).record_outcomes(list(self.sources.values()), self.started, time.time(),
-                                                       self.settings, complete=self.completed)
-        finally:
-            self.fetcher.close()
-            self.archive.close()
-            self.progress.close()
-            self.frontier.db.close()
-
-    def _round(self, entries: list[Entry]) -> None:
-        """Work the entries, one worker per host, taking results as they come."""
-        results: queue.Queue[tuple[Entry, FetchResult]] = queue.Queue()
-        by_host: dict[str, list[Entry]] = defaultdict(list)
-        for entry in entries:
-            by_host[entry.host].append(entry)
-        pool = ThreadPoolExecutor(max_workers=max(1, self.settings.crawl_concurrency), thread_name_prefix="crawl")
-        try:
-            for group in by_host.values():
-                pool.submit(self._host_worker, group, results)
-            handled = 0
-            while handled < len(entries) and not self.stop.is_set() and not self._writer_waiting():
-                try:
-                    entry, result = results.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                self._handle(entry, result)
-                handled += 1
-        except BaseException:
-            self.stop.set()
-            raise
-        finally:
-            # Stopping: workers take no new URL, requests in flight finish, and their results are kept.
-            pool.shutdown(wait=True, cancel_futures=True)
-            self._drain(results)
-
-    def _writer_waiting(self) -> bool:
-        """Whether an ingest (or another writer) waits for the index: then this crawl yields to it, after
-        the requests in flight, rather than make it give up. Asked at most once a second."""
-        if not self.yielding.is_set() and time.monotonic() - self.asked_at >= 1.0:
-            self.asked_at = time.monotonic()
-            if self.archive.writer_waiting():
-                self.yielding.set()
-        return self.yielding.is_set()
-
-    def _host_worker(self, entries: list[Entry], results: queue.Queue[tuple[Entry, FetchResult]]) -> None:
-        for entry in entries:
-            if self.stop.is_set() or self.yielding.is_set():
-                return
-            results.put((entry, self._work(entry)))
-
-    def _work(self, entry: Entry) -> FetchResult:
-        source = self.sources[entry.source]
+    def context(self, entry: Entry) -> FetchContext:
+        """What the unit of work for ``entry`` is given besides its URL and source."""
         hints = PageHints(published=parse_iso(entry.published), published_source=entry.published_source)
-        context = FetchContext(self.settings, hints, entry.validators, self.pipeline.outlets)
-        try:
-            if entry.kind == "page":
-                return fetch_article(entry.url, source, context, self.fetcher)
-            return fetch_listing(entry.url, entry.kind, source, context, self.fetcher)
-        except Exception as e:  # a bug must cost one URL, not the crawl
-            log.exception("crawling %s failed unexpectedly", entry.url)
-            return FetchResult(entry.url, Outcome.FAILED, error=f"internal error: {e!r}")
+        return FetchContext(self.settings, hints, entry.validators, self.pipeline.outlets)
 
-    def _drain(self, results: queue.Queue[tuple[Entry, FetchResult]]) -> None:
-        while True:
-            try:
-                entry, result = results.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                self._handle(entry, result)
-            except Exception:
-                log.exception("could not record %s", entry.url)
-
-    # --- the writer -------------------------------------------------------------
-
-    def _handle(self, entry: Entry, result: FetchResult) -> None:
+    def handle(self, entry: Entry, result: FetchResult) -> None:
         self.handled.add(entry.url)
         now = time.time()
         if entry.kind == "page":
@@ -281,7 +201,7 @@ class _Crawl:
         self._count(result)
         self.progress.advance(self.report)
         if len(self.pending) >= self.settings.batch_size or time.monotonic() - self.flushed_at > _FLUSH_EVERY:
-            self._flush()
+            self.flush()
 
     def _handle_listing(self, entry: Entry, result: FetchResult, now: float) -> None:
         response = result.response
@@ -375,7 +295,7 @@ class _Crawl:
         if result.article is not None:  # so a takedown by article id or canonical URL finds it
             self.archive.link(page, result.article)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         """Commit pending articles to the index, then record their pages as done."""
         self.flushed_at = time.monotonic()
         while self.pending:  # one source at a time, each dropped from pending once recorded
@@ -417,6 +337,133 @@ class _Crawl:
             report.failed += 1
             report.failures.append((result.url, result.error or "failed"))
             log.info("failed %s: %s", result.url, result.error)  # all are listed in the summary
+
+
+class _Crawl(Recorder):
+    """One crawl's state: the single writer of frontier, archive and index."""
+
+    def __init__(self, sources: Sequence[Source], settings: Settings, progress: bool | None,
+                 dispatch: Dispatch | None = None) -> None:
+        pipeline = load_pipeline(settings, sources=sources)
+        frontier = Frontier(open_state(settings))
+        try:
+            archive = open_archive(settings)  # waits for another writer, then raises IndexBusy
+        except BaseException:
+            frontier.db.close()
+            raise
+        super().__init__(sources, settings, frontier, archive, pipeline, progress)
+        self.dispatch = dispatch
+        self.fetcher = Fetcher(settings, self.frontier.robots_files())
+        self.stop = threading.Event()
+        self.yielding = threading.Event()  # another writer waits: stop after the requests in flight
+        self.asked_at = time.monotonic()
+        self.started = time.time()
+        self.completed = False  # every due URL worked: a source with no success was not read
+
+    def run(self) -> None:
+        self.progress.grow(self.frontier.start(list(self.sources.values()), time.time()))
+        while True:
+            due = self.frontier.due(list(self.sources), time.time())
+            # A URL is worked once per crawl, even if a zero back-off makes it due again.
+            entries = [entry for entry in due if entry.url not in self.handled]
+            if not entries:
+                self.completed = True
+                return
+            self._round(entries)
+            self.flush()
+            if self.stop.is_set():
+                raise KeyboardInterrupt  # after keeping everything fetched: the caller says so
+            if self.yielding.is_set():
+                log.info("crawl: another writer is waiting for the index; stopping here, the rest stays due")
+                return
+
+    def close(self) -> None:
+        try:
+            self.flush()
+            self.frontier.save_robots(self.fetcher.robots_files())
+            Schedule(self.frontier.db).record_outcomes(list(self.sources.values()), self.started, time.time(),
+                                                       self.settings, complete=self.completed)
+        finally:
+            self.fetcher.close()
+            self.archive.close()
+            self.progress.close()
+            self.frontier.db.close()
+
+    def _round(self, entries: list[Entry]) -> None:
+        """Work the entries, one worker per host, taking results as they come."""
+        if self.dispatch is not None:
+            self._dispatched(self.dispatch, entries)
+            return
+        results: queue.Queue[tuple[Entry, FetchResult]] = queue.Queue()
+        by_host: dict[str, list[Entry]] = defaultdict(list)
+        for entry in entries:
+            by_host[entry.host].append(entry)
+        pool = ThreadPoolExecutor(max_workers=max(1, self.settings.crawl_concurrency), thread_name_prefix="crawl")
+        try:
+            for group in by_host.values():
+                pool.submit(self._host_worker, group, results)
+            handled = 0
+            while handled < len(entries) and not self.stop.is_set() and not self._writer_waiting():
+                try:
+                    entry, result = results.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                self.handle(entry, result)
+                handled += 1
+        except BaseException:
+            self.stop.set()
+            raise
+        finally:
+            # Stopping: workers take no new URL, requests in flight finish, and their results are kept.
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._drain(results)
+
+    def _dispatched(self, dispatch: Dispatch, entries: list[Entry]) -> None:
+        """The round worked elsewhere: each result recorded here as it comes."""
+        with closing(dispatch(entries, self)) as results:
+            for entry, result in results:
+                self.handle(entry, result)
+                if self.stop.is_set() or self._writer_waiting():
+                    return
+
+    def _writer_waiting(self) -> bool:
+        """Whether an ingest (or another writer) waits for the index: then this crawl yields to it, after
+        the requests in flight, rather than make it give up. Asked at most once a second."""
+        if not self.yielding.is_set() and time.monotonic() - self.asked_at >= 1.0:
+            self.asked_at = time.monotonic()
+            if self.archive.writer_waiting():
+                self.yielding.set()
+        return self.yielding.is_set()
+
+    def _host_worker(self, entries: list[Entry], results: queue.Queue[tuple[Entry, FetchResult]]) -> None:
+        for entry in entries:
+            if self.stop.is_set() or self.yielding.is_set():
+                return
+            results.put((entry, self._work(entry)))
+
+    def _work(self, entry: Entry) -> FetchResult:
+        return work_entry(entry, self.sources[entry.source], self.context(entry), self.fetcher)
+
+    def _drain(self, results: queue.Queue[tuple[Entry, FetchResult]]) -> None:
+        while True:
+            try:
+                entry, result = results.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self.handle(entry, result)
+            except Exception:
+                log.exception("could not record %s", entry.url)
+
+def work_entry(entry: Entry, source: Source, context: FetchContext, fetcher: Fetcher | None = None) -> FetchResult:
+    """The unit of work for one frontier entry (a page or a listing); never raises: a bug costs one URL."""
+    try:
+        if entry.kind == "page":
+            return fetch_article(entry.url, source, context, fetcher)
+        return fetch_listing(entry.url, entry.kind, source, context, fetcher)
+    except Exception as e:  # a bug must cost one URL, not the crawl
+        log.exception("crawling %s failed unexpectedly", entry.url)
+        return FetchResult(entry.url, Outcome.FAILED, error=f"internal error: {e!r}")
 
 
 class _Progress:
