@@ -334,8 +334,6 @@ def test_a_killed_workers_job_runs_again_and_nothing_is_indexed_twice(
 # --- PostgreSQL: every worker writes its own articles ------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="waits for the wiring of Pipeline.commit to PostgreSQL when backend is "
-                                       "postgres: until then the workers' commits go to the embedded index")
 def test_with_postgres_two_workers_write_the_articles_an_in_process_crawl_indexes(
     tmp_path: Path, redis: Redis, redis_url: str, fresh_database: str
 ) -> None:
