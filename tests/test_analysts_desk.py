@@ -13,7 +13,8 @@ chart's links to split it by outlet and show shares per month, reads the
 table under the chart, downloads the numbers, and opens an article's
 original page. The program reads /api/openapi.json and asks /api/timeline.
 Both are held to plain Python over the stored articles: per outlet and
-month, the matching articles over all the outlet's articles.
+month, the matching articles over all the outlet's articles. The whole run
+is made on each backend in turn: Whoosh, then PostgreSQL (issue 19).
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from conftest import make_settings
-from search.index import from_stored, open_index
+from conftest import backend_settings, stored_articles
 from search.ingest import ingest
 from search.records import StoredArticle
 from web import create_app
@@ -90,20 +90,19 @@ def _pages(folder: Path, seed: int = 18) -> None:
                 path.write_text(_page(outlet, day, title, paragraphs, f"{host}/news/{n}"), encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
+@pytest.fixture(scope="module", params=["whoosh", "postgres"])
+def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
+    """The instance, on each backend in turn: the same run, the same answers."""
     root = tmp_path_factory.mktemp("desk")
     _pages(root / "pages")
-    settings = make_settings(root / "instance")
+    settings = backend_settings(request, request.param, root / "instance")
     ingest([root / "pages"], settings, progress=False)
     return create_app({"TESTING": True, "NEWSDESK_SETTINGS": settings}).test_client()
 
 
 @pytest.fixture(scope="module")
 def stored(desk: FlaskClient) -> list[StoredArticle]:
-    settings = desk.application.config["NEWSDESK_SETTINGS"]
-    with open_index(settings).searcher() as searcher:
-        return [from_stored(fields) for fields in searcher.all_stored_fields()]
+    return stored_articles(desk.application.config["NEWSDESK_SETTINGS"])
 
 
 @dataclass(frozen=True)
