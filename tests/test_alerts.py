@@ -26,7 +26,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from conftest import Inbox, free_port, make_settings
-from search.alerts import add_user, after_commit, run_alerts, start_scheduler
+from search.alerts import add_user, after_commit, outbox, run_alerts, start_scheduler
 from search.alerts import runner as alerts
 from search.alerts.feed import AlertFeed, feed_page
 from search.alerts.saved import feed_url, get_saved, revoke_feed, save_search, unsubscribe_url
@@ -234,7 +234,7 @@ def test_a_crash_between_sending_and_recording_resends_the_same_message(
         raise KeyboardInterrupt("killed after the SMTP server accepted")
 
     with monkeypatch.context() as patch:
-        patch.setattr(alerts, "mark_sent", killed)
+        patch.setattr(outbox.Claim, "settle", killed)
         with pytest.raises(KeyboardInterrupt):
             run_alerts(instance)
     assert len(mail.messages) == 1

@@ -54,7 +54,7 @@ from search.alerts.outbox import (
     Match,
     Outcome,
     PendingMessage,
-    mark_sent,
+    claimed,
     pending_messages,
     record_outcomes,
     record_refusal,
@@ -246,19 +246,27 @@ def _send_pending(run: _Run) -> None:
 
 
 def _send_one(run: _Run, reader: Reader, pending: PendingMessage) -> int:
-    """Send one message (1) or settle it without sending (0): e-mail turned off, articles taken down."""
+    """Send one message (1) or settle it without sending (0): e-mail turned off, articles taken down, or
+    another runner holding it (PostgreSQL's row locks: search/alerts/outbox.py's ``claimed``).
+
+    The message is held while it is sent and marked ``sent`` in the same
+    transaction; a send that fails rolls the hold back, leaving it pending.
+    """
     try:
         saved = saved_by_id(run.settings, pending.saved_id)
     except NotFound:
         return 0  # deleted: its deliveries went with it
-    why = dict(pending.articles)
-    hits = reader.hits(why)  # a taken-down article is not mailed
-    if not saved.email or not hits:
-        mark_sent(run.settings, pending, "feed" if not saved.email else "sent", run.now)
-        return 0
-    items = tuple(MailItem(hit, article_link(run.settings, hit.id), why[hit.id]) for hit in hits)
-    letter = Letter(saved, get_user(run.settings, saved.user_id), items, pending.message_id,
-                    unsubscribe_url(run.settings, saved))
-    send_message(run.settings, build_message(run.settings, letter))
-    mark_sent(run.settings, pending, "sent", run.now)
-    return 1
+    with claimed(run.settings, pending, run.now) as claim:
+        if claim is None:
+            return 0  # another runner is sending it, or it was sent meanwhile
+        why = dict(pending.articles)
+        hits = reader.hits(why)  # a taken-down article is not mailed
+        if not saved.email or not hits:
+            claim.settle("feed" if not saved.email else "sent")
+            return 0
+        items = tuple(MailItem(hit, article_link(run.settings, hit.id), why[hit.id]) for hit in hits)
+        letter = Letter(saved, get_user(run.settings, saved.user_id), items, pending.message_id,
+                        unsubscribe_url(run.settings, saved))
+        send_message(run.settings, build_message(run.settings, letter))
+        claim.settle("sent")
+        return 1
