@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes, policy
@@ -17,10 +19,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from whoosh.searching import Searcher
 
-from search.enrich import Gazetteer, load_gazetteer
+from search.enrich import Gazetteer, enrich, load_gazetteer
 from search.index import from_stored, open_index
 from search.ingest import ingest
-from search.records import StoredArticle
+from search.records import Article, StoredArticle
 from search.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +93,16 @@ class Inbox:
 
     def ids(self) -> set[str]:
         return {str(m["Message-ID"]) for m in self.messages}
+
+    def linked(self, link: re.Pattern[str]) -> Counter[str]:
+        """How many messages linked to each article (``link``'s group), read from the raw messages' plain text:
+        what "each article once" is judged by."""
+        found: Counter[str] = Counter()
+        for raw in self.raw:
+            text = message_from_bytes(raw, policy=policy.default).get_body(("plain",))
+            assert text is not None
+            found.update(set(link.findall(str(text.get_content()))))
+        return found
 
 
 def free_port() -> int:
@@ -217,3 +229,26 @@ def any_state(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         url = request.getfixturevalue("fresh_database")
         return make_settings(tmp_path / "instance", backend="postgres", database_url=url)
     return make_settings(tmp_path / "instance")
+
+
+def lavrov_stories(gazetteer: Gazetteer, first: int, count: int) -> list[Article]:
+    """``count`` new articles naming Lavrov (an alert on ``Lavrov`` matches them), and one that does not."""
+    found = [Article(id=f"{n:020x}", title=f"Lavrov story number {n}", origin=f"test:{n}", outlet="Wire",
+                     text=f"Russian Foreign Minister Sergey Lavrov said on day {n} that talks would go on {n}.")
+             for n in range(first, first + count)]
+    found.append(Article(id=f"{first + count:020x}", title=f"Weather {first}", origin="test:weather",
+                         outlet="Wire", text=f"Rain is expected in Belgrade on day {first}, and wind."))
+    return [enrich(article, gazetteer, 0) for article in found]
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a Python file imports, at the top or inside a function (the seams' tests read them)."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found

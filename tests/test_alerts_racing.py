@@ -31,11 +31,11 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT, Inbox, free_port, make_settings
+from conftest import ROOT, Inbox, free_port, lavrov_stories, make_settings
 from search.alerts import add_user, run_alerts
 from search.alerts.runner import AlertReport
 from search.alerts.saved import save_search
-from search.enrich import Gazetteer, enrich
+from search.enrich import Gazetteer
 from search.index import write_articles
 from search.records import Article, SearchQuery
 from search.settings import Settings
@@ -109,16 +109,6 @@ def publish(articles: Settings, state: Settings, batch: list[Article]) -> None:
             write_articles_pg(connection, batch)
 
 
-def stories(gazetteer: Gazetteer, first: int, count: int) -> list[Article]:
-    """``count`` new articles naming Lavrov, and one that does not (no one's alert matches it)."""
-    found = [Article(id=f"{n:020x}", title=f"Lavrov story number {n}", origin=f"test:{n}", outlet="Wire",
-                     text=f"Russian Foreign Minister Sergey Lavrov said on day {n} that talks would go on {n}.")
-             for n in range(first, first + count)]
-    found.append(Article(id=f"{first + count:020x}", title=f"Weather {first}", origin="test:weather",
-                         outlet="Wire", text=f"Rain is expected in Belgrade on day {first}, and wind."))
-    return [enrich(article, gazetteer, 0) for article in found]
-
-
 def subscribe(state: Settings) -> None:
     for address in SUBSCRIBERS:
         user = add_user(state, address, "a long password")
@@ -153,7 +143,7 @@ def test_two_runners_racing_on_one_postgresql_state_send_each_article_to_each_su
         thread.start()
     published: list[str] = []
     for round_number in range(ROUNDS):
-        batch = stories(gazetteer, 100 * round_number + 1, 3)
+        batch = lavrov_stories(gazetteer, 100 * round_number + 1, 3)
         publish(articles, state, batch)
         published += [article.id for article in batch if "Lavrov" in article.title]
         # Whichever run takes the lock holds its first message at the server until the other has run and
@@ -185,7 +175,7 @@ def test_runner_processes_started_together_during_an_ingest_send_each_article_on
     subscribe(state)
     published: list[str] = []
     for round_number in range(ROUNDS):
-        batch = stories(gazetteer, 100 * round_number + 1, 2)
+        batch = lavrov_stories(gazetteer, 100 * round_number + 1, 2)
         runners = [_runner(state) for _ in range(2)]  # importing Newsdesk takes them a while: the ingest runs
         publish(articles, state, batch)
         published += [article.id for article in batch if "Lavrov" in article.title]
@@ -204,7 +194,7 @@ def test_a_runner_killed_after_the_server_accepted_leaves_the_message_to_be_rese
     database_url = request.getfixturevalue("fresh_database") if engine == "postgres" else None
     articles, state = instance(tmp_path, port, database_url)
     subscribe(replace(state))
-    batch = stories(gazetteer, 1, 2)
+    batch = lavrov_stories(gazetteer, 1, 2)
     publish(articles, state, batch)
 
     process = _runner(state)

@@ -8,12 +8,12 @@ answers every question of the seam with the seam's own signature.
 
 from __future__ import annotations
 
-import ast
 import inspect
 from pathlib import Path
 
 import pytest
 
+from conftest import imported_modules
 from search.query import Percolator, Reader, Readers, make_query, open_readers
 from search.query.embedded import EmbeddedReader, EmbeddedReaders
 from search.query.percolate import RamPercolator
@@ -22,17 +22,6 @@ from search.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 #: Everything above the seam: the web app and the command line, and the alert stage.
 ABOVE = sorted([*(ROOT / "web").glob("*.py"), *(ROOT / "search" / "alerts").glob("*.py")])
-
-
-def imported_modules(path: Path) -> set[str]:
-    """Every module a Python file imports, at the top or inside a function."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-    return found
 
 
 @pytest.mark.parametrize("path", ABOVE, ids=lambda path: str(path.relative_to(ROOT)))

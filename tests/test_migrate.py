@@ -14,23 +14,22 @@ import re
 import shutil
 from collections import Counter
 from dataclasses import replace
-from email import message_from_bytes, policy
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from conftest import SEED_ARTICLES, Inbox, make_settings
+from conftest import SEED_ARTICLES, Inbox, lavrov_stories, make_settings
 from search.alerts import add_user, run_alerts
 from search.alerts.saved import save_search
-from search.enrich import Gazetteer, enrich
+from search.enrich import Gazetteer
 from search.errors import NewsdeskError
 from search.index import from_stored, open_index, open_store
 from search.index.pg_writer import ROW_COLUMNS, stored_fields
 from search.ingest import ingest
 from search.migrate import STATE_TABLES, migrate_to_postgres
 from search.query import make_query, open_readers
-from search.records import Article, SearchQuery, StoredArticle
+from search.records import SearchQuery, StoredArticle
 from search.settings import Settings
 from search.takedown import take_down
 from web.cli import main
@@ -126,26 +125,6 @@ def test_an_instance_without_an_index_says_so(tmp_path: Path, fresh_database: st
 LINK = re.compile(r"https://news\.example/articles/([0-9a-f]+)")
 
 
-def _stories(gazetteer: Gazetteer, first: int, count: int) -> list[Article]:
-    """``count`` new articles naming Lavrov, and one that does not."""
-    found = [Article(id=f"{n:020x}", title=f"Lavrov story number {n}", origin=f"test:{n}", outlet="Wire",
-                     text=f"Russian Foreign Minister Sergey Lavrov said on day {n} that talks would go on {n}.")
-             for n in range(first, first + count)]
-    found.append(Article(id=f"{first + count:020x}", title=f"Weather {first}", origin="test:weather",
-                         outlet="Wire", text=f"Rain is expected in Belgrade on day {first}, and wind."))
-    return [enrich(article, gazetteer, 0) for article in found]
-
-
-def _delivered(inbox: Inbox) -> Counter[str]:
-    """How many times each article reached the subscriber, read from the raw messages."""
-    found: Counter[str] = Counter()
-    for raw in inbox.raw:
-        text = message_from_bytes(raw, policy=policy.default).get_body(("plain",))
-        assert text is not None
-        found.update(set(LINK.findall(str(text.get_content()))))
-    return found
-
-
 def test_alerts_go_on_after_the_move_without_a_gap_or_a_duplicate(
         tmp_path: Path, fresh_database: str, inbox: tuple[Inbox, int], gazetteer: Gazetteer) -> None:
     handler, port = inbox
@@ -153,7 +132,7 @@ def test_alerts_go_on_after_the_move_without_a_gap_or_a_duplicate(
                              base_url="https://news.example", alerts_interval=0)
     user = add_user(embedded, "ana@example.org", "a long password")
     save_search(embedded, user.id, "Lavrov", SearchQuery(q="Lavrov"))
-    before, waiting, after = _stories(gazetteer, 1, 3), _stories(gazetteer, 10, 2), _stories(gazetteer, 20, 4)
+    before, waiting, after = lavrov_stories(gazetteer, 1, 3), lavrov_stories(gazetteer, 10, 2), lavrov_stories(gazetteer, 20, 4)
     # Before the move: one batch mailed, the next matched but its message still pending (no SMTP for now).
     open_store(embedded).write(before)
     assert run_alerts(embedded).sent == 1
@@ -169,7 +148,7 @@ def test_alerts_go_on_after_the_move_without_a_gap_or_a_duplicate(
     outcome = run_alerts(postgres)
     assert (outcome.sent, outcome.pending) == (2, 0)
     matching = {article.id for article in [*before, *waiting, *after] if "Lavrov" in article.title}
-    assert _delivered(handler) == Counter(dict.fromkeys(matching, 1))
+    assert handler.linked(LINK) == Counter(dict.fromkeys(matching, 1))
     assert run_alerts(postgres).sent == 0  # and a later run finds nothing left to send
 
 

@@ -9,7 +9,6 @@ process as the small record it is.
 
 from __future__ import annotations
 
-import ast
 import inspect
 import pickle
 from dataclasses import replace
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED_ARTICLES, make_settings
+from conftest import SEED_ARTICLES, imported_modules, make_settings
 from search.index import ArticleStore, PostgresStore, WhooshStore, open_store
 from search.ingest import ingest
 from search.settings import Settings
@@ -31,16 +30,6 @@ ABOVE = sorted([*(ROOT / "search").glob("*.py"), *(ROOT / "search" / "crawl").gl
 BOTH = {ROOT / "search" / "migrate.py", ROOT / "search" / "database.py"}
 ENGINES = ("whoosh", "psycopg", "search.index.store", "search.index.pg_writer", "search.index.postgres",
            "search.index.writer")
-
-
-def imported_modules(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-    return found
 
 
 @pytest.mark.parametrize("path", [path for path in ABOVE if path not in BOTH], ids=lambda p: str(p.relative_to(ROOT)))
