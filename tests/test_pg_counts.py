@@ -1,9 +1,9 @@
-"""The facet counts the PostgreSQL schema keeps (search/index/migrations/0003_counting.sql): after every kind of
-write — new articles, changed ones (other outlet, actors, month), takedowns, a migration's copy, two writers at
-once, a hand-made UPDATE, TRUNCATE — ``facet_counts`` must equal plain Python's count over the stored articles:
-each outlet, year, language and actor with its number of articles (an actor once per element of the array), the
-total, and no row for a value no article holds. A database that held articles before the migration is counted
-by the migration itself.
+"""The counts the PostgreSQL schema keeps (search/index/migrations/0003_counting.sql): after every kind of
+write — new articles, copies of them in other outlets, changed ones (other outlet, actors, month), takedowns, a
+migration's copy, two writers at once, a hand-made UPDATE, TRUNCATE — ``facet_counts`` must equal plain Python's
+count over the stored articles: each outlet, year, language and actor with its number of articles (an actor once
+per element of the array), the total, and no row for a value no article holds; and ``cluster_counts`` each
+cluster's articles by outlet. A database that held articles before the migration is counted by the migration.
 """
 
 from __future__ import annotations
@@ -52,6 +52,17 @@ def expected(connection: Connection) -> dict[tuple[str, str], int]:
     return dict(counted)
 
 
+def expected_clusters(connection: Connection) -> dict[tuple[str, str], int]:
+    """Plain Python over the stored articles: each cluster's articles by outlet, what cluster_counts must hold."""
+    return dict(Counter((str(cluster), str(outlet))
+                        for cluster, outlet in connection.execute("SELECT cluster, outlet FROM articles")))
+
+
+def kept_clusters(connection: Connection) -> dict[tuple[str, str], int]:
+    return {(str(cluster), str(outlet)): int(str(n))
+            for cluster, outlet, n in connection.execute("SELECT cluster, outlet, articles FROM cluster_counts")}
+
+
 def kept(connection: Connection) -> dict[tuple[str, str], int]:
     return {(str(facet), str(value)): int(str(n))
             for facet, value, n in connection.execute("SELECT facet, value, articles FROM facet_counts")}
@@ -59,6 +70,7 @@ def kept(connection: Connection) -> dict[tuple[str, str], int]:
 
 def assert_counted(connection: Connection) -> None:
     assert kept(connection) == expected(connection)
+    assert kept_clusters(connection) == expected_clusters(connection)
 
 
 def stored(connection: Connection) -> list[StoredArticle]:
@@ -77,9 +89,13 @@ def database(fresh_database: str) -> Iterator[Connection]:
 def test_counts_follow_new_changed_and_deleted_articles(database: Connection) -> None:
     rng = random.Random(19)
     articles = [article(rng, f"a{n}") for n in range(60)]
-    write_articles_pg(database, articles, batch_size=7)
+    # The same texts in another outlet: stored, each in its original's cluster.
+    copies = [dataclasses.replace(a, id=f"{a.id}-copy", origin=f"{a.origin}-copy", outlet="Copy Desk")
+              for a in articles[:12]]
+    write_articles_pg(database, articles + copies, batch_size=7)
     assert_counted(database)
-    assert kept(database)[("total", "")] == 60
+    assert kept(database)[("total", "")] == 72
+    assert max(Counter(cluster for cluster, _ in kept_clusters(database)).values()) == 2
     assert ("actor", "osmani") in kept(database)
 
     # Changed texts with another outlet, other actors and another month: each article leaves its old values.
@@ -107,6 +123,7 @@ def test_counts_follow_a_hand_made_update_a_copy_and_truncate(database: Connecti
     copies = stored(database)
     database.execute("TRUNCATE articles, article_months, article_bands")
     assert kept(database) == {}
+    assert kept_clusters(database) == {}
     assert copy_articles_pg(database, copies, batch_size=6) == 40
     assert_counted(database)
     assert kept(database)[("total", "")] == 40
