@@ -4,6 +4,7 @@ migration's copy, two writers at once, a hand-made UPDATE, TRUNCATE — ``facet_
 count over the stored articles: each outlet, year, language and actor with its number of articles (an actor once
 per element of the array), the total, and no row for a value no article holds; and ``cluster_counts`` each
 cluster's articles by outlet. A database that held articles before the migration is counted by the migration.
+The reader's side (search/query/pg_counts.py) reads them back as plain Python counts them.
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ import datetime as dt
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from search.fingerprint import text_minhash
 from search.index.document import from_stored
 from search.index.pg_writer import ROW_COLUMNS, copy_articles_pg, delete_articles_pg, stored_fields, write_articles_pg
 from search.index.postgres import migrate, migrations
-from search.records import Article, StoredArticle
+from search.query.pg_counts import cluster_outlets, every_article_counts
+from search.records import FACETS, Article, StoredArticle
 
 Connection = psycopg.Connection[tuple[object, ...]]
 OUTLETS = ("Balkan Wire", "Daily Observer", "Танюг Digest", None)
@@ -168,3 +172,25 @@ def test_the_migration_counts_what_the_table_held_before_it(fresh_database: str)
         migrate(connection)
         assert_counted(connection)
         assert kept(connection)[("total", "")] == 30
+
+
+def test_the_reader_reads_the_kept_counts_as_plain_python_counts_them(database: Connection) -> None:
+    rng = random.Random(5)
+    articles = [article(rng, f"e{n}") for n in range(30)]
+    copies = [dataclasses.replace(a, id=f"{a.id}-copy", origin=f"{a.origin}-copy", outlet="Copy Desk")
+              for a in articles[:5]]
+    write_articles_pg(database, articles + copies, batch_size=8)
+
+    def run(statement: sql.Composable, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        return database.execute(statement, params).fetchall()
+
+    facets, total = every_article_counts(run)
+    counted = expected(database)
+    assert total == counted.pop(("total", ""))
+    assert {(name, value): n for name, values in facets.items() for value, n in values.items()} == counted
+    assert set(facets) == set(FACETS)
+
+    clusters = {cluster for cluster, _ in expected_clusters(database)}
+    some = sorted(clusters)[:10] + ["no such cluster"]
+    assert cluster_outlets(run, some) == {key: n for key, n in expected_clusters(database).items() if key[0] in some}
+    assert any(n for (cluster, outlet), n in cluster_outlets(run, clusters).items() if outlet == "Copy Desk")
