@@ -25,21 +25,24 @@ first: what they write meanwhile would not be copied.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
+from psycopg import sql
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from search.errors import NewsdeskError
+from search.database import Connection, connect
+from search.errors import NewsdeskError, SettingsError
 from search.index import from_stored, open_index
-from search.index.backend import connect
 from search.index.pg_writer import copy_articles_pg, copy_numbers_pg
 from search.index.sequence import given_numbers
 from search.records import StoredArticle
 from search.settings import Settings
+from search.state import open_state, state_exists
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +62,10 @@ class MigrationReport:
 
 def migrate_to_postgres(settings: Settings, database_url: str, *, progress: bool | None = None) -> MigrationReport:
     """Copy the embedded instance ``settings`` names into the PostgreSQL database ``database_url``."""
-    target = replace(settings, backend="postgres", database_url=database_url)
-    connection = connect(target)  # migrates an empty database: the tables are there
+    if settings.backend != "whoosh":
+        raise SettingsError("migrate copies an embedded instance, and these settings already name PostgreSQL",
+                            hint="run it with backend = \"whoosh\" (the instance as it is), then switch")
+    connection = connect(database_url)  # migrates an empty database: the tables are there
     try:
         held = connection.execute("SELECT count(*) FROM articles").fetchone()
         if held and int(str(held[0])):
@@ -78,9 +83,52 @@ def migrate_to_postgres(settings: Settings, database_url: str, *, progress: bool
         report.numbers = len(numbers)
         row = connection.execute("SELECT coalesce(max(seq), 0) FROM article_numbers").fetchone()
         report.last_number = int(str(row[0])) if row else 0
+        report.state = _copy_state(settings, connection)
         return report
     finally:
         connection.close()
+
+
+#: The state's tables (search/index/migrations/0004_state.sql), each after the tables it refers to. The
+#: archive's catalogue is not among them: it describes the WARC files beside it and stays there.
+STATE_TABLES = ("users", "sessions", "login_failures", "saved_searches", "deliveries", "mail_refusals",
+                "broken_alerts", "crawl_frontier", "crawl_validators", "crawl_robots", "crawl_fetch_log",
+                "crawl_hosts", "crawl_sources", "crawl_schedule", "sources", "candidate_mention")
+#: Tables whose ids PostgreSQL gives (an identity column): moved past the ids copied.
+_IDENTITIES = ("users", "saved_searches", "crawl_fetch_log")
+
+
+def _copy_state(settings: Settings, connection: Connection) -> dict[str, int]:
+    """Every row of the embedded state's tables, in one transaction: rows copied, by table. Columns are
+    matched by name (an older instance's table may lack a later column: the column's default is taken)."""
+    if not state_exists(settings):
+        return {}
+    copied: dict[str, int] = {}
+    source = open_state(settings, readonly=True)
+    assert isinstance(source, sqlite3.Connection)  # an embedded instance's state
+    try:
+        with connection.transaction():
+            for table in STATE_TABLES:
+                present = [str(row["name"]) for row in source.execute(f"PRAGMA table_info({table})")]
+                if not present:
+                    continue  # the stage never ran here (no crawl, no account)
+                wanted = {str(row[0]) for row in connection.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,))}
+                columns = [name for name in present if name in wanted]
+                names = sql.SQL(", ").join(map(sql.Identifier, columns))
+                with connection.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
+                        sql.Identifier(table), names)) as copy:
+                    rows = source.execute(f"SELECT {', '.join(columns)} FROM {table}")  # names from PRAGMA
+                    copied[table] = 0
+                    for row in rows:
+                        copy.write_row(tuple(row))
+                        copied[table] += 1
+            for table in _IDENTITIES:
+                connection.execute(sql.SQL("SELECT setval(pg_get_serial_sequence(%s, 'id'), max(id)) FROM {} "
+                                           "HAVING max(id) IS NOT NULL").format(sql.Identifier(table)), (table,))
+    finally:
+        source.close()
+    return copied
 
 
 def _stored(documents: Iterator[dict[str, Any]], ids: set[str]) -> Iterator[StoredArticle]:

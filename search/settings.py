@@ -14,6 +14,7 @@ the environment wins over it (behind a proxy, or with TLS in front).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tomllib
 from collections.abc import Mapping
@@ -252,6 +253,8 @@ def _coerce(values: dict[str, Any]) -> Settings:
     backend = typed.get("backend", defaults.backend)
     if backend not in BACKENDS:
         raise SettingsError(f"setting backend={backend!r} is not one of {', '.join(BACKENDS)}")
+    if backend == "postgres" and importlib.util.find_spec("psycopg") is None:
+        raise SettingsError("the postgres backend needs the psycopg package", hint="pip install 'newsdesk[postgres]'")
     if backend == "postgres" and not typed.get("database_url"):
         raise SettingsError("the postgres backend needs database_url (NEWSDESK_DATABASE_URL), "
                             "e.g. postgresql://newsdesk@localhost:5432/newsdesk")

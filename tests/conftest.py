@@ -169,3 +169,14 @@ def redis_url() -> Iterator[str]:
     services.require(services.MISSING_REDIS)
     with services.redis_server() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_state(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """An empty instance whose state is in each engine in turn: SQLite in its directory (the whoosh backend),
+    then a PostgreSQL database of its own (the postgres backend; the instance directory still holds what is
+    local to it, such as the archive)."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("fresh_database")
+        return make_settings(tmp_path / "instance", backend="postgres", database_url=url)
+    return make_settings(tmp_path / "instance")

@@ -70,7 +70,7 @@ def test_a_database_migrated_by_a_newer_newsdesk_is_refused_with_a_hint(fresh_da
     with connect(fresh_database) as connection:
         migrate(connection)
         connection.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, 'from_the_future')",
-                           (len(migrations()) + 1,))
+                           (migrations()[-1].version + 1,))
         with pytest.raises(SchemaMismatch, match="newer") as refused:
             migrate(connection)
     assert refused.value.status == 503 and "upgrade" in (refused.value.hint or "")

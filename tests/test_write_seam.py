@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The runners above the write seam, and everything above them.
 ABOVE = sorted([*(ROOT / "search").glob("*.py"), *(ROOT / "search" / "crawl").glob("*.py"),
                 *(ROOT / "search" / "alerts").glob("*.py"), *(ROOT / "web").glob("*.py")])
-#: The one runner that knows both backends by its nature: it copies from one into the other.
-BOTH = {ROOT / "search" / "migrate.py"}
+#: The one runner that knows both backends by its nature (it copies from one into the other), and the ground
+#: floor's connection to PostgreSQL, which the state and the index stand on.
+BOTH = {ROOT / "search" / "migrate.py", ROOT / "search" / "database.py"}
 ENGINES = ("whoosh", "psycopg", "search.index.store", "search.index.pg_writer", "search.index.postgres",
            "search.index.writer")
 

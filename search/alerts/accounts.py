@@ -1,7 +1,7 @@
 """Accounts: the users who save searches and receive alerts.
 
-Beside the state database (``users`` table in ``state.sqlite``), used by the
-web app's log-in and by ``newsdesk users``. Passwords are stored only as
+Beside the state (``users`` table, in ``state.sqlite`` or the PostgreSQL
+database: search/state), used by the web app's log-in and by ``newsdesk users``. Passwords are stored only as
 scrypt hashes (Werkzeug's default KDF); e-mail addresses are compared
 without regard to case.
 
@@ -40,7 +40,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from search.errors import AccountError, AccountExists, NotFound, TooManyLogins
 from search.records import User
 from search.settings import Settings
-from search.state import ensure_tables, open_state
+from search.state import Row, StateConnection, ensure_tables, open_state
 
 MIN_PASSWORD = 8
 #: Failed log-ins allowed within ``LOGIN_WINDOW`` for one account, and from one client address.
@@ -74,19 +74,19 @@ CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at);
 
 
 @contextmanager
-def accounts_db(settings: Settings) -> Iterator[sqlite3.Connection]:
+def accounts_db(settings: Settings) -> Iterator[StateConnection]:
     """The state database with the users table in place."""
     connection = open_state(settings)
     try:
-        ensure_tables(connection, _DDL)
-        _migrate(connection)
+        ensure_tables(connection, _DDL, upgrade=_migrate)
         yield connection
     finally:
         connection.close()
 
 
 def _migrate(connection: sqlite3.Connection) -> None:
-    """Columns added since the table was first made (``CREATE TABLE IF NOT EXISTS`` leaves an old table as it was)."""
+    """Columns added to a SQLite table since it was first made (``CREATE TABLE IF NOT EXISTS`` leaves an old
+    table as it was; PostgreSQL's tables were made with them: 0004_state.sql)."""
     columns = {row["name"] for row in connection.execute("PRAGMA table_info(users)")}
     if "admin" not in columns:
         try:
@@ -106,13 +106,14 @@ def add_user(settings: Settings, email: str, password: str, timezone: str = "UTC
     with accounts_db(settings) as db:
         try:
             with db:
-                cursor = db.execute(
-                    "INSERT INTO users (email, password_hash, timezone, created, admin) VALUES (?, ?, ?, ?, ?)",
+                new_id = int(db.execute(
+                    "INSERT INTO users (email, password_hash, timezone, created, admin) VALUES (?, ?, ?, ?, ?) "
+                    "RETURNING id",
                     (email, generate_password_hash(password), timezone, created.isoformat(), int(admin)),
-                )
-        except sqlite3.IntegrityError as e:
+                ).fetchone()[0])
+        except sqlite3.IntegrityError as e:  # PostgreSQL's refusal comes as a subclass (search/state/postgres.py)
             raise AccountExists(f"{email} already has an account", hint="log in, or use another address") from e
-        return User(id=int(cursor.lastrowid or 0), email=email, timezone=timezone, created=created, admin=admin)
+        return User(id=new_id, email=email, timezone=timezone, created=created, admin=admin)
 
 
 def register(settings: Settings, email: str, password: str) -> User | None:
@@ -156,7 +157,7 @@ def authenticate(
     return _user(row)
 
 
-def _check_failures(db: sqlite3.Connection, keys: list[tuple[str, int]], now: dt.datetime) -> None:
+def _check_failures(db: StateConnection, keys: list[tuple[str, int]], now: dt.datetime) -> None:
     since = (now - LOGIN_WINDOW).isoformat()
     for key, limit in keys:
         times = [row["at"] for row in db.execute(
@@ -278,6 +279,6 @@ def _check_password(password: str) -> None:
         raise AccountError(f"the password is shorter than {MIN_PASSWORD} characters", hint="choose a longer one")
 
 
-def _user(row: sqlite3.Row) -> User:
+def _user(row: Row) -> User:
     return User(id=row["id"], email=row["email"], timezone=row["timezone"],
                 created=dt.datetime.fromisoformat(row["created"]), admin=bool(row["admin"]))

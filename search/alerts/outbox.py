@@ -7,23 +7,33 @@ marks it here; the Atom feed (search/alerts/feed.py) and the saved-searches
 page read what was delivered. Exports ``record_outcomes`` (with ``Match``
 and ``Outcome``), ``pending_messages``, ``mark_sent``, ``record_refusal``
 (``MAX_REFUSALS``), ``deliveries`` (``Delivery``) and
-``delivery_summaries`` (``DeliverySummary``).
+``delivery_summaries`` (``DeliverySummary``), and ``claimed`` (``Claim``).
 
-**Each article once: a transactional outbox.** Per alert, in one SQLite
+**Each article once: a transactional outbox.** Per alert, in one
 transaction, its matches go into ``deliveries`` (primary key saved search +
-article, ``INSERT OR IGNORE``; status ``pending`` with the message's
+article, ``ON CONFLICT DO NOTHING``; status ``pending`` with the message's
 Message-ID, or ``feed`` for a feed-only alert), its watermark advances to the
 highest number in the run's snapshot and ``last_run`` is set (alerts sharing
 a watermark share the transaction: same guarantee, one disk sync instead of
 thousands). Only then are pending messages sent, each marked ``sent`` after
 the SMTP server accepted it.
+
+**Two runners sending at once** (the ``postgres`` backend: several machines
+share the state) each take a message with ``claimed``: in one transaction,
+its pending rows are locked with ``SELECT ... FOR UPDATE SKIP LOCKED`` — a
+message another runner holds is skipped, not waited for — the message is
+sent, and it is marked sent before the locks go with the commit. A runner
+that dies mid-send loses its connection and with it the locks: the message
+is still pending for the next runner, sent again with the same Message-ID
+(the one duplicate the runner's docstring allows). With SQLite, runners are
+one at a time already (search/alerts/schedule.py's lock), and the claim only
+checks the message is still pending.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -34,7 +44,7 @@ from search.alerts.saved import saved_db
 from search.alerts.schedule import aware
 from search.records import SavedSearch
 from search.settings import Settings
-from search.state import ensure_tables
+from search.state import StateConnection, ensure_tables, is_sqlite
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -138,8 +148,8 @@ def record_outcomes(settings: Settings, outcomes: Sequence[Outcome], top: int, n
         for outcome in outcomes:
             saved = outcome.saved
             new += _insert(db, settings, saved, outcome.matches, now)
-            db.execute("UPDATE saved_searches SET watermark = max(watermark, ?), last_run = ? WHERE id = ?",
-                       (top, now.isoformat(), saved.id))
+            db.execute("UPDATE saved_searches SET watermark = CASE WHEN watermark > ? THEN watermark ELSE ? END, "
+                       "last_run = ? WHERE id = ?", (top, top, now.isoformat(), saved.id))
             if outcome.broken is None:
                 db.execute("DELETE FROM broken_alerts WHERE saved_id = ?", (saved.id,))
             else:
@@ -150,7 +160,7 @@ def record_outcomes(settings: Settings, outcomes: Sequence[Outcome], top: int, n
     return new
 
 
-def _insert(db: sqlite3.Connection, settings: Settings, saved: SavedSearch, matches: list[Match],
+def _insert(db: StateConnection, settings: Settings, saved: SavedSearch, matches: list[Match],
             now: dt.datetime) -> int:
     """Record an alert's matches (each article once per alert); how many were new."""
     chosen = _first_of_clusters(db, saved.id, matches) if saved.first_of_cluster else matches
@@ -162,13 +172,14 @@ def _insert(db: sqlite3.Connection, settings: Settings, saved: SavedSearch, matc
              now.isoformat(), saved.id) for m in chosen]
     # A saved search deleted since the run read it gets nothing (rather than failing the others' transaction).
     cursor = db.executemany(
-        "INSERT OR IGNORE INTO deliveries (saved_id, article_id, seq, cluster, matched, message_id, status, created) "
-        "SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM saved_searches WHERE id = ?)", rows,
+        "INSERT INTO deliveries (saved_id, article_id, seq, cluster, matched, message_id, status, created) "
+        "SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM saved_searches WHERE id = ?) "
+        "ON CONFLICT (saved_id, article_id) DO NOTHING", rows,
     )
     return max(0, cursor.rowcount)
 
 
-def _first_of_clusters(db: sqlite3.Connection, saved_id: int, matches: list[Match]) -> list[Match]:
+def _first_of_clusters(db: StateConnection, saved_id: int, matches: list[Match]) -> list[Match]:
     """The first match (lowest number) of each cluster this alert has not delivered yet."""
     delivered = {row["cluster"] for row in db.execute("SELECT cluster FROM deliveries WHERE saved_id = ?", (saved_id,))}
     chosen = []
@@ -212,9 +223,46 @@ def record_refusal(settings: Settings, pending: PendingMessage, error: str, now:
         attempts = (row["attempts"] if row else 0) + 1
         wait = min(_FIRST_RETRY * 2 ** (attempts - 1), _LONGEST_RETRY)
         retry_at = None if attempts >= MAX_REFUSALS else (now + wait).isoformat()
-        db.execute("INSERT OR REPLACE INTO mail_refusals VALUES (?, ?, ?, ?, ?, ?)",
+        db.execute("INSERT INTO mail_refusals (saved_id, message_id, attempts, error, refused_at, retry_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (saved_id, message_id) DO UPDATE SET "
+                   "attempts = excluded.attempts, error = excluded.error, refused_at = excluded.refused_at, "
+                   "retry_at = excluded.retry_at",
                    (pending.saved_id, pending.message_id, attempts, error, now.isoformat(), retry_at))
     return retry_at is None
+
+
+class Claim:
+    """A runner's hold on one pending message while it sends it (``claimed``)."""
+
+    def __init__(self, db: StateConnection, pending: PendingMessage, now: dt.datetime) -> None:
+        self._db, self._pending, self._now = db, pending, now
+
+    def settle(self, status: str) -> None:
+        """Mark the message ``sent`` (or ``feed``) in the claim's transaction: committed when the claim ends."""
+        self._db.execute("UPDATE deliveries SET status = ?, sent_at = ? WHERE saved_id = ? AND message_id = ?",
+                         (status, self._now.isoformat(), self._pending.saved_id, self._pending.message_id))
+        self._db.execute("DELETE FROM mail_refusals WHERE saved_id = ? AND message_id = ?",
+                         (self._pending.saved_id, self._pending.message_id))
+
+
+#: A message's pending rows, locked for this runner; rows another runner has locked are skipped, not waited
+#: for. The engines differ here: SQLite has no row locks (its runners take turns: search/alerts/schedule.py).
+_CLAIM = ("SELECT article_id FROM deliveries WHERE saved_id = ? AND message_id = ? AND status = 'pending'")
+_CLAIM_LOCKED = _CLAIM + " FOR UPDATE SKIP LOCKED"
+
+
+@contextmanager
+def claimed(settings: Settings, pending: PendingMessage, now: dt.datetime) -> Iterator[Claim | None]:
+    """Hold ``pending`` while it is sent: a ``Claim`` to ``settle`` once the server took it, or None when
+    another runner holds it or it is no longer pending (sent meanwhile, or its saved search deleted).
+
+    The hold is a transaction: it commits when the block ends normally (with the claim settled) and rolls
+    back on an exception, so a message whose sending failed stays pending.
+    """
+    with _outbox_db(settings) as db, db:
+        rows = db.execute(_CLAIM if is_sqlite(db) else _CLAIM_LOCKED,
+                          (pending.saved_id, pending.message_id)).fetchall()
+        yield Claim(db, pending, now) if rows else None
 
 
 # --- reading what was delivered ----------------------------------------------------
@@ -260,7 +308,7 @@ def delivery_summaries(settings: Settings, saved_ids: Iterable[int]) -> dict[int
 
 
 @contextmanager
-def _outbox_db(settings: Settings) -> Iterator[sqlite3.Connection]:
+def _outbox_db(settings: Settings) -> Iterator[StateConnection]:
     with saved_db(settings) as db:
         ensure_tables(db, _DDL)
         yield db

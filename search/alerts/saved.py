@@ -1,6 +1,6 @@
 """Saved searches: a user's queries with their facet and date filters and alert options.
 
-Beside the state database (``saved_searches`` table in ``state.sqlite``), used
+Beside the state (``saved_searches`` table, in ``state.sqlite`` or PostgreSQL), used
 by the web app, ``newsdesk alerts`` and the alert runner (search/alerts/runner.py).
 Every read and write names the owner: another user's saved search is
 ``NotFound``, exactly like one that does not exist, so its existence leaks
@@ -26,7 +26,7 @@ from search.index import last_number
 from search.query import check_syntax, make_query, open_readers
 from search.records import FACETS, FREQUENCIES, SavedSearch, SearchQuery
 from search.settings import Settings
-from search.state import ensure_tables
+from search.state import Row, StateConnection, ensure_tables
 
 MAX_NAME = 200
 
@@ -57,16 +57,15 @@ EDITABLE = ("name", "query", "frequency", "hour", "weekday", "email", "feed", "f
 
 
 @contextmanager
-def saved_db(settings: Settings) -> Iterator[sqlite3.Connection]:
+def saved_db(settings: Settings) -> Iterator[StateConnection]:
     """The state database with the users and saved-search tables in place."""
     with accounts_db(settings) as db:
-        ensure_tables(db, _DDL)
-        _add_columns(db)
+        ensure_tables(db, _DDL, upgrade=_add_columns)
         yield db
 
 
 def _add_columns(db: sqlite3.Connection) -> None:
-    """Columns added since the table was first made, added to a table made before them."""
+    """Columns added since the table was first made, added to a SQLite table made before them."""
     columns = {row["name"] for row in db.execute("PRAGMA table_info(saved_searches)")}
     with db:
         if "dates" not in columns:  # searches saved before date filters: none
@@ -80,11 +79,11 @@ def save_search(settings: Settings, user_id: int, name: str, query: SearchQuery,
     draft = replace(draft, watermark=last_number(settings), feed_nonce=secrets.token_urlsafe(12),
                     created=dt.datetime.now(dt.UTC).replace(microsecond=0))
     with saved_db(settings) as db, db:
-        cursor = db.execute(
-            f"INSERT INTO saved_searches ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-            _row(draft),
-        )
-    return replace(draft, id=int(cursor.lastrowid or 0))
+        new_id = int(db.execute(
+            f"INSERT INTO saved_searches ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+            f"RETURNING id", _row(draft),
+        ).fetchone()[0])
+    return replace(draft, id=new_id)
 
 
 #: SQLite's largest row id: a number past it names nothing (and SQLite cannot even take it).
@@ -245,7 +244,7 @@ def _row(saved: SavedSearch) -> tuple[Any, ...]:
             json.dumps(saved.query.dates(), sort_keys=True))
 
 
-def _saved(row: sqlite3.Row) -> SavedSearch:
+def _saved(row: Row) -> SavedSearch:
     filters = json.loads(row["filters"])
     values = {name: tuple(filters.get(name, ())) for name in FACETS}
     dates = {name: str(value) for name, value in json.loads(row["dates"] or "{}").items()}

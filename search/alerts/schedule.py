@@ -12,6 +12,12 @@ after their last run has passed. One run at a time per instance: a run holds
 ``alerts.lock`` (``flock``, non-blocking); a second one gets ``False`` at
 once, and the next run catches up, since nothing depends on *which* run does
 the work.
+
+With the ``postgres`` backend the runs of every machine sharing the database
+take turns: the lock is PostgreSQL's session advisory lock ``alerts`` (non-
+blocking, ``pg_try_advisory_lock``), on a connection of the run's own held
+to its end. A run killed with its machine loses its connection, and the
+server lets the lock go with it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from search.alerts.saved import list_saved
 from search.locks import try_lock
 from search.records import SavedSearch
 from search.settings import Settings
+from search.state import in_postgres, lock_key
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +80,27 @@ def aware(moment: dt.datetime) -> dt.datetime:
 @contextmanager
 def exclusive(settings: Settings) -> Iterator[bool]:
     """Whether this process got the instance's alert lock (held until the block ends; never waits)."""
+    if in_postgres(settings):
+        with _advisory_lock(settings.database_url, lock_key("alerts")) as got:
+            yield got
+        return
     with try_lock(settings, LOCK_FILE) as got:
         yield got
+
+
+@contextmanager
+def _advisory_lock(url: str, key: int) -> Iterator[bool]:
+    """PostgreSQL's session advisory lock ``key``, on a connection of its own: whether it was free."""
+    from search.database import connect  # psycopg: the postgres extra's
+
+    connection = connect(url)
+    try:
+        got = bool(connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])  # type: ignore[index]
+        yield got
+        if got:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    finally:
+        connection.close()  # lets the lock go in any case
 
 
 def schedule_runs(settings: Settings, run: Callable[[Settings], object]) -> BackgroundScheduler | None:

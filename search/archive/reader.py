@@ -41,7 +41,7 @@ from search.archive.store import ARCHIVE_DIR, replayed_page
 from search.archive.warc import GZIP, URN, Record, parse_record
 from search.errors import IndexBusy
 from search.settings import Settings
-from search.state import open_state, state_path
+from search.state import open_local_state, state_path
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +125,12 @@ def read_original(settings: Settings, article_id: str) -> Original | None:
 
 
 def _catalogue(settings: Settings) -> sqlite3.Connection | None:
-    """The state database, read-only; None when there is none yet (nothing is created)."""
+    """The catalogue (the instance directory's SQLite state, whatever the backend: search/archive/store.py),
+    read-only; None when there is none yet (nothing is created)."""
     if not state_path(settings).is_file():
         return None
     try:
-        return open_state(settings, readonly=True)
+        return open_local_state(settings, readonly=True)
     except sqlite3.OperationalError:
         return None
 

@@ -24,7 +24,10 @@ the last file. Replay skips it with a warning; the writer never appends after
 damage but starts a new file, so nothing readable is ever cut away.
 
 Catalogue: ``archive_files``, ``archive_records``, ``archive_keys`` and
-``archive_articles`` in the instance's state database (``search.state``) say
+``archive_articles`` in the instance directory's SQLite state database
+(``search.state.open_local_state``; whatever the backend, also ``postgres``:
+the catalogue describes the WARC files beside it, which one machine holds,
+so it stays with them rather than in a database others share) say
 which file and offset holds each record, under which keys (URLs, article
 ids) a takedown finds it, and which article each page last became (``link``,
 called by the pipeline after cleaning). It is checked against the files on
@@ -86,7 +89,7 @@ from search.decode import received_page
 from search.errors import IndexBusy
 from search.records import Article, PageHints, RawPage
 from search.settings import Settings
-from search.state import ensure_tables, open_state
+from search.state import ensure_tables, open_local_state
 from search.urls import article_id
 
 log = logging.getLogger(__name__)
@@ -108,7 +111,7 @@ class Archive:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_file_bytes = max_file_bytes
         self._lock = _acquire(self.directory / ".lock", settings.write_timeout)
-        self._db = open_state(settings)
+        self._db = open_local_state(settings)
         # No fsync per catalogue commit: whatever a power cut loses of it, the
         # size check on the next open rebuilds from the WARC files.
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -1,7 +1,7 @@
 """The crawler's memory: frontier, fetch log, validators, robots, health.
 
-Tables in the instance's state database (``search.state``), owned by the
-crawler and declared here. ``search.crawl`` is the only writer, from one
+Tables in the instance's state (``search.state``: SQLite, or PostgreSQL's
+twins in 0004_state.sql), owned by the crawler and declared here. ``search.crawl`` is the only writer, from one
 thread; the web app and ``newsdesk sources`` only read (``source_health``,
 ``host_health``).
 
@@ -21,7 +21,6 @@ result, so a killed crawl resumes from the frontier as it was.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from search.crawl.discover import Link
 from search.crawl.fetch import Exchange, RobotsFile, Validators, host_of
 from search.records import Published, Source
 from search.settings import Settings
-from search.state import ensure_tables, read_state
+from search.state import Row, StateConnection, ensure_tables, read_state
 
 DDL = """
 CREATE TABLE IF NOT EXISTS crawl_frontier (
@@ -128,7 +127,7 @@ class HostHealth:
 class Frontier:
     """The crawler's tables on one connection (one thread)."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: StateConnection) -> None:
         self.db = connection
         ensure_tables(connection, DDL)
 
@@ -201,9 +200,9 @@ class Frontier:
                 "UPDATE crawl_frontier SET lastmod = ?, "
                 "published = coalesce(?, published), published_source = coalesce(?, published_source), "
                 "next_fetch_at = CASE WHEN ? > coalesce(fetched_at, 0) AND status IN ('done', 'not-modified', "
-                "'noindex', 'unextractable') THEN min(next_fetch_at, ?) ELSE next_fetch_at END "
+                "'noindex', 'unextractable') AND next_fetch_at > ? THEN ? ELSE next_fetch_at END "
                 "WHERE url = ? AND kind = 'page'",
-                (link.lastmod, published, link.published_source, link.lastmod or 0, now, link.url),
+                (link.lastmod, published, link.published_source, link.lastmod or 0, now, now, link.url),
             )
         return added
 
@@ -217,9 +216,11 @@ class Frontier:
         self.db.execute(
             "INSERT INTO crawl_frontier (url, source, kind, discovered_at, next_fetch_at, status, fetched_at) "
             "VALUES (?, ?, 'page', ?, ?, 'done', ?) ON CONFLICT(url) DO UPDATE SET "
-            "next_fetch_at = CASE WHEN status = 'new' THEN excluded.next_fetch_at ELSE next_fetch_at END, "
-            "status = CASE WHEN status = 'new' THEN 'done' ELSE status END, "
-            "fetched_at = coalesce(fetched_at, excluded.fetched_at)",
+            # The row's own columns named with their table: PostgreSQL finds a bare name ambiguous beside excluded's.
+            "next_fetch_at = CASE WHEN crawl_frontier.status = 'new' THEN excluded.next_fetch_at "
+            "ELSE crawl_frontier.next_fetch_at END, "
+            "status = CASE WHEN crawl_frontier.status = 'new' THEN 'done' ELSE crawl_frontier.status END, "
+            "fetched_at = coalesce(crawl_frontier.fetched_at, excluded.fetched_at)",
             (url, source, now, NEVER, now),
         )
 
@@ -267,11 +268,11 @@ class Frontier:
             failed = ex.status is None or ex.status >= 500 or ex.status == 429
             self.db.execute(
                 "INSERT INTO crawl_hosts (host, requests, failures, last_success, last_failure, last_error) "
-                "VALUES (?, 1, ?, ?, ?, ?) ON CONFLICT(host) DO UPDATE SET requests = requests + 1, "
-                "failures = CASE WHEN ? THEN failures + 1 ELSE 0 END, "
-                "last_success = coalesce(excluded.last_success, last_success), "
-                "last_failure = coalesce(excluded.last_failure, last_failure), "
-                "last_error = coalesce(excluded.last_error, last_error)",
+                "VALUES (?, 1, ?, ?, ?, ?) ON CONFLICT(host) DO UPDATE SET requests = crawl_hosts.requests + 1, "
+                "failures = CASE WHEN ? = 1 THEN crawl_hosts.failures + 1 ELSE 0 END, "
+                "last_success = coalesce(excluded.last_success, crawl_hosts.last_success), "
+                "last_failure = coalesce(excluded.last_failure, crawl_hosts.last_failure), "
+                "last_error = coalesce(excluded.last_error, crawl_hosts.last_error)",
                 (host_of(ex.url), int(failed), None if failed else ex.fetched_at, ex.fetched_at if failed else None,
                  _describe(ex) if failed else None, int(failed)),
             )
@@ -284,7 +285,7 @@ class Frontier:
             return
         self.db.execute(
             "UPDATE crawl_sources SET last_success = ?, "
-            "last_new_article = CASE WHEN ? THEN ? ELSE last_new_article END WHERE name = ?",
+            "last_new_article = CASE WHEN ? = 1 THEN ? ELSE last_new_article END WHERE name = ?",
             (now, int(new_article), now, name),
         )
 
@@ -304,8 +305,10 @@ class Frontier:
         with self.db:
             for robots in files:
                 self.db.execute(
-                    "INSERT OR REPLACE INTO crawl_robots (origin, status, body, etag, last_modified, fetched_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO crawl_robots (origin, status, body, etag, last_modified, fetched_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (origin) DO UPDATE SET status = excluded.status, "
+                    "body = excluded.body, etag = excluded.etag, last_modified = excluded.last_modified, "
+                    "fetched_at = excluded.fetched_at",
                     (robots.origin, robots.status, robots.body, robots.validators.etag,
                      robots.validators.last_modified, robots.fetched_at),
                 )
@@ -340,13 +343,13 @@ def next_fetches(settings: Settings, names: Sequence[str]) -> dict[str, float]:
     """Read-only: when the first URL of each named source is due (a source with none waiting is left out)."""
     if not names:
         return {}
-    rows: list[sqlite3.Row] = read_state(settings, lambda db: db.execute(
+    rows: list[Row] = read_state(settings, lambda db: db.execute(
         f"SELECT source, min(next_fetch_at) FROM crawl_frontier WHERE source IN ({_marks(names)}) "
         f"GROUP BY source", tuple(names)).fetchall(), [])
     return {row[0]: float(row[1]) for row in rows if row[1] is not None and row[1] < NEVER}
 
 
-def source_health(connection: sqlite3.Connection) -> list[SourceHealth]:
+def source_health(connection: StateConnection) -> list[SourceHealth]:
     """Each source's health, for ``newsdesk sources`` and ``/sources``."""
     rows = connection.execute(
         "SELECT s.*, "
@@ -362,7 +365,7 @@ def source_health(connection: sqlite3.Connection) -> list[SourceHealth]:
     return [SourceHealth(**{name: row[name] for name in SourceHealth.__dataclass_fields__}) for row in rows]
 
 
-def host_health(connection: sqlite3.Connection) -> list[HostHealth]:
+def host_health(connection: StateConnection) -> list[HostHealth]:
     rows = connection.execute("SELECT * FROM crawl_hosts ORDER BY host").fetchall()
     return [HostHealth(**{name: row[name] for name in HostHealth.__dataclass_fields__}) for row in rows]
 
@@ -372,7 +375,7 @@ def _seeds(source: Source) -> list[tuple[str, str]]:
     return seeds if source.feeds else [*seeds, (source.url, "home")]
 
 
-def _entry(row: sqlite3.Row) -> Entry:
+def _entry(row: Row) -> Entry:
     return Entry(
         url=row["url"], source=row["source"], kind=row["kind"], status=row["status"], failures=row["failures"],
         published=row["published"], published_source=row["published_source"],

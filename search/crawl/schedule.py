@@ -31,7 +31,7 @@ politeness gap (``crawl_min_gap``) or any ``Crawl-delay`` the robots.txt of
 the source's hosts asks for.
 
 Times are Unix seconds. The table is ``crawl_schedule`` in the instance's
-state database, beside the frontier's tables.
+state (SQLite, or PostgreSQL: 0004_state.sql), beside the frontier's tables.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from protego import Protego
 from search.crawl.politeness import ROBOTS_TOKEN, origin_of
 from search.records import Source
 from search.settings import Settings
-from search.state import ensure_tables, read_state
+from search.state import StateConnection, ensure_tables, read_state
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS crawl_schedule (
@@ -95,7 +95,7 @@ def floor_for(source: Source, settings: Settings, robots: dict[str, Protego]) ->
 class Schedule:
     """The schedule's table on one connection."""
 
-    def __init__(self, connection: sqlite3.Connection, readonly: bool = False) -> None:
+    def __init__(self, connection: StateConnection, readonly: bool = False) -> None:
         self.db = connection
         if not readonly:
             ensure_tables(connection, _DDL)
@@ -176,7 +176,7 @@ class Schedule:
     def _robots(self) -> dict[str, Protego]:
         try:
             rows = self.db.execute("SELECT origin, body FROM crawl_robots WHERE status BETWEEN 200 AND 299").fetchall()
-        except sqlite3.OperationalError:  # no crawl has saved robots.txt yet
+        except sqlite3.OperationalError:  # no crawl has saved robots.txt yet (PostgreSQL's: a subclass)
             return {}
         return {row["origin"]: Protego.parse(bytes(row["body"]).decode("utf-8", errors="replace")) for row in rows}
 

@@ -5,7 +5,7 @@ finds the actors it knows, this finds people an article introduces by a
 title — "Foreign Minister Marko Petrović", "Kosovo's Acting Prime Minister
 X Y", "министр иностранных дел X Y" — whose name the gazetteer does not
 know. Ingest and reindex record them (``record_candidates``) in the
-instance's ``state.sqlite``, one row per (name, article, title), so ingesting
+instance's state (``state.sqlite``, or PostgreSQL), one row per (name, article, title), so ingesting
 an article twice never counts it twice. ``newsdesk actors candidates`` and
 ``/actors/candidates`` list them; ``newsdesk actors promote`` appends one to
 ``seeds/actors_additions.toml``, the hand-curated source of the gazetteer.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 import tomllib
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,7 +31,7 @@ from search.errors import NewsdeskError
 from search.folding import fold
 from search.records import Article
 from search.settings import Settings, seeds_dir
-from search.state import ensure_tables, open_state
+from search.state import Row, StateConnection, ensure_tables, is_sqlite, open_state, read_state
 
 # ------------------------------------------------------------------ detection
 
@@ -203,7 +202,8 @@ def record_candidates(
     database's log for every one.
     """
     connection = open_state(settings)
-    connection.execute("PRAGMA synchronous=NORMAL")  # a lost commit is redone by the next reindex
+    if is_sqlite(connection):
+        connection.execute("PRAGMA synchronous=NORMAL")  # a lost commit is redone by the next reindex
     try:
         ensure_tables(connection, _DDL)
         if replace:
@@ -231,7 +231,7 @@ def _groups(articles: Iterable[Article], size: int) -> Iterator[list[Article]]:
         yield group
 
 
-def _record(connection: sqlite3.Connection, found: Sequence[tuple[Article, Sequence[Candidate]]]) -> None:
+def _record(connection: StateConnection, found: Sequence[tuple[Article, Sequence[Candidate]]]) -> None:
     """Replace each article's mentions with those found (an article twice in the group: its last)."""
     now = time.time()
     rows = []
@@ -241,7 +241,8 @@ def _record(connection: sqlite3.Connection, found: Sequence[tuple[Article, Seque
         rows += [(c.key, article.id, c.title, c.name, published, now) for c in candidates]
     with connection:
         connection.executemany("DELETE FROM candidate_mention WHERE article_id = ?", [(i,) for i in last])
-        connection.executemany("INSERT OR IGNORE INTO candidate_mention VALUES (?, ?, ?, ?, ?, ?)", rows)
+        connection.executemany("INSERT INTO candidate_mention (key, article_id, title, name, published, recorded) "
+                               "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
 
 
 def list_candidates(
@@ -252,31 +253,35 @@ def list_candidates(
     With a ``gazetteer``, names it has learnt since they were recorded are
     left out, so a promoted candidate goes as soon as the gazetteer is rebuilt.
     """
-    try:
-        connection = open_state(settings, readonly=True)
-    except sqlite3.OperationalError:  # no state database yet
-        return []
-    try:
-        rows = connection.execute(_SUMMARY, (min_articles,)).fetchall()
-    except sqlite3.OperationalError:  # no candidate table yet
-        return []
-    finally:
-        connection.close()
-    summaries = [_summary(row) for row in rows]
+    def read(db: StateConnection) -> tuple[list[Row], list[Row]]:
+        return db.execute(_SUMMARY, (min_articles,)).fetchall(), db.execute(_TITLES).fetchall()
+
+    nothing: tuple[list[Row], list[Row]] = ([], [])  # nothing recorded yet
+    rows, title_rows = read_state(settings, read, nothing)
+    titles: dict[str, set[str]] = {}
+    for row in title_rows:
+        titles.setdefault(row["key"], set()).add(row["title"])
+    summaries = [_summary(row, titles.get(row["key"], set())) for row in rows]
     return [s for s in summaries if gazetteer is None or not _known_person(s.name, gazetteer)]
 
 
-# SQLite takes the bare columns (name, article_id) from the row holding MAX(published).
+# Per candidate: its counts, and the name and id of its latest article (the first by date, the undated last;
+# among articles of one date, the highest id). Window functions and NULLS LAST: both engines run it.
 _SUMMARY = """
-SELECT key, name, article_id, MAX(published) AS last_seen, MIN(published) AS first_seen,
-       COUNT(DISTINCT article_id) AS articles, json_group_array(DISTINCT title) AS titles
-FROM candidate_mention GROUP BY key HAVING articles >= ? ORDER BY articles DESC, last_seen DESC, key
+SELECT s.key, latest.name, latest.article_id, s.last_seen, s.first_seen, s.articles
+FROM (SELECT key, MAX(published) AS last_seen, MIN(published) AS first_seen, COUNT(DISTINCT article_id) AS articles
+      FROM candidate_mention GROUP BY key HAVING COUNT(DISTINCT article_id) >= ?) s
+JOIN (SELECT key, name, article_id,
+             row_number() OVER (PARTITION BY key ORDER BY published DESC NULLS LAST, article_id DESC) AS place
+      FROM candidate_mention) latest ON latest.key = s.key AND latest.place = 1
+ORDER BY s.articles DESC, s.last_seen DESC NULLS LAST, s.key
 """
+_TITLES = "SELECT DISTINCT key, title FROM candidate_mention"
 
 
-def _summary(row: sqlite3.Row) -> CandidateSummary:
+def _summary(row: Row, titles: set[str]) -> CandidateSummary:
     return CandidateSummary(
-        key=row["key"], name=row["name"], titles=tuple(sorted(json.loads(row["titles"]))),
+        key=row["key"], name=row["name"], titles=tuple(sorted(titles)),
         articles=row["articles"], first_seen=row["first_seen"], last_seen=row["last_seen"],
         example=row["article_id"],
     )

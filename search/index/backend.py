@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from search.errors import DatabaseUnavailable, IndexMissing, SchemaMismatch, SettingsError
+from search.errors import IndexMissing, SchemaMismatch
 from search.index.store import (
     IndexReport,
     PreparedArticle,
@@ -49,7 +49,7 @@ from search.records import Article
 from search.settings import Settings
 
 if TYPE_CHECKING:
-    from search.index.postgres import Connection
+    from search.database import Connection
 
 Items = Iterable[Article | PreparedArticle]
 
@@ -153,8 +153,10 @@ class PostgresStore:
         object.__setattr__(self, "_connection", [])
 
     def _connect(self) -> Connection:
+        from search.database import connect  # psycopg: the postgres extra's, loaded by the choice
+
         if not self._connection or self._connection[0].closed:
-            self._connection[:] = [connect(self.settings)]
+            self._connection[:] = [connect(self.settings.database_url)]  # its schema brought up to date
         return self._connection[0]
 
 
@@ -163,40 +165,6 @@ def open_store(settings: Settings) -> WhooshStore | PostgresStore:
     if settings.backend == "postgres":
         return PostgresStore(settings)
     return WhooshStore(settings)
-
-
-def connect(settings: Settings, url: str | None = None, *, migrated: bool = False) -> Connection:
-    """An autocommit connection to the database ``url`` (default: the primary, ``database_url``).
-
-    A connection to the primary migrates its schema first, unless the caller
-    knows it ``migrated`` already: so the first command against an empty
-    database creates the tables, and a later Newsdesk adds its own. A
-    replica is read only and receives the schema by replication.
-    """
-    try:
-        import psycopg
-
-        from search.index.postgres import migrate
-    except ImportError as e:  # the extra is not installed
-        raise SettingsError("the postgres backend needs the psycopg package",
-                            hint="pip install 'newsdesk[postgres]'") from e
-    target = url or settings.database_url
-    try:
-        connection = psycopg.connect(target, autocommit=True)
-    except psycopg.OperationalError as e:
-        raise DatabaseUnavailable(f"cannot reach the database: {_first_line(e)}",
-                                  hint="check database_url (NEWSDESK_DATABASE_URL) and that PostgreSQL runs") from e
-    if target == settings.database_url and not migrated:
-        try:
-            migrate(connection)
-        except BaseException:
-            connection.close()
-            raise
-    return connection
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 class Rebuild:

@@ -25,6 +25,13 @@ The moment a number is given is kept with it (``first_indexed``): the one
 date of an undated article that never moves, which its Atom entries show
 as ``<updated>`` (the index's ``indexed_at`` is rewritten by every update
 and by a rebuilt index).
+
+**The postgres backend** numbers articles in PostgreSQL as it writes them
+(search/index/pg_writer.py: the sequence ``article_seq``, each number kept
+for good in ``article_numbers`` with the moment it was given, by
+0002_writing.sql). There ``last_number`` and ``first_indexed`` read that
+table, and ``open_sequence`` — the Whoosh writer's counter — is refused:
+numbers given beside PostgreSQL's would be a second count.
 """
 
 from __future__ import annotations
@@ -34,8 +41,9 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from search.errors import IndexUnavailable
 from search.settings import Settings
-from search.state import ensure_tables, open_state, state_path
+from search.state import StateConnection, ensure_tables, in_postgres, open_state, read_state, state_exists
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS ingest_sequence (
@@ -96,13 +104,15 @@ class Sequence:
         """Save the batch's new numbers, tentatively, and the counter: before the index commit."""
         with self._connection:
             self._connection.executemany(
-                "INSERT OR REPLACE INTO article_numbers (id, seq, indexed, committed) VALUES (?, ?, ?, 0)", self._new
+                "INSERT INTO article_numbers (id, seq, indexed, committed) VALUES (?, ?, ?, 0) ON CONFLICT (id) "
+                "DO UPDATE SET seq = excluded.seq, indexed = excluded.indexed, committed = 0", self._new
             )
             self._connection.executemany("UPDATE article_numbers SET committed = 1 WHERE id = ?",
                                          [(article_id,) for article_id in self._found])
             self._connection.execute(
                 "INSERT INTO ingest_sequence (name, value) VALUES ('article', ?) "
-                "ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
+                "ON CONFLICT (name) DO UPDATE SET value = CASE WHEN ingest_sequence.value > excluded.value "
+                "THEN ingest_sequence.value ELSE excluded.value END",
                 (self.last,),
             )
         self._saved = [article_id for article_id, _, _ in self._new]
@@ -120,7 +130,11 @@ class Sequence:
 @contextmanager
 def open_sequence(settings: Settings) -> Iterator[Sequence]:
     """The counter of this instance; use it only while holding the index's write lock."""
+    if in_postgres(settings):
+        raise IndexUnavailable("the postgres backend numbers articles as it writes them, in PostgreSQL",
+                               hint="write articles through the backend's writer (search/index/pg_writer.py)")
     connection = open_state(settings)
+    assert isinstance(connection, sqlite3.Connection)
     try:
         _ensure(connection)
         yield Sequence(connection)
@@ -130,6 +144,9 @@ def open_sequence(settings: Settings) -> Iterator[Sequence]:
 
 def last_number(settings: Settings) -> int:
     """The highest number given so far (0 on a new instance)."""
+    if in_postgres(settings):  # the highest number an article has: a number drawn by a batch rolled back is lost
+        return int(read_state(settings, lambda db: db.execute(
+            "SELECT coalesce(max(seq), 0) FROM article_numbers").fetchone()[0], 0))
     with open_sequence(settings) as sequence:
         return sequence.last
 
@@ -138,19 +155,19 @@ def first_indexed(settings: Settings, ids: Iterable[str]) -> dict[str, dt.dateti
     """When each of these articles was first indexed (UTC); ids without a recorded moment are left out."""
     wanted = sorted(set(ids))
     found: dict[str, dt.datetime] = {}
-    if not wanted or not state_path(settings).is_file():
+    if not wanted or not state_exists(settings):
         return found
     connection = open_state(settings, readonly=True)
     try:
-        if "indexed" not in _columns(connection):  # an instance whose ingests predate the column
-            return found
+        if isinstance(connection, sqlite3.Connection) and "indexed" not in _columns(connection):
+            return found  # an instance whose ingests predate the column
         for start in range(0, len(wanted), 500):  # SQLite's limit on parameters
             chunk = wanted[start:start + 500]
             rows = connection.execute(
                 f"SELECT id, indexed FROM article_numbers WHERE indexed IS NOT NULL AND id IN "
                 f"({', '.join('?' * len(chunk))})", chunk,
             )
-            found.update((row["id"], dt.datetime.fromisoformat(row["indexed"])) for row in rows)
+            found.update((row["id"], moment(row["indexed"])) for row in rows)
     except sqlite3.OperationalError:  # no table yet: nothing was ever numbered
         return {}
     finally:
@@ -161,9 +178,10 @@ def first_indexed(settings: Settings, ids: Iterable[str]) -> dict[str, dt.dateti
 def given_numbers(settings: Settings) -> list[tuple[str, int, dt.datetime | None]]:
     """Every number given for good (confirmed), as (id, number, when given): what an instance moved elsewhere
     keeps (search/migrate.py)."""
-    if not state_path(settings).is_file():
-        return []
+    if in_postgres(settings) or not state_exists(settings):
+        return []  # PostgreSQL's numbers are where they would be copied to
     connection = open_state(settings, readonly=True)
+    assert isinstance(connection, sqlite3.Connection)
     try:
         indexed = "indexed" if "indexed" in _columns(connection) else "NULL"
         rows = connection.execute(f"SELECT id, seq, {indexed} AS indexed FROM article_numbers WHERE committed = 1 "
@@ -176,8 +194,18 @@ def given_numbers(settings: Settings) -> list[tuple[str, int, dt.datetime | None
             for row in rows]
 
 
-def _ensure(connection: sqlite3.Connection) -> None:
-    ensure_tables(connection, _DDL)
+def moment(value: str | dt.datetime) -> dt.datetime:
+    """A number's moment as it is stored: ISO text in SQLite, ``timestamptz`` in PostgreSQL; UTC."""
+    if isinstance(value, dt.datetime):  # to the second, as SQLite's are written
+        return value.astimezone(dt.UTC).replace(microsecond=0)
+    return dt.datetime.fromisoformat(value)
+
+
+def _ensure(connection: StateConnection) -> None:
+    ensure_tables(connection, _DDL, upgrade=_upgrade)
+
+
+def _upgrade(connection: sqlite3.Connection) -> None:
     columns = _columns(connection)
     with connection:  # tables made before these columns existed
         if "indexed" not in columns:

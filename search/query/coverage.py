@@ -56,10 +56,11 @@ import numpy as np
 from numpy.typing import NDArray
 from whoosh.searching import Searcher
 
+from search.index.sequence import moment
 from search.query.columns import IndexColumns, Leaf, field_lengths, index_columns, numeric_column
 from search.records import UNKNOWN
 from search.settings import Settings
-from search.state import open_state, state_path
+from search.state import StateConnection, open_state, state_exists
 
 __all__ = ["OutletCoverage", "outlet_coverage"]
 
@@ -213,7 +214,7 @@ class _Numbers:
     @classmethod
     def read(cls, settings: Settings, start: dt.datetime, numbers: Iterable[int]) -> _Numbers:
         wanted = sorted(n for n in numbers if n > 0)
-        if not state_path(settings).is_file():
+        if not state_exists(settings):
             return cls({}, None)
         try:
             connection = open_state(settings, readonly=True)
@@ -235,22 +236,24 @@ MOMENTS_SQL = "SELECT seq, indexed FROM article_numbers WHERE indexed IS NOT NUL
 LOWEST_SINCE_SQL = "SELECT MIN(+seq) AS seq FROM article_numbers WHERE indexed >= ?"
 
 
-def _moments(connection: sqlite3.Connection, numbers: list[int]) -> dict[int, dt.datetime]:
+def _moments(connection: StateConnection, numbers: list[int]) -> dict[int, dt.datetime]:
     """When each of ``numbers`` was given (by the table's index on ``seq``, which search/index/sequence.py
     makes; an instance not written to since reads every row per chunk: 8 ms at 105k numbers)."""
     found: dict[int, dt.datetime] = {}
     for start in range(0, len(numbers), _CHUNK):
         chunk = numbers[start:start + _CHUNK]
         rows = connection.execute(MOMENTS_SQL.format(", ".join("?" * len(chunk))), chunk)
-        found.update((int(row["seq"]), dt.datetime.fromisoformat(row["indexed"])) for row in rows)
+        found.update((int(row["seq"]), moment(row["indexed"])) for row in rows)
     return found
 
 
-def _lowest_since(connection: sqlite3.Connection, start: dt.datetime) -> int | None:
+def _lowest_since(connection: StateConnection, start: dt.datetime) -> int | None:
     """The lowest number given at or after ``start``.
 
-    Compared as text: search/index/sequence.py writes every moment in one
-    form (UTC, ``+00:00``, whole seconds), in which text order is time order.
+    Compared as text in SQLite: search/index/sequence.py writes every moment
+    in one form (UTC, ``+00:00``, whole seconds), in which text order is time
+    order; PostgreSQL reads the text as a ``timestamptz`` and compares moments
+    (its own, to the microsecond, are read back to the second: ``moment``).
     A moment is a whole second, so it is at or after ``start`` exactly when
     it is at or after ``start`` rounded up to the second.
     """

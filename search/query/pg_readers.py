@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import threading
 
+from search.database import Connection, connect
 from search.enrich import Gazetteer, load_gazetteer
-from search.index.backend import connect
-from search.index.postgres import Connection
 from search.query.pg_reader import PostgresReader
 from search.settings import Settings
 
@@ -72,7 +71,7 @@ class PostgresReaders:
     def _connect(self) -> Connection:
         """A connection to where reads go, the primary's schema migrated first (once per process)."""
         with self._lock:
-            if not self._migrated:
-                connect(self.settings).close()
-                self._migrated = True
-        return connect(self.settings, self.url, migrated=True)
+            if not self._migrated and self.url != self.settings.database_url:
+                connect(self.settings.database_url).close()  # a replica receives the schema, never makes it
+            self._migrated = True
+        return connect(self.url, migrated=self.url == self.settings.database_url)

@@ -2,7 +2,7 @@
 
 Part of the sources stage (``search.sources``), beside the sources file
 (``outlets``): the same ``Source`` records, kept in the instance's state
-database (``search.state``) instead of a TOML file, so they can be added and
+(``search.state``: SQLite, or PostgreSQL) instead of a TOML file, so they can be added and
 removed from the command line (``newsdesk sources add|remove|import``) and
 by an administrator on ``/sources`` while the server runs. Adding a source
 by its homepage, which means finding its feeds on the network, is the
@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from search.errors import NotFound, SourceError, SourceExists
 from search.records import Source
 from search.settings import Settings
-from search.state import ensure_tables, open_state, read_state
+from search.state import Row, StateConnection, ensure_tables, exclusive_transaction, open_state, read_state
 from search.urls import normalize_url
 
 _DDL = """
@@ -68,7 +68,7 @@ def instance_sources(settings: Settings) -> list[Source]:
 
 
 def registered_sources(settings: Settings) -> list[RegisteredSource]:
-    rows: list[sqlite3.Row] = read_state(settings, lambda db: db.execute("SELECT * FROM sources ORDER BY folded, name").fetchall(), [])
+    rows: list[Row] = read_state(settings, lambda db: db.execute("SELECT * FROM sources ORDER BY folded, name").fetchall(), [])
     return [_registered(row) for row in rows]
 
 
@@ -78,8 +78,7 @@ def add_source(settings: Settings, source: Source, added_by: str = "command line
     connection = _open(settings)
     try:
         # One write transaction from the check to the insert: two adds at once see each other.
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with exclusive_transaction(connection, "sources"):
             _refuse_clash(connection, source)
             connection.execute(
                 "INSERT INTO sources (name, folded, url, feeds, sitemaps, allow, deny, language, country, added_at, "
@@ -89,11 +88,7 @@ def add_source(settings: Settings, source: Source, added_by: str = "command line
                  source.language, source.country, dt.datetime.now(dt.UTC).timestamp(), added_by,
                  int(source.public_only)),
             )
-        except BaseException:
-            connection.rollback()
-            raise
-        connection.commit()
-    except sqlite3.IntegrityError:  # the schema's own uniqueness, should the check ever miss one
+    except sqlite3.IntegrityError:  # the schema's own uniqueness, should the check ever miss one (either engine)
         raise SourceExists(f"a source named {source.name!r} or with the homepage {source.url} is already kept",
                            hint=_LISTED) from None
     finally:
@@ -118,7 +113,7 @@ def remove_source(settings: Settings, key: str) -> Source:
     return _registered(row).source
 
 
-def _refuse_clash(connection: sqlite3.Connection, source: Source) -> None:
+def _refuse_clash(connection: StateConnection, source: Source) -> None:
     clash = connection.execute(
         "SELECT name, folded, url FROM sources WHERE folded = ? OR url = ?", (source.name.casefold(), source.url)
     ).fetchone()
@@ -158,13 +153,13 @@ def _is_url(text: str) -> bool:
     return parts.scheme in {"http", "https"} and bool(parts.hostname)
 
 
-def _open(settings: Settings) -> sqlite3.Connection:
+def _open(settings: Settings) -> StateConnection:
     connection = open_state(settings)
     ensure_tables(connection, _DDL)
     return connection
 
 
-def _registered(row: sqlite3.Row) -> RegisteredSource:
+def _registered(row: Row) -> RegisteredSource:
     feeds, sitemaps, allow, deny = (tuple(json.loads(row[key])) for key in _LISTS)
     source = Source(name=row["name"], url=row["url"], feeds=feeds, sitemaps=sitemaps, allow=allow, deny=deny,
                     language=row["language"], country=row["country"], public_only=bool(row["public_only"]))
