@@ -538,7 +538,7 @@ def _has_kept_counts(connection: psycopg.Connection[Any]) -> bool:
 class KeptCounts:
     """A prototype, until the reader reads them itself: the PostgreSQL reader with the counts of a search with
     no query text, no date filter and no facet filter (the front page) read from ``facet_counts`` (kept by the
-    schema's triggers, 0003_counting.sql) instead of grouping every article."""
+    schema's triggers, 0005_counting.sql) instead of grouping every article."""
 
     def __init__(self, reader: PostgresReader) -> None:
         self.reader = reader

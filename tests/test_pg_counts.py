@@ -1,4 +1,4 @@
-"""The counts the PostgreSQL schema keeps (search/index/migrations/0003_counting.sql): after every kind of
+"""The counts the PostgreSQL schema keeps (search/index/migrations/0005_counting.sql): after every kind of
 write — new articles, copies of them in other outlets, changed ones (other outlet, actors, month), takedowns, a
 migration's copy, two writers at once, a hand-made UPDATE, TRUNCATE — ``facet_counts`` must equal plain Python's
 count over the stored articles: each outlet, year, language and actor with its number of articles (an actor once

@@ -77,7 +77,7 @@ ROW_COLUMNS = ("id", "url", "title", "body", "author", "outlet", "year", "langua
 _COLUMN_OF = {"_stored_published": "published_utc"}
 
 #: A batch's rows, months and band keys each in one COPY: one statement, so the table's statement triggers
-#: (0003_counting.sql's facet counts) run once a batch, not once an article, and no statement is parsed per row.
+#: (0005_counting.sql's facet counts) run once a batch, not once an article, and no statement is parsed per row.
 _COPY_ROWS = sql.SQL("COPY articles (month, {columns}, lexemes, words) FROM STDIN").format(
     columns=sql.SQL(", ").join(map(sql.Identifier, ROW_COLUMNS)))
 _COPY_MONTHS = sql.SQL("COPY article_months (id, month) FROM STDIN")

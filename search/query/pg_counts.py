@@ -2,7 +2,7 @@
 
 Part of the query stage, for the PostgreSQL backend (issue 19), used by the
 PostgreSQL reader (search/query/pg_reader.py). The schema's triggers
-(search/index/migrations/0003_counting.sql) keep, in the same transaction as
+(search/index/migrations/0005_counting.sql) keep, in the same transaction as
 every change to the articles:
 
 * ``facet_counts`` — each outlet, actor, year and language value with its
