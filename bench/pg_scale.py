@@ -85,14 +85,14 @@ from ingest_search import (
     read_records,
     replicate,
 )
-from psycopg.sql import SQL
 
 from search.enrich import load_gazetteer
 from search.index import last_number, open_index
+from search.index.postgres import migrate
 from search.query import make_query, open_readers
 from search.query.embedded import EmbeddedReader
 from search.query.pg_reader import PostgresReader
-from search.records import FACETS, SearchQuery, StoredArticle
+from search.records import SearchQuery, StoredArticle
 from search.settings import Settings
 
 sys.path.insert(0, str(REPO / "tests"))  # the tests' throwaway servers: this one is started the same way, but kept
@@ -423,8 +423,8 @@ class ScaleFigures:
     articles: dict[str, int] = field(default_factory=dict)
     database: str = ""
     rows: list[Any] = field(default_factory=list)  # bench/pg_search.py's Row
-    kept: list[Any] = field(default_factory=list)  # the front page with its counts read from facet_counts
-    kept_same: bool | None = None  # whether those counts equal the counting statement's
+    kept: list[Any] = field(default_factory=list)  # the front page counted by grouping every article (before)
+    kept_same: bool | None = None  # whether the kept counts' page equals that one
     exports: list[Timed] = field(default_factory=list)
     alerts: list[Timed] = field(default_factory=list)
     memory: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -448,6 +448,7 @@ def measure_scale(root: Path, server: Postgres, scale: int, builds: dict[str, Bu
     gazetteer = load_gazetteer()
     whoosh_settings, pg_settings = reader_settings(root, scale, None), reader_settings(root, scale, url)
     with psycopg.connect(url, autocommit=True) as connection:
+        migrate(connection)  # a migration newer than the build (the alert queries' table), as a command would
         embedded = EmbeddedReader(open_index(whoosh_settings).searcher(), whoosh_settings, gazetteer)
         postgres = PostgresReader(connection, pg_settings, gazetteer)
         try:
@@ -457,12 +458,12 @@ def measure_scale(root: Path, server: Postgres, scale: int, builds: dict[str, Bu
             figures.rows = [time_search(readers, make_query(q, sort=sort, settings=whoosh_settings), rounds, pid)
                             for q in QUERIES for sort in SORTS]
             if _has_kept_counts(connection):
-                kept = KeptCounts(postgres)
-                figures.kept = [time_search({"embedded": embedded, "postgres": kept},
+                counted = CountedAll(postgres)
+                figures.kept = [time_search({"embedded": embedded, "postgres": counted},
                                             make_query("", sort=sort, settings=whoosh_settings), rounds, pid)
                                 for sort in SORTS]
                 request = make_query("", settings=whoosh_settings)
-                figures.kept_same = kept.search(request) == postgres.search(request)
+                figures.kept_same = counted.search(request) == postgres.search(request)
             figures.exports = measure_exports(readers, whoosh_settings, figures.missing)
             figures.alerts = measure_alerts(readers, whoosh_settings, figures.missing)
         finally:
@@ -535,37 +536,23 @@ def _has_kept_counts(connection: psycopg.Connection[Any]) -> bool:
     return _one(connection, "SELECT to_regclass('facet_counts') IS NOT NULL") is True
 
 
-class KeptCounts:
-    """A prototype, until the reader reads them itself: the PostgreSQL reader with the counts of a search with
-    no query text, no date filter and no facet filter (the front page) read from ``facet_counts`` (kept by the
-    schema's triggers, 0005_counting.sql) instead of grouping every article."""
+class CountedAll:
+    """The PostgreSQL reader as it was before the schema kept counts: a search of every article (the front page)
+    counted by grouping every article in the counting statement — the figure the kept counts are measured
+    against, and the answer they must equal."""
 
     def __init__(self, reader: PostgresReader) -> None:
         self.reader = reader
 
     def search(self, request: SearchQuery) -> Any:
-        from search.query import pg_reader
+        from search.query import pg_counts
 
-        original = pg_reader._count
-
-        def counted(run: Any, plan: Any, request: SearchQuery) -> Any:
-            if (request.q or plan.dates is not None or plan.filters or request.count != "articles"
-                    or request.collapse):
-                return original(run, plan, request)
-            facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-            total = 0
-            for facet, value, n in run(SQL("SELECT facet, value, articles FROM facet_counts"), ()):
-                if facet == "total":
-                    total = int(n)
-                else:
-                    facets[str(facet)][str(value)] = int(n)
-            return pg_reader._Counted(facets, total, 0, total, None)
-
-        pg_reader._count = counted  # type: ignore[assignment]
+        original = pg_counts._every_article
+        pg_counts._every_article = lambda plan, request: False
         try:
             return self.reader.search(request)
         finally:
-            pg_reader._count = original  # type: ignore[assignment]
+            pg_counts._every_article = original
 
 
 def measure_exports(readers: dict[str, Any], settings: Settings, missing: list[str]) -> list[Timed]:
@@ -621,32 +608,32 @@ def saved_searches(articles: Sequence[StoredArticle], count: int = SAVED_SEARCHE
 
 
 def measure_alerts(readers: dict[str, Any], settings: Settings, missing: list[str]) -> list[Timed]:
-    """10,000 saved searches matched against the ``NEW_ARTICLES`` newest articles: ms per new article."""
-    timed = Timed(f"{SAVED_SEARCHES:,} saved searches × {NEW_ARTICLES} new articles")
+    """10,000 saved searches matched against the ``NEW_ARTICLES`` newest articles, all at once (``match_all``), as
+    the alert runner asks: ms per new article, on a first run (PostgreSQL compiles and stores each saved search
+    then) and a second (each stored query reused, as every later run does)."""
+    runs = [Timed(f"{SAVED_SEARCHES:,} saved searches × {NEW_ARTICLES} new articles, first run"),
+            Timed(f"{SAVED_SEARCHES:,} saved searches × {NEW_ARTICLES} new articles, later runs")]
     for backend, reader in readers.items():
         if not _offers(reader, "percolator") or not _offers(reader, "new_articles"):
             missing.append(f"alert matching on {backend}: its reader has no percolator yet")
             continue
-        try:
-            articles = reader.new_articles(_last_seq(reader, settings) - NEW_ARTICLES)
-        except NotImplementedError:
-            missing.append(f"alert matching on {backend}: not implemented yet")
-            continue
+        articles = reader.new_articles(_last_seq(reader, settings) - NEW_ARTICLES)
         requests = saved_searches(articles)
-        start = time.perf_counter()
-        percolator = reader.percolator(articles)
-        try:
-            if _offers(percolator, "match_all"):
+        for timed in runs:
+            start = time.perf_counter()
+            percolator = reader.percolator(articles)
+            try:
                 found = percolator.match_all(requests)
-                matches = sum(len(m) for m in (found.values() if isinstance(found, dict) else found))
-            else:
-                matches = sum(len(percolator.match(request)) for request in requests)
-        finally:
-            percolator.close()
-        timed.wall[backend] = [(time.perf_counter() - start) * 1000 / len(articles)]
-        timed.count[backend] = matches
-        log.info("alerts on %s: %.2f ms per new article, %d matches", backend, timed.wall[backend][0], matches)
-    return [timed]
+            finally:
+                percolator.close()
+            timed.wall[backend] = [(time.perf_counter() - start) * 1000 / len(articles)]
+            timed.count[backend] = sum(len(result) for result in found if isinstance(result, dict))
+            errors = sum(1 for result in found if isinstance(result, Exception))
+            if errors:
+                timed.note += f"{backend}: {errors} saved searches refused; "
+            log.info("alerts on %s, %s: %.2f ms per new article, %d matches", backend, timed.label,
+                     timed.wall[backend][0], timed.count[backend])
+    return runs
 
 
 def _last_seq(reader: Any, settings: Settings) -> int:
@@ -793,14 +780,14 @@ def render_scale(f: ScaleFigures, rounds: int) -> list[str]:
                              f"**{percentile(p, 50) / percentile(w, 50):.2f}**")
     for row in f.kept:
         if row.error is None:
-            lines.append(f"- front page by {row.sort} with its counts read from `facet_counts` (prototype: the reader "
-                         f"patched in the bench): PostgreSQL {_med(row, 'cpu', 'postgres'):.1f} ms CPU, "
+            lines.append(f"- front page by {row.sort} counted as before the kept counts (every article grouped by "
+                         f"the counting statement): PostgreSQL {_med(row, 'cpu', 'postgres'):.1f} ms CPU, "
                          f"{_med(row, 'wall', 'postgres'):.1f} wall, against Whoosh {_med(row, 'cpu', 'embedded'):.1f} "
                          f"CPU, {_med(row, 'wall', 'embedded'):.1f} wall; CPU ratio "
                          f"**{_med(row, 'cpu', 'postgres') / _med(row, 'cpu', 'embedded'):.2f}**")
     if f.kept_same is not None:
-        lines.append("- the front page with kept counts " + ("equals" if f.kept_same else "**differs from**")
-                     + " the one counted by the counting statement (hits, facets, total)")
+        lines.append("- the front page read from the kept counts " + ("equals" if f.kept_same else "**differs from**")
+                     + " the one counted by the counting statement (hits, facets, total), at this size")
     mismatched = [f"{row.q!r} {row.sort} ({row.totals})" for row in ok if len(set(row.totals.values())) > 1]
     lines.append("- totals: " + ("the same on both backends" if not mismatched else "differ: " + "; ".join(mismatched)))
     lines += [f"- {row.q!r} {row.sort}: failed — {row.error}" for row in f.rows if row.error]

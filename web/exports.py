@@ -21,7 +21,7 @@ from flask import Blueprint, Response, request, url_for
 from search.enrich import Gazetteer
 from search.errors import QueryError
 from search.folding import fold
-from search.query import EXPORT_COLUMNS, Export, ExportRow, facet_label
+from search.query import EXPORT_COLUMNS, Exported, ExportRow, facet_label
 from search.records import FacetValue, SearchQuery
 from web.params import parse_request
 from web.readers import get_gazetteer, get_reader, open_snapshot
@@ -117,7 +117,7 @@ def _filename(query: SearchQuery, gazetteer: Gazetteer, facet: str | None = None
     return f"newsdesk-{slug or 'all-articles'}" + (f"-by-{facet}" if facet else "")
 
 
-def _csv_export(found: Export, bom: bool) -> Iterator[bytes]:
+def _csv_export(found: Exported, bom: bool) -> Iterator[bytes]:
     """RFC 4180: a header row, CRLF line ends, fields quoted only when they must be (quotes doubled)."""
     lines = _Lines(["\ufeff"] if bom else [])
     writer = csv.writer(lines, lineterminator="\r\n")
@@ -156,7 +156,7 @@ class _Lines(list[str]):
         return data
 
 
-def _jsonl_export(found: Export, bom: bool) -> Iterator[bytes]:
+def _jsonl_export(found: Exported, bom: bool) -> Iterator[bytes]:
     """JSON Lines: one object per article, UTF-8, each ended by ``\\n``."""
     lines: list[str] = []
     for row in found.rows():
@@ -186,7 +186,7 @@ def _jsonl_facet(table: tuple[FacetValue, ...], bom: bool) -> Iterator[bytes]:
     yield "".join(_json_line({"value": f.value, "label": f.label, "count": f.count}) for f in table).encode("utf-8")
 
 
-EXPORT_WRITERS: dict[str, Callable[[Export, bool], Iterator[bytes]]] = {
+EXPORT_WRITERS: dict[str, Callable[[Exported, bool], Iterator[bytes]]] = {
     "csv": _csv_export,
     "jsonl": _jsonl_export,
 }

@@ -63,7 +63,7 @@ from search.alerts.saved import saved_by_id, unsubscribe_url
 from search.alerts.schedule import aware, due_alerts, exclusive, schedule_runs
 from search.enrich import Gazetteer, load_gazetteer
 from search.errors import IndexMissing, MailError, MailRefused, NotFound, QueryError
-from search.query import Percolator, Reader, open_readers
+from search.query import Reader, open_readers
 from search.records import FREQUENCIES, SavedSearch, StoredArticle
 from search.settings import Settings
 
@@ -169,28 +169,30 @@ def _evaluate(run: _Run, due: list[SavedSearch]) -> None:
 
 
 def _percolate(run: _Run, reader: Reader, articles: list[StoredArticle], alerts: list[SavedSearch]) -> Iterator[Outcome]:
-    """Each alert with its matches among ``articles``, all matched against one percolator of just those."""
+    """Each alert with its matches among ``articles``, all matched at once against one percolator of just those
+    (a backend may match the whole group in one go: search/query/pg_percolate.py)."""
     percolator = reader.percolator(articles)
     try:
         by_id = {article.id: article for article in articles}
-        for saved in alerts:
-            yield _matches(run, percolator, saved, by_id)
+        # A date preset counts back from this run's moment: "past week" is the week before each run.
+        found = percolator.match_all([replace(saved.query, now=run.now) for saved in alerts])
+        for saved, matched in zip(alerts, found, strict=True):
+            yield _matches(run, saved, matched, by_id)
     finally:
         percolator.close()
 
 
-def _matches(run: _Run, percolator: Percolator, saved: SavedSearch, by_id: dict[str, StoredArticle]) -> Outcome:
+def _matches(run: _Run, saved: SavedSearch, found: dict[str, tuple[str, ...]] | Exception,
+             by_id: dict[str, StoredArticle]) -> Outcome:
     """One alert's matches. One that cannot run is marked broken and matches nothing, and the others run:
     a query saved before a rule changed (``QueryError``, a warning), or a bug of ours (logged as an error)."""
-    try:
-        # A date preset counts back from this run's moment: "past week" is the week before each run.
-        found = percolator.match(replace(saved.query, now=run.now))
-    except QueryError as e:
-        log.warning("saved search %d cannot run: %s", saved.id, e)
-        return Outcome(saved, [], broken=f"{e.message}{f' ({e.hint})' if e.hint else ''}")
-    except Exception as e:
-        log.exception("saved search %d failed on our side; the other alerts run", saved.id)
-        return Outcome(saved, [], broken=f"an error on our side ({type(e).__name__}); it is logged for the operator")
+    if isinstance(found, QueryError):
+        log.warning("saved search %d cannot run: %s", saved.id, found)
+        return Outcome(saved, [], broken=f"{found.message}{f' ({found.hint})' if found.hint else ''}")
+    if isinstance(found, Exception):
+        log.error("saved search %d failed on our side; the other alerts run", saved.id, exc_info=found)
+        return Outcome(saved, [], broken=f"an error on our side ({type(found).__name__}); it is logged for the "
+                                         "operator")
     ordered = sorted((by_id[article_id] for article_id in found), key=lambda article: article.seq)
     return Outcome(saved, [Match(article.id, article.seq, article.cluster,
                                  _why(saved, article, found[article.id], run.gazetteer)) for article in ordered])

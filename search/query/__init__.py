@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from search.query.backend import Percolator, Reader, Readers, open_readers
 from search.query.coverage import OutletCoverage, outlet_coverage
-from search.query.export import EXPORT_COLUMNS, Export, ExportRow, export, facet_table
+from search.query.export import EXPORT_COLUMNS, Export, Exported, ExportRow, export, facet_table
 from search.query.overview import Overview, overview
 from search.query.parse import MAX_FACET_LIMIT, check_syntax, make_query, parse_query
 from search.query.related import RelatedArticle, related
@@ -59,6 +59,7 @@ __all__ = [
     "MAX_FACET_LIMIT",
     "Export",
     "ExportRow",
+    "Exported",
     "OutletCoverage",
     "Overview",
     "Percolator",

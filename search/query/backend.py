@@ -5,7 +5,7 @@ Atom feeds of saved searches, the alert runner and the sources page ask a ``Read
 consistent snapshot of an instance's articles — and never see a Whoosh
 searcher, its columns or its collectors (or, for the PostgreSQL backend,
 a connection). The records that cross the seam are the stage's own:
-``SearchQuery`` in; ``SearchPage``, ``Hit``, ``Timeline``, ``Export``,
+``SearchQuery`` in; ``SearchPage``, ``Hit``, ``Timeline``, ``Exported``,
 ``ActorPage``, ``Overview``, ``OutletCoverage``, ``RelatedArticle`` out.
 
 ``Readers`` is a backend's source of readers for one instance:
@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from search.query.coverage import DEFAULT_WINDOW, OutletCoverage
-from search.query.export import Export
+from search.query.export import Exported
 from search.query.overview import Overview
 from search.query.related import RelatedArticle
 from search.query.timeline import Timeline
@@ -35,9 +35,11 @@ from search.settings import Settings
 class Percolator(Protocol):
     """A batch of new articles that saved searches are matched against (the alerts)."""
 
-    def match(self, request: SearchQuery) -> dict[str, tuple[str, ...]]:
-        """The batch's articles ``request`` matches (as the results page would), by id, with the query words
-        each matched; ``QueryError`` for a saved query that cannot run."""
+    def match_all(self, requests: Sequence[SearchQuery]) -> list[dict[str, tuple[str, ...]] | Exception]:
+        """Per request, in order: the batch's articles it matches (as the results page would), by id, with the
+        query words each matched; or, for a saved query that cannot run, its ``QueryError`` (another exception
+        for a fault of ours), so that only that one is marked broken. One call for a whole group of saved
+        searches: a backend matches them together (search/query/pg_percolate.py) or one by one."""
         ...
 
     def close(self) -> None:
@@ -55,7 +57,7 @@ class Reader(Protocol):
         """One facet's whole table under ``request``, counted in articles."""
         ...
 
-    def export(self, request: SearchQuery) -> Export:
+    def export(self, request: SearchQuery) -> Exported:
         """Every article ``request`` selects, in its pages' order, read from this snapshot as it is iterated."""
         ...
 
@@ -145,8 +147,7 @@ def open_readers(settings: Settings, *, fresh: bool = False) -> Readers:
     if settings.backend == "postgres":
         from search.query.pg_readers import PostgresReaders  # the backend's module, loaded by the choice
 
-        # Until the PostgreSQL reader answers exports, timelines, related articles, coverage and alerts too.
-        return PostgresReaders(settings, fresh=fresh)  # type: ignore[return-value]
+        return PostgresReaders(settings, fresh=fresh)
     from search.query.embedded import EmbeddedReaders
 
     return EmbeddedReaders(settings)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -88,6 +89,19 @@ class ExportRow:
         """The row as a JSON object: ``EXPORT_COLUMNS`` as keys, lists for the actors, null for what is unknown."""
         return {name: list(value) if isinstance(value, tuple) else value
                 for name, value in ((name, getattr(self, name)) for name in EXPORT_COLUMNS)}
+
+
+class Exported(Protocol):
+    """What any backend's export gives (the seam's, search/query/backend.py): the search, how many articles
+    it selects, and its rows in the page's order, read from one snapshot as they are iterated."""
+
+    @property
+    def query(self) -> SearchQuery: ...
+
+    @property
+    def total(self) -> int: ...
+
+    def rows(self) -> Iterator[ExportRow]: ...
 
 
 @dataclass(frozen=True, eq=False)

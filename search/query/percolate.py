@@ -39,6 +39,17 @@ class RamPercolator:
             writer.commit()
             self._searcher = ix.searcher()
 
+    def match_all(self, requests: Sequence[SearchQuery]) -> list[dict[str, tuple[str, ...]] | Exception]:
+        """Each request matched on its own, in order: its matches, or what stopped it (``QueryError`` for a
+        query that cannot run; any other exception, a fault of ours, for that request only)."""
+        found: list[dict[str, tuple[str, ...]] | Exception] = []
+        for request in requests:
+            try:
+                found.append(self.match(request))
+            except Exception as e:  # noqa: BLE001  # one saved search's failure is its own: the others run
+                found.append(e)
+        return found
+
     def match(self, request: SearchQuery) -> dict[str, tuple[str, ...]]:
         """The batch's articles ``request`` matches, by id, with the query words each matched (``QueryError``
         for a query that cannot run)."""
