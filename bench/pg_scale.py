@@ -85,6 +85,7 @@ from ingest_search import (
     read_records,
     replicate,
 )
+from psycopg import sql
 
 from search.enrich import load_gazetteer
 from search.index import last_number, open_index
@@ -429,6 +430,8 @@ class ScaleFigures:
     alerts: list[Timed] = field(default_factory=list)
     memory: dict[str, dict[str, int]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    partitions: int = 0
+    explained: list[tuple[str, str, float, float]] = field(default_factory=list)
 
 
 def reader_settings(root: Path, scale: int, url: str | None) -> Settings:
@@ -464,6 +467,9 @@ def measure_scale(root: Path, server: Postgres, scale: int, builds: dict[str, Bu
                                 for sort in SORTS]
                 request = make_query("", settings=whoosh_settings)
                 figures.kept_same = counted.search(request) == postgres.search(request)
+            figures.partitions = int(_one(connection, "SELECT count(*) FROM pg_inherits i JOIN pg_class p "
+                                                      "ON p.oid = i.inhparent WHERE p.relname = 'articles'"))
+            figures.explained = explain_statements(connection, pg_settings)
             figures.exports = measure_exports(readers, whoosh_settings, figures.missing)
             figures.alerts = measure_alerts(readers, whoosh_settings, figures.missing)
         finally:
@@ -530,6 +536,37 @@ def _cpu_cells(row: CpuRow) -> list[str]:
             f"{percentile(row.wall['embedded'], 95):.1f}", f"{_med(row, 'cpu', 'postgres'):.1f}",
             f"{_med(row, 'wall', 'postgres'):.1f}", f"{percentile(row.wall['postgres'], 95):.1f}",
             f"{_med(row, 'cpu', 'postgres') / _med(row, 'cpu', 'embedded'):.2f}"]
+
+
+#: The searches whose statements are explained, each by date and by relevance.
+EXPLAINED = ("", "Kosovo", "oil OR gas")
+
+
+def explain_statements(connection: psycopg.Connection[Any], settings: Settings) -> list[tuple[str, str, float, float]]:
+    """For a few searches, the planning and execution ms of their counting and page statements (``EXPLAIN
+    (ANALYZE, SUMMARY)``, warm): how much of a search is planning, which grows with the month partitions."""
+    from search.query.parse import Deadline
+    from search.query.pg_counts import _count_statement, _every_article, page_statement
+    from search.query.pg_plan import plan, snapshot
+
+    found = []
+    for q in EXPLAINED:
+        for sort in ("relevance", "date"):
+            request = make_query(q, sort=sort, settings=settings)
+            with snapshot(connection, settings) as run:
+                compiled = plan(run, request, settings, Deadline(settings))
+                statements = [("page", *page_statement(compiled, request))]
+                if not _every_article(compiled, request):
+                    statements.insert(0, ("counting", *_count_statement(compiled, False, False)))
+                for kind, statement, params in statements:
+                    for _ in range(2):  # the second one counted: warm
+                        lines = [str(row[0]) for row in connection.execute(
+                            sql.SQL("EXPLAIN (ANALYZE, SUMMARY) ") + statement, params).fetchall()]
+                    times = {line.split(":")[0]: float(line.split(":")[1].split()[0]) for line in lines
+                             if line.startswith(("Planning Time", "Execution Time"))}
+                    found.append((f"{q or '(front page)'} {sort}", kind, times.get("Planning Time", 0.0),
+                                  times.get("Execution Time", 0.0)))
+    return found
 
 
 def _has_kept_counts(connection: psycopg.Connection[Any]) -> bool:
@@ -619,6 +656,8 @@ def measure_alerts(readers: dict[str, Any], settings: Settings, missing: list[st
             continue
         articles = reader.new_articles(_last_seq(reader, settings) - NEW_ARTICLES)
         requests = saved_searches(articles)
+        if isinstance(reader, PostgresReader):  # a true first run: no saved search compiled and stored yet
+            reader.connection.execute("DELETE FROM alert_queries")
         for timed in runs:
             start = time.perf_counter()
             percolator = reader.percolator(articles)
@@ -788,6 +827,11 @@ def render_scale(f: ScaleFigures, rounds: int) -> list[str]:
     if f.kept_same is not None:
         lines.append("- the front page read from the kept counts " + ("equals" if f.kept_same else "**differs from**")
                      + " the one counted by the counting statement (hits, facets, total), at this size")
+    if f.explained:
+        lines.append(f"- PostgreSQL's statements, planning / execution ms (EXPLAIN ANALYZE, warm; {f.partitions:,} "
+                     "month partitions — the replication's shifted years multiply them): " + "; ".join(
+                         f"{search} {kind} {planning:.1f} / {execution:.1f}"
+                         for search, kind, planning, execution in f.explained))
     mismatched = [f"{row.q!r} {row.sort} ({row.totals})" for row in ok if len(set(row.totals.values())) > 1]
     lines.append("- totals: " + ("the same on both backends" if not mismatched else "differ: " + "; ".join(mismatched)))
     lines += [f"- {row.q!r} {row.sort}: failed — {row.error}" for row in f.rows if row.error]
