@@ -174,7 +174,11 @@ def _stat_cpu(pid: int, reaped: bool) -> float:
 
 def _children(pid: int) -> list[int]:
     found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:  # gone meanwhile
+        return []
+    for task in tasks:
         try:
             found += [int(p) for p in (task / "children").read_text().split()]
         except OSError:
@@ -455,7 +459,8 @@ def reader_settings(root: Path, scale: int, url: str | None) -> Settings:
     return Settings(index=whoosh, facet_cache_size=0, backend="postgres", database_url=url)
 
 
-def measure_scale(root: Path, server: Postgres, scale: int, builds: dict[str, Build], rounds: int) -> ScaleFigures:
+def measure_scale(root: Path, server: Postgres, scale: int, builds: dict[str, Build], rounds: int,
+                  searches_only: bool = False) -> ScaleFigures:
     from pg_search import QUERIES, SORTS
 
     figures = ScaleFigures(scale)
@@ -484,10 +489,14 @@ def measure_scale(root: Path, server: Postgres, scale: int, builds: dict[str, Bu
             figures.partitions = int(_one(connection, "SELECT count(*) FROM pg_inherits i JOIN pg_class p "
                                                       "ON p.oid = i.inhparent WHERE p.relname = 'articles'"))
             figures.explained = explain_statements(connection, pg_settings)
-            figures.exports = measure_exports(readers, whoosh_settings, figures.missing)
-            figures.alerts = measure_alerts(readers, whoosh_settings, figures.missing)
+            if not searches_only:
+                figures.exports = measure_exports(readers, whoosh_settings, figures.missing)
+                figures.alerts = measure_alerts(readers, whoosh_settings, figures.missing)
         finally:
             embedded.close()
+    if searches_only:
+        figures.missing.append("exports, alert matching and memory: left out of this run (--searches-only)")
+        return figures
     for backend, settings in (("embedded", whoosh_settings), ("postgres", pg_settings)):
         figures.memory[backend] = reader_memory(settings)
     return figures
@@ -741,7 +750,7 @@ def read_command(args: argparse.Namespace) -> int:
         settings_shown = server_settings(server)
         for scale in args.scale:
             log.info("reading at %d×", scale)
-            scales.append(measure_scale(root, server, scale, builds, args.rounds))
+            scales.append(measure_scale(root, server, scale, builds, args.rounds, args.searches_only))
     section = render(builds, scales, settings_shown, started,
                      "python " + shlex.join(["bench/pg_scale.py", *args.argv]), args.rounds)
     print(section)
@@ -953,6 +962,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     read.add_argument("--scale", type=int, action="append", required=True, help="the corpus K× (repeatable)")
     read.add_argument("--rounds", type=int, default=9, help="interleaved rounds per search (default 9)")
     read.add_argument("--out", type=Path, help="append the section here (e.g. bench/RESULTS.md)")
+    read.add_argument("--searches-only", action="store_true", help="only the searches and the front page")
     memory = commands.add_parser("memory", help="(internal) one reader process's memory")
     memory.add_argument("--index", type=Path, required=True)
     memory.add_argument("--database-url")

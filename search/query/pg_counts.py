@@ -166,8 +166,13 @@ def page_statement(plan: Plan, request: SearchQuery) -> tuple[sql.Composed, tupl
     """The page's rows in the page's order; collapsed, each story's first article in that order only."""
     where = plan.where()
     order = NEWEST if plan.newest_first else BEST
-    chosen = sql.SQL("WITH chosen AS (SELECT {}, {} AS rank FROM articles WHERE {})").format(
-        hit_columns(), plan.rank.where, where.where)
+    # The date order's index (0005_counting.sql's articles_newest) gives a page of every article, or of a date
+    # range, by merging each month's index. Under a text or facet condition the planner would walk that index
+    # too, testing row after row until a page matches — every row when few do (seconds for a rare word) — so
+    # such matches are gathered first, through their own indexes, and then ordered.
+    gathered = sql.SQL("MATERIALIZED " if plan.text or plan.filters else "")
+    chosen = sql.SQL("WITH chosen AS {}(SELECT {}, {} AS rank FROM articles WHERE {})").format(
+        gathered, hit_columns(), plan.rank.where, where.where)
     if request.collapse:
         listed = sql.SQL(", firsts AS (SELECT *, row_number() OVER (PARTITION BY cluster ORDER BY {}) AS nth "
                          "FROM chosen) SELECT {} FROM firsts WHERE nth = 1").format(order, hit_columns())
