@@ -422,6 +422,8 @@ def build_command(args: argparse.Namespace) -> int:
 SAVED_SEARCHES = 10_000
 #: New articles per alert batch.
 NEW_ARTICLES = 100
+#: What the read part measures.
+PARTS = ("searches", "exports", "alerts", "memory")
 #: The PostgreSQL database read at a scale: the first of these built.
 READ_ORDER = ("pg1", "pg2", "pgcopy")
 
@@ -460,7 +462,7 @@ def reader_settings(root: Path, scale: int, url: str | None) -> Settings:
 
 
 def measure_scale(root: Path, server: Postgres, scale: int, builds: dict[str, Build], rounds: int,
-                  searches_only: bool = False) -> ScaleFigures:
+                  parts: Sequence[str] = PARTS) -> ScaleFigures:
     from pg_search import QUERIES, SORTS
 
     figures = ScaleFigures(scale)
@@ -477,25 +479,27 @@ def measure_scale(root: Path, server: Postgres, scale: int, builds: dict[str, Bu
             figures.articles = {"embedded": embedded.overview().articles, "postgres": postgres.overview().articles}
             pid = int(_one(connection, "SELECT pg_backend_pid()"))
             readers: dict[str, Any] = {"embedded": embedded, "postgres": postgres}
-            figures.rows = [time_search(readers, make_query(q, sort=sort, settings=whoosh_settings), rounds, pid)
-                            for q in QUERIES for sort in SORTS]
-            if _has_kept_counts(connection):
-                counted = CountedAll(postgres)
-                figures.kept = [time_search({"embedded": embedded, "postgres": counted},
-                                            make_query("", sort=sort, settings=whoosh_settings), rounds, pid)
-                                for sort in SORTS]
-                request = make_query("", settings=whoosh_settings)
-                figures.kept_same = counted.search(request) == postgres.search(request)
-            figures.partitions = int(_one(connection, "SELECT count(*) FROM pg_inherits i JOIN pg_class p "
-                                                      "ON p.oid = i.inhparent WHERE p.relname = 'articles'"))
-            figures.explained = explain_statements(connection, pg_settings)
-            if not searches_only:
+            if "searches" in parts:
+                figures.rows = [time_search(readers, make_query(q, sort=sort, settings=whoosh_settings), rounds, pid)
+                                for q in QUERIES for sort in SORTS]
+                if _has_kept_counts(connection):
+                    counted = CountedAll(postgres)
+                    figures.kept = [time_search({"embedded": embedded, "postgres": counted},
+                                                make_query("", sort=sort, settings=whoosh_settings), rounds, pid)
+                                    for sort in SORTS]
+                    request = make_query("", settings=whoosh_settings)
+                    figures.kept_same = counted.search(request) == postgres.search(request)
+                figures.partitions = int(_one(connection, "SELECT count(*) FROM pg_inherits i JOIN pg_class p "
+                                                          "ON p.oid = i.inhparent WHERE p.relname = 'articles'"))
+                figures.explained = explain_statements(connection, pg_settings)
+            if "exports" in parts:
                 figures.exports = measure_exports(readers, whoosh_settings, figures.missing)
+            if "alerts" in parts:
                 figures.alerts = measure_alerts(readers, whoosh_settings, figures.missing)
         finally:
             embedded.close()
-    if searches_only:
-        figures.missing.append("exports, alert matching and memory: left out of this run (--searches-only)")
+    figures.missing += [f"{part}: left out of this run (--parts)" for part in PARTS if part not in parts]
+    if "memory" not in parts:
         return figures
     for backend, settings in (("embedded", whoosh_settings), ("postgres", pg_settings)):
         figures.memory[backend] = reader_memory(settings)
@@ -750,7 +754,7 @@ def read_command(args: argparse.Namespace) -> int:
         settings_shown = server_settings(server)
         for scale in args.scale:
             log.info("reading at %d×", scale)
-            scales.append(measure_scale(root, server, scale, builds, args.rounds, args.searches_only))
+            scales.append(measure_scale(root, server, scale, builds, args.rounds, args.parts))
     section = render(builds, scales, settings_shown, started,
                      "python " + shlex.join(["bench/pg_scale.py", *args.argv]), args.rounds)
     print(section)
@@ -962,7 +966,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     read.add_argument("--scale", type=int, action="append", required=True, help="the corpus K× (repeatable)")
     read.add_argument("--rounds", type=int, default=9, help="interleaved rounds per search (default 9)")
     read.add_argument("--out", type=Path, help="append the section here (e.g. bench/RESULTS.md)")
-    read.add_argument("--searches-only", action="store_true", help="only the searches and the front page")
+    read.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure (default all)")
+    read.add_argument("--searches-only", dest="parts", action="store_const", const=["searches"],
+                      help="the searches and the front page only")
     memory = commands.add_parser("memory", help="(internal) one reader process's memory")
     memory.add_argument("--index", type=Path, required=True)
     memory.add_argument("--database-url")
