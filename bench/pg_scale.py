@@ -803,7 +803,7 @@ def render_builds(builds: dict[str, Build]) -> list[str]:
                      f"{b.client_hwm_mb:,.0f}", f"{b.client_rss_peak_mb:,.0f}", f"{b.server_anon_peak_mb:,.0f}",
                      f"{b.size_mb:,.0f}", f"{b.analyze_s:.0f}" if b.kind != "whoosh" else "", f"{b.load_during:.1f}",
                      b.when])
-    lines = ["### Index build (each build alone on the machine, one after another)", "",
+    lines = ["### Index build (one build of a kind at a time; other work on the machine shows in the load column)", "",
              md_table(["scale", "build", "records", "articles stored", "wall s", "articles/s", "client CPU s",
                        "server CPU s", "CPU ms/article (both)", "largest process VmHWM MB",
                        "client tree RSS peak MB", "server RssAnon peak MB", "size MB", "VACUUM ANALYZE s (untimed)",
