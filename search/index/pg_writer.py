@@ -59,7 +59,7 @@ from psycopg import sql
 
 from search.index.duplicates import MAX_CANDIDATES, band_terms, copies_among, duplicate_of, nearest, sketch_hex
 from search.index.lexemes import Vectors, vectors
-from search.index.postgres import MONTH_VALUE, Connection, ensure_month, month_of
+from search.index.postgres import Connection, ensure_month, month_of
 from search.index.store import IndexReport, PreparedArticle, batches
 from search.records import Article, StoredArticle
 from search.settings import Settings
@@ -76,11 +76,14 @@ ROW_COLUMNS = ("id", "url", "title", "body", "author", "outlet", "year", "langua
 #: A document's field → its column, where the two differ (``published``: the moment, not the indexed day).
 _COLUMN_OF = {"_stored_published": "published_utc"}
 
-_INSERT = sql.SQL("INSERT INTO articles (month, {columns}, lexemes, words) VALUES ({month}, {values}, "
-                  "%s::tsvector, %s::tsvector)").format(
-    columns=sql.SQL(", ").join(map(sql.Identifier, ROW_COLUMNS)), month=MONTH_VALUE,
-    values=sql.SQL(", ").join(sql.Placeholder() for _ in ROW_COLUMNS))
-_MONTH = sql.SQL("INSERT INTO article_months (id, month) VALUES (%s, {})").format(MONTH_VALUE)
+#: A batch's rows, months and band keys each in one COPY: one statement, so the table's statement triggers
+#: (0005_counting.sql's facet counts) run once a batch, not once an article, and no statement is parsed per row.
+_COPY_ROWS = sql.SQL("COPY articles (month, {columns}, lexemes, words) FROM STDIN").format(
+    columns=sql.SQL(", ").join(map(sql.Identifier, ROW_COLUMNS)))
+_COPY_MONTHS = sql.SQL("COPY article_months (id, month) FROM STDIN")
+_COPY_BANDS = sql.SQL("COPY article_bands (band, id) FROM STDIN")
+#: How COPY's text format names the undated partition's month (``MONTH_VALUE``'s 'infinity').
+_UNDATED = "infinity"
 #: The stored version of articles, found through article_months (the partition it is in).
 _STORED = """SELECT m.id, a.fingerprint, a.seq FROM article_months m
              JOIN articles a ON a.month = m.month AND a.id = m.id WHERE m.id = ANY(%s)"""
@@ -220,20 +223,32 @@ def _write_batch(connection: Connection, batch: list[PreparedArticle], report: I
         document["seq"], document["indexed_at"] = numbers[article_id], indexed_at
         found = computed.get(article_id) or _vectors(document)  # changed since looked at before the lock
         rows.append(_row(document, found))
-    with connection.cursor() as cursor:
-        cursor.executemany(_INSERT, rows)
-        cursor.executemany(_MONTH, [(i, _month(document)) for i, document in written.items()])
-        cursor.executemany("INSERT INTO article_bands (band, id) VALUES (%s, %s)",
-                           [(band, i) for i in written for band in bands.get(i, [])])
+    _insert(connection, rows, [(i, _month(document)) for i, document in written.items()],
+            [(band, i) for i in written for band in bands.get(i, [])])
     words.update(_word_counts(connection, list(written)))
     _count_words(connection, words)
 
 
 def _row(document: Mapping[str, Any], found: Vectors) -> tuple[Any, ...]:
-    """The values of ``_INSERT``: the month, the document's fields in ``ROW_COLUMNS`` order, the two vectors."""
+    """The values of a row of ``_COPY_ROWS``: the month (None: undated), the document's fields in ``ROW_COLUMNS`` order, the two vectors."""
     columns = {_COLUMN_OF.get(name, name): value for name, value in document.items()}
     columns["actors"] = [actor for actor in document["actor"].split(",") if actor]
     return (_month(document), *(columns.get(name) for name in ROW_COLUMNS), found.lexemes, found.words)
+
+
+def _insert(connection: Connection, rows: list[tuple[Any, ...]], months: list[tuple[str, dt.date | None]],
+            bands: list[tuple[str, str]]) -> None:
+    """The rows (``_row``'s), their months and their band keys, each table in one COPY."""
+    with connection.cursor() as cursor:
+        with cursor.copy(_COPY_ROWS) as copy:
+            for row in rows:
+                copy.write_row((_UNDATED if row[0] is None else row[0], *row[1:]))
+        with cursor.copy(_COPY_MONTHS) as copy:
+            for article_id, month in months:
+                copy.write_row((article_id, _UNDATED if month is None else month))
+        with cursor.copy(_COPY_BANDS) as copy:
+            for band_row in bands:
+                copy.write_row(band_row)
 
 
 def _numbers(connection: Connection, new: list[str], stored: dict[str, int]) -> dict[str, int]:
@@ -350,12 +365,10 @@ def copy_articles_pg(connection: Connection, articles: Iterable[StoredArticle], 
         rows = [_row(document, _vectors(document)) for document in documents]
         with connection.transaction():
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+            _insert(connection, rows, [(document["id"], _month(document)) for document in documents],
+                    [(band, article.id) for article in batch if article.minhash is not None
+                     for band in band_terms(article.minhash)])
             with connection.cursor() as cursor:
-                cursor.executemany(_INSERT, rows)
-                cursor.executemany(_MONTH, [(document["id"], _month(document)) for document in documents])
-                cursor.executemany("INSERT INTO article_bands (band, id) VALUES (%s, %s)",
-                                   [(band, article.id) for article in batch if article.minhash is not None
-                                    for band in band_terms(article.minhash)])
                 cursor.executemany("INSERT INTO article_numbers (id, seq, indexed) VALUES (%s, %s, %s) "
                                    "ON CONFLICT (id) DO NOTHING",
                                    [(article.id, article.seq, _aware(article.indexed_at)) for article in batch])

@@ -10,6 +10,9 @@ reader's facade (search/query/pg_reader.py), from a compiled request
   writer stores it), in articles or in stories (a story's copies count once);
   all four, the total and the undated count in one statement over the
   matches, grouped in SQL — no Python per matched row;
+* a search of every article counted in articles (the front page) reads
+  the counts the schema keeps instead (``every_article_counts``), and a
+  page's copies by outlet are read the same way (``cluster_outlets``);
 * the page is the newest first (undated last) or the best ranked, ties by
   ingest number then id (``NEWEST``, ``BEST``), so every page of a search is
   a slice of one order; the copies of one story collapsed to its first
@@ -21,7 +24,7 @@ reader's facade (search/query/pg_reader.py), from a compiled request
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +54,13 @@ class Counted:
 
 
 def count(run: Run, plan: Plan, request: SearchQuery) -> Counted:
-    """The four facets, the total and the undated count in one statement (search/query/run.py's ``_count``)."""
+    """The four facets, the total and the undated count in one statement (search/query/run.py's ``_count``);
+    for a search of every article counted in articles (the front page), the counts the schema keeps."""
     in_stories = request.count == STORIES
     told = in_stories or bool(request.collapse)
+    if _every_article(plan, request) and not told:
+        kept, total = every_article_counts(run)
+        return Counted(kept, total, 0, total, None)
     statement, params = _count_statement(plan, in_stories, told)
     facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
     numbers = {"total": 0, "stories": 0, "undated": 0}
@@ -66,6 +73,37 @@ def count(run: Run, plan: Plan, request: SearchQuery) -> Counted:
     stories = numbers["stories"] if told else None
     return Counted(facets, stories if in_stories and stories is not None else articles, numbers["undated"], articles,
                     stories)
+
+
+def _every_article(plan: Plan, request: SearchQuery) -> bool:
+    """Whether the search selects every article: no query text, no date filter, no facet filter."""
+    return not request.q.strip() and plan.dates is None and not plan.filters
+
+
+def every_article_counts(run: Run) -> tuple[dict[str, dict[str, int]], int]:
+    """The four facets' counts over every article, and the number of articles, as the schema's triggers keep
+    them in ``facet_counts`` (search/index/migrations/0005_counting.sql): what the counting statement gives
+    for a search of every article counted in articles, read in the same snapshot, at a cost that does not
+    grow with the articles (grouping every article did: the front page was this backend's slowest search)."""
+    facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    total = 0
+    for facet, value, articles in run(_FACET_COUNTS, ()):
+        if facet == "total":
+            total = int_of(articles)
+        elif facet in facets:
+            facets[str(facet)][str(value)] = int_of(articles)
+    return facets, total
+
+
+def cluster_outlets(run: Run, clusters: Iterable[str]) -> dict[tuple[str, str], int]:
+    """Each of these clusters' articles by outlet, (cluster, outlet) → articles, as the schema's triggers keep
+    them in ``cluster_counts``: found by key, where grouping the articles probed every month's partition."""
+    return {(str(cluster), str(outlet)): int_of(articles)
+            for cluster, outlet, articles in run(_CLUSTER_COUNTS, (sorted(set(clusters)),))}
+
+
+_FACET_COUNTS = sql.SQL("SELECT facet, value, articles FROM facet_counts")
+_CLUSTER_COUNTS = sql.SQL("SELECT cluster, outlet, articles FROM cluster_counts WHERE cluster = ANY(%s)")
 
 
 def _count_statement(plan: Plan, in_stories: bool, told: bool) -> tuple[sql.Composed, tuple[object, ...]]:
@@ -128,8 +166,13 @@ def page_statement(plan: Plan, request: SearchQuery) -> tuple[sql.Composed, tupl
     """The page's rows in the page's order; collapsed, each story's first article in that order only."""
     where = plan.where()
     order = NEWEST if plan.newest_first else BEST
-    chosen = sql.SQL("WITH chosen AS (SELECT {}, {} AS rank FROM articles WHERE {})").format(
-        hit_columns(), plan.rank.where, where.where)
+    # The date order's index (0005_counting.sql's articles_newest) gives a page of every article, or of a date
+    # range, by merging each month's index. Under a text or facet condition the planner would walk that index
+    # too, testing row after row until a page matches — every row when few do (seconds for a rare word) — so
+    # such matches are gathered first, through their own indexes, and then ordered.
+    gathered = sql.SQL("MATERIALIZED " if plan.text or plan.filters else "")
+    chosen = sql.SQL("WITH chosen AS {}(SELECT {}, {} AS rank FROM articles WHERE {})").format(
+        gathered, hit_columns(), plan.rank.where, where.where)
     if request.collapse:
         listed = sql.SQL(", firsts AS (SELECT *, row_number() OVER (PARTITION BY cluster ORDER BY {}) AS nth "
                          "FROM chosen) SELECT {} FROM firsts WHERE nth = 1").format(order, hit_columns())

@@ -102,10 +102,12 @@ def export(connection: Connection, request: SearchQuery, settings: Settings, gaz
             compiled = plan(run, request, settings, Deadline(settings))
         where = compiled.where()
         order = NEWEST if compiled.newest_first else BEST
-        # The cluster's live articles, counted from the cluster index per row as it is fetched.
+        # The cluster's live articles per row as it is fetched, from the counts the schema keeps by cluster and
+        # outlet (0005_counting.sql): counting the articles themselves probed every month's cluster index per
+        # row (an export of 8,000 articles took a minute at 120k articles).
         statement = sql.SQL(
             "DECLARE {cursor} NO SCROLL CURSOR FOR SELECT {columns}, "
-            "(SELECT count(*) FROM articles c WHERE c.cluster = chosen.cluster) "
+            "(SELECT sum(c.articles)::bigint FROM cluster_counts c WHERE c.cluster = chosen.cluster) "
             "FROM (SELECT {columns}, {rank} AS rank FROM articles WHERE {where}) chosen ORDER BY {order}").format(
             cursor=sql.Identifier(_CURSOR), columns=hit_columns(), rank=compiled.rank.where, where=where.where,
             order=order)

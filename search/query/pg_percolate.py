@@ -236,8 +236,8 @@ class PostgresPercolator:
                 columns.append(column.where)
                 params.extend(column.params)
             params.append(ids)
-            parts.append((sql.SQL("SELECT {}::int, id, jsonb_build_array({}) FROM articles WHERE {}").format(
-                sql.Literal(n), sql.SQL(", ").join(columns), _IN_BATCH), params))
+            parts.append((sql.SQL("SELECT {}::int, id, jsonb_build_array({}) FROM batch WHERE id = ANY(%s)").format(
+                sql.Literal(n), sql.SQL(", ").join(columns)), params))
             reported[n] = [leaf for leaf, _ in paths]
         found: dict[int, Found] = {n: dict.fromkeys(ids, ()) for n, ids in matched.items()}
         if parts:
@@ -256,11 +256,16 @@ class PostgresPercolator:
 
     def _held_rows(self, parts: list[tuple[sql.Composable, list[object]]]) -> Iterator[tuple[object, ...]]:
         """The SELECTs joined by UNION ALL, a few at a time: a statement takes at most 65,535 parameters, and
-        thousands of branches cost the server more to plan than to run."""
+        thousands of branches cost the server more to plan than to run. Each branch reads the batch's rows from
+        one CTE, read once per statement: a branch reading ``articles`` itself was planned over every month's
+        partition (the batch's months are found at run time), and a hundred such branches over hundreds of
+        partitions took gigabytes of the server's memory to plan."""
         for start in range(0, len(parts), _SELECTS_PER_STATEMENT):
             chunk = parts[start:start + _SELECTS_PER_STATEMENT]
-            yield from self.connection.execute(sql.SQL(" UNION ALL ").join(part for part, _ in chunk),
-                                               [param for _, params in chunk for param in params])
+            statement = sql.SQL("WITH batch AS MATERIALIZED (SELECT * FROM articles WHERE {}) {}").format(
+                _IN_BATCH, sql.SQL(" UNION ALL ").join(part for part, _ in chunk))
+            yield from self.connection.execute(statement, [list(self.ids), *(param for _, params in chunk
+                                                                              for param in params)])
 
 
 def canonical_key(request: SearchQuery) -> str:

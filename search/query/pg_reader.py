@@ -47,6 +47,7 @@ from search.query.overview import Overview
 from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, Deadline, read_query
 from search.query.pg_counts import (
     NEWEST,
+    cluster_outlets,
     count,
     hit_columns,
     int_of,
@@ -298,9 +299,7 @@ class PostgresReader:
         """The hits with their clusters' sizes and other outlets (search/query/run.py's ``_with_copies``)."""
         if not hits:
             return hits
-        rows = run(sql.SQL("SELECT cluster, outlet, count(*) FROM articles WHERE cluster = ANY(%s) "
-                           "GROUP BY cluster, outlet"), (sorted({hit.cluster for hit in hits}),))
-        counts = {(str(cluster), str(outlet)): int_of(n) for cluster, outlet, n in rows}
+        counts = cluster_outlets(run, {hit.cluster for hit in hits})
         return tuple(with_counts(hit, counts) for hit in hits)
 
 
