@@ -38,6 +38,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -120,10 +121,30 @@ def open_local_state(settings: Settings, readonly: bool = False) -> sqlite3.Conn
         path.parent.mkdir(parents=True, exist_ok=True)
         _owner_only(path)
         connection = sqlite3.connect(path, timeout=settings.write_timeout)
-        connection.execute("PRAGMA journal_mode=WAL")
+        _write_ahead(connection, settings.write_timeout)
     connection.row_factory = sqlite3.Row
     connection.execute("PRAGMA foreign_keys=ON")
     return connection
+
+
+def _write_ahead(connection: sqlite3.Connection, timeout: float) -> None:
+    """Put the database in WAL mode, waiting up to ``timeout`` seconds for the lock that takes.
+
+    Switching a new database to WAL needs it alone for a moment, and SQLite
+    answers "database is locked" at once, without its busy handler, while
+    another connection opening the same new file holds it: several processes
+    or threads making an instance's state at once (tests/test_state_postgres.py's
+    four adds) would fail. Once the file is in WAL mode the pragma is a read.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _owner_only(path: Path) -> None:
