@@ -40,10 +40,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from search.errors import NewsdeskError, SettingsError
+from search.errors import NewsdeskError
 from search.settings import Settings, listening_url, load_settings
 from web.cli_accounts import alert_commands, user_commands
-from web.cli_options import add_date_options, date_options
+from web.cli_migrate import migrate_command
+from web.cli_options import add_date_options, date_options, plural
 from web.cli_sources import source_commands
 from web.cli_worker import worker_commands
 
@@ -104,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     delete = commands.add_parser("delete", parents=[common], help="remove an article from the index and the archive")
     delete.add_argument("key", metavar="URL|ID", help="the article's id or URL")
     delete.set_defaults(command=_delete)
-    _migrate_command(commands, common)
+    migrate_command(commands, common)
 
     source_commands(commands, common)
     _extract_command(commands, common)
@@ -182,34 +183,6 @@ def _actor_commands(
     promote.set_defaults(command=_promote)
 
 
-def _migrate_command(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
-    move = commands.add_parser("migrate", parents=[common],
-                               help="copy this embedded instance (Whoosh and SQLite) into PostgreSQL")
-    move.add_argument("--to", required=True, choices=("postgres",), help="the backend to copy into")
-    move.add_argument("--database-url", metavar="URL",
-                      help="the empty database to copy into (default: the database_url setting)")
-    move.set_defaults(command=_migrate)
-
-
-def _migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from search.migrate import migrate_to_postgres
-
-    url = args.database_url or settings.database_url
-    if not url:
-        raise SettingsError("migrate needs the database to copy into",
-                            hint="--database-url postgresql://user@host/newsdesk, or set database_url")
-    report = migrate_to_postgres(settings, url)
-    print(f"copied {_plural(report.articles, 'article')} (ingest numbers up to {report.last_number:,}; "
-          f"{_plural(report.numbers, 'number')} of articles taken down kept)")
-    for table, rows in report.state.items():
-        print(f"copied {_plural(rows, 'row')} of {table}")
-    print(f"now set backend = \"postgres\" and database_url in {settings.index / 'newsdesk.toml'} "
-          "(or NEWSDESK_BACKEND=postgres and NEWSDESK_DATABASE_URL)")
-    return 0
-
-
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from search.ingest import ingest
     from search.sources import ReadCounts, field_map, load_manifest
@@ -222,13 +195,9 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     report = ingest(args.paths, settings, rebuild=args.rebuild, manifest=manifest, fields=fields, counts=counts)
     read = None
     if counts.collections:  # each record is one of the outcomes counted below
-        read = (f"read {_plural(counts.records, 'record')} from {_plural(counts.collections, 'collection')}"
-                f" and {_plural(counts.files, 'page file')}")
+        read = (f"read {plural(counts.records, 'record')} from {plural(counts.collections, 'collection')}"
+                f" and {plural(counts.files, 'page file')}")
     return _print_report(report, settings, read=read)
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _print_report(report: IndexReport, settings: Settings, removed: bool = False, read: str | None = None) -> int:

@@ -1,4 +1,5 @@
-"""Options several ``newsdesk`` commands share: the date filter of ``search`` and ``alerts add``.
+"""What several ``newsdesk`` commands share: the date filter of ``search`` and ``alerts add``, and counts
+printed with their nouns.
 
 Part of the command line (web/cli.py). The values are checked where the
 page's are, by ``search.query.make_query``: the same words, the same errors.
@@ -34,3 +35,8 @@ def date_options(args: argparse.Namespace) -> DateOptions:
     """The date filter given, as ``make_query``'s keyword arguments."""
     return DateOptions(date_from=args.date_from, date_to=args.date_to, date_range=args.date_range,
                        dated=args.dated, certainty=args.certainty)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 article``, ``2,048 articles``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
