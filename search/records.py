@@ -256,6 +256,9 @@ class SearchQuery:
     # What the total, the facets and the undated count count: "articles", or "stories" (a story with copies in
     # three outlets counts once in the total, once under each outlet).
     count: str = "articles"
+    # A cursor from the page before (search/query/cursor.py): the page lists the results after the one it
+    # names, and ``page`` is the number it carries; "" pages by number (``page``).
+    after: str = ""
 
     def filters(self) -> dict[str, tuple[str, ...]]:
         return {name: getattr(self, name) for name in FACETS}
@@ -364,6 +367,8 @@ class SearchPage:
     counted: str = "articles"
     articles: int = 0
     stories: int | None = None
+    # The cursor of the page after this one (search/query/cursor.py), None on the last page.
+    next: str | None = None
 
     @property
     def listed(self) -> int:
@@ -386,6 +391,7 @@ class SearchPage:
             "dates": self._dates_json(),
             "page": self.query.page,
             "per_page": self.query.per_page,
+            "next": self.next,
             "hits": [hit.as_json() for hit in self.hits],
             "facets": {
                 name: [{"value": f.value, "label": f.label, "count": f.count, "selected": f.selected} for f in values]

@@ -117,14 +117,17 @@ def test_repeatable_filters_are_arrays_and_the_rest_single_values(spec: dict[str
     assert all(described[name]["explode"] for name in arrays)
 
 
-def test_deep_paging_stops_at_the_documented_page(client: FlaskClient, spec: dict[str, Any]) -> None:
+def test_numbered_pages_stop_at_the_documented_page_and_the_cursor_goes_on(client: FlaskClient,
+                                                                          spec: dict[str, Any]) -> None:
     page = parameters(spec, "/api/search")["page"]
     assert page["schema"]["maximum"] == MAX_PAGE == 1000
     assert f"page {MAX_PAGE}" in page["description"]
     assert client.get(f"/api/search?page={MAX_PAGE}").status_code == 200
     refused = client.get(f"/api/search?page={MAX_PAGE + 1}")
     assert refused.status_code == 400
-    assert refused.get_json()["error"] == f"page must be between 1 and {MAX_PAGE}"
+    assert refused.get_json()["error"] == f"numbered pages stop at page {MAX_PAGE}"
+    assert "after=" in refused.get_json()["hint"]  # tests/test_cursor_paging.py pages on past it
+    assert "`next`" in page["description"] and "after" in parameters(spec, "/api/search")
 
 
 @pytest.mark.parametrize("path", ["/api/search", "/api/timeline"])

@@ -112,12 +112,14 @@ def _oracle(searcher: Searcher, settings: Settings, request: SearchQuery) -> dic
         if filters else parsed
     if request.sort == "date" or isinstance(parsed, wq.Every):
         dates = searcher.reader().column_reader("date_key")
-        order = sorted(everything, key=lambda d: (-dates[d], d))
+        # Newest first, ties by ingest number (an updated article keeps its number, not its place in the index).
+        order = sorted(everything, key=lambda d: (-dates[d], stored[d]["seq"], d))
         results = searcher.search(required, limit=None, terms=True,
                                   sortedby=sorting.FieldFacet("date_key", reverse=True))
     else:
         results = searcher.search(required, limit=None, terms=True)  # scores every match
-        order = [docnum for _, docnum in results.top_n]
+        order = [docnum for _, _, docnum in sorted((-score, stored[docnum]["seq"], docnum)
+                                                    for score, docnum in results.top_n)]
     assert set(order) == everything
     start = (request.page - 1) * request.per_page
     shown = order[start:start + request.per_page]
@@ -278,7 +280,7 @@ def test_a_word_whooshs_matcher_stands_on_without_matching_is_highlighted_as_who
 def test_a_wildcard_of_more_words_than_whoosh_scores_one_by_one_answers_as_the_oracle(
         tmp_path: Path, gazetteer: Gazetteer) -> None:
     """From 1,024 words on Whoosh preloads a wildcard's postings in chunks: every match scores 1,
-    ties go in index order, and no word counts as matched for the highlighter."""
+    ties go by ingest number, and no word counts as matched for the highlighter."""
     settings = make_settings(tmp_path / "instance", facet_cache_size=0, batch_size=25)
     rng = random.Random(3)
     # Articles holding more or fewer of the words: scored one by one, they would rank apart.
@@ -317,7 +319,8 @@ def test_the_shared_arrays_stay_within_their_size() -> None:
     for n in range(50):
         size = 1000
         item = columns.SegmentColumns(size, {}, np.zeros(0, dtype=np.int32),
-                                      columns.Coded(np.zeros(0, dtype=np.int32), ()), np.zeros(size, dtype=np.uint64))
+                                      columns.Coded(np.zeros(0, dtype=np.int32), ()), np.zeros(size, dtype=np.uint64),
+                                      np.zeros(0, dtype=np.uint64))
         shared.put((f"segment{n}", size, b""), item)
     assert len(shared) == 1  # 8,000 bytes each: only the newest fits
 

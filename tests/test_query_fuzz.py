@@ -3,7 +3,8 @@
 Hypothesis builds query text from the pieces users (and probes) type —
 words in several scripts, operators, quotes, brackets, field names,
 comparison signs, dates, wildcards, deep nesting, huge inputs — and odd
-``page``/``per_page``/``facet_limit``/``sort`` values, date filters
+``page``/``per_page``/``facet_limit``/``sort`` values, cursors (``after``: garbage, any JSON, forged
+keys and numbers), date filters
 (``from``/``to`` in every form and none, presets, ``dated``, ``certainty``)
 and repeated parameters, and sends them to ``/api/search``, ``/`` and ``/search.atom``.
 Derandomized, so CI sees the same examples every run; the long campaign is
@@ -12,11 +13,16 @@ bench/fuzz_queries.py.
 
 from __future__ import annotations
 
+import base64
+import json
 from urllib.parse import urlencode
 
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from search.query.cursor import Cursor, search_digest
+from search.records import SearchQuery
 
 WORDS = ("kosovo", "Lavrov", "Лавров", "Thaçi", "Dačić", "negotiat", "a", "to", "TO", "the", "U.S.", "2018", "x")
 FIELDS = ("title", "body", "author", "outlet", "actor", "year", "language", "published", "url", "id", "cluster",
@@ -50,6 +56,19 @@ date_value = st.one_of(
     st.text(max_size=40),
 )
 number = st.one_of(st.none(), st.integers(-3, 2000).map(str), st.sampled_from(("", "x", "1.5", "1e3", " 2", "٣")))
+json_value = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                          lambda inner: st.lists(inner, max_size=9), max_leaves=12)
+#: ``after``: any text, any JSON as a token, and cursors of the empty search with any key, number and id.
+cursor = st.one_of(
+    st.text(max_size=60),
+    json_value.map(lambda value: base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")),
+    st.builds(lambda page, sort, key, seq, id, engine: Cursor(page, sort, key, seq, id,
+                                                               search_digest(SearchQuery(sort=sort)), engine).encode(),
+              st.integers(1, 2**40), st.sampled_from(("relevance", "date")),
+              st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=False, allow_infinity=False),
+                        st.integers(19000101000000, 21001231235959)),
+              st.integers(-5, 2**70), st.text(max_size=8), st.sampled_from(("", "whoosh", "postgres"))),
+)
 params = st.fixed_dictionaries(
     {"q": query_text},
     optional={"page": number, "per_page": number, "facet_limit": number,
@@ -59,7 +78,7 @@ params = st.fixed_dictionaries(
               "from": date_value, "to": date_value,
               "range": st.sampled_from(("24h", "week", "month", "year", "all", "", "day", "WEEK")),
               "dated": st.sampled_from(("yes", "no", "", "maybe")),
-              "certainty": st.sampled_from(("certain", "uncertain", "", "sure"))},
+              "certainty": st.sampled_from(("certain", "uncertain", "", "sure")), "after": cursor},
 )
 
 PATHS = st.sampled_from(("/api/search", "/", "/search.atom"))

@@ -48,7 +48,7 @@ def test_a_facet_link_adds_the_filter_and_the_chip_removes_it(client: FlaskClien
 def test_api_search_follows_the_contract(client: FlaskClient) -> None:
     data = client.get(f"/api/search?q=Kosovo&actor={LAVROV}&per_page=2&facet_limit=3").get_json()
     assert set(data) == {"query", "total", "counted", "articles", "stories", "undated", "dates", "page", "per_page",
-                         "hits", "facets"}
+                         "next", "hits", "facets"}
     assert (data["query"], data["total"], data["page"], data["per_page"]) == ("Kosovo", 4, 1, 2)
     # Articles unless asked otherwise (collapse=story, count=stories): the stories are then not counted.
     assert (data["counted"], data["articles"], data["stories"]) == ("articles", 4, None)

@@ -101,7 +101,7 @@ def _compare() -> tuple[list[Item], tuple[Timeline, ...]]:
     reader = get_reader()
     items = []
     for label, query in queries:
-        found = reader.search(replace(query, per_page=1, page=1))
+        found = reader.search(replace(query, per_page=1, page=1, after=""))
         items.append(Item(label, query, found.total, tuple(found.facets["actor"][:TOP_ACTORS])))
     return items, reader.side_by_side([query for _, query in queries], chosen.interval)
 

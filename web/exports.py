@@ -206,4 +206,4 @@ def export_url(fmt: str, **changes: str) -> str:
 
 #: Parameters of a page that an export, which lists every article, has no use for: its paging, how it groups
 #: and counts copies.
-_PAGING = ("page", "per_page", "collapse", "count")
+_PAGING = ("page", "after", "per_page", "collapse", "count")

@@ -109,6 +109,8 @@ SCHEMAS: dict[str, Schema] = {
                   "from and to (UTC; null for an open end); null without one."},
         "page": {"type": "integer", "minimum": 1},
         "per_page": {"type": "integer", "minimum": 1},
+        "next": _nullable("string", description="The cursor of the page after this one (pass it as `after`); "
+                          "null on the last page."),
         "hits": _array(_ref("Hit")),
         "facets": _object({name: _array(_ref("FacetValue")) for name in FACETS}),
     }),

@@ -70,8 +70,12 @@ SEARCH_PARAMETERS: tuple[Parameter, ...] = (
               repeatable=True),
     Parameter("sort", "string", "Best matches first, or newest first (undated last).", enum=SORTS,
               default="relevance"),
-    Parameter("page", "integer", f"The page of results. Deep paging stops at page {MAX_PAGE}: narrow the search "
-              "(a date filter, a facet) to reach further.", minimum=1, maximum=MAX_PAGE, default=1),
+    Parameter("page", "integer", f"The page of results by number, up to page {MAX_PAGE}; past it, follow `next`.",
+              minimum=1, maximum=MAX_PAGE, default=1),
+    Parameter("after", "string", "A cursor: the `next` of the page before (its page number comes with it). The page "
+              "lists the results after the last one that page showed, wherever it now stands: articles added "
+              "meanwhile neither repeat a result nor hide one, and paging goes on past the numbered pages. Refused "
+              "(400) with another search's query, filters, dates or order."),
     Parameter("per_page", "integer", "Hits per page (the instance's `per_page` setting when absent, 10 unless set).",
               minimum=1, maximum=MAX_PER_PAGE),
     Parameter("facet_limit", "integer", "Values listed per facet, largest counts first (a selected value always).",
@@ -121,6 +125,7 @@ def changed_url(changes: Mapping[str, object], anchor: str | None = None) -> str
     """This page's URL with ``changes`` made (None removes a parameter), at ``anchor`` when given."""
     args = request.args.to_dict(flat=False)
     args.pop("page", None)  # a changed search starts at page 1 unless told
+    args.pop("after", None)
     for key, value in changes.items():
         if value is None:
             args.pop(key, None)

@@ -21,6 +21,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from search.alerts import article_link
 from search.query import Overview
+from search.query.parse import MAX_PAGE
 from search.records import SearchPage, SearchQuery
 from web.atom import as_uri, entry_dates, feed_response, filters_text, moment, newest, public_url
 from web.params import changed_url, parse_request
@@ -126,6 +127,14 @@ def search_url(**changes: object) -> str:
 
 
 @bp.app_template_global()
+def previous_url(page: SearchPage) -> str | None:
+    """The page before this one by its number; None on the first page, and past the numbered pages (where
+    paging goes on only forward, by cursor: the browser's Back returns)."""
+    before = page.query.page - 1
+    return search_url(page=before) if 1 <= before <= MAX_PAGE else None
+
+
+@bp.app_template_global()
 def toggle_url(facet: str, value: str) -> str:
     """The URL that adds ``value`` to a facet filter, or removes it if present."""
     values = request.args.getlist(facet)
@@ -168,7 +177,7 @@ def date_url(**changes: str | None) -> str:
 @bp.app_template_global()
 def kept_parameters(*names: str) -> list[tuple[str, str]]:
     """This page's parameters but ``names`` (and the page number), for the hidden fields of a form."""
-    return [(name, value) for name, value in request.args.items(multi=True) if name not in names and name != "page"]
+    return [(name, value) for name, value in request.args.items(multi=True) if name not in (*names, "page", "after")]
 
 
 @bp.app_template_global()

@@ -116,7 +116,7 @@ def timeline_csv_url(interval: str) -> str:
     """The chart's numbers as CSV: this page's search and timeline parameters, at the interval drawn (its
     paging and its grouping of copies have no part in a timeline)."""
     args = {key: values for key, values in request.args.to_dict(flat=False).items()
-            if key not in ("page", "per_page", "collapse", "count")}
+            if key not in ("page", "after", "per_page", "collapse", "count")}
     return url_for("timeline.csv_export", **{**args, "interval": [interval]})  # type: ignore[arg-type]
 
 

@@ -47,6 +47,7 @@ from search.query import postings
 SINGLE = ("outlet", "year", "language")
 ACTOR = "actor"
 DATE = "date_key"
+SEQ = "seq"
 #: The columns whose bytes tell one segment's contents from another's (``_segment_key``).
 _DIGESTED = ("id", *SINGLE, DATE)
 
@@ -71,12 +72,15 @@ class SegmentColumns:
     actor_docs: Codes  # the document of each (document, actor) pair, ascending
     actors: Coded  # the actor of each pair
     dates: NDArray[np.uint64]
+    #: Each document's ingest number (``seq``): the results orders' tie-break (search/query/cursor.py).
+    seqs: NDArray[np.uint64]
     #: Text field → each document's length byte (Whoosh's lossy length); filled when a field is first scored.
     lengths: dict[str, NDArray[np.uint8]] = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
-        arrays: list[NDArray[Any]] = [self.actor_docs, self.actors.codes, self.dates, *self.lengths.values()]
+        arrays: list[NDArray[Any]] = [self.actor_docs, self.actors.codes, self.dates, self.seqs,
+                                      *self.lengths.values()]
         return sum(a.nbytes for a in arrays) + sum(c.codes.nbytes for c in self.single.values())
 
 
@@ -106,6 +110,17 @@ class IndexColumns:
     def coded(self, leaf: int, name: str) -> Coded:
         columns = self.leaves[leaf].columns
         return columns.actors if name == ACTOR else columns.single[name]
+
+    def seqs_of(self, docnums: NDArray[np.int64]) -> NDArray[np.uint64]:
+        """The ingest numbers of documents numbered in the whole index."""
+        found = np.zeros(len(docnums), dtype=np.uint64)
+        if not self.leaves or not len(docnums):
+            return found
+        at = np.searchsorted(np.array([leaf.offset for leaf in self.leaves]), docnums, side="right") - 1
+        for i, leaf in enumerate(self.leaves):
+            here = at == i
+            found[here] = leaf.columns.seqs[docnums[here] - leaf.offset]
+        return found
 
 
 def index_columns(searcher: Searcher) -> IndexColumns:
@@ -213,7 +228,8 @@ def _build(reader: Any, opened: _Columns) -> SegmentColumns:
     size = reader.doc_count_all()
     single = {name: _coded_column(reader.schema[name], opened.get(name), size) for name in SINGLE}
     actor_docs, actors = _actor_pairs(reader)
-    return SegmentColumns(size, single, actor_docs, actors, _read_only(_numbers(opened.get(DATE), size)))
+    return SegmentColumns(size, single, actor_docs, actors, _read_only(_numbers(opened.get(DATE), size)),
+                          _read_only(_numbers(opened.get(SEQ), size)))
 
 
 def _coded_column(field: Any, opened: Any, size: int) -> Coded:

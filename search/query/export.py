@@ -159,7 +159,7 @@ def export(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     stops before its first row rather than write a file that looks
     complete and is not.
     """
-    request = replace(request, collapse="", count="articles")  # an export lists every article, whatever the page
+    request = replace(request, collapse="", count="articles", after="")  # every article, whatever the page
     counted = search(searcher, replace(request, page=1, per_page=1), settings, gazetteer).total
     deadline = Deadline(settings)
     parsed = parse_query(request.q, searcher, settings, deadline)
@@ -198,7 +198,7 @@ def facet_table(searcher: Searcher, request: SearchQuery, settings: Settings, ga
     """
     if name not in FACETS:
         raise QueryError(f"unknown facet {name!r}", hint=f"use facet={', '.join(FACETS)}")
-    whole = replace(request, page=1, per_page=1, facet_limit=_EVERY_VALUE, collapse="", count="articles")
+    whole = replace(request, page=1, per_page=1, after="", facet_limit=_EVERY_VALUE, collapse="", count="articles")
     page = search(searcher, whole, settings, gazetteer)
     return page.facets[name]
 

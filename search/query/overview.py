@@ -34,9 +34,6 @@ from search.query import columns, matches
 from search.records import UNKNOWN
 from search.settings import Settings
 
-#: The ingest number's column (search/index/schema.py).
-_SEQ = "seq"
-
 
 @dataclass(frozen=True)
 class Overview:
@@ -108,10 +105,9 @@ def _moment(date_key: int) -> dt.datetime:
 def _added(searcher: Searcher, index: columns.IndexColumns, live: list[columns.Mask],
            settings: Settings) -> dt.datetime | None:
     """When the live article with the highest ingest number was first indexed."""
-    subsearchers = searcher.leaf_searchers()
     best = (0, -1)  # (ingest number, document number in the whole index): none yet
     for leaf, mask in zip(index.leaves, live, strict=True):
-        seqs = np.where(mask, columns.numeric_column(subsearchers[leaf.position][0].reader(), _SEQ, leaf.columns.size), 0)
+        seqs = np.where(mask, leaf.columns.seqs, 0)
         top = int(np.argmax(seqs)) if len(seqs) else 0
         if len(seqs) and int(seqs[top]) > best[0]:
             best = (int(seqs[top]), leaf.offset + top)

@@ -32,7 +32,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from whoosh import query as wq
@@ -41,6 +41,7 @@ from whoosh.searching import SearchContext, Searcher
 
 from search.errors import QueryError
 from search.index import DATE_FIELD, DATE_HINT, QUERY_FIELDS, build_schema, query_parser
+from search.query import cursor
 from search.records import CERTAIN_DATE_SOURCES, SearchQuery
 from search.settings import Settings
 
@@ -84,12 +85,15 @@ def make_query(
     now: dt.datetime | None = None,
     collapse: str | None = None,
     count: str | None = None,
+    after: str | None = None,
 ) -> SearchQuery:
     """Build a validated ``SearchQuery`` from loosely typed input (URL or CLI).
 
     The date filter's values are checked and normalised here and nowhere
     else (``QueryError`` with a hint, so a 400); ``now`` is the moment a
-    preset counts back from, the request's own unless given.
+    preset counts back from, the request's own unless given. ``after`` is a
+    cursor from the page before (search/query/cursor.py), checked to belong to
+    this search.
     """
     if sort not in SORTS:
         raise QueryError(f"unknown sort {sort!r}", hint="use sort=relevance or sort=date")
@@ -100,7 +104,7 @@ def make_query(
         q=(q or "").strip(),
         outlet=_values(outlet), actor=_values(actor), year=_values(year), language=_values(language),
         sort=sort,
-        page=_bounded_int("page", page, 1, 1, MAX_PAGE),
+        page=_page_number(page),
         per_page=_bounded_int("per_page", per_page, default_per_page, 1, MAX_PER_PAGE),
         facet_limit=_bounded_int("facet_limit", facet_limit, 10, 1, MAX_FACET_LIMIT),
         date_from=_date_text("from", date_from), date_to=_date_text("to", date_to), date_range=preset,
@@ -112,6 +116,8 @@ def make_query(
         or ("stories" if _collapse(collapse) else "articles"),
     )
     _check_dates(query)
+    if after:  # the page after a cursor's result: its number is the cursor's (past MAX_PAGE too)
+        query = replace(query, page=cursor.decode(after, query).page, after=after)
     return query
 
 
@@ -538,6 +544,18 @@ def _values(values: Iterable[str] | str) -> tuple[str, ...]:
         values = [values]
     seen = dict.fromkeys(v.strip() for v in values if v and v.strip())
     return tuple(seen)
+
+
+def _page_number(page: str | int | None) -> int:
+    """A numbered page: up to ``MAX_PAGE``, past which paging goes on by cursor only (search/query/cursor.py)."""
+    try:
+        return _bounded_int("page", page, 1, 1, MAX_PAGE)
+    except QueryError as error:
+        if str(page).strip().isdigit() and int(page or 0) > MAX_PAGE:
+            raise QueryError(f"numbered pages stop at page {MAX_PAGE}",
+                             hint="follow the 'next' link of a page (after=) to go further, or narrow the search "
+                                  "with a date filter or a facet") from error
+        raise
 
 
 def _bounded_int(name: str, value: str | int | None, default: int, low: int, high: int) -> int:

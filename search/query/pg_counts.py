@@ -31,9 +31,10 @@ from typing import Any
 from psycopg import sql
 
 from search.index import from_stored
+from search.query import cursor
 from search.query.pg_plan import FACET_COLUMNS, TRUE, Plan, Run
 from search.query.stories import STORIES
-from search.query.tsquery import ACTORS, PUBLISHED
+from search.query.tsquery import ACTORS, PUBLISHED, Condition
 from search.records import FACETS, SearchQuery, StoredArticle
 
 #: The columns a hit is read from: what the embedded backend's stored fields hold.
@@ -157,13 +158,15 @@ def _count_statement(plan: Plan, in_stories: bool, told: bool) -> tuple[sql.Comp
 
 # --- the page ----------------------------------------------------------------------------------------------------
 
-#: Newest first, undated last, then in ingest order: the embedded backend's date order (ties in index order).
+#: Newest first, undated last, then in ingest order: the embedded backend's date order too (search/query/cursor.py).
 NEWEST = sql.SQL("{} DESC NULLS LAST, seq, id").format(sql.Identifier(PUBLISHED))
 BEST = sql.SQL("rank DESC, seq, id")
 
 
 def page_statement(plan: Plan, request: SearchQuery) -> tuple[sql.Composed, tuple[object, ...]]:
-    """The page's rows in the page's order; collapsed, each story's first article in that order only."""
+    """The page's rows in the page's order, each with its rank last, and one row more when a page follows;
+    collapsed, each story's first article in that order only. A numbered page counts rows off from the first
+    (OFFSET); a page after a cursor starts at the cursor's result (``_after``)."""
     where = plan.where()
     order = NEWEST if plan.newest_first else BEST
     # The date order's index (0005_counting.sql's articles_newest) gives a page of every article, or of a date
@@ -173,14 +176,56 @@ def page_statement(plan: Plan, request: SearchQuery) -> tuple[sql.Composed, tupl
     gathered = sql.SQL("MATERIALIZED " if plan.text or plan.filters else "")
     chosen = sql.SQL("WITH chosen AS {}(SELECT {}, {} AS rank FROM articles WHERE {})").format(
         gathered, hit_columns(), plan.rank.where, where.where)
-    if request.collapse:
+    after = _after(plan, request)
+    if request.collapse:  # a story is after the cursor when its first article is
         listed = sql.SQL(", firsts AS (SELECT *, row_number() OVER (PARTITION BY cluster ORDER BY {}) AS nth "
-                         "FROM chosen) SELECT {} FROM firsts WHERE nth = 1").format(order, hit_columns())
+                         "FROM chosen) SELECT {}, rank FROM firsts WHERE nth = 1 AND {}").format(
+            order, hit_columns(), after.where)
     else:
-        listed = sql.SQL(" SELECT {} FROM chosen").format(hit_columns())
-    statement = sql.SQL("{}{} ORDER BY {} LIMIT %s OFFSET %s").format(chosen, listed, order)
+        listed = sql.SQL(" SELECT {}, rank FROM chosen WHERE {}").format(hit_columns(), after.where)
+    paged = (*plan.rank.params, *where.params, *after.params, request.per_page + 1)
+    if request.after:
+        return sql.SQL("{}{} ORDER BY {} LIMIT %s").format(chosen, listed, order), paged
     offset = (request.page - 1) * request.per_page
-    return statement, (*plan.rank.params, *where.params, request.per_page, offset)
+    return sql.SQL("{}{} ORDER BY {} LIMIT %s OFFSET %s").format(chosen, listed, order), (*paged, offset)
+
+
+#: What a relevance cursor says its scores are (search/query/cursor.py): ``ts_rank_cd``'s.
+ENGINE = "postgres"
+
+
+def _after(plan: Plan, request: SearchQuery) -> Condition:
+    """The rows after a cursor's result in the page's order (``NEWEST`` or ``BEST``); TRUE without one.
+
+    By date, the cursor's month and the months after it are pruned (every
+    arm names the publication moment), so a deep page reads the older
+    months only. The rank is compared as the ``real`` that ``ts_rank_cd``
+    gives: the cursor holds it as PostgreSQL printed it, which reads back
+    as the same ``real`` and not always as the same double.
+    """
+    if not request.after:
+        return TRUE
+    at = cursor.decode(request.after, request)
+    cursor.check_engine(at, ENGINE)
+    published = sql.Identifier(PUBLISHED)
+    if not plan.newest_first:
+        return Condition(sql.SQL("(rank < %s::real OR (rank = %s::real AND (seq, id) > (%s, %s)))"),
+                         (at.key, at.key, at.seq, at.id))
+    moment = cursor.moment_of(int(at.key))
+    if moment is None:  # among the undated, last
+        return Condition(sql.SQL("({} IS NULL AND (seq, id) > (%s, %s))").format(published), (at.seq, at.id))
+    return Condition(sql.SQL("({p} < %s OR {p} IS NULL OR ({p} = %s AND (seq, id) > (%s, %s)))").format(p=published),
+                     (moment, moment, at.seq, at.id))
+
+
+def next_page(plan: Plan, request: SearchQuery, rows: Sequence[Sequence[Any]]) -> str | None:
+    """The cursor of the page after the one ``rows`` (``page_statement``'s) hold, None when none follows."""
+    if len(rows) <= request.per_page:
+        return None
+    last = dict(zip((*HIT_COLUMNS, "rank"), rows[request.per_page - 1], strict=True))
+    key = cursor.date_key(last["published_utc"]) if plan.newest_first else float(last["rank"])
+    return cursor.Cursor(request.page + 1, request.sort, key, int(last["seq"]), str(last["id"]),
+                         cursor.search_digest(request), ENGINE if request.sort == "relevance" else "").encode()
 
 
 def hit_columns(table: str | None = None) -> sql.Composable:

@@ -51,6 +51,7 @@ from search.query.pg_counts import (
     count,
     hit_columns,
     int_of,
+    next_page,
     page_statement,
     stored_article,
     utc_second,
@@ -113,27 +114,27 @@ class PostgresReader:
             compiled = plan(run, request, self.settings, deadline)
             counted = count(run, compiled, request)
             rows = run(*page_statement(compiled, request))
-            hits = self._hits([stored_article(row) for row in rows], compiled)
+            hits = self._hits([stored_article(row[:-1]) for row in rows[:request.per_page]], compiled)
             hits = self._with_copies(run, hits)
         deadline.check()
         values = {name: facet_values(name, counted.facets[name], request, self.gazetteer) for name in FACETS}
         bounds = (compiled.dates.first, compiled.dates.last) if compiled.dates is not None else None
         return SearchPage(query=request, total=counted.total, hits=hits, facets=values, undated=counted.undated,
                           date_bounds=bounds, counted=request.count, articles=counted.articles,
-                          stories=counted.stories)
+                          stories=counted.stories, next=next_page(compiled, request, rows))
 
     def facet_table(self, request: SearchQuery, name: str) -> tuple[FacetValue, ...]:
         """One facet's whole table under ``request``, counted in articles (search/query/export.py's)."""
         if name not in FACETS:
             raise QueryError(f"unknown facet {name!r}", hint=f"use facet={', '.join(FACETS)}")
-        whole = replace(request, page=1, per_page=1, facet_limit=_EVERY_VALUE, collapse="", count="articles")
+        whole = replace(request, page=1, per_page=1, after="", facet_limit=_EVERY_VALUE, collapse="", count="articles")
         return self.search(whole).facets[name]
 
     def export(self, request: SearchQuery) -> PostgresExport:
         """Every article ``request`` selects, in its pages' order, streamed from one snapshot held open until
         the rows are read to the end (or the reader is closed): search/query/pg_export.py."""
         self._end_export()
-        whole = replace(request, collapse="", count="articles")  # an export lists every article, whatever the page
+        whole = replace(request, collapse="", count="articles", after="")  # every article, whatever the page
         found = export(self.connection, whole, self.settings, self.gazetteer,
                        lambda: self.search(replace(whole, page=1, per_page=1)).total)
         self._export = found

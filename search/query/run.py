@@ -42,7 +42,7 @@ from search.enrich import Actor, Gazetteer
 from search.errors import NotFound
 from search.index import WORD_FIELDS, from_stored, index_terms, text_analyzer
 from search.language import LANGUAGE_NAMES
-from search.query import columns, facets, matches, stories
+from search.query import columns, cursor, facets, matches, stories
 from search.query.columns import Mask
 from search.query.parse import MAX_FACET_LIMIT, MAX_PER_PAGE, Deadline, date_filter, parse_query
 from search.query.selection import Selection, best, collect, facet_filter, newest, require, run_within, select
@@ -76,26 +76,41 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     if counted is None:
         counted = _count(searcher, chosen, request)
         facets.keep_counts(key, counted, settings.facet_cache_size)
-    limit = request.page * request.per_page
     filtering = [facet_filter(name, values) for name, values in chosen.filters.items()]
     if dates is not None:  # for Whoosh's own collectors, where the arrays are not used
         filtering.append(facets.Within(searcher, index, in_dates))
     required = require(parsed, filtering)
     def ranked(limit: int) -> list[tuple[Any, int]]:
         if newest_first:
-            # Newest first; undated (date_key 0) last; ties in index order, which
-            # the same input reproduces.
+            # Newest first; undated (date_key 0) last; ties by ingest number (search/query/cursor.py).
             return newest(index, under_all, limit)
         return best(searcher, index, parsed, required, found, under_all, limit, deadline)
 
-    if request.collapse:  # the first article of each story, in the same order
-        # How many stories, to guess how far to rank (``_count`` counts them whenever the page lists them).
-        told = counted.stories if counted.stories is not None else counted.articles
-        top = stories.firsts(ranked, stories.stories(searcher, index), limit, counted.articles, told)
+    def listed(limit: int) -> list[tuple[Any, int]]:
+        if request.collapse:  # the first article of each story, in the same order
+            # How many stories, to guess how far to rank (``_count`` counts them whenever the page lists them).
+            told = counted.stories if counted.stories is not None else counted.articles
+            return stories.firsts(ranked, stories.stories(searcher, index), limit, counted.articles, told)
+        return ranked(limit)
+
+    def positions(top: list[tuple[Any, int]]) -> list[tuple[int | float, int]]:
+        """Each listed document's place in the order (search/query/cursor.py): (newest: -date key, as
+        ``newest`` gives it; best: -score), then its ingest number."""
+        seqs = index.seqs_of(np.fromiter((docnum for _, docnum in top), dtype=np.int64, count=len(top))).tolist()
+        return [(key if newest_first else -key, seq) for (key, _), seq in zip(top, seqs, strict=True)]
+
+    if request.after:  # the page after a cursor's result: one more, to know whether a page follows
+        at = cursor.decode(request.after, request)
+        cursor.check_engine(at, ENGINE)
+        guess = (at.page - 1) * request.per_page + request.per_page + 1
+        top = cursor.following(listed, positions, (-at.key, at.seq), request.per_page + 1, guess)
+        start = 0
     else:
-        top = ranked(limit)
+        start = (request.page - 1) * request.per_page
+        top = listed(start + request.per_page + 1)
+    following = top[start + request.per_page:]
+    top = top[:start + request.per_page]
     results = Results(searcher, parsed, top)
-    start = (request.page - 1) * request.per_page
     if request.q:  # the terms the matched articles matched, for highlighting
         shown = [docnum for _, docnum in top[start:start + request.per_page]]
         terms = _highlighted_terms(searcher, index, required, found, under_all, shown, newest_first, deadline)
@@ -106,8 +121,23 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     deadline.check()
     values = {name: facet_values(name, counted.counts[name], request, gazetteer) for name in FACETS}
     bounds = (dates.first, dates.last) if dates is not None else None
+    after = None
+    if following and hits:  # the last hit's place, for the page after this one
+        place, seq = positions(top[-1:])[0]
+        after = next_cursor(request, -place, seq, hits[-1].id, ENGINE)
     return SearchPage(query=request, total=counted.total, hits=hits, facets=values, undated=counted.undated,
-                      date_bounds=bounds, counted=request.count, articles=counted.articles, stories=counted.stories)
+                      date_bounds=bounds, counted=request.count, articles=counted.articles, stories=counted.stories,
+                      next=after)
+
+
+#: What a relevance cursor says its scores are (search/query/cursor.py): Whoosh's BM25F.
+ENGINE = "whoosh"
+
+
+def next_cursor(request: SearchQuery, key: float, seq: int, id: str, engine: str) -> str:
+    """The token of the page after ``request``'s, whose last result is ``(key, seq, id)``."""
+    return cursor.Cursor(request.page + 1, request.sort, key, seq, id, cursor.search_digest(request),
+                         engine if request.sort == "relevance" else "").encode()
 
 
 def _count(searcher: Searcher, chosen: Selection, request: SearchQuery) -> facets.Counted:

@@ -7,9 +7,12 @@ of them count and list from. ``select`` gives them per segment as masks
 (``Selection``): the query's matches (search/query/matches.py), under the
 date filter, under the facet filters (search/query/facets.py). The order is
 the newest first (``newest``, ``newest_order``: the ``date_key`` column,
-undated last, ties in index order) or the best scored (``best``,
-``highest``, ``highest_order``: Whoosh's BM25F scores, computed over the
-arrays and checked against Whoosh's matcher where they are estimates).
+undated last) or the best scored (``best``, ``highest``, ``highest_order``:
+Whoosh's BM25F scores, computed over the arrays and checked against Whoosh's
+matcher where they are estimates), ties by ingest number (``seq``): one total
+order, the PostgreSQL backend's too, that a page's cursor can point into
+(search/query/cursor.py). The document number, which Whoosh changes when it
+merges segments, only breaks ties an index without ingest numbers leaves.
 
 Where Whoosh's own collectors still run (scoring a query the arrays cannot
 score exactly, the terms a page highlights, an alert's matches), they run
@@ -98,25 +101,26 @@ def _reading_sources(deadline: Deadline) -> Callable[[], None]:
 
 
 def newest(index: IndexColumns, masks: list[Mask], limit: int) -> list[tuple[Any, int]]:
-    """The first ``limit`` matched documents newest first, ties in index order, as Whoosh's
-    (sort key, document number) pairs: the ``date_key`` column descending, then the document number."""
+    """The first ``limit`` matched documents newest first, as Whoosh's (sort key, document number) pairs:
+    the ``date_key`` column descending, then the ingest number."""
     if not index.leaves:
         return []
     dates = np.concatenate([leaf.columns.dates[mask] for leaf, mask in zip(index.leaves, masks, strict=True)])
     docnums = np.concatenate([np.flatnonzero(mask) + leaf.offset for leaf, mask in zip(index.leaves, masks, strict=True)])
+    seqs = _seqs(index, masks)
     order_key = ~dates  # ascending: newest first
     if len(order_key) > limit:
         # Only documents up to the limit-th key can make the page (ties at it included).
         threshold = np.partition(order_key, limit - 1)[limit - 1]
         kept = order_key <= threshold
-        order_key, dates, docnums = order_key[kept], dates[kept], docnums[kept]
-    order = np.lexsort((docnums, order_key))[:limit]
+        order_key, dates, docnums, seqs = order_key[kept], dates[kept], docnums[kept], seqs[kept]
+    order = np.lexsort((docnums, seqs, order_key))[:limit]
     return [(-date, docnum) for date, docnum in zip(dates[order].tolist(), docnums[order].tolist(), strict=True)]
 
 
 def best(searcher: Searcher, index: IndexColumns, parsed: wq.Query, required: wq.Query,
           found: matches.Matched, masks: list[Mask], limit: int, deadline: Deadline) -> list[tuple[Any, int]]:
-    """The first ``limit`` matched documents by Whoosh's score, ties in index order.
+    """The first ``limit`` matched documents by Whoosh's score, ties by ingest number.
 
     The scores computed over whole posting lists pick the few documents
     that can make the page (with a margin far above their rounding
@@ -133,25 +137,33 @@ def best(searcher: Searcher, index: IndexColumns, parsed: wq.Query, required: wq
         if sum(len(local) for _, local, _ in picked) <= _MOST_RESCORED + 4 * limit:
             exact = _rescored(searcher, index, parsed, picked, deadline)
             if exact is not None:
-                return sorted(exact, key=lambda item: (-item[0], item[1]))[:limit]
+                return by_score(index, exact)[:limit]
     results = collect(searcher, required, deadline, limit=None)
-    top: list[tuple[Any, int]] = results.top_n[:limit]
-    return top
+    return by_score(index, results.top_n)[:limit]
+
+
+def by_score(index: IndexColumns, scored: list[tuple[Any, int]]) -> list[tuple[Any, int]]:
+    """(score, document number) pairs highest first, ties by ingest number (then document number)."""
+    if not scored:
+        return []
+    seqs = index.seqs_of(np.fromiter((docnum for _, docnum in scored), dtype=np.int64, count=len(scored)))
+    return [item for _, _, item in sorted((-item[0], seq, item) for item, seq in zip(scored, seqs.tolist(), strict=True))]
 
 
 def highest(index: IndexColumns, scores: list[np.ndarray], masks: list[Mask],
              limit: int) -> list[tuple[Any, int]]:
-    """The ``limit`` highest of Whoosh's own scores (computed here to the last bit), ties in index order."""
+    """The ``limit`` highest of Whoosh's own scores (computed here to the last bit), ties by ingest number."""
     if not index.leaves:
         return []
     values = np.concatenate([score[mask] for score, mask in zip(scores, masks, strict=True)])
     docnums = np.concatenate([np.flatnonzero(mask) + leaf.offset
                               for leaf, mask in zip(index.leaves, masks, strict=True)])
+    seqs = _seqs(index, masks)
     if len(values) > limit:
         threshold = -np.partition(-values, limit - 1)[limit - 1]
         kept = values >= threshold
-        values, docnums = values[kept], docnums[kept]
-    order = np.lexsort((docnums, -values))[:limit]
+        values, docnums, seqs = values[kept], docnums[kept], seqs[kept]
+    order = np.lexsort((docnums, seqs, -values))[:limit]
     return list(zip(values[order].tolist(), docnums[order].tolist(), strict=True))
 
 
@@ -212,23 +224,27 @@ def _rescored(searcher: Searcher, index: IndexColumns, parsed: wq.Query,
 
 
 def newest_order(index: IndexColumns, masks: list[Mask]) -> NDArray[np.int64]:
-    """Matched documents newest first, undated last, ties in index order: the results page's
+    """Matched documents newest first, undated last, ties by ingest number: the results page's
     order by date (``newest``), whole."""
     if not index.leaves:
         return np.zeros(0, dtype=np.int64)
     dates = np.concatenate([leaf.columns.dates[mask] for leaf, mask in zip(index.leaves, masks, strict=True)])
     docnums = _docnums(index, masks)
-    return docnums[np.lexsort((docnums, ~dates))]
+    return docnums[np.lexsort((docnums, _seqs(index, masks), ~dates))]
 
 
 def highest_order(index: IndexColumns, scores: list[NDArray[np.float64]], masks: list[Mask]) -> NDArray[np.int64]:
-    """Matched documents by Whoosh's score (exact to the last bit here), ties in index order: the page's
+    """Matched documents by Whoosh's score (exact to the last bit here), ties by ingest number: the page's
     order by relevance (``highest``), whole."""
     if not index.leaves:
         return np.zeros(0, dtype=np.int64)
     values = np.concatenate([score[mask] for score, mask in zip(scores, masks, strict=True)])
     docnums = _docnums(index, masks)
-    return docnums[np.lexsort((docnums, -values))]
+    return docnums[np.lexsort((docnums, _seqs(index, masks), -values))]
+
+
+def _seqs(index: IndexColumns, masks: list[Mask]) -> NDArray[np.uint64]:
+    return np.concatenate([leaf.columns.seqs[mask] for leaf, mask in zip(index.leaves, masks, strict=True)])
 
 
 def _docnums(index: IndexColumns, masks: list[Mask]) -> NDArray[np.int64]:
