@@ -21,6 +21,10 @@ writer process writes):
 * ``pg2`` — the records split in two files (alternate records), two ingest
   processes at once against one fresh database (each its own instance
   directory for its archive);
+* ``rq1``, ``rq2`` — ``newsdesk queue ingest records.jsonl.gz`` into a fresh
+  database with 1 or 2 ``newsdesk worker`` processes on a Redis of the
+  run's own: the workers clean, enrich and write (issue 19's "1 vs 2 worker
+  processes"); the ingest command only reads and queues;
 * ``pgcopy`` — the Whoosh instance copied into a fresh database by
   ``migrate_to_postgres`` (``newsdesk migrate --to postgres``: nothing decided
   again), for a scale whose writer build is too slow here.
@@ -67,7 +71,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -97,12 +101,12 @@ from search.records import SearchQuery, StoredArticle
 from search.settings import Settings
 
 sys.path.insert(0, str(REPO / "tests"))  # the tests' throwaway servers: this one is started the same way, but kept
-from services import POSTGRES_BIN, POSTGRES_CONF, SUPERUSER, Postgres, ServiceError, _run, server_account
+from services import POSTGRES_BIN, POSTGRES_CONF, SUPERUSER, Postgres, ServiceError, _run, redis_server, server_account
 
 log = logging.getLogger("bench.pg_scale")
 
 DEFAULT_ROOT = Path("/work/bench-pg")
-BUILDS = ("whoosh", "pg1", "pg2", "pgcopy")
+BUILDS = ("whoosh", "pg1", "pg2", "rq1", "rq2", "pgcopy")
 NEWSDESK = REPO / ".venv" / "bin" / "newsdesk"
 #: How often the process trees of a build are sampled for memory.
 SAMPLE_S = 0.5
@@ -279,8 +283,9 @@ class Build:
 
 
 def run_commands(commands: Sequence[tuple[list[str], dict[str, str]]], server: Postgres | None,
-                 build: Build, log_dir: Path) -> None:
-    """Run the commands at once and wait for all; their wall time, CPU (wait4) and memory into ``build``."""
+                 build: Build, log_dir: Path, ready: Callable[[], None] | None = None) -> None:
+    """Run the commands at once and wait for all; their wall time, CPU (wait4) and memory into ``build``.
+    With ``ready``, the first command is started alone and the others once ``ready()`` returns (timed alike)."""
     postmaster = int((server.data / "postmaster.pid").read_text().split()[0]) if server else None
     server_before = server_cpu(server) if server else 0.0
     build.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -288,7 +293,9 @@ def run_commands(commands: Sequence[tuple[list[str], dict[str, str]]], server: P
     # Their output to files, read after: a pipe nobody reads until the end would stop a command once it filled.
     logs = [log_dir / f"{build.kind}-{build.scale}x-{n}.log" for n in range(len(commands))]
     procs = []
-    for (args, env), path in zip(commands, logs, strict=True):
+    for n, ((args, env), path) in enumerate(zip(commands, logs, strict=True)):
+        if n == 1 and ready is not None:
+            ready()
         with path.open("w") as out:
             procs.append(subprocess.Popen(args, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT))
     cpu = 0.0
@@ -356,6 +363,16 @@ def build_one(root: Path, server: Postgres, kind: str, scale: int, limit: int | 
         build.processes = 2
         run_commands([([str(NEWSDESK), "ingest", str(half), "--index", str(instance(root, kind, scale, f"-{i}"))],
                        pg_env) for i, half in enumerate(halves)], server, build, root)
+    elif kind in ("rq1", "rq2"):
+        build.processes = int(kind[-1])
+        target = str(instance(root, kind, scale))
+        with redis_server() as redis_url:
+            env = {**pg_env, "NEWSDESK_REDIS_URL": redis_url}
+            workers = [([str(NEWSDESK), "worker", "--burst", "--queues", "extract", "--index", target], env)
+                       for _ in range(build.processes)]
+            run_commands([([str(NEWSDESK), "queue", "ingest", str(whole), "--index", target], env), *workers],
+                         server, build, root, ready=lambda: _announced(redis_url))
+        build.notes.append(f"`newsdesk queue ingest` with {build.processes} `newsdesk worker --burst` on Redis")
     else:  # pgcopy: newsdesk migrate --to postgres from the Whoosh instance
         source = instance(root, "whoosh", scale)
         if not (source / "whoosh").exists():
@@ -370,6 +387,21 @@ def build_one(root: Path, server: Postgres, kind: str, scale: int, limit: int | 
         build.articles = int(_one(conn, "SELECT count(*) FROM articles"))
         build.size_mb = int(_one(conn, "SELECT pg_database_size(current_database())")) / 2**20
     return build
+
+
+def _announced(redis_url: str) -> None:
+    """Once the queued ingest announced itself: a ``--burst`` worker started before would find nothing to wait for."""
+    from redis import Redis
+
+    from search.workers.runner import enqueuers_waiting
+
+    connection = Redis.from_url(redis_url)
+    deadline = time.monotonic() + 120
+    while not enqueuers_waiting(connection):
+        if time.monotonic() > deadline:
+            raise SystemExit("the queued ingest never announced itself")
+        time.sleep(0.05)
+    connection.close()
 
 
 def whoosh_count(target: Path) -> int:
@@ -794,6 +826,8 @@ def render_builds(builds: dict[str, Build]) -> list[str]:
     names = {"whoosh": "Whoosh, `newsdesk ingest` (workers + 1 writer process)",
              "pg1": "PostgreSQL, 1 `newsdesk ingest` process",
              "pg2": "PostgreSQL, 2 `newsdesk ingest` processes at once (records split in two)",
+             "rq1": "PostgreSQL, `newsdesk queue ingest` + 1 `newsdesk worker` (Redis)",
+             "rq2": "PostgreSQL, `newsdesk queue ingest` + 2 `newsdesk worker`s (Redis)",
              "pgcopy": "PostgreSQL, `newsdesk migrate --to postgres` from the Whoosh instance"}
     rows = []
     for b in sorted(builds.values(), key=lambda b: (b.scale, BUILDS.index(b.kind))):
@@ -816,6 +850,9 @@ def render_builds(builds: dict[str, Build]) -> list[str]:
         if "pg1" in got and "pg2" in got:
             lines.append(f"- {scale}×: PostgreSQL 2 processes ÷ 1 process, articles/s: "
                          f"**{got['pg2'].rate / got['pg1'].rate:.2f}**")
+        if "rq1" in got and "rq2" in got:
+            lines.append(f"- {scale}×: PostgreSQL 2 workers ÷ 1 worker, articles/s: "
+                         f"**{got['rq2'].rate / got['rq1'].rate:.2f}**")
     lines += [("- client CPU: the larger of `wait4` of the commands and the sum over their process trees sampled "
                "(each ingest with all its worker processes); server CPU: the postmaster's own, its reaped backends' "
                "and its live ones' from /proc/<pid>/stat, before and after; memory sampled every 0.5 s from "
@@ -934,7 +971,7 @@ def render_growth(scales: list[ScaleFigures], builds: dict[str, Build]) -> list[
                              f"{exponent:.2f}", f"{at[0]:,.0f}", f"{at[1]:,.0f}"])
         lines.append(md_table(["search (CPU ms)", "backend", f"{small}×", f"{large}×", "b", "1M", "5M"], rows))
     rates = {(b.scale, b.kind): b.rate for b in builds.values()}
-    for kind in ("whoosh", "pg1", "pg2"):
+    for kind in ("whoosh", "pg1", "pg2", "rq1", "rq2"):
         scales_built = sorted(s for s, k in rates if k == kind)
         if scales_built:
             slowest = min(rates[(s, kind)] for s in scales_built)

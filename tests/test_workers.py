@@ -356,3 +356,46 @@ def test_with_postgres_two_workers_write_the_articles_an_in_process_crawl_indexe
         assert dict(rows) == expected and len(rows) == 11
     finally:
         web.close()
+
+
+# --- a queued ingest keeps a window of batches in Redis -------------------------------------------------------
+
+
+def test_with_postgres_a_queued_ingest_holds_a_window_of_batches_in_redis_while_workers_write(
+    tmp_path: Path, redis: Redis, redis_url: str, fresh_database: str
+) -> None:
+    """However long the input, the enqueuer keeps a bounded window of batches queued and waits for replies before
+    reading on: 240,000 records once all went into Redis before the first was written."""
+    import gzip
+    import json
+
+    import psycopg
+    from rq import Queue
+
+    from search.workers import QUEUES, queued_ingest
+    from search.workers.enqueue import _BATCHES_AHEAD, BATCH_PAGES
+
+    records = tmp_path / "records.jsonl.gz"
+    count = (_BATCHES_AHEAD + 6) * BATCH_PAGES
+    with gzip.open(records, "wt", encoding="utf-8") as out:
+        for n in range(count):
+            record = {"id": f"r{n}", "outlet": "Balkan Wire", "lang": "en", "date": f"2019-0{1 + n % 9}-1{n % 10}",
+                      "title": f"Report {n}", "body": f"Delegations met for round {n} of the talks. " * 4}
+            out.write(json.dumps(record) + "\n")
+    settings = make_settings(tmp_path / "pg", backend="postgres", database_url=fresh_database)
+    outcome: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: outcome.update(report=queued_ingest([records], settings, redis)),
+                              daemon=True)
+    thread.start()
+    def queued() -> int:
+        return int(Queue(QUEUES["extract"], connection=redis).count)
+
+    wait_for(lambda: queued() == _BATCHES_AHEAD + 1, "the window of batches to fill")
+    time.sleep(0.5)  # no worker yet: the enqueuer waits for a reply instead of queueing the rest
+    assert queued() == _BATCHES_AHEAD + 1 and thread.is_alive()
+    finish(start_worker(settings, redis_url, queues="extract"))
+    thread.join(WAIT)
+    report = outcome["report"]
+    with psycopg.connect(fresh_database) as conn:
+        written = int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])  # type: ignore[index]
+    assert report.added == written == count  # type: ignore[attr-defined]

@@ -197,10 +197,19 @@ def _queued_ingest(paths: list[str | Path], settings: Settings, connection: Redi
     inputs = open_inputs(paths, load_manifest())
     if writes_in_workers(settings):
         replies = _Replies[list[RawPage | Skipped]](connection, QUEUES["extract"])
+        collecting = replies.collect()
+
+        def settled(batch: list[RawPage | Skipped], counted: object) -> None:
+            _add_ingest(report, counted if isinstance(counted, IndexReport) else _lost(batch, str(counted)))
+
         for batch in _batches(inputs):
             replies.enqueue(extract_job, batch, settings, replies.key, True, about=batch)
-        for batch, counted in replies.collect():
-            _add_ingest(report, counted if isinstance(counted, IndexReport) else _lost(batch, str(counted)))
+            # A window of batches in Redis, not the whole input: 240,000 records queued at once held them all
+            # in Redis's memory (and the enqueuing's) before the first was written.
+            if len(replies.waiting) > _BATCHES_AHEAD:
+                settled(*next(collecting))
+        for batch, counted in collecting:
+            settled(batch, counted)
         return report
     pipeline = load_pipeline(settings)
     with open_archive(settings) as archive:  # one writer: archive and index, here
