@@ -28,10 +28,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from ingest_search import REPO, append_results, machine, percentile
 from pg_scale import DEFAULT_ROOT, READ_ORDER, _schedstat_ms, db_name, kept_server, load_builds, reader_settings
 
+from search.database import connect
 from search.enrich import load_gazetteer
 from search.index import open_index
 from search.query import make_query
@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with kept_server(args.root) as server:
         url = server.url(db_name(kind, args.scale))
         whoosh_settings = reader_settings(args.root, args.scale, None)
-        with psycopg.connect(url, autocommit=True) as connection:
+        with connect(url) as connection:  # as the web's readers connect (search/database.py)
             embedded = EmbeddedReader(open_index(whoosh_settings).searcher(), whoosh_settings, gazetteer)
             postgres = PostgresReader(connection, reader_settings(args.root, args.scale, url), gazetteer)
             pid = int(connection.execute("SELECT pg_backend_pid()").fetchone()[0])  # type: ignore[index]

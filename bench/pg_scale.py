@@ -91,9 +91,9 @@ from ingest_search import (
 )
 from psycopg import sql
 
+from search.database import connect
 from search.enrich import load_gazetteer
 from search.index import last_number, open_index
-from search.index.postgres import migrate
 from search.query import make_query, open_readers
 from search.query.embedded import EmbeddedReader
 from search.query.pg_reader import PostgresReader
@@ -503,8 +503,8 @@ def measure_scale(root: Path, server: Postgres, scale: int, builds: dict[str, Bu
     url = server.url(db_name(kind, scale))
     gazetteer = load_gazetteer()
     whoosh_settings, pg_settings = reader_settings(root, scale, None), reader_settings(root, scale, url)
-    with psycopg.connect(url, autocommit=True) as connection:
-        migrate(connection)  # a migration newer than the build (the alert queries' table), as a command would
+    # As the web's readers connect (search/database.py: JIT off, the schema migrated first), not a bare connection.
+    with connect(url) as connection:
         embedded = EmbeddedReader(open_index(whoosh_settings).searcher(), whoosh_settings, gazetteer)
         postgres = PostgresReader(connection, pg_settings, gazetteer)
         try:

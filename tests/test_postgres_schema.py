@@ -128,3 +128,17 @@ def test_a_december_partition_ends_where_january_begins(fresh_database: str) -> 
         insert(connection, "new-year", dt.datetime(2019, 1, 1))
         where = dict(connection.execute("SELECT id, tableoid::regclass::text FROM articles").fetchall())
     assert where == {"new-years-eve": "articles_2018_12", "new-year": "articles_2019_01"}
+
+
+def test_newsdesk_connections_run_without_jit_however_the_server_is_configured(fresh_database: str) -> None:
+    """JIT's compile time grows with a plan's partitions: an export over 611 month partitions spent 55 of its 56 s
+    compiling (bench/pg_scale.py). Every connection Newsdesk opens turns it off, read-only ones too."""
+    from search.database import connect
+
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET jit = on").format(sql.Identifier(conn.info.dbname)))
+    with psycopg.connect(fresh_database) as bare:
+        assert bare.execute("SHOW jit").fetchone() == ("on",)  # what the server gives a connection by default
+    for readonly in (False, True):
+        with connect(fresh_database, readonly=readonly) as conn:
+            assert conn.execute("SHOW jit").fetchone() == ("off",)
