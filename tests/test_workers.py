@@ -399,3 +399,40 @@ def test_with_postgres_a_queued_ingest_holds_a_window_of_batches_in_redis_while_
     with psycopg.connect(fresh_database) as conn:
         written = int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])  # type: ignore[index]
     assert report.added == written == count  # type: ignore[attr-defined]
+
+
+def test_a_worker_cleans_its_batch_without_holding_the_archive_that_the_machines_workers_share(
+    tmp_path: Path, fresh_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers of one machine share the instance's archive, whose lock admits one writer: a worker that held it
+    while cleaning made the others wait (two workers built no faster than one). Each page is cleaned while another
+    process could take the lock; archiving and writing then take turns."""
+    import fcntl
+
+    from search.pipeline import Pipeline
+    from search.sources import load_manifest, open_inputs
+    from search.workers import jobs
+
+    settings = make_settings(tmp_path / "pg", backend="postgres", database_url=fresh_database)
+    lock = settings.index / "archive" / ".lock"
+    free: list[bool] = []
+    process = Pipeline.process
+
+    def watched(self: Pipeline, page: object) -> object:
+        with open(lock, "a+b") as other:  # another open file: flock conflicts with the worker's own
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                free.append(True)
+            except BlockingIOError:
+                free.append(False)
+        return process(self, page)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Pipeline, "process", watched)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    pages = list(open_inputs([SEED_ARTICLES], load_manifest()))
+    report = jobs._ingest(pages, settings)
+    assert free and all(free)
+    import psycopg
+
+    with psycopg.connect(fresh_database) as conn:
+        assert report.added == conn.execute("SELECT count(*) FROM articles").fetchone()[0] > 0  # type: ignore[index]
