@@ -48,7 +48,7 @@ from search.locks import try_lock
 from search.records import RawPage, Skipped, Source
 from search.settings import Settings
 from search.state import open_state
-from search.workers.jobs import PageOutcome, crawl_job, extract_job, settled
+from search.workers.jobs import PageOutcome, crawl_job, extract_job
 from search.workers.runner import QUEUES, announced, reclaim_abandoned
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,17 @@ def _extracted(connection: Redis, settings: Settings, batches: Iterator[list[Raw
             answers[done.job_id] = answer
         answer = answers.pop(batch.job_id)
         outcomes = answer if isinstance(answer, list) else [PageOutcome(failed=str(answer))] * len(batch.pages)
-        yield from settled(batch.pages, outcomes, archive, report)
+        for page, outcome in zip(batch.pages, outcomes, strict=True):
+            if isinstance(page, Skipped) or outcome.skipped is not None:
+                reason = page.reason if isinstance(page, Skipped) else str(outcome.skipped)
+                log.warning("skipped %s: %s", page.origin, reason)
+                report.skipped.append((page.origin, reason))
+            elif outcome.failed is not None:
+                report.failed.append((page.origin, outcome.failed))
+            elif outcome.article is not None:
+                archive.link(page, outcome.article.article)
+                yield outcome.article
+        archive.commit()
 
     for pages in batches:
         with archive.holding():

@@ -38,9 +38,7 @@ import os
 import pickle
 import signal
 import traceback
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from redis import Redis
 from rq import get_current_job
@@ -57,9 +55,6 @@ from search.records import RawPage, Skipped, Source
 from search.settings import Settings
 from search.state import open_state
 from search.workers.leases import HostLeases, SharedGate
-
-if TYPE_CHECKING:
-    from search.archive import Archive
 
 log = logging.getLogger(__name__)
 
@@ -156,42 +151,12 @@ def _outcome(pipeline: Pipeline, page: RawPage | Skipped) -> PageOutcome:
 
 
 def _ingest(pages: list[RawPage | Skipped], settings: Settings) -> IndexReport:
-    """Clean and enrich ``pages``, then archive them and write their articles.
-
-    The cleaning comes first, outside the archive's one-writer lock: the
-    workers of one machine share the instance's archive, and holding its lock
-    from the first page made them take turns (two workers built 0.97× as fast
-    as one, bench/pg_scale.py). Only archiving and writing take turns.
-    """
     from search.archive import open_archive
     from search.pipeline import load_pipeline
 
-    pipeline = load_pipeline(settings)
-    outcomes = [_outcome(pipeline, page) for page in pages]
     report = IndexReport()
     with open_archive(settings) as archive:
-        with archive.holding():
-            for page in pages:
-                if isinstance(page, RawPage):
-                    archive.add_file(page)
-        return pipeline.commit(settled(pages, outcomes, archive, report), report)
-
-
-def settled(pages: list[RawPage | Skipped], outcomes: list[PageOutcome], archive: Archive,
-            report: IndexReport) -> Iterator[PreparedArticle]:
-    """The articles of a batch whose pages are archived, each linked to its page, in input order; the skipped
-    and failed pages counted in ``report``. The archive is committed once the batch's articles are taken."""
-    for page, outcome in zip(pages, outcomes, strict=True):
-        if isinstance(page, Skipped) or outcome.skipped is not None:
-            reason = page.reason if isinstance(page, Skipped) else str(outcome.skipped)
-            log.warning("skipped %s: %s", page.origin, reason)
-            report.skipped.append((page.origin, reason))
-        elif outcome.failed is not None:
-            report.failed.append((page.origin, outcome.failed))
-        elif outcome.article is not None:
-            archive.link(page, outcome.article.article)
-            yield outcome.article
-    archive.commit()
+        return load_pipeline(settings).run(pages, report, archive, total=len(pages))
 
 
 # --- helpers ---------------------------------------------------------------------------------------
