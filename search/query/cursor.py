@@ -68,6 +68,13 @@ class Cursor:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def token_after(request: SearchQuery, key: float, seq: int, id: str, engine: str) -> str:
+    """The token of the page after ``request``'s page, whose last result is ``(key, seq, id)``; ``engine`` is
+    the backend whose scores a relevance key is."""
+    return Cursor(request.page + 1, request.sort, key, seq, id, search_digest(request),
+                  engine if request.sort == "relevance" else "").encode()
+
+
 def decode(token: str, request: SearchQuery) -> Cursor:
     """The cursor ``token`` names, checked to belong to ``request``'s search; else ``QueryError`` (400)."""
     try:

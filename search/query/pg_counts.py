@@ -224,8 +224,7 @@ def next_page(plan: Plan, request: SearchQuery, rows: Sequence[Sequence[Any]]) -
         return None
     last = dict(zip((*HIT_COLUMNS, "rank"), rows[request.per_page - 1], strict=True))
     key = cursor.date_key(last["published_utc"]) if plan.newest_first else float(last["rank"])
-    return cursor.Cursor(request.page + 1, request.sort, key, int(last["seq"]), str(last["id"]),
-                         cursor.search_digest(request), ENGINE if request.sort == "relevance" else "").encode()
+    return cursor.token_after(request, key, int(last["seq"]), str(last["id"]), ENGINE)
 
 
 def hit_columns(table: str | None = None) -> sql.Composable:

@@ -124,7 +124,7 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
     after = None
     if following and hits:  # the last hit's place, for the page after this one
         place, seq = positions(top[-1:])[0]
-        after = next_cursor(request, -place, seq, hits[-1].id, ENGINE)
+        after = cursor.token_after(request, -place, seq, hits[-1].id, ENGINE)
     return SearchPage(query=request, total=counted.total, hits=hits, facets=values, undated=counted.undated,
                       date_bounds=bounds, counted=request.count, articles=counted.articles, stories=counted.stories,
                       next=after)
@@ -132,12 +132,6 @@ def search(searcher: Searcher, request: SearchQuery, settings: Settings, gazette
 
 #: What a relevance cursor says its scores are (search/query/cursor.py): Whoosh's BM25F.
 ENGINE = "whoosh"
-
-
-def next_cursor(request: SearchQuery, key: float, seq: int, id: str, engine: str) -> str:
-    """The token of the page after ``request``'s, whose last result is ``(key, seq, id)``."""
-    return cursor.Cursor(request.page + 1, request.sort, key, seq, id, cursor.search_digest(request),
-                         engine if request.sort == "relevance" else "").encode()
 
 
 def _count(searcher: Searcher, chosen: Selection, request: SearchQuery) -> facets.Counted:

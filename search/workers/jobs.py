@@ -49,7 +49,7 @@ from search.crawl.frontier import Entry, Frontier
 from search.crawl.work import FetchContext
 from search.enrich import load_gazetteer
 from search.errors import ExtractionError, ExtractorFailed
-from search.index import IndexReport, PreparedArticle, prepare_article
+from search.index import ArticleStore, IndexReport, PreparedArticle, open_store, prepare_article
 from search.pipeline import Pipeline
 from search.records import RawPage, Skipped, Source
 from search.settings import Settings
@@ -72,6 +72,9 @@ class _Process:
     connection: Redis | None = None
     leases: HostLeases | None = None
     fetchers: dict[Settings, Fetcher] = field(default_factory=dict)
+    # Its store, kept between jobs: a PostgreSQL connection per batch started a server backend each time, whose
+    # caches of the month partitions' catalogue then warmed up again.
+    stores: dict[Settings, ArticleStore] = field(default_factory=dict)
 
 
 _process = _Process()
@@ -156,10 +159,18 @@ def _ingest(pages: list[RawPage | Skipped], settings: Settings) -> IndexReport:
 
     report = IndexReport()
     with open_archive(settings) as archive:
-        return load_pipeline(settings).run(pages, report, archive, total=len(pages))
+        return load_pipeline(settings).run(pages, report, archive, total=len(pages), store=_store(settings))
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
+
+def _store(settings: Settings) -> ArticleStore:
+    """This process's store for ``settings`` (its connection kept between jobs)."""
+    found = _process.stores.get(settings)
+    if found is None:
+        found = _process.stores[settings] = open_store(settings)
+    return found
 
 
 def _fetcher(settings: Settings) -> Fetcher:
