@@ -42,8 +42,8 @@ from search.records import SearchQuery
 log = logging.getLogger("deep_pages")
 
 #: (query, sort) searched: every article by date (the front page's order), a common word by date and by
-#: relevance, an OR by relevance.
-SEARCHES = (("", "date"), ("Kosovo", "date"), ("Kosovo", "relevance"), ("oil OR gas", "relevance"))
+#: relevance (3,340 matches at 10×), an OR by relevance (16,170).
+SEARCHES = (("", "date"), ("election", "date"), ("election", "relevance"), ("oil OR gas", "relevance"))
 PAGES = (2, 50, 500)
 PER_PAGE = 20
 
