@@ -152,7 +152,8 @@ def test_only_the_front_page_speaks_of_the_instance(client: FlaskClient, path: s
 
 def test_the_api_and_atom_are_unchanged_on_the_front_page(client: FlaskClient) -> None:
     assert set(client.get("/api/search").get_json()) == {"query", "total", "counted", "articles", "stories",
-                                                          "undated", "dates", "page", "per_page", "hits", "facets"}
+                                                          "undated", "dates", "page", "per_page", "next", "hits",
+                                                          "facets"}
     assert b"newsdesk ingest" not in client.get("/search.atom").get_data()
 
 

@@ -122,7 +122,7 @@ def search_digest(request: SearchQuery) -> str:
 
 
 def following(rank: Callable[[int], list[T]], positions: Callable[[list[T]], list[tuple[int | float, int]]],
-                 after: tuple[int | float, int], wanted: int, guess: int) -> list[T]:
+              after: tuple[int | float, int], wanted: int, guess: int) -> list[T]:
     """The first ``wanted`` results after the place ``after`` (a result's (negated key, ingest number)), for a
     backend that ranks in memory: ``rank(n)`` gives the first ``n`` results in order, ``positions`` their
     places. The first ranking asks as far as the cursor's page suggests (``guess``); should articles added
