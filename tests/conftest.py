@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +25,12 @@ from search.index import from_stored, open_index
 from search.ingest import ingest
 from search.records import Article, StoredArticle
 from search.settings import Settings
+
+# A suite started in the background (`nohup make test &`) inherits SIGINT ignored, and so would every command a
+# test starts: the tests of Ctrl-C (test_parallel_ingest.py, test_crawl_schedule.py) need what a terminal gives.
+# A handled signal is reset to its default in a child, where an ignored one stays ignored.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_ARTICLES = ROOT / "seeds" / "articles"
